@@ -1,0 +1,84 @@
+# coffre - PostgreSQL backup and disaster-recovery agent.
+#
+#   make            build ./build/coffre
+#   make deps       install the Debian packages needed to build, test and demo (root)
+#   make check      unit tests, the same under ASan+UBSan, then integration tests
+#   make demo       backup -> verify -> restore -> compare on throwaway servers
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make lint       clang-tidy, cppcheck, banned functions
+#   make asan       the sanitizer build in ./build-asan
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+
+PKGS := libpq libcurl libxml-2.0 libsodium p11-kit-1 libzstd libsystemd jansson inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wconversion -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wvla -Wno-sign-conversion
+HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+OPT ?= -O2 -g
+SAN ?=
+CFLAGS_ALL := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SAN) -I. $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
+
+LIB_SRC := $(sort $(wildcard common/*.c stream/*.c storage/*.c storage/*/*.c pkcs11/*.c \
+                            policies/*.c agent/*.c restore/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_SUPPORT_SRC := $(sort $(wildcard tests/unit/support/*.c))
+TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all deps check unit asan demo install lint clean bench
+all: $(BUILD)/coffre
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libcoffre.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/coffre: $(BUILD)/coffre.o $(BUILD)/libcoffre.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_SUPPORT_OBJ) $(BUILD)/libcoffre.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+unit: $(BUILD)/coffre $(UNIT_BIN)
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" unit
+
+deps:
+	sh tests/deps.sh
+
+check: all unit asan
+	sh tests/run.sh
+
+demo: all
+	sh tests/demo.sh
+
+bench: all
+	sh bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/doc/coffre
+	install -m 0755 $(BUILD)/coffre $(DESTDIR)$(PREFIX)/bin/coffre
+	install -m 0644 coffre.conf.example docs/*.md $(DESTDIR)$(PREFIX)/share/doc/coffre/
+
+lint:
+	sh tests/lint.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/coffre.d $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d)

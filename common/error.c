@@ -1,0 +1,167 @@
+/*
+ * error.c - coffre's error values (see error.h).
+ */
+#include "common/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void vformat(char *buf, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void
+vformat(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(buf, size, fmt, ap);
+
+    if (n < 0)
+        buf[0] = '\0';
+}
+
+cf_err
+cf_error_set(struct cf_error *err, cf_err code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL)
+        return code;
+    if (err->code != CF_OK)
+        return err->code;
+    err->code = code;
+    va_start(ap, fmt);
+    vformat(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+cf_err
+cf_error_set_errno(struct cf_error *err, cf_err code, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+    size_t len;
+
+    if (err == NULL)
+        return code;
+    if (err->code != CF_OK)
+        return err->code;
+    err->code = code;
+    err->sys_errno = errnum;
+    va_start(ap, fmt);
+    vformat(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    len = strlen(err->msg);
+    if (len < sizeof(err->msg))
+        (void)snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
+    return code;
+}
+
+void
+cf_error_detail(struct cf_error *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || err->detail[0] != '\0')
+        return;
+    va_start(ap, fmt);
+    vformat(err->detail, sizeof(err->detail), fmt, ap);
+    va_end(ap);
+}
+
+void
+cf_error_hint(struct cf_error *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || err->hint[0] != '\0')
+        return;
+    va_start(ap, fmt);
+    vformat(err->hint, sizeof(err->hint), fmt, ap);
+    va_end(ap);
+}
+
+void
+cf_error_context(struct cf_error *err, const char *fmt, ...)
+{
+    char ctx[256];
+    va_list ap;
+    size_t len;
+
+    if (err == NULL)
+        return;
+    va_start(ap, fmt);
+    vformat(ctx, sizeof(ctx), fmt, ap);
+    va_end(ap);
+    len = strlen(err->detail);
+    if (len == 0)
+        (void)snprintf(err->detail, sizeof(err->detail), "Context: %s.", ctx);
+    else if (len < sizeof(err->detail) - 1)
+        (void)snprintf(err->detail + len, sizeof(err->detail) - len, " Context: %s.", ctx);
+}
+
+void
+cf_error_clear(struct cf_error *err)
+{
+    if (err != NULL)
+        memset(err, 0, sizeof(*err));
+}
+
+/* Documented in docs/exit-status.md; keep the two in step. */
+int
+cf_error_exit_status(cf_err code)
+{
+    switch (code) {
+    case CF_OK:
+        return 0;
+    case CF_ERR_USAGE:
+        return 2;
+    case CF_ERR_CONFIG:
+        return 3;
+    case CF_ERR_KEY:
+        return 4;
+    case CF_ERR_IO:
+    case CF_ERR_DISK_FULL:
+    case CF_ERR_NOT_FOUND:
+    case CF_ERR_EXISTS:
+    case CF_ERR_REMOTE:
+    case CF_ERR_REMOTE_RETRY:
+    case CF_ERR_LOCKED:
+        return 5;
+    case CF_ERR_CORRUPT:
+        return 6;
+    case CF_ERR_PG:
+    case CF_ERR_CHILD:
+        return 7;
+    case CF_ERR_CANCELLED:
+        return 8;
+    case CF_ERR_INTERNAL:
+    case CF_ERR_NOMEM:
+        break;
+    }
+    return 1;
+}
+
+const char *
+cf_err_name(cf_err code)
+{
+    switch (code) {
+    case CF_OK: return "ok";
+    case CF_ERR_INTERNAL: return "internal";
+    case CF_ERR_NOMEM: return "out-of-memory";
+    case CF_ERR_USAGE: return "usage";
+    case CF_ERR_CONFIG: return "config";
+    case CF_ERR_IO: return "io";
+    case CF_ERR_DISK_FULL: return "disk-full";
+    case CF_ERR_NOT_FOUND: return "not-found";
+    case CF_ERR_EXISTS: return "exists";
+    case CF_ERR_PG: return "postgres";
+    case CF_ERR_CHILD: return "child";
+    case CF_ERR_REMOTE: return "remote";
+    case CF_ERR_REMOTE_RETRY: return "remote-retry";
+    case CF_ERR_LOCKED: return "locked";
+    case CF_ERR_KEY: return "key";
+    case CF_ERR_CORRUPT: return "corrupt";
+    case CF_ERR_CANCELLED: return "cancelled";
+    }
+    return "unknown";
+}
