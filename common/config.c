@@ -1,0 +1,677 @@
+/*
+ * config.c - the coffre configuration file (see config.h).
+ *
+ * libinih splits lines into sections and name = value pairs; everything else
+ * is done here, because Debian's libinih 55 is built with the upstream
+ * defaults, which do not match our contract:
+ *   - the handler gets no line number (INI_HANDLER_LINENO 0), so we feed inih
+ *     through our own line reader (ini_parse_stream) and count lines there;
+ *   - only " ;" starts an inline comment, and an indented line continues the
+ *     previous value (INI_ALLOW_MULTILINE 1); the reader therefore strips
+ *     " ;" and " #" comments and leading blanks itself, so inih sees neither;
+ *   - a section header reaches no handler (INI_CALL_HANDLER_ON_NEW_SECTION 0),
+ *     so the reader checks section names, which also catches empty ones;
+ *   - lines are cut at INI_MAX_LINE - 2 = 198 bytes; the reader refuses longer
+ *     lines instead of letting inih read the rest as a new line.
+ * We never change inih's global run-time options: they are Debian-specific.
+ */
+#include "common/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+#include <libpq-fe.h>
+
+#define CONFIG_MAX_BYTES ((size_t)1024 * 1024)
+#define PG_NAME_MAX 63 /* NAMEDATALEN - 1 */
+#define INSTANCE_MAX 64
+#define PKCS11_PREFIX "pkcs11:"
+
+struct parse_ctx;
+struct key_def;
+
+typedef cf_err (*key_setter)(struct parse_ctx *ctx, const struct key_def *def, const char *value);
+
+struct key_def {
+    const char *section;
+    const char *name;
+    key_setter set;
+    size_t offset;     /* field in struct cf_config, for the generic setters */
+    unsigned long min; /* numeric range, inclusive */
+    unsigned long max;
+};
+
+struct parse_ctx {
+    const char *name; /* file name used in messages */
+    const char *pos;  /* next unread byte */
+    const char *end;
+    int lineno; /* line handed to inih last */
+    struct cf_config *cfg;
+    struct cf_error *err;
+    unsigned char seen[32];
+};
+
+static cf_err set_instance(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_formula(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_conninfo(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_databases(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_schema(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_repo_type(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_abs_path(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_unsigned(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_level(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_chunk_size(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_keks(struct parse_ctx *, const struct key_def *, const char *);
+
+#define FIELD(f) offsetof(struct cf_config, f)
+
+/* Every accepted key; a section is known when at least one key names it. */
+static const struct key_def keys[] = {
+    {"coffre", "instance", set_instance, 0, 0, 0},
+    {"coffre", "formula", set_formula, 0, 0, 0},
+    {"postgres", "conninfo", set_conninfo, 0, 0, 0},
+    {"postgres", "databases", set_databases, 0, 0, 0},
+    {"postgres", "schema", set_schema, 0, 0, 0},
+    {"postgres", "bindir", set_abs_path, FIELD(bindir), 0, 0},
+    {"repository", "type", set_repo_type, 0, 0, 0},
+    {"repository", "path", set_abs_path, FIELD(repo_path), 0, 0},
+    {"retention", "daily", set_unsigned, FIELD(daily), 0, 10000},
+    {"retention", "weekly", set_unsigned, FIELD(weekly), 0, 10000},
+    {"retention", "monthly", set_unsigned, FIELD(monthly), 0, 10000},
+    {"retention", "min_keep", set_unsigned, FIELD(min_keep), 0, 10000},
+    {"compression", "level", set_level, 0, 1, 19},
+    {"compression", "workers", set_unsigned, FIELD(zstd_workers), 0, 64},
+    {"encryption", "chunk_size", set_chunk_size, 0, 4096, 4194304},
+    {"keys", "module", set_abs_path, FIELD(module), 0, 0},
+    {"keys", "kek", set_keks, 0, 0, 0},
+    {"keys", "pin_file", set_abs_path, FIELD(pin_file), 0, 0},
+};
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+_Static_assert(N_KEYS <= sizeof(((struct parse_ctx *)0)->seen), "parse_ctx.seen is too small");
+
+/* ---- messages ---------------------------------------------------------- */
+
+static cf_err
+nomem(struct parse_ctx *ctx)
+{
+    return cf_error_set(ctx->err, CF_ERR_NOMEM,
+                        "out of memory while reading configuration file \"%s\"", ctx->name);
+}
+
+static cf_err
+syntax_error(struct parse_ctx *ctx, int lineno, const char *detail)
+{
+    cf_err rc = cf_error_set(ctx->err, CF_ERR_CONFIG, "%s:%d: syntax error", ctx->name, lineno);
+
+    if (detail != NULL)
+        cf_error_detail(ctx->err, "%s", detail);
+    return rc;
+}
+
+/* value NULL: the value is not repeated (it may hold a secret). */
+__attribute__((format(printf, 4, 5))) static cf_err
+invalid(struct parse_ctx *ctx, const struct key_def *def, const char *value, const char *fmt, ...)
+{
+    char detail[sizeof(ctx->err->detail)];
+    va_list ap;
+    cf_err rc;
+
+    if (value != NULL)
+        rc = cf_error_set(ctx->err, CF_ERR_CONFIG, "%s:%d: invalid value for \"%s.%s\": \"%s\"",
+                          ctx->name, ctx->lineno, def->section, def->name, value);
+    else
+        rc = cf_error_set(ctx->err, CF_ERR_CONFIG, "%s:%d: invalid value for \"%s.%s\"", ctx->name,
+                          ctx->lineno, def->section, def->name);
+    va_start(ap, fmt);
+    if (vsnprintf(detail, sizeof(detail), fmt, ap) >= 0)
+        cf_error_detail(ctx->err, "%s", detail);
+    va_end(ap);
+    return rc;
+}
+
+/* ---- value checks ------------------------------------------------------ */
+
+static bool
+is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static cf_err
+dup_into(struct parse_ctx *ctx, char **field, const char *value, size_t len)
+{
+    char *copy = strndup(value, len);
+
+    if (copy == NULL)
+        return nomem(ctx);
+    *field = copy;
+    return CF_OK;
+}
+
+static cf_err
+set_instance(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    size_t len = strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
+
+    if (value[len] != '\0' || len > INSTANCE_MAX)
+        return invalid(ctx, def, value,
+                       "An instance name is 1 to %d letters, digits, \"_\", \".\" or \"-\".",
+                       INSTANCE_MAX);
+    return dup_into(ctx, &ctx->cfg->instance, value, len);
+}
+
+static cf_err
+set_formula(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    if (strcmp(value, "onprem") == 0)
+        ctx->cfg->formula = CF_FORMULA_ONPREM;
+    else if (strcmp(value, "managed") == 0)
+        ctx->cfg->formula = CF_FORMULA_MANAGED;
+    else
+        return invalid(ctx, def, value, "Accepted values are \"onprem\" and \"managed\".");
+    return CF_OK;
+}
+
+static cf_err
+set_conninfo(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    PQconninfoOption *opts;
+    char *errmsg = NULL;
+    bool has_password = false;
+
+    opts = PQconninfoParse(value, &errmsg);
+    if (opts == NULL) {
+        size_t len;
+
+        if (errmsg == NULL)
+            return nomem(ctx);
+        len = strcspn(errmsg, "\n");
+        /* libpq's message names the offending word, never the whole string */
+        (void)invalid(ctx, def, NULL, "libpq could not parse it: %.*s.", (int)len, errmsg);
+        PQfreemem(errmsg);
+        return ctx->err->code;
+    }
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+            has_password = true;
+    PQconninfoFree(opts);
+    if (has_password) {
+        cf_err rc =
+            cf_error_set(ctx->err, CF_ERR_CONFIG, "%s:%d: \"%s.%s\" must not contain a password",
+                         ctx->name, ctx->lineno, def->section, def->name);
+
+        cf_error_hint(ctx->err, "Put the password in ~/.pgpass of the user running coffre, "
+                                "or in the file named by PGPASSFILE.");
+        return rc;
+    }
+    return dup_into(ctx, &ctx->cfg->conninfo, value, strlen(value));
+}
+
+/*
+ * Split a comma-separated list into out[], each element trimmed of blanks.
+ * check returns NULL or a detail sentence for a bad element.
+ */
+static cf_err
+split_list(struct parse_ctx *ctx, const struct key_def *def, const char *value, char **out,
+           size_t *n_out, const char *(*check)(const char *elem, size_t len))
+{
+    const char *p = value;
+
+    for (;;) {
+        const char *stop = p + strcspn(p, ",");
+        const char *s = p, *e = stop, *why;
+
+        while (s < e && is_blank(*s))
+            s++;
+        while (e > s && is_blank(e[-1]))
+            e--;
+        if (s == e)
+            return invalid(ctx, def, value, "The list has an empty element.");
+        why = check(s, (size_t)(e - s));
+        if (why != NULL)
+            return invalid(ctx, def, value, "Element \"%.*s\": %s", (int)(e - s), s, why);
+        for (size_t i = 0; i < *n_out; i++)
+            if (strlen(out[i]) == (size_t)(e - s) && memcmp(out[i], s, (size_t)(e - s)) == 0)
+                return invalid(ctx, def, value, "\"%.*s\" is listed twice.", (int)(e - s), s);
+        if (*n_out == CF_CONFIG_MAX_LIST)
+            return invalid(ctx, def, value, "The list has more than %d elements.",
+                           CF_CONFIG_MAX_LIST);
+        if (dup_into(ctx, &out[*n_out], s, (size_t)(e - s)) != CF_OK)
+            return ctx->err->code;
+        (*n_out)++;
+        if (*stop == '\0')
+            return CF_OK;
+        p = stop + 1;
+    }
+}
+
+static const char *
+check_pg_name(const char *s, size_t len)
+{
+    (void)s;
+    return len > PG_NAME_MAX ? "a PostgreSQL name has at most 63 bytes." : NULL;
+}
+
+static const char *
+check_kek(const char *s, size_t len)
+{
+    if (len <= strlen(PKCS11_PREFIX) || strncmp(s, PKCS11_PREFIX, strlen(PKCS11_PREFIX)) != 0)
+        return "a key is named by a PKCS#11 URI starting with \"pkcs11:\" (RFC 7512).";
+    for (size_t i = 0; i < len; i++)
+        if (isspace((unsigned char)s[i]))
+            return "a PKCS#11 URI contains no whitespace; percent-encode it as %20.";
+    return NULL;
+}
+
+static cf_err
+set_databases(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    return split_list(ctx, def, value, ctx->cfg->databases, &ctx->cfg->n_databases, check_pg_name);
+}
+
+static cf_err
+set_keks(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    return split_list(ctx, def, value, ctx->cfg->keks, &ctx->cfg->n_keks, check_kek);
+}
+
+static cf_err
+set_schema(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    size_t len = strlen(value);
+
+    if (len > PG_NAME_MAX)
+        return invalid(ctx, def, value, "A PostgreSQL name has at most %d bytes.", PG_NAME_MAX);
+    return dup_into(ctx, &ctx->cfg->schema, value, len);
+}
+
+static cf_err
+set_repo_type(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    if (strcmp(value, "posix") == 0) {
+        ctx->cfg->repo_type = CF_REPO_POSIX;
+        return CF_OK;
+    }
+    if (strcmp(value, "s3") == 0) {
+        /* TODO(S3 storage issue): accept it and parse the [repository] s3 keys. */
+        return cf_error_set(ctx->err, CF_ERR_CONFIG,
+                            "%s:%d: repository type \"s3\" is not supported yet", ctx->name,
+                            ctx->lineno);
+    }
+    return invalid(ctx, def, value, "Accepted values are \"posix\" and \"s3\".");
+}
+
+static cf_err
+set_abs_path(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    if (value[0] != '/')
+        return invalid(ctx, def, value, "An absolute path, starting with \"/\", is required.");
+    return dup_into(ctx, (char **)((char *)ctx->cfg + def->offset), value, strlen(value));
+}
+
+/* Plain decimal digits only: no sign, no blanks, no hex.  false if out of [0, limit]. */
+static bool
+parse_decimal(const char *s, size_t len, unsigned long limit, unsigned long *out)
+{
+    unsigned long v = 0;
+
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (unsigned long)(s[i] - '0');
+        if (v > limit)
+            return false;
+    }
+    *out = v;
+    return true;
+}
+
+static cf_err
+set_unsigned(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    unsigned long v;
+
+    if (!parse_decimal(value, strlen(value), def->max, &v) || v < def->min)
+        return invalid(ctx, def, value, "An integer from %lu to %lu is required.", def->min,
+                       def->max);
+    *(unsigned *)((char *)ctx->cfg + def->offset) = (unsigned)v;
+    return CF_OK;
+}
+
+static cf_err
+set_level(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    unsigned long v;
+
+    if (!parse_decimal(value, strlen(value), def->max, &v) || v < def->min)
+        return invalid(ctx, def, value, "A zstd level from %lu to %lu is required.", def->min,
+                       def->max);
+    ctx->cfg->zstd_level = (int)v;
+    return CF_OK;
+}
+
+static cf_err
+set_chunk_size(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    size_t len = strlen(value);
+    unsigned long mult = 1, v;
+
+    if (len > 0 && (value[len - 1] == 'k' || value[len - 1] == 'K'))
+        mult = 1024;
+    else if (len > 0 && value[len - 1] == 'M')
+        mult = 1024UL * 1024;
+    if (mult != 1)
+        len--;
+    if (!parse_decimal(value, len, def->max / mult, &v) || v * mult < def->min)
+        return invalid(ctx, def, value,
+                       "A size from %lu (4k) to %lu (4M) bytes is required, in bytes or with a "
+                       "k or M suffix.",
+                       def->min, def->max);
+    ctx->cfg->chunk_size = v * mult;
+    return CF_OK;
+}
+
+/* ---- the line reader and the inih handler ------------------------------ */
+
+/* Where the comment starts: a ';' or '#' first on the line or after a blank. */
+static const char *
+find_comment(const char *s, const char *end)
+{
+    for (const char *p = s; p < end; p++)
+        if ((*p == ';' || *p == '#') && (p == s || is_blank(p[-1])))
+            return p;
+    return end;
+}
+
+static cf_err
+check_section(struct parse_ctx *ctx, const char *s, size_t len)
+{
+    if (s[len - 1] != ']')
+        return syntax_error(ctx, ctx->lineno, "A section header is \"[name]\" alone on its line.");
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strlen(keys[i].section) == len - 2 && memcmp(keys[i].section, s + 1, len - 2) == 0)
+            return CF_OK;
+    return cf_error_set(ctx->err, CF_ERR_CONFIG, "%s:%d: unknown section \"%.*s\"", ctx->name,
+                        ctx->lineno, (int)len, s);
+}
+
+/*
+ * An ini_reader: hands inih one physical line at a time, without its comment
+ * or surrounding blanks, so inih's line count is ours.  Returns NULL (end of
+ * input for inih) as soon as an error is recorded: the first error wins.
+ */
+static char *
+read_line(char *buf, int num, void *stream)
+{
+    struct parse_ctx *ctx = stream;
+    const char *s = ctx->pos, *eol, *e;
+    size_t len;
+
+    if (ctx->err->code != CF_OK || ctx->pos >= ctx->end || num < 3)
+        return NULL;
+    eol = memchr(s, '\n', (size_t)(ctx->end - s));
+    if (eol == NULL)
+        eol = ctx->end;
+    ctx->pos = eol < ctx->end ? eol + 1 : eol;
+    ctx->lineno++;
+    if (ctx->lineno == 1 && eol - s >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        s += 3; /* UTF-8 byte order mark */
+    while (s < eol && isspace((unsigned char)*s))
+        s++;
+    e = find_comment(s, eol);
+    while (e > s && isspace((unsigned char)e[-1]))
+        e--;
+    len = (size_t)(e - s);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 && s[i] != '\t') {
+            (void)syntax_error(ctx, ctx->lineno, "The line contains a control character.");
+            return NULL;
+        }
+    if (len > (size_t)num - 2) {
+        (void)cf_error_set(ctx->err, CF_ERR_CONFIG, "%s:%d: line is too long", ctx->name,
+                           ctx->lineno);
+        cf_error_detail(ctx->err, "A line holds at most %d characters, not counting its comment.",
+                        num - 2);
+        return NULL;
+    }
+    if (len > 0 && s[0] == '[' && check_section(ctx, s, len) != CF_OK)
+        return NULL;
+    memcpy(buf, s, len);
+    buf[len] = '\n';
+    buf[len + 1] = '\0';
+    return buf;
+}
+
+static const struct key_def *
+find_key(const char *section, const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static int
+handle_pair(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse_ctx *ctx = user;
+    const struct key_def *def;
+
+    if (ctx->err->code != CF_OK)
+        return 0;
+    if (section[0] == '\0') {
+        (void)cf_error_set(ctx->err, CF_ERR_CONFIG, "%s:%d: key \"%s\" appears before any section",
+                           ctx->name, ctx->lineno, name);
+        return 0;
+    }
+    def = find_key(section, name);
+    if (def == NULL) {
+        (void)cf_error_set(ctx->err, CF_ERR_CONFIG, "%s:%d: unknown key \"%s.%s\"", ctx->name,
+                           ctx->lineno, section, name);
+        return 0;
+    }
+    if (ctx->seen[def - keys]) {
+        (void)cf_error_set(ctx->err, CF_ERR_CONFIG, "%s:%d: duplicate key \"%s.%s\"", ctx->name,
+                           ctx->lineno, section, name);
+        return 0;
+    }
+    ctx->seen[def - keys] = 1;
+    if (value[0] == '\0') {
+        (void)invalid(ctx, def, value, "The value is empty; to use the default, remove the line.");
+        return 0;
+    }
+    return def->set(ctx, def, value) == CF_OK;
+}
+
+/* ---- whole-file checks ------------------------------------------------- */
+
+static bool
+was_seen(const struct parse_ctx *ctx, const char *section, const char *name)
+{
+    const struct key_def *def = find_key(section, name);
+
+    return def != NULL && ctx->seen[def - keys];
+}
+
+static cf_err
+check_required(struct parse_ctx *ctx)
+{
+    static const char *const required[][2] = {
+        {"coffre", "instance"}, {"coffre", "formula"},  {"postgres", "conninfo"},
+        {"repository", "type"}, {"repository", "path"}, {"keys", "module"},
+        {"keys", "kek"},
+    };
+
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        if (!was_seen(ctx, required[i][0], required[i][1]))
+            return cf_error_set(ctx->err, CF_ERR_CONFIG, "%s: missing required key \"%s.%s\"",
+                                ctx->name, required[i][0], required[i][1]);
+        if (strcmp(required[i][1], "conninfo") == 0 && ctx->cfg->formula == CF_FORMULA_MANAGED &&
+            ctx->cfg->schema == NULL)
+            return cf_error_set(ctx->err, CF_ERR_CONFIG,
+                                "%s: missing required key \"postgres.schema\" "
+                                "(required when coffre.formula = managed)",
+                                ctx->name);
+    }
+    return CF_OK;
+}
+
+static cf_err
+parse_buffer(const char *name, const char *text, size_t len, struct cf_config **out,
+             struct cf_error *err)
+{
+    struct parse_ctx ctx = {0};
+    int rc;
+
+    ctx.name = name != NULL ? name : "(configuration)";
+    ctx.pos = text;
+    ctx.end = text + len;
+    ctx.err = err;
+    ctx.cfg = calloc(1, sizeof(*ctx.cfg));
+    if (ctx.cfg == NULL || (ctx.cfg->path = strdup(ctx.name)) == NULL) {
+        cf_config_free(ctx.cfg);
+        return nomem(&ctx);
+    }
+    ctx.cfg->daily = 7;
+    ctx.cfg->weekly = 4;
+    ctx.cfg->monthly = 12;
+    ctx.cfg->min_keep = 3;
+    ctx.cfg->zstd_level = 3;
+    ctx.cfg->zstd_workers = 0;
+    ctx.cfg->chunk_size = 65536;
+
+    rc = ini_parse_stream(read_line, &ctx, handle_pair, &ctx);
+    if (err->code == CF_OK && rc > 0)
+        (void)syntax_error(&ctx, rc, NULL);
+    else if (err->code == CF_OK && rc < 0)
+        (void)nomem(&ctx);
+    if (err->code == CF_OK)
+        (void)check_required(&ctx);
+    if (err->code != CF_OK) {
+        cf_config_free(ctx.cfg);
+        return err->code;
+    }
+    *out = ctx.cfg;
+    return CF_OK;
+}
+
+/* ---- public functions -------------------------------------------------- */
+
+cf_err
+cf_config_parse(const char *name, const char *text, struct cf_config **out, struct cf_error *err)
+{
+    return parse_buffer(name, text, strlen(text), out, err);
+}
+
+/* Read all of fd into a NUL-terminated buffer; errno-style result. */
+static int
+read_all(int fd, char **text, size_t *len)
+{
+    size_t cap = 4096, used = 0;
+    char *buf = malloc(cap);
+
+    if (buf == NULL)
+        return ENOMEM;
+    for (;;) {
+        ssize_t n;
+
+        if (used == cap - 1) {
+            char *bigger;
+
+            if (cap > CONFIG_MAX_BYTES) {
+                free(buf);
+                return EFBIG;
+            }
+            cap *= 2;
+            bigger = realloc(buf, cap);
+            if (bigger == NULL) {
+                free(buf);
+                return ENOMEM;
+            }
+            buf = bigger;
+        }
+        n = read(fd, buf + used, cap - 1 - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int saved = errno;
+
+            free(buf);
+            return saved;
+        }
+        if (n == 0)
+            break;
+        used += (size_t)n;
+    }
+    if (used > CONFIG_MAX_BYTES) {
+        free(buf);
+        return EFBIG;
+    }
+    buf[used] = '\0';
+    *text = buf;
+    *len = used;
+    return 0;
+}
+
+cf_err
+cf_config_load(const char *path, struct cf_config **out, struct cf_error *err)
+{
+    struct stat st;
+    char *text = NULL;
+    size_t len = 0;
+    int fd, rc;
+    cf_err result;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cf_error_set_errno(err, CF_ERR_CONFIG, errno,
+                                  "could not read configuration file \"%s\"", path);
+    if (fstat(fd, &st) != 0)
+        rc = errno;
+    else if (S_ISREG(st.st_mode) && (size_t)st.st_size > CONFIG_MAX_BYTES)
+        rc = EFBIG;
+    else
+        rc = read_all(fd, &text, &len);
+    (void)close(fd);
+    if (rc != 0) {
+        (void)cf_error_set_errno(err, CF_ERR_CONFIG, rc, "could not read configuration file \"%s\"",
+                                 path);
+        if (rc == EFBIG)
+            cf_error_detail(err, "A configuration file is at most %zu bytes.", CONFIG_MAX_BYTES);
+        return err->code;
+    }
+    result = parse_buffer(path, text, len, out, err);
+    free(text);
+    return result;
+}
+
+void
+cf_config_free(struct cf_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    free(cfg->path);
+    free(cfg->instance);
+    free(cfg->conninfo);
+    for (size_t i = 0; i < cfg->n_databases; i++)
+        free(cfg->databases[i]);
+    free(cfg->schema);
+    free(cfg->bindir);
+    free(cfg->repo_path);
+    free(cfg->module);
+    for (size_t i = 0; i < cfg->n_keks; i++)
+        free(cfg->keks[i]);
+    free(cfg->pin_file);
+    free(cfg);
+}

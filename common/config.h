@@ -1,0 +1,70 @@
+/*
+ * config.h - the coffre configuration file (INI, parsed with libinih).
+ *
+ * One file per protected instance.  Every key is documented in
+ * docs/configuration.md.  Parsing is strict: an unknown section or key, a
+ * bad value, a duplicate key or a missing required key is a CF_ERR_CONFIG
+ * whose message names FILE:LINE and the key, e.g.
+ *   /etc/coffre/acme.conf:7: unknown key "retention.dayly"
+ *   /etc/coffre/acme.conf:3: invalid value for "coffre.formula": "cloud"
+ *   /etc/coffre/acme.conf: missing required key "keys.kek"
+ * Inline comments start with " ;" or " #".
+ */
+#ifndef CF_CONFIG_H
+#define CF_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+#define CF_CONFIG_DEFAULT_PATH "/etc/coffre/coffre.conf"
+#define CF_CONFIG_MAX_LIST 16
+
+enum cf_formula { CF_FORMULA_ONPREM = 1, CF_FORMULA_MANAGED = 2 };
+enum cf_repo_type { CF_REPO_POSIX = 1, CF_REPO_S3 = 2 };
+
+struct cf_config {
+    char *path;                       /* the file that was read */
+
+    /* [coffre] */
+    char *instance;                   /* required; [A-Za-z0-9_.-]{1,64} */
+    enum cf_formula formula;          /* required */
+
+    /* [postgres] */
+    char *conninfo;                   /* required; must not contain a password */
+    char *databases[CF_CONFIG_MAX_LIST]; /* empty: every connectable non-template database */
+    size_t n_databases;
+    char *schema;                     /* required when formula = managed */
+    char *bindir;                     /* where pg_dump/pg_restore live; default: found on PATH,
+                                         then /usr/lib/postgresql/<server major>/bin */
+
+    /* [repository] */
+    enum cf_repo_type repo_type;      /* required */
+    char *repo_path;                  /* posix: required, absolute */
+
+    /* [retention] (used by prune; parsed now so files are future-proof) */
+    unsigned daily, weekly, monthly, min_keep;   /* 7, 4, 12, 3 */
+
+    /* [compression] */
+    int zstd_level;                   /* 1..19, default 3 */
+    unsigned zstd_workers;            /* 0 = single-threaded (default), up to 64 */
+
+    /* [encryption] */
+    size_t chunk_size;                /* bytes; default 65536; 4 KiB..4 MiB; "64k", "1M" accepted */
+
+    /* [keys] */
+    char *module;                     /* required */
+    char *keks[CF_CONFIG_MAX_LIST];
+    size_t n_keks;                    /* required, >= 1 */
+    char *pin_file;                   /* optional: else $CREDENTIALS_DIRECTORY/coffre-hsm-pin */
+};
+
+/* Read and validate path.  *out is set only on success. */
+cf_err cf_config_load(const char *path, struct cf_config **out, struct cf_error *err);
+/* Parse from memory (tests, fuzzing).  name is used in messages as the file name. */
+cf_err cf_config_parse(const char *name, const char *text, struct cf_config **out,
+                       struct cf_error *err);
+void cf_config_free(struct cf_config *cfg);   /* NULL-safe */
+
+#endif
