@@ -1,0 +1,370 @@
+/*
+ * child.c - child processes as pipeline ends (see child.h).
+ */
+#include "stream/child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct child {
+    pid_t pid;
+    int fd;          /* our end of the pipe */
+    int errfd;       /* memfd holding the child's stderr */
+    char name[64];   /* basename of argv[0] */
+};
+
+/* Build environ + extra into a new NULL-terminated array (pointers borrowed). */
+static char **
+merged_env(const char *const envp[])
+{
+    size_t n = 0, m = 0;
+    char **env;
+
+    while (environ[n] != NULL)
+        n++;
+    while (envp != NULL && envp[m] != NULL)
+        m++;
+    env = calloc(n + m + 1, sizeof(*env));
+    if (env == NULL)
+        return NULL;
+    for (size_t i = 0; i < m; i++)
+        env[i] = (char *)envp[i];
+    /* extras first: getenv() returns the first match */
+    for (size_t i = 0; i < n; i++)
+        env[m + i] = environ[i];
+    return env;
+}
+
+static cf_err
+spawn(const char *const argv[], const char *const envp[], int want_stdout, struct child *c,
+      struct cf_error *err)
+{
+    posix_spawn_file_actions_t fa;
+    int p[2] = {-1, -1};
+    char **env = merged_env(envp);
+    const char *base = strrchr(argv[0], '/');
+    int rc;
+
+    (void)snprintf(c->name, sizeof(c->name), "%s", base ? base + 1 : argv[0]);
+    c->pid = -1;
+    c->fd = -1;
+    c->errfd = memfd_create("coffre-child-stderr", MFD_CLOEXEC);
+    if (env == NULL || c->errfd < 0 || pipe2(p, O_CLOEXEC) != 0) {
+        rc = errno;
+        free(env);
+        if (c->errfd >= 0)
+            (void)close(c->errfd);
+        return cf_error_set_errno(err, CF_ERR_CHILD, rc, "could not start %s", c->name);
+    }
+    posix_spawn_file_actions_init(&fa);
+    if (want_stdout) {
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    } else {
+        posix_spawn_file_actions_adddup2(&fa, p[0], 0);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    }
+    posix_spawn_file_actions_adddup2(&fa, c->errfd, 2);
+    rc = posix_spawnp(&c->pid, argv[0], &fa, NULL, (char *const *)argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    free(env);
+    (void)close(want_stdout ? p[1] : p[0]);
+    c->fd = want_stdout ? p[0] : p[1];
+    if (rc != 0) {
+        (void)close(c->fd);
+        (void)close(c->errfd);
+        c->fd = c->errfd = -1;
+        c->pid = -1;
+        return cf_error_set_errno(err, CF_ERR_CHILD, rc, "could not start %s", argv[0]);
+    }
+    return CF_OK;
+}
+
+/*
+ * What the child said, on one line, for a DETAIL: from its last line holding
+ * "error:" (pg_dump and pg_restore put the cause there and the failed command
+ * after it), else its last bytes.
+ */
+static void
+stderr_tail(struct child *c, char *buf, size_t size)
+{
+    char text[8192];
+    off_t end = lseek(c->errfd, 0, SEEK_END);
+    off_t start = end > (off_t)sizeof(text) - 1 ? end - (off_t)sizeof(text) + 1 : 0;
+    ssize_t n = pread(c->errfd, text, sizeof(text) - 1, start);
+    const char *from = text, *e;
+
+    text[n > 0 ? n : 0] = '\0';
+    for (const char *p = text; (e = strstr(p, "error:")) != NULL; p = e + 1) {
+        const char *line = e;
+
+        while (line > text && line[-1] != '\n')
+            line--;
+        from = line;
+    }
+    if (from == text && strlen(text) > size - 1)
+        from = text + strlen(text) - (size - 1);
+    (void)snprintf(buf, size, "%s", from);
+    for (size_t i = strlen(buf); i > 0 && (buf[i - 1] == '\n' || buf[i - 1] == ' '); i--)
+        buf[i - 1] = '\0';
+    for (char *p = buf; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+}
+
+/* Reap the child; CF_ERR_CHILD unless it exited 0. */
+static cf_err
+reap(struct child *c, struct cf_error *err)
+{
+    char tail[400];
+    int status = 0;
+    pid_t r;
+
+    if (c->pid < 0)
+        return CF_OK;
+    do
+        r = waitpid(c->pid, &status, 0);
+    while (r < 0 && errno == EINTR);
+    c->pid = -1;
+    if (r < 0)
+        return cf_error_set_errno(err, CF_ERR_CHILD, errno, "could not wait for %s", c->name);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return CF_OK;
+    stderr_tail(c, tail, sizeof(tail));
+    if (WIFEXITED(status))
+        cf_error_set(err, CF_ERR_CHILD, "%s failed with exit code %d", c->name,
+                     WEXITSTATUS(status));
+    else
+        cf_error_set(err, CF_ERR_CHILD, "%s was terminated by signal %d", c->name,
+                     WTERMSIG(status));
+    if (tail[0] != '\0')
+        cf_error_detail(err, "%s said: %s", c->name, tail);
+    return CF_ERR_CHILD;
+}
+
+static void
+child_kill(struct child *c)
+{
+    if (c->fd >= 0)
+        (void)close(c->fd);
+    c->fd = -1;
+    if (c->pid > 0) {
+        (void)kill(c->pid, SIGTERM);
+        (void)waitpid(c->pid, NULL, 0);
+        c->pid = -1;
+    }
+}
+
+static void
+child_release(struct child *c)
+{
+    child_kill(c);
+    if (c->errfd >= 0)
+        (void)close(c->errfd);
+    c->errfd = -1;
+}
+
+/* ---- source ---- */
+
+struct child_source {
+    struct cf_source base;
+    struct child c;
+};
+
+static cf_err
+cs_read(struct cf_source *src, void *buf, size_t cap, size_t *n, struct cf_error *err)
+{
+    struct child_source *cs = (struct child_source *)src;
+
+    for (;;) {
+        ssize_t r = read(cs->c.fd, buf, cap);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return cf_error_set_errno(err, CF_ERR_CHILD, errno, "could not read from %s",
+                                      cs->c.name);
+        *n = (size_t)r;
+        if (r == 0)
+            return reap(&cs->c, err);  /* end of data counts only if the child succeeded */
+        return CF_OK;
+    }
+}
+
+static void
+cs_free(struct cf_source *src)
+{
+    struct child_source *cs = (struct child_source *)src;
+
+    child_release(&cs->c);
+    free(cs);
+}
+
+static const struct cf_source_ops cs_ops = {"child", cs_read, cs_free};
+
+cf_err
+cf_child_source_new(const char *const argv[], const char *const envp[], struct cf_source **out,
+                    struct cf_error *err)
+{
+    struct child_source *cs = calloc(1, sizeof(*cs));
+
+    if (cs == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    cs->base.ops = &cs_ops;
+    if (spawn(argv, envp, 1, &cs->c, err) != CF_OK) {
+        free(cs);
+        return err->code;
+    }
+    *out = &cs->base;
+    return CF_OK;
+}
+
+pid_t
+cf_child_source_pid(const struct cf_source *src)
+{
+    return ((const struct child_source *)src)->c.pid;
+}
+
+void
+cf_child_source_kill(struct cf_source *src)
+{
+    child_kill(&((struct child_source *)src)->c);
+}
+
+/* ---- sink ---- */
+
+struct child_sink {
+    struct cf_sink base;
+    struct child c;
+    int is_done;     /* the child exited 0 before reading everything */
+};
+
+static cf_err
+ck_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *err)
+{
+    struct child_sink *ck = (struct child_sink *)s;
+    const unsigned char *p = data;
+
+    while (len > 0 && !ck->is_done) {
+        ssize_t w = write(ck->c.fd, p, len);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EPIPE) {
+            /* The child quit early.  A failure is reported with its stderr; a
+             * success (pg_restore -t has all it needs) lets the rest of the
+             * stream be drained, so upstream stages still verify every byte. */
+            (void)close(ck->c.fd);
+            ck->c.fd = -1;
+            if (reap(&ck->c, err) != CF_OK)
+                return err->code;
+            ck->is_done = 1;
+            return CF_OK;
+        }
+        if (w < 0)
+            return cf_error_set_errno(err, CF_ERR_CHILD, errno, "could not write to %s",
+                                      ck->c.name);
+        p += w;
+        len -= (size_t)w;
+    }
+    return CF_OK;
+}
+
+static cf_err
+ck_close(struct cf_sink *s, struct cf_error *err)
+{
+    struct child_sink *ck = (struct child_sink *)s;
+
+    if (ck->is_done)
+        return CF_OK;
+    (void)close(ck->c.fd);
+    ck->c.fd = -1;
+    return reap(&ck->c, err);
+}
+
+static void
+ck_abort(struct cf_sink *s)
+{
+    child_kill(&((struct child_sink *)s)->c);
+}
+
+static void
+ck_free(struct cf_sink *s)
+{
+    struct child_sink *ck = (struct child_sink *)s;
+
+    child_release(&ck->c);
+    free(ck);
+}
+
+static const struct cf_sink_ops ck_ops = {
+    "child", CF_STAGE_TERMINAL, ck_write, ck_close, ck_abort, ck_free,
+};
+
+cf_err
+cf_child_sink_new(const char *const argv[], const char *const envp[], struct cf_sink **out,
+                  struct cf_error *err)
+{
+    struct child_sink *ck = calloc(1, sizeof(*ck));
+
+    if (ck == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    ck->base.ops = &ck_ops;
+    /* a child that exits early must not kill us with SIGPIPE */
+    (void)signal(SIGPIPE, SIG_IGN);
+    if (spawn(argv, envp, 0, &ck->c, err) != CF_OK) {
+        free(ck);
+        return err->code;
+    }
+    *out = &ck->base;
+    return CF_OK;
+}
+
+cf_err
+cf_child_run(const char *const argv[], const char *const envp[], char **out, size_t max,
+             struct cf_error *err)
+{
+    struct child_source *cs = NULL;
+    struct cf_source *src = NULL;
+    char *buf = malloc(max + 1);
+    size_t len = 0, n = 0;
+    cf_err rc;
+
+    if (buf == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    rc = cf_child_source_new(argv, envp, &src, err);
+    cs = (struct child_source *)src;
+    while (rc == CF_OK) {
+        char scratch[4096];
+        size_t room = max - len;
+
+        rc = cf_source_read(src, room > 0 ? buf + len : scratch, room > 0 ? room : sizeof(scratch),
+                            &n, err);
+        if (rc != CF_OK || n == 0)
+            break;
+        if (room > 0)
+            len += n;
+    }
+    (void)cs;
+    cf_source_free(src);
+    if (rc != CF_OK) {
+        free(buf);
+        return rc;
+    }
+    buf[len] = '\0';
+    if (out != NULL)
+        *out = buf;
+    else
+        free(buf);
+    return CF_OK;
+}

@@ -1,0 +1,35 @@
+/*
+ * child.h - pg_dump and pg_restore as pipeline ends.
+ *
+ * A child source reads a child's stdout (pg_dump -Fc); at end of data it
+ * waits for the child and fails unless it exited 0.  A child sink writes to
+ * a child's stdin (pg_restore); close() closes the pipe and waits, abort()
+ * kills the child.  The child's stderr goes to an anonymous memory file
+ * whose last lines are quoted in the error, so a failing pg_dump says why.
+ *
+ * argv is passed as is: callers must never put secrets in it.  envp adds
+ * variables to the inherited environment (NULL: none).
+ */
+#ifndef CF_CHILD_H
+#define CF_CHILD_H
+
+#include <sys/types.h>
+
+#include "stream/sink.h"
+
+cf_err cf_child_source_new(const char *const argv[], const char *const envp[],
+                           struct cf_source **out, struct cf_error *err);
+cf_err cf_child_sink_new(const char *const argv[], const char *const envp[],
+                         struct cf_sink **out, struct cf_error *err);
+
+/* The pid of a child source (tests kill it to simulate failures). */
+pid_t cf_child_source_pid(const struct cf_source *src);
+/* Kill and reap a child source early (after another failure). */
+void cf_child_source_kill(struct cf_source *src);
+
+/* Run a command to completion with stdin from /dev/null and stdout captured
+ * (up to max bytes); CF_ERR_CHILD on a non-zero exit, quoting stderr. */
+cf_err cf_child_run(const char *const argv[], const char *const envp[], char **out, size_t max,
+                    struct cf_error *err);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * zstd.c - streaming zstd sinks (see zstd.h).
+ */
+#include "stream/zstd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <zstd.h>
+
+struct zstd_sink {
+    struct cf_sink base;
+    ZSTD_CCtx *cctx;
+    ZSTD_DCtx *dctx;
+    void *out;
+    size_t out_size;
+    size_t last_ret;   /* decompressor: 0 once a frame is complete */
+    int has_input;
+    char name[256];
+};
+
+static cf_err
+zstd_fail(struct cf_error *err, cf_err code, const char *what, const struct zstd_sink *z,
+          size_t zret)
+{
+    if (z->name[0] != '\0')
+        return cf_error_set(err, code, "%s failed for object \"%s\": %s", what, z->name,
+                            ZSTD_getErrorName(zret));
+    return cf_error_set(err, code, "%s failed: %s", what, ZSTD_getErrorName(zret));
+}
+
+static cf_err
+compress_run(struct zstd_sink *z, ZSTD_inBuffer *in, ZSTD_EndDirective mode, struct cf_error *err)
+{
+    for (;;) {
+        ZSTD_outBuffer ob = {z->out, z->out_size, 0};
+        size_t ret = ZSTD_compressStream2(z->cctx, &ob, in, mode);
+
+        if (ZSTD_isError(ret))
+            return zstd_fail(err, CF_ERR_INTERNAL, "zstd compression", z, ret);
+        if (ob.pos > 0 && cf_sink_write(z->base.next, z->out, ob.pos, err) != CF_OK)
+            return err->code;
+        /* continue: until input consumed; end: until the frame is flushed */
+        if (mode == ZSTD_e_end ? ret == 0 : in->pos == in->size)
+            return CF_OK;
+    }
+}
+
+static cf_err
+compress_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *err)
+{
+    ZSTD_inBuffer in = {data, len, 0};
+
+    return compress_run((struct zstd_sink *)s, &in, ZSTD_e_continue, err);
+}
+
+static cf_err
+compress_close(struct cf_sink *s, struct cf_error *err)
+{
+    ZSTD_inBuffer in = {NULL, 0, 0};
+
+    if (compress_run((struct zstd_sink *)s, &in, ZSTD_e_end, err) != CF_OK)
+        return err->code;
+    return cf_sink_close(s->next, err);
+}
+
+static cf_err
+decompress_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *err)
+{
+    struct zstd_sink *z = (struct zstd_sink *)s;
+    ZSTD_inBuffer in = {data, len, 0};
+
+    z->has_input = 1;
+    for (;;) {
+        ZSTD_outBuffer ob = {z->out, z->out_size, 0};
+        size_t ret = ZSTD_decompressStream(z->dctx, &ob, &in);
+
+        if (ZSTD_isError(ret))
+            return zstd_fail(err, CF_ERR_CORRUPT, "zstd decompression", z, ret);
+        z->last_ret = ret;
+        if (ob.pos > 0 && cf_sink_write(s->next, z->out, ob.pos, err) != CF_OK)
+            return err->code;
+        /* a full output buffer means zstd may hold more output for this input */
+        if (in.pos == in.size && ob.pos < ob.size)
+            break;
+    }
+    return CF_OK;
+}
+
+static cf_err
+decompress_close(struct cf_sink *s, struct cf_error *err)
+{
+    struct zstd_sink *z = (struct zstd_sink *)s;
+
+    if (!z->has_input || z->last_ret != 0)
+        return cf_error_set(err, CF_ERR_CORRUPT, "compressed data in object \"%s\" is truncated",
+                            z->name);
+    return cf_sink_close(s->next, err);
+}
+
+static void
+zstd_free(struct cf_sink *s)
+{
+    struct zstd_sink *z = (struct zstd_sink *)s;
+
+    ZSTD_freeCCtx(z->cctx);
+    ZSTD_freeDCtx(z->dctx);
+    free(z->out);
+    free(z);
+}
+
+static const struct cf_sink_ops compress_ops = {
+    "zstd", CF_STAGE_COMPRESS, compress_write, compress_close, NULL, zstd_free,
+};
+static const struct cf_sink_ops decompress_ops = {
+    "zstd-decompress", CF_STAGE_DECOMPRESS, decompress_write, decompress_close, NULL, zstd_free,
+};
+
+static cf_err
+set_param(ZSTD_CCtx *cctx, ZSTD_cParameter p, int v, struct cf_error *err)
+{
+    size_t ret = ZSTD_CCtx_setParameter(cctx, p, v);
+
+    if (ZSTD_isError(ret))
+        return cf_error_set(err, CF_ERR_CONFIG, "invalid zstd setting: %s",
+                            ZSTD_getErrorName(ret));
+    return CF_OK;
+}
+
+cf_err
+cf_zstd_compress_new(int level, unsigned workers, struct cf_sink *next, struct cf_sink **out,
+                     struct cf_error *err)
+{
+    struct zstd_sink *z = calloc(1, sizeof(*z));
+    cf_err rc;
+
+    if (z == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    z->base.ops = &compress_ops;
+    z->out_size = ZSTD_CStreamOutSize();
+    z->cctx = ZSTD_createCCtx();
+    z->out = malloc(z->out_size);
+    if (z->cctx == NULL || z->out == NULL) {
+        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = set_param(z->cctx, ZSTD_c_compressionLevel, level, err)) != CF_OK ||
+        (rc = set_param(z->cctx, ZSTD_c_checksumFlag, 1, err)) != CF_OK)
+        goto fail;
+    if (workers > 0 && (rc = set_param(z->cctx, ZSTD_c_nbWorkers, (int)workers, err)) != CF_OK)
+        goto fail;
+    if ((rc = cf_sink_link(&z->base, next, err)) != CF_OK)
+        goto fail;
+    *out = &z->base;
+    return CF_OK;
+fail:
+    zstd_free(&z->base);
+    return rc;
+}
+
+cf_err
+cf_zstd_decompress_new(const char *name, struct cf_sink *next, struct cf_sink **out,
+                       struct cf_error *err)
+{
+    struct zstd_sink *z = calloc(1, sizeof(*z));
+    cf_err rc;
+
+    if (z == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    z->base.ops = &decompress_ops;
+    z->out_size = ZSTD_DStreamOutSize();
+    z->dctx = ZSTD_createDCtx();
+    z->out = malloc(z->out_size);
+    z->last_ret = 1;
+    (void)snprintf(z->name, sizeof(z->name), "%s", name);
+    if (z->dctx == NULL || z->out == NULL) {
+        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (ZSTD_isError(ZSTD_DCtx_setParameter(z->dctx, ZSTD_d_windowLogMax,
+                                            CF_ZSTD_WINDOW_LOG_MAX))) {
+        rc = cf_error_set(err, CF_ERR_INTERNAL, "could not configure zstd decompression");
+        goto fail;
+    }
+    if ((rc = cf_sink_link(&z->base, next, err)) != CF_OK)
+        goto fail;
+    *out = &z->base;
+    return CF_OK;
+fail:
+    zstd_free(&z->base);
+    return rc;
+}

@@ -1,0 +1,406 @@
+/*
+ * test_stream.c - the filters and the object format, with a fixed test key.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+#include <zstd.h>
+
+#include "stream/pipeline.h"
+#include "stream/zstd.h"
+#include "tests/unit/support/testkeys.h"
+
+#define INPUT_LEN (300 * 1024 + 17)
+
+static uint8_t *input;
+
+static int
+setup(void **state)
+{
+    (void)state;
+    if (sodium_init() < 0)
+        return -1;
+    input = malloc(INPUT_LEN);
+    /* half compressible text, half random: exercises both zstd paths */
+    for (size_t i = 0; i < INPUT_LEN / 2; i++)
+        input[i] = (uint8_t)("coffre strongbox "[i % 17]);
+    randombytes_buf(input + INPUT_LEN / 2, INPUT_LEN - INPUT_LEN / 2);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    free(input);
+    return 0;
+}
+
+static void
+write_in_steps(struct cf_sink *head, const uint8_t *data, size_t len, size_t step)
+{
+    struct cf_error err = CF_ERROR_INIT;
+
+    for (size_t off = 0; off < len; off += step) {
+        size_t k = len - off < step ? len - off : step;
+
+        assert_int_equal(cf_sink_write(head, data + off, k, &err), CF_OK);
+    }
+}
+
+/* Encrypt input into memory with the given write size; returns the object. */
+static uint8_t *
+make_object(struct cf_keyops *ops, size_t step, size_t *len, struct cf_backup_sizes *sizes)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_encrypt_options enc = {CF_OBJ_DUMP, "20261122T000000Z", "db/app.dump", 4096};
+    struct cf_compress_options comp = {3, 0};
+    struct cf_backup_chain chain;
+    struct cf_sink *mem = NULL;
+    const uint8_t *data;
+    uint8_t *copy;
+
+    assert_int_equal(cf_mem_sink_new(64 * 1024 * 1024, &mem, &err), CF_OK);
+    assert_int_equal(cf_backup_chain_new(ops, &enc, &comp, mem, &chain, &err), CF_OK);
+    write_in_steps(chain.head, input, INPUT_LEN, step);
+    assert_int_equal(cf_sink_close(chain.head, &err), CF_OK);
+    cf_backup_chain_sizes(&chain, sizes);
+    data = cf_mem_sink_data(mem, len);
+    copy = malloc(*len);
+    memcpy(copy, data, *len);
+    cf_sink_free(chain.head);
+    return copy;
+}
+
+/* Decrypt obj with the given write size; returns the code, output in *out. */
+static cf_err
+open_object(struct cf_keyops *ops, const uint8_t *obj, size_t len, size_t step,
+            const uint8_t *sha, struct cf_error *err, uint8_t **out, size_t *out_len)
+{
+    struct cf_decrypt_expect expect = {"20261122T000000Z", "db/app.dump", CF_OBJ_DUMP};
+    struct cf_restore_chain chain;
+    struct cf_sink *mem = NULL;
+    cf_err rc;
+
+    assert_int_equal(cf_mem_sink_new(64 * 1024 * 1024, &mem, err), CF_OK);
+    assert_int_equal(cf_restore_chain_new(ops, &expect, "test/object", sha, mem, &chain, err),
+                     CF_OK);
+    rc = CF_OK;
+    for (size_t off = 0; off < len && rc == CF_OK; off += step) {
+        size_t k = len - off < step ? len - off : step;
+
+        rc = cf_sink_write(chain.head, obj + off, k, err);
+    }
+    if (rc == CF_OK)
+        rc = cf_sink_close(chain.head, err);
+    if (rc == CF_OK && out != NULL) {
+        const uint8_t *d = cf_mem_sink_data(mem, out_len);
+
+        *out = malloc(*out_len + 1);
+        memcpy(*out, d, *out_len);
+    }
+    cf_sink_free(chain.head);
+    return rc;
+}
+
+static void
+test_round_trip_any_write_size(void **state)
+{
+    static const size_t steps[] = {1, 7, 65536, INPUT_LEN};
+    struct testkeys tk;
+    struct cf_keyops ops;
+    uint8_t digest[CF_SHA256_BYTES];
+
+    (void)state;
+    testkeys_init(&tk, 1, "pkcs11:token=test;object=k1");
+    ops = testkeys_ops(&tk);
+    crypto_hash_sha256(digest, input, INPUT_LEN);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        struct cf_backup_sizes sz;
+        struct cf_error err = CF_ERROR_INIT;
+        size_t len, out_len;
+        uint8_t *obj = make_object(&ops, steps[i], &len, &sz), *out = NULL;
+
+        assert_memory_equal(sz.sha256, digest, CF_SHA256_BYTES);
+        assert_int_equal(sz.plain, INPUT_LEN);
+        assert_int_equal(sz.stored, len);
+        assert_true(sz.compressed < sz.plain);
+        for (size_t j = 0; j < sizeof(steps) / sizeof(steps[0]); j++) {
+            assert_int_equal(open_object(&ops, obj, len, steps[j], digest, &err, &out, &out_len),
+                             CF_OK);
+            assert_int_equal(out_len, INPUT_LEN);
+            assert_memory_equal(out, input, INPUT_LEN);
+            free(out);
+        }
+        free(obj);
+    }
+}
+
+/* The compressed stream does not depend on how the input was split. */
+static void
+test_zstd_output_independent_of_write_size(void **state)
+{
+    static const size_t steps[] = {1, 7, 65536, INPUT_LEN};
+    uint8_t *first = NULL;
+    size_t first_len = 0;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        struct cf_error err = CF_ERROR_INIT;
+        struct cf_sink *mem = NULL, *zs = NULL;
+        const uint8_t *d;
+        size_t len;
+
+        assert_int_equal(cf_mem_sink_new(16 * 1024 * 1024, &mem, &err), CF_OK);
+        assert_int_equal(cf_zstd_compress_new(3, 0, mem, &zs, &err), CF_OK);
+        write_in_steps(zs, input, INPUT_LEN, steps[i]);
+        assert_int_equal(cf_sink_close(zs, &err), CF_OK);
+        d = cf_mem_sink_data(mem, &len);
+        /* the zstd library itself can read it */
+        assert_int_equal(ZSTD_getFrameContentSize(d, len) == ZSTD_CONTENTSIZE_ERROR, 0);
+        if (first == NULL) {
+            first = malloc(len);
+            memcpy(first, d, len);
+            first_len = len;
+        } else {
+            assert_int_equal(len, first_len);
+            assert_memory_equal(d, first, len);
+        }
+        cf_sink_free(zs);
+    }
+    free(first);
+}
+
+static void
+expect_corrupt(struct cf_keyops *ops, const uint8_t *obj, size_t len, const char *want)
+{
+    struct cf_error err = CF_ERROR_INIT;
+
+    assert_int_equal(open_object(ops, obj, len, 65536, NULL, &err, NULL, NULL), CF_ERR_CORRUPT);
+    assert_string_equal(err.msg, want);
+}
+
+static void
+test_corruption_is_detected(void **state)
+{
+    struct testkeys tk;
+    struct cf_keyops ops;
+    struct cf_backup_sizes sz;
+    size_t len;
+    uint8_t *obj;
+    uint8_t *copy;
+
+    (void)state;
+    testkeys_init(&tk, 2, "pkcs11:token=test;object=k2");
+    ops = testkeys_ops(&tk);
+    obj = make_object(&ops, 65536, &len, &sz);
+    copy = malloc(len);
+
+    /* a flipped byte in the payload */
+    memcpy(copy, obj, len);
+    copy[len / 2] ^= 0x01;
+    assert_int_equal(open_object(&ops, copy, len, 65536, NULL, &(struct cf_error)CF_ERROR_INIT,
+                                 NULL, NULL), CF_ERR_CORRUPT);
+    /* truncated: drop the final chunk exactly (last chunk < chunk size + 17) */
+    {
+        struct cf_error err = CF_ERROR_INIT;
+        char want[128];
+        size_t chunks = (len - 200) / (4096 + crypto_secretstream_xchacha20poly1305_ABYTES);
+
+        /* the header is < 200 bytes here, so this is the last chunk's number */
+        (void)snprintf(want, sizeof(want), "could not decrypt chunk %zu of object \"test/object\": "
+                       "authentication failed", chunks);
+        assert_int_equal(open_object(&ops, obj, len - 1, 65536, NULL, &err, NULL, NULL),
+                         CF_ERR_CORRUPT);
+        assert_string_equal(err.msg, want);
+    }
+    /* a flipped byte in the header's name is caught by the expectations */
+    memcpy(copy, obj, len);
+    copy[CF_OBJECT_MAGIC_LEN + 2 + 1 + 1 + 4 + 2 + 16 + 2] ^= 0x20;
+    expect_corrupt(&ops, copy, len, "object \"test/object\" holds another object's content");
+    /* bad magic */
+    memcpy(copy, obj, len);
+    copy[1] = 'X';
+    expect_corrupt(&ops, copy, len,
+                   "invalid header in object \"test/object\": not a coffre object (bad magic)");
+    /* empty object */
+    expect_corrupt(&ops, obj, 0, "object \"test/object\" is truncated: it is empty");
+    /* header only */
+    expect_corrupt(&ops, obj, 40, "object \"test/object\" is truncated: its header is incomplete");
+    /* trailing garbage after the final chunk */
+    {
+        uint8_t *longer = malloc(len + 40);
+
+        memcpy(longer, obj, len);
+        memset(longer + len, 0, 40);
+        assert_int_equal(open_object(&ops, longer, len + 40, 65536, NULL,
+                                     &(struct cf_error)CF_ERROR_INIT, NULL, NULL),
+                         CF_ERR_CORRUPT);
+        free(longer);
+    }
+    free(copy);
+    free(obj);
+}
+
+/* Whole chunks dropped from the end: the final tag is missing. */
+static void
+test_dropped_final_chunk(void **state)
+{
+    struct testkeys tk;
+    struct cf_keyops ops;
+    struct cf_backup_sizes sz;
+    struct cf_object_header *h = malloc(sizeof(*h));
+    struct cf_error err = CF_ERROR_INIT;
+    size_t len, core, total, chunk_ct = 4096 + crypto_secretstream_xchacha20poly1305_ABYTES;
+    uint8_t *obj;
+
+    (void)state;
+    testkeys_init(&tk, 3, "pkcs11:token=test;object=k3");
+    ops = testkeys_ops(&tk);
+    obj = make_object(&ops, 65536, &len, &sz);
+    assert_int_equal(cf_object_parse(obj, len, "x", h, &core, &total, &err), CF_OK);
+    assert_true(total > 0);
+    /* keep the header and the first two full chunks */
+    expect_corrupt(&ops, obj, total + 2 * chunk_ct,
+                   "object \"test/object\" is truncated: its final chunk is missing");
+    free(h);
+    free(obj);
+}
+
+/* Headers swapped between two objects: the DEK no longer opens the payload. */
+static void
+test_swapped_headers(void **state)
+{
+    struct testkeys tk;
+    struct cf_keyops ops;
+    struct cf_backup_sizes sz;
+    struct cf_object_header *h = malloc(sizeof(*h));
+    struct cf_error err = CF_ERROR_INIT;
+    size_t la, lb, core, ta, tb;
+    uint8_t *a, *b, *mix;
+
+    (void)state;
+    testkeys_init(&tk, 4, "pkcs11:token=test;object=k4");
+    ops = testkeys_ops(&tk);
+    a = make_object(&ops, 65536, &la, &sz);
+    b = make_object(&ops, 65536, &lb, &sz);
+    assert_int_equal(cf_object_parse(a, la, "a", h, &core, &ta, &err), CF_OK);
+    assert_int_equal(cf_object_parse(b, lb, "b", h, &core, &tb, &err), CF_OK);
+    mix = malloc(tb + la - ta);
+    memcpy(mix, b, tb);
+    memcpy(mix + tb, a + ta, la - ta);
+    expect_corrupt(&ops, mix, tb + la - ta,
+                   "could not decrypt chunk 0 of object \"test/object\": authentication failed");
+    free(mix);
+    free(a);
+    free(b);
+    free(h);
+}
+
+static void
+test_wrong_key_and_checksum(void **state)
+{
+    struct testkeys tk, other;
+    struct cf_keyops ops, other_ops;
+    struct cf_backup_sizes sz;
+    struct cf_error err = CF_ERROR_INIT;
+    uint8_t bad[CF_SHA256_BYTES] = {0};
+    size_t len;
+    uint8_t *obj;
+
+    (void)state;
+    testkeys_init(&tk, 5, "pkcs11:token=test;object=k5");
+    testkeys_init(&other, 6, "pkcs11:token=test;object=k6");
+    ops = testkeys_ops(&tk);
+    other_ops = testkeys_ops(&other);
+    obj = make_object(&ops, 65536, &len, &sz);
+    assert_int_equal(open_object(&other_ops, obj, len, 65536, NULL, &err, NULL, NULL), CF_ERR_KEY);
+    cf_error_clear(&err);
+    assert_int_equal(open_object(&ops, obj, len, 65536, bad, &err, NULL, NULL), CF_ERR_CORRUPT);
+    assert_string_equal(err.msg, "checksum mismatch in object \"test/object\"");
+    free(obj);
+}
+
+static void
+test_wrap_failure_writes_nothing(void **state)
+{
+    struct testkeys tk;
+    struct cf_keyops ops;
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_encrypt_options enc = {CF_OBJ_DUMP, "20261122T000000Z", "db/app.dump", 4096};
+    struct cf_compress_options comp = {3, 0};
+    struct cf_backup_chain chain;
+    struct cf_sink *mem = NULL;
+
+    (void)state;
+    testkeys_init(&tk, 7, "pkcs11:token=test;object=k7");
+    tk.fail_wrap = 1;
+    ops = testkeys_ops(&tk);
+    assert_int_equal(cf_mem_sink_new(1024, &mem, &err), CF_OK);
+    assert_int_equal(cf_backup_chain_new(&ops, &enc, &comp, mem, &chain, &err), CF_ERR_KEY);
+    assert_string_equal(err.msg, "test key refuses to wrap");
+}
+
+static void
+test_chain_order_enforced(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_sink *mem = NULL, *zs = NULL, *tap = NULL, *z2 = NULL;
+
+    (void)state;
+    assert_int_equal(cf_mem_sink_new(1024, &mem, &err), CF_OK);
+    assert_int_equal(cf_hash_tap_new(mem, &tap, &err), CF_OK);
+    /* zstd (COMPRESS) may not come before a SOURCE_TAP */
+    assert_int_equal(cf_zstd_compress_new(3, 0, tap, &z2, &err), CF_ERR_INTERNAL);
+    assert_string_equal(err.msg, "cannot chain sink \"zstd\" before sink \"sha256\"");
+    (void)zs;
+    cf_sink_free(tap);
+}
+
+/* Random bytes never crash the header parser or the decrypt chain. */
+static void
+test_garbage_input(void **state)
+{
+    struct testkeys tk;
+    struct cf_keyops ops;
+    uint8_t buf[2048];
+
+    (void)state;
+    testkeys_init(&tk, 8, "pkcs11:token=test;object=k8");
+    ops = testkeys_ops(&tk);
+    for (int i = 0; i < 200; i++) {
+        struct cf_error err = CF_ERROR_INIT;
+        size_t n = (size_t)randombytes_uniform(sizeof(buf));
+
+        randombytes_buf(buf, sizeof(buf));
+        if (i % 2 == 0)
+            memcpy(buf, CF_OBJECT_MAGIC "\x00\x01", 10);
+        assert_int_not_equal(open_object(&ops, buf, n, 1 + (size_t)(i % 64), NULL, &err, NULL,
+                                         NULL), CF_OK);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_any_write_size),
+        cmocka_unit_test(test_zstd_output_independent_of_write_size),
+        cmocka_unit_test(test_corruption_is_detected),
+        cmocka_unit_test(test_dropped_final_chunk),
+        cmocka_unit_test(test_swapped_headers),
+        cmocka_unit_test(test_wrong_key_and_checksum),
+        cmocka_unit_test(test_wrap_failure_writes_nothing),
+        cmocka_unit_test(test_chain_order_enforced),
+        cmocka_unit_test(test_garbage_input),
+    };
+
+    return cmocka_run_group_tests_name("stream", tests, setup, teardown);
+}
