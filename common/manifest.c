@@ -1,0 +1,251 @@
+/*
+ * manifest.c - manifest <-> JSON (see manifest.h).
+ */
+#include "common/manifest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+void
+cf_format_time(int64_t t, char *buf, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        (void)snprintf(buf, size, "?");
+}
+
+static int64_t
+parse_time(const char *s)
+{
+    struct tm tm;
+    const char *end;
+
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (end == NULL || *end != '\0')
+        return -1;
+    return (int64_t)timegm(&tm);
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
+static json_t *
+object_to_json(const struct cf_manifest_object *o)
+{
+    json_t *tables = json_object();
+    json_t *j;
+
+    for (size_t i = 0; i < o->n_tables; i++)
+        json_object_set_new(tables, o->tables[i].name, json_integer(o->tables[i].rows));
+    j = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:I}", "name", o->name, "kind", o->kind,
+                  "database", str_or_null(o->database), "sha256", o->sha256, "plain_bytes",
+                  (json_int_t)o->plain, "compressed_bytes", (json_int_t)o->compressed,
+                  "stored_bytes", (json_int_t)o->stored);
+    if (j == NULL) {
+        json_decref(tables);
+        return NULL;
+    }
+    json_object_set_new(j, "row_counts", tables);
+    json_object_set_new(j, "row_count_seconds", json_real(o->count_seconds));
+    return j;
+}
+
+cf_err
+cf_manifest_to_json(const struct cf_manifest *m, char **out, size_t *len, struct cf_error *err)
+{
+    char start[32], stop[32];
+    json_t *root, *objs = json_array();
+    char *s;
+
+    cf_format_time(m->start_time, start, sizeof(start));
+    cf_format_time(m->stop_time, stop, sizeof(stop));
+    for (size_t i = 0; i < m->n_objects; i++)
+        json_array_append_new(objs, object_to_json(&m->objects[i]));
+    root = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o}",
+                     "format", CF_MANIFEST_FORMAT, "id", m->id, "instance", m->instance, "kind",
+                     m->kind, "formula", m->formula, "schema", str_or_null(m->schema),
+                     "pg_version_num", m->pg_version_num, "pg_version", m->pg_version,
+                     "hostname", m->hostname, "coffre_version", m->coffre_version, "start_time",
+                     start, "stop_time", stop, "globals_note", str_or_null(m->globals_note),
+                     "objects", objs);
+    if (root == NULL)
+        return cf_error_set(err, CF_ERR_INTERNAL, "could not build the manifest");
+    s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(root);
+    if (s == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    *out = s;
+    *len = strlen(s);
+    return CF_OK;
+}
+
+static char *
+dup_opt(json_t *j)
+{
+    return json_is_string(j) ? strdup(json_string_value(j)) : NULL;
+}
+
+static int
+object_from_json(json_t *j, struct cf_manifest_object *o)
+{
+    const char *name, *kind, *sha;
+    json_t *db = NULL, *tables = NULL, *secs = NULL;
+    json_int_t plain, comp, stored;
+    const char *key;
+    json_t *val;
+    size_t i = 0;
+
+    if (json_unpack(j, "{s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:o, s?o}", "name", &name, "kind",
+                    &kind, "database", &db, "sha256", &sha, "plain_bytes", &plain,
+                    "compressed_bytes", &comp, "stored_bytes", &stored, "row_counts", &tables,
+                    "row_count_seconds", &secs) != 0 ||
+        strlen(sha) != 64 || !json_is_object(tables) || plain < 0 || comp < 0 || stored < 0)
+        return -1;
+    o->name = strdup(name);
+    o->kind = strdup(kind);
+    o->database = dup_opt(db);
+    memcpy(o->sha256, sha, 65);
+    o->plain = (uint64_t)plain;
+    o->compressed = (uint64_t)comp;
+    o->stored = (uint64_t)stored;
+    o->count_seconds = json_is_number(secs) ? json_number_value(secs) : 0;
+    o->tables = calloc(json_object_size(tables) + 1, sizeof(*o->tables));
+    if (o->name == NULL || o->kind == NULL || o->tables == NULL)
+        return -1;
+    json_object_foreach(tables, key, val) {
+        if (!json_is_integer(val))
+            return -1;
+        o->tables[i].name = strdup(key);
+        o->tables[i].rows = (int64_t)json_integer_value(val);
+        o->n_tables = ++i;
+        if (o->tables[i - 1].name == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+manifest_from_root(json_t *root, struct cf_manifest *m)
+{
+    const char *id, *inst, *kind, *formula, *pgv, *host, *cv, *start, *stop;
+    json_t *schema = NULL, *note = NULL, *objs = NULL, *o;
+    int format, pgnum;
+    size_t i;
+
+    if (json_unpack(root, "{s:i, s:s, s:s, s:s, s:s, s:o, s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o}",
+                    "format", &format, "id", &id, "instance", &inst, "kind", &kind, "formula",
+                    &formula, "schema", &schema, "pg_version_num", &pgnum, "pg_version", &pgv,
+                    "hostname", &host, "coffre_version", &cv, "start_time", &start, "stop_time",
+                    &stop, "globals_note", &note, "objects", &objs) != 0 ||
+        format != CF_MANIFEST_FORMAT || !json_is_array(objs))
+        return -1;
+    m->id = strdup(id);
+    m->instance = strdup(inst);
+    m->kind = strdup(kind);
+    m->formula = strdup(formula);
+    m->schema = dup_opt(schema);
+    m->pg_version_num = pgnum;
+    m->pg_version = strdup(pgv);
+    m->hostname = strdup(host);
+    m->coffre_version = strdup(cv);
+    m->globals_note = dup_opt(note);
+    m->start_time = parse_time(start);
+    m->stop_time = parse_time(stop);
+    if (m->start_time < 0 || m->stop_time < 0)
+        return -1;
+    m->objects = calloc(json_array_size(objs) + 1, sizeof(*m->objects));
+    if (m->objects == NULL)
+        return -1;
+    json_array_foreach(objs, i, o) {
+        m->n_objects = i + 1;
+        if (object_from_json(o, &m->objects[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+cf_err
+cf_manifest_from_json(const char *json, size_t len, const char *what, struct cf_manifest **out,
+                      struct cf_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    struct cf_manifest *m;
+
+    if (root == NULL) {
+        cf_error_set(err, CF_ERR_CORRUPT, "manifest \"%s\" is not valid JSON", what);
+        cf_error_detail(err, "Line %d, column %d: %s.", jerr.line, jerr.column, jerr.text);
+        return CF_ERR_CORRUPT;
+    }
+    m = calloc(1, sizeof(*m));
+    if (m == NULL || manifest_from_root(root, m) != 0) {
+        json_decref(root);
+        cf_manifest_free(m);
+        return cf_error_set(err, CF_ERR_CORRUPT, "manifest \"%s\" has missing or invalid fields",
+                            what);
+    }
+    json_decref(root);
+    *out = m;
+    return CF_OK;
+}
+
+void
+cf_manifest_object_clear(struct cf_manifest_object *o)
+{
+    free(o->name);
+    free(o->kind);
+    free(o->database);
+    for (size_t i = 0; i < o->n_tables; i++)
+        free(o->tables[i].name);
+    free(o->tables);
+    memset(o, 0, sizeof(*o));
+}
+
+void
+cf_manifest_clear(struct cf_manifest *m)
+{
+    free(m->id);
+    free(m->instance);
+    free(m->kind);
+    free(m->formula);
+    free(m->schema);
+    free(m->pg_version);
+    free(m->hostname);
+    free(m->coffre_version);
+    free(m->globals_note);
+    for (size_t i = 0; i < m->n_objects; i++)
+        cf_manifest_object_clear(&m->objects[i]);
+    free(m->objects);
+    memset(m, 0, sizeof(*m));
+}
+
+void
+cf_manifest_free(struct cf_manifest *m)
+{
+    if (m == NULL)
+        return;
+    cf_manifest_clear(m);
+    free(m);
+}
+
+cf_err
+cf_manifest_add(struct cf_manifest *m, struct cf_manifest_object *o, struct cf_error *err)
+{
+    struct cf_manifest_object *n = realloc(m->objects, (m->n_objects + 1) * sizeof(*n));
+
+    if (n == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    m->objects = n;
+    m->objects[m->n_objects++] = *o;
+    memset(o, 0, sizeof(*o));
+    return CF_OK;
+}

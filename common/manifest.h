@@ -1,0 +1,67 @@
+/*
+ * manifest.h - what a backup contains, written last as its own object.
+ *
+ * A backup whose manifest object is missing is incomplete and is never
+ * listed as restorable.  The manifest is JSON (jansson), stored encrypted
+ * like every other object; its format is documented in docs/manifest.md.
+ * Parsing is strict: a missing or mistyped field is CF_ERR_CORRUPT.
+ */
+#ifndef CF_MANIFEST_H
+#define CF_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#define CF_MANIFEST_FORMAT 1
+
+struct cf_table_count {
+    char *name;          /* "schema"."table", quoted as by quote_ident */
+    int64_t rows;
+};
+
+struct cf_manifest_object {
+    char *name;          /* path within the backup, e.g. "db/app.dump" */
+    char *kind;          /* "dump" | "globals" */
+    char *database;      /* dumps: the database; NULL for globals */
+    char sha256[65];     /* of the plaintext, hex */
+    uint64_t plain, compressed, stored;
+    struct cf_table_count *tables;
+    size_t n_tables;
+    double count_seconds; /* time spent counting rows */
+};
+
+struct cf_manifest {
+    char *id;
+    char *instance;
+    char *kind;          /* "logical" */
+    char *formula;       /* "onprem" | "managed" */
+    char *schema;        /* managed: the tenant's schema, else NULL */
+    int pg_version_num;  /* server_version_num */
+    char *pg_version;    /* server_version */
+    char *hostname;
+    char *coffre_version;
+    int64_t start_time, stop_time;   /* seconds since the epoch, UTC */
+    char *globals_note;  /* why globals were not dumped, or NULL */
+    struct cf_manifest_object *objects;
+    size_t n_objects;
+};
+
+/* Serialize (indented JSON).  *out is malloc'd, NUL-terminated. */
+cf_err cf_manifest_to_json(const struct cf_manifest *m, char **out, size_t *len,
+                           struct cf_error *err);
+/* what names the manifest in messages. */
+cf_err cf_manifest_from_json(const char *json, size_t len, const char *what,
+                             struct cf_manifest **out, struct cf_error *err);
+void cf_manifest_free(struct cf_manifest *m);       /* NULL-safe, frees m itself */
+void cf_manifest_clear(struct cf_manifest *m);      /* frees the contents only */
+
+/* Append an object (contents moved in; o is zeroed).  CF_ERR_NOMEM only. */
+cf_err cf_manifest_add(struct cf_manifest *m, struct cf_manifest_object *o, struct cf_error *err);
+void cf_manifest_object_clear(struct cf_manifest_object *o);
+
+/* "2026-11-22T02:00:00Z" */
+void cf_format_time(int64_t t, char *buf, size_t size);
+
+#endif

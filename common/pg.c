@@ -1,0 +1,193 @@
+/*
+ * pg.c - libpq helpers (see pg.h).
+ */
+#include "common/pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* First line of a libpq message, without the trailing newline. */
+static void
+first_line(const char *msg, char *buf, size_t size)
+{
+    size_t n = strcspn(msg, "\n");
+
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, msg, n);
+    buf[n] = '\0';
+}
+
+cf_err
+cf_pg_check_conninfo(const char *conninfo, const char *what, struct cf_error *err)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    int has_password = 0;
+
+    if (opts == NULL) {
+        cf_error_set(err, CF_ERR_USAGE, "invalid connection string in %s", what);
+        if (perr != NULL) {
+            char line[256];
+
+            first_line(perr, line, sizeof(line));
+            cf_error_detail(err, "%s.", line);
+        }
+        PQfreemem(perr);
+        return CF_ERR_USAGE;
+    }
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+            has_password = 1;
+    PQconninfoFree(opts);
+    if (has_password) {
+        cf_error_set(err, CF_ERR_USAGE, "%s must not contain a password", what);
+        cf_error_hint(err, "Put the password in ~/.pgpass or in the file named by PGPASSFILE.");
+        return CF_ERR_USAGE;
+    }
+    return CF_OK;
+}
+
+cf_err
+cf_pg_connect(const char *conninfo, const char *dbname, PGconn **out, struct cf_error *err)
+{
+    const char *keys[] = {"dbname", "fallback_application_name", "dbname", NULL};
+    const char *vals[] = {conninfo, "coffre", dbname, NULL};
+    PGconn *conn;
+
+    if (dbname == NULL)
+        keys[2] = NULL;
+    conn = PQconnectdbParams(keys, vals, 1);
+    if (conn == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char line[256];
+
+        first_line(PQerrorMessage(conn), line, sizeof(line));
+        cf_error_set(err, CF_ERR_PG, "could not connect to database \"%s\"",
+                     dbname ? dbname : (PQdb(conn) ? PQdb(conn) : "?"));
+        cf_error_detail(err, "%s", line);
+        cf_error_hint(err, "Check postgres.conninfo (or --target) and that the server is running.");
+        PQfinish(conn);
+        return CF_ERR_PG;
+    }
+    *out = conn;
+    return CF_OK;
+}
+
+/* Append key='value' with libpq quoting to buf (a growing string). */
+static int
+append_kv(char **buf, size_t *len, const char *key, const char *val)
+{
+    size_t need = strlen(key) + 2 * strlen(val) + 5;
+    char *nb = realloc(*buf, *len + need + 1);
+    char *p;
+
+    if (nb == NULL)
+        return -1;
+    *buf = nb;
+    p = nb + *len;
+    if (*len > 0)
+        *p++ = ' ';
+    p += sprintf(p, "%s='", key);  /* NOLINT: bounded by need */
+    for (const char *v = val; *v; v++) {
+        if (*v == '\'' || *v == '\\')
+            *p++ = '\\';
+        *p++ = *v;
+    }
+    *p++ = '\'';
+    *p = '\0';
+    *len = (size_t)(p - nb);
+    return 0;
+}
+
+cf_err
+cf_pg_conninfo_with_db(const char *conninfo, const char *dbname, char **out, struct cf_error *err)
+{
+    PQconninfoOption *opts;
+    char *buf = NULL;
+    size_t len = 0;
+    int failed = 0;
+
+    if (cf_pg_check_conninfo(conninfo, "the connection string", err) != CF_OK)
+        return err->code;
+    opts = PQconninfoParse(conninfo, NULL);
+    if (opts == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    for (PQconninfoOption *o = opts; o->keyword != NULL && !failed; o++) {
+        const char *v = o->val;
+
+        if (strcmp(o->keyword, "dbname") == 0 && dbname != NULL)
+            v = dbname;
+        if (v != NULL && append_kv(&buf, &len, o->keyword, v) != 0)
+            failed = 1;
+    }
+    if (!failed && dbname != NULL && strstr(conninfo, "dbname") == NULL && buf == NULL)
+        failed = append_kv(&buf, &len, "dbname", dbname);
+    PQconninfoFree(opts);
+    if (failed || buf == NULL) {
+        free(buf);
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    }
+    *out = buf;
+    return CF_OK;
+}
+
+char *
+cf_pg_conninfo_dbname(const char *conninfo)
+{
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    char *db = NULL;
+
+    if (opts == NULL)
+        return NULL;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "dbname") == 0 && o->val != NULL)
+            db = strdup(o->val);
+    PQconninfoFree(opts);
+    return db;
+}
+
+cf_err
+cf_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, PGresult **out,
+           struct cf_error *err)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        char line[256];
+
+        first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), line, sizeof(line));
+        PQclear(res);
+        cf_error_set(err, CF_ERR_PG, "query failed on database \"%s\": %s", PQdb(conn), line);
+        return CF_ERR_PG;
+    }
+    if (out != NULL)
+        *out = res;
+    else
+        PQclear(res);
+    return CF_OK;
+}
+
+cf_err
+cf_pg_command(PGconn *conn, const char *sql, struct cf_error *err)
+{
+    return cf_pg_exec(conn, sql, 0, NULL, NULL, err);
+}
+
+void
+cf_pg_tool_path(const char *bindir, int server_version_num, const char *tool, char *buf,
+                size_t size)
+{
+    if (bindir != NULL) {
+        (void)snprintf(buf, size, "%s/%s", bindir, tool);
+        return;
+    }
+    (void)snprintf(buf, size, "/usr/lib/postgresql/%d/bin/%s", server_version_num / 10000, tool);
+    if (access(buf, X_OK) == 0)
+        return;
+    (void)snprintf(buf, size, "%s", tool);
+}

@@ -1,0 +1,417 @@
+/*
+ * posix.c - the posix repository driver: one file per object under a root
+ * directory.  A write goes to ".NAME.tmp.PID.RAND" in the object's
+ * directory, is fsynced, then linked to its final name (link() refuses to
+ * replace an existing object) and the directory is fsynced, so a crash
+ * leaves either the whole object or only a temporary file that list()
+ * ignores.
+ */
+#include "storage/storage.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+struct posix_storage {
+    struct cf_storage base;
+    char *root;
+};
+
+struct posix_write {
+    struct cf_sink base;
+    int fd;
+    char *path;      /* final */
+    char *tmp;       /* temporary */
+    char key[CF_STORAGE_KEY_MAX + 1];
+};
+
+static cf_err
+write_errno(struct cf_error *err, int e, const char *what, const char *key)
+{
+    cf_error_set_errno(err, e == ENOSPC || e == EDQUOT ? CF_ERR_DISK_FULL : CF_ERR_IO, e,
+                       "could not %s object \"%s\"", what, key);
+    if (e == ENOSPC || e == EDQUOT)
+        cf_error_hint(err, "Free space in the repository file system (repository.path); "
+                           "nothing was recorded as a backup.");
+    return err->code;
+}
+
+static char *
+join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = malloc(la + lb + 2);
+
+    if (p != NULL) {
+        memcpy(p, a, la);
+        p[la] = '/';
+        memcpy(p + la + 1, b, lb + 1);
+    }
+    return p;
+}
+
+/* mkdir -p of the parent directories of path (below root, which exists). */
+static int
+make_parents(const char *root, char *path)
+{
+    size_t rl = strlen(root);
+
+    for (char *p = path + rl + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            *p = '/';
+            return -1;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+static int
+fsync_dir_of(const char *path)
+{
+    char *dir = strdup(path);
+    char *slash;
+    int fd, rc = -1;
+
+    if (dir == NULL)
+        return -1;
+    slash = strrchr(dir, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        rc = fsync(fd);
+        (void)close(fd);
+    }
+    free(dir);
+    return rc;
+}
+
+static cf_err
+pw_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *err)
+{
+    struct posix_write *w = (struct posix_write *)s;
+    const unsigned char *p = data;
+
+    while (len > 0) {
+        ssize_t n = write(w->fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return write_errno(err, errno, "write", w->key);
+        p += n;
+        len -= (size_t)n;
+    }
+    return CF_OK;
+}
+
+static cf_err
+pw_close(struct cf_sink *s, struct cf_error *err)
+{
+    struct posix_write *w = (struct posix_write *)s;
+
+    if (fsync(w->fd) != 0)
+        return write_errno(err, errno, "fsync", w->key);
+    if (close(w->fd) != 0) {
+        w->fd = -1;
+        return write_errno(err, errno, "close", w->key);
+    }
+    w->fd = -1;
+    if (link(w->tmp, w->path) != 0) {
+        if (errno == EEXIST)
+            return cf_error_set(err, CF_ERR_EXISTS,
+                                "object \"%s\" already exists in the repository", w->key);
+        return write_errno(err, errno, "store", w->key);
+    }
+    (void)unlink(w->tmp);
+    if (fsync_dir_of(w->path) != 0)
+        return write_errno(err, errno, "fsync the directory of", w->key);
+    return CF_OK;
+}
+
+static void
+pw_abort(struct cf_sink *s)
+{
+    struct posix_write *w = (struct posix_write *)s;
+
+    if (w->fd >= 0)
+        (void)close(w->fd);
+    w->fd = -1;
+    (void)unlink(w->tmp);
+}
+
+static void
+pw_free(struct cf_sink *s)
+{
+    struct posix_write *w = (struct posix_write *)s;
+
+    if (w->fd >= 0) {
+        (void)close(w->fd);
+        (void)unlink(w->tmp);
+    }
+    free(w->path);
+    free(w->tmp);
+    free(w);
+}
+
+static const struct cf_sink_ops pw_ops = {
+    "posix-write", CF_STAGE_TERMINAL, pw_write, pw_close, pw_abort, pw_free,
+};
+
+static cf_err
+posix_open_write(struct cf_storage *st, const char *key, struct cf_sink **out,
+                 struct cf_error *err)
+{
+    struct posix_storage *ps = (struct posix_storage *)st;
+    struct posix_write *w = calloc(1, sizeof(*w));
+    char suffix[64];
+    char *slash;
+    size_t plen;
+
+    if (w == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    w->base.ops = &pw_ops;
+    w->fd = -1;
+    (void)snprintf(w->key, sizeof(w->key), "%s", key);
+    w->path = join(ps->root, key);
+    plen = w->path ? strlen(w->path) : 0;
+    w->tmp = malloc(plen + 64);
+    if (w->path == NULL || w->tmp == NULL) {
+        pw_free(&w->base);
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    }
+    if (access(w->path, F_OK) == 0) {
+        pw_free(&w->base);
+        return cf_error_set(err, CF_ERR_EXISTS, "object \"%s\" already exists in the repository",
+                            key);
+    }
+    slash = strrchr(w->path, '/');
+    (void)snprintf(suffix, sizeof(suffix), ".tmp.%ld.%08x", (long)getpid(), randombytes_random());
+    (void)snprintf(w->tmp, plen + 64, "%.*s/.%s%s", (int)(slash - w->path), w->path, slash + 1,
+                   suffix);
+    if (make_parents(ps->root, w->path) != 0 ||
+        (w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+        cf_err rc = write_errno(err, errno, "create", key);
+
+        pw_free(&w->base);
+        return rc;
+    }
+    *out = &w->base;
+    return CF_OK;
+}
+
+static cf_err
+not_found(struct cf_error *err, const char *key)
+{
+    return cf_error_set(err, CF_ERR_NOT_FOUND, "object \"%s\" does not exist in the repository",
+                        key);
+}
+
+static cf_err
+posix_open_read(struct cf_storage *st, const char *key, struct cf_source **out,
+                struct cf_error *err)
+{
+    struct posix_storage *ps = (struct posix_storage *)st;
+    char *path = join(ps->root, key);
+    int fd;
+    cf_err rc;
+
+    if (path == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0 && errno == ENOENT)
+        return not_found(err, key);
+    if (fd < 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open object \"%s\"", key);
+    rc = cf_fd_source_new(fd, 1, key, out, err);
+    if (rc != CF_OK)
+        (void)close(fd);
+    return rc;
+}
+
+static cf_err
+posix_info(struct cf_storage *st, const char *key, struct cf_storage_info *info,
+           struct cf_error *err)
+{
+    struct posix_storage *ps = (struct posix_storage *)st;
+    char *path = join(ps->root, key);
+    struct stat sb;
+    int rc;
+
+    if (path == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    rc = stat(path, &sb);
+    free(path);
+    if (rc != 0 && errno == ENOENT)
+        return not_found(err, key);
+    if (rc != 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not stat object \"%s\"", key);
+    (void)snprintf(info->key, sizeof(info->key), "%s", key);
+    info->size = (uint64_t)sb.st_size;
+    info->mtime = (int64_t)sb.st_mtime;
+    return CF_OK;
+}
+
+struct key_list {
+    char **keys;
+    size_t n, cap;
+};
+
+static int
+add_key(struct key_list *kl, const char *key)
+{
+    if (kl->n == kl->cap) {
+        size_t cap = kl->cap ? kl->cap * 2 : 64;
+        char **nk = realloc(kl->keys, cap * sizeof(*nk));
+
+        if (nk == NULL)
+            return -1;
+        kl->keys = nk;
+        kl->cap = cap;
+    }
+    if ((kl->keys[kl->n] = strdup(key)) == NULL)
+        return -1;
+    kl->n++;
+    return 0;
+}
+
+/* Collect every regular file below dir (relative key rel); skips dot files. */
+static cf_err
+walk(const char *dir, const char *rel, struct key_list *kl, struct cf_error *err)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    cf_err rc = CF_OK;
+
+    if (d == NULL)
+        return errno == ENOENT ? CF_OK
+                               : cf_error_set_errno(err, CF_ERR_IO, errno,
+                                                    "could not list repository directory \"%s\"",
+                                                    dir);
+    while (rc == CF_OK && (de = readdir(d)) != NULL) {
+        char *path, *key;
+        struct stat sb;
+
+        if (de->d_name[0] == '.')
+            continue;
+        path = join(dir, de->d_name);
+        key = rel[0] ? join(rel, de->d_name) : strdup(de->d_name);
+        if (path == NULL || key == NULL)
+            rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        else if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            rc = walk(path, key, kl, err);
+        else if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && add_key(kl, key) != 0)
+            rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        free(path);
+        free(key);
+    }
+    (void)closedir(d);
+    return rc;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static cf_err
+posix_list(struct cf_storage *st, const char *prefix, cf_storage_list_cb cb, void *ctx,
+           struct cf_error *err)
+{
+    struct posix_storage *ps = (struct posix_storage *)st;
+    struct key_list kl = {NULL, 0, 0};
+    const char *slash = strrchr(prefix, '/');
+    char *dir_rel = slash ? strndup(prefix, (size_t)(slash - prefix)) : strdup("");
+    char *dir = dir_rel ? (dir_rel[0] ? join(ps->root, dir_rel) : strdup(ps->root)) : NULL;
+    cf_err rc = CF_OK;
+
+    if (dir == NULL)
+        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    else
+        rc = walk(dir, dir_rel, &kl, err);
+    if (rc == CF_OK)
+        qsort(kl.keys, kl.n, sizeof(*kl.keys), cmp_str);
+    for (size_t i = 0; i < kl.n && rc == CF_OK; i++) {
+        struct cf_storage_info info;
+
+        if (strncmp(kl.keys[i], prefix, strlen(prefix)) != 0)
+            continue;
+        rc = posix_info(st, kl.keys[i], &info, err);
+        if (rc == CF_OK)
+            rc = cb(ctx, &info, err);
+    }
+    for (size_t i = 0; i < kl.n; i++)
+        free(kl.keys[i]);
+    free(kl.keys);
+    free(dir);
+    free(dir_rel);
+    return rc;
+}
+
+static cf_err
+posix_remove(struct cf_storage *st, const char *key, struct cf_error *err)
+{
+    struct posix_storage *ps = (struct posix_storage *)st;
+    char *path = join(ps->root, key);
+    int rc;
+
+    if (path == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    rc = unlink(path);
+    if (rc == 0)
+        (void)fsync_dir_of(path);
+    free(path);
+    if (rc != 0 && errno == ENOENT)
+        return not_found(err, key);
+    if (rc != 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not remove object \"%s\"", key);
+    return CF_OK;
+}
+
+static void
+posix_free(struct cf_storage *st)
+{
+    struct posix_storage *ps = (struct posix_storage *)st;
+
+    free(ps->root);
+    free(ps);
+}
+
+static const struct cf_storage_ops posix_ops = {
+    "posix", 0, posix_open_write, posix_open_read, posix_info, posix_list, posix_remove,
+    posix_free,
+};
+
+cf_err
+cf_storage_posix_new(const char *root, struct cf_storage **out, struct cf_error *err)
+{
+    struct posix_storage *ps;
+    struct stat sb;
+
+    if (root[0] != '/')
+        return cf_error_set(err, CF_ERR_CONFIG, "repository path \"%s\" is not absolute", root);
+    if (mkdir(root, 0700) != 0 && errno != EEXIST)
+        return cf_error_set_errno(err, CF_ERR_IO, errno,
+                                  "could not create repository directory \"%s\"", root);
+    if (stat(root, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cf_error_set(err, CF_ERR_IO, "repository path \"%s\" is not a directory", root);
+    ps = calloc(1, sizeof(*ps));
+    if (ps == NULL || (ps->root = strdup(root)) == NULL) {
+        free(ps);
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    }
+    ps->base.ops = &posix_ops;
+    *out = &ps->base;
+    return CF_OK;
+}

@@ -1,0 +1,191 @@
+/*
+ * repo.c - layout and encrypted object I/O (see repo.h).
+ */
+#include "storage/repo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "stream/hash.h"
+
+cf_err
+cf_repo_key(const struct cf_repo *r, const char *id, const char *name, char *buf, size_t size,
+            struct cf_error *err)
+{
+    int n = snprintf(buf, size, "%s/backup/%s/%s", r->instance, id, name);
+
+    if (n < 0 || (size_t)n >= size)
+        return cf_error_set(err, CF_ERR_USAGE, "object name \"%s\" is too long", name);
+    return cf_storage_check_key(buf, err);
+}
+
+cf_err
+cf_repo_put(const struct cf_repo *r, const char *id, const char *name, unsigned kind,
+            struct cf_source *src, struct cf_backup_sizes *sizes, struct cf_error *err)
+{
+    char key[CF_STORAGE_KEY_MAX + 1];
+    struct cf_encrypt_options enc = {(uint8_t)kind, id, name, r->chunk_size};
+    struct cf_backup_chain chain = {NULL, NULL, NULL};
+    struct cf_sink *terminal = NULL;
+    cf_err rc;
+
+    if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK ||
+        (rc = cf_storage_open_write(r->st, key, &terminal, err)) != CF_OK ||
+        (rc = cf_backup_chain_new(r->keys, &enc, &r->comp, terminal, &chain, err)) != CF_OK)
+        goto out;
+    rc = cf_pump(src, chain.head, CF_PUMP_BUFFER, err);
+    if (rc == CF_OK)
+        cf_backup_chain_sizes(&chain, sizes);
+out:
+    if (rc != CF_OK)
+        cf_error_context(err, "while storing object \"%s\"", key);
+    cf_sink_free(chain.head);
+    return rc;
+}
+
+cf_err
+cf_repo_get(const struct cf_repo *r, const char *id, const char *name, unsigned kind,
+            const uint8_t *sha256, struct cf_sink *terminal, struct cf_error *err)
+{
+    char key[CF_STORAGE_KEY_MAX + 1];
+    struct cf_decrypt_expect expect = {id, name, kind};
+    struct cf_restore_chain chain = {NULL, NULL, NULL};
+    struct cf_source *src = NULL;
+    cf_err rc;
+
+    if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK ||
+        (rc = cf_storage_open_read(r->st, key, &src, err)) != CF_OK) {
+        cf_sink_free(terminal);
+        return rc;
+    }
+    rc = cf_restore_chain_new(r->keys, &expect, key, sha256, terminal, &chain, err);
+    if (rc == CF_OK)
+        rc = cf_pump(src, chain.head, CF_PUMP_BUFFER, err);
+    cf_sink_free(chain.head);
+    cf_source_free(src);
+    return rc;
+}
+
+cf_err
+cf_repo_write_manifest(const struct cf_repo *r, const struct cf_manifest *m, struct cf_error *err)
+{
+    struct cf_backup_sizes sizes;
+    struct cf_source *src = NULL;
+    char *json = NULL;
+    size_t len = 0;
+    cf_err rc;
+
+    if ((rc = cf_manifest_to_json(m, &json, &len, err)) == CF_OK &&
+        (rc = cf_mem_source_new(json, len, &src, err)) == CF_OK)
+        rc = cf_repo_put(r, m->id, CF_MANIFEST_NAME, CF_OBJ_MANIFEST, src, &sizes, err);
+    cf_source_free(src);
+    free(json);
+    return rc;
+}
+
+cf_err
+cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifest **out,
+                      struct cf_error *err)
+{
+    struct cf_sink *mem = NULL, *keep;
+    char key[CF_STORAGE_KEY_MAX + 1];
+    const uint8_t *data;
+    size_t len;
+    cf_err rc;
+
+    if ((rc = cf_repo_key(r, id, CF_MANIFEST_NAME, key, sizeof(key), err)) != CF_OK)
+        return rc;
+    if ((rc = cf_mem_sink_new(CF_MANIFEST_MAX, &mem, err)) != CF_OK)
+        return rc;
+    /* cf_repo_get frees the chain; keep the memory sink alive by wrapping it
+     * in a pass-through owner: simplest is to read into mem and parse before free */
+    keep = mem;
+    {
+        struct cf_decrypt_expect expect = {id, CF_MANIFEST_NAME, CF_OBJ_MANIFEST};
+        struct cf_restore_chain chain = {NULL, NULL, NULL};
+        struct cf_source *src = NULL;
+
+        rc = cf_storage_open_read(r->st, key, &src, err);
+        if (rc == CF_ERR_NOT_FOUND) {
+            cf_error_detail(err, "Backup %s has no manifest: it is incomplete (interrupted or "
+                                 "failed) and cannot be restored.", id);
+            cf_error_hint(err, "Run \"coffre list\" to see the complete backups.");
+        }
+        if (rc != CF_OK) {
+            cf_sink_free(keep);
+            return rc;
+        }
+        rc = cf_restore_chain_new(r->keys, &expect, key, NULL, keep, &chain, err);
+        if (rc == CF_OK)
+            rc = cf_pump(src, chain.head, CF_PUMP_BUFFER, err);
+        if (rc == CF_OK) {
+            data = cf_mem_sink_data(keep, &len);
+            rc = cf_manifest_from_json((const char *)data, len, key, out, err);
+        }
+        cf_sink_free(chain.head);
+        cf_source_free(src);
+    }
+    return rc;
+}
+
+struct list_ctx {
+    const char *prefix;
+    size_t prefix_len;
+    struct cf_backup_entry *v;
+    size_t n, cap;
+};
+
+static cf_err
+list_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
+{
+    struct list_ctx *lc = ctx;
+    const char *rest = info->key + lc->prefix_len, *slash = strchr(rest, '/');
+    size_t id_len = slash ? (size_t)(slash - rest) : 0;
+    struct cf_backup_entry *e;
+
+    if (id_len == 0 || id_len > CF_OBJECT_ID_MAX)
+        return CF_OK;  /* not a backup's object: ignore */
+    e = lc->n > 0 ? &lc->v[lc->n - 1] : NULL;
+    if (e == NULL || strlen(e->id) != id_len || strncmp(e->id, rest, id_len) != 0) {
+        if (lc->n == lc->cap) {
+            size_t cap = lc->cap ? lc->cap * 2 : 32;
+            struct cf_backup_entry *nv = realloc(lc->v, cap * sizeof(*nv));
+
+            if (nv == NULL)
+                return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+            lc->v = nv;
+            lc->cap = cap;
+        }
+        e = &lc->v[lc->n++];
+        memset(e, 0, sizeof(*e));
+        memcpy(e->id, rest, id_len);
+    }
+    e->n_objects++;
+    e->stored_bytes += info->size;
+    if (strcmp(slash + 1, CF_MANIFEST_NAME) == 0)
+        e->has_manifest = true;
+    return CF_OK;
+}
+
+cf_err
+cf_repo_list_backups(const struct cf_repo *r, struct cf_backup_entry **out, size_t *n,
+                     struct cf_error *err)
+{
+    char prefix[CF_STORAGE_KEY_MAX + 1];
+    struct list_ctx lc = {prefix, 0, NULL, 0, 0};
+    cf_err rc;
+
+    (void)snprintf(prefix, sizeof(prefix), "%s/backup/", r->instance);
+    lc.prefix_len = strlen(prefix);
+    rc = cf_storage_list(r->st, prefix, list_cb, &lc, err);
+    if (rc != CF_OK) {
+        free(lc.v);
+        return rc;
+    }
+    *out = lc.v;
+    *n = lc.n;
+    return CF_OK;
+}

@@ -1,0 +1,60 @@
+/*
+ * repo.h - the repository layout and encrypted object I/O on top of a driver.
+ *
+ *   <instance>/backup/<id>/<name>        objects of one backup
+ *   <instance>/backup/<id>/manifest      the manifest, written last
+ *
+ * Every object goes through the standard chains (stream/pipeline.h).
+ */
+#ifndef CF_REPO_H
+#define CF_REPO_H
+
+#include <stdbool.h>
+
+#include "common/manifest.h"
+#include "storage/storage.h"
+#include "stream/pipeline.h"
+
+#define CF_MANIFEST_NAME "manifest"
+#define CF_MANIFEST_MAX (64u * 1024 * 1024)
+#define CF_PUMP_BUFFER (256u * 1024)
+
+struct cf_repo {
+    struct cf_storage *st;               /* borrowed */
+    const struct cf_keyops *keys;        /* borrowed */
+    const char *instance;                /* borrowed */
+    uint32_t chunk_size;
+    struct cf_compress_options comp;
+};
+
+/* "<instance>/backup/<id>/<name>" into buf; CF_ERR_USAGE if it does not fit or is invalid. */
+cf_err cf_repo_key(const struct cf_repo *r, const char *id, const char *name, char *buf,
+                   size_t size, struct cf_error *err);
+
+/* Store src's bytes as object name of backup id; sizes filled on success. */
+cf_err cf_repo_put(const struct cf_repo *r, const char *id, const char *name, unsigned kind,
+                   struct cf_source *src, struct cf_backup_sizes *sizes, struct cf_error *err);
+
+/* Decrypt object name of backup id into terminal (owned: freed here).
+ * sha256 (binary) may be NULL to skip the manifest check. */
+cf_err cf_repo_get(const struct cf_repo *r, const char *id, const char *name, unsigned kind,
+                   const uint8_t *sha256, struct cf_sink *terminal, struct cf_error *err);
+
+cf_err cf_repo_write_manifest(const struct cf_repo *r, const struct cf_manifest *m,
+                              struct cf_error *err);
+/* CF_ERR_NOT_FOUND (with a hint) when the backup has no manifest. */
+cf_err cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifest **out,
+                             struct cf_error *err);
+
+struct cf_backup_entry {
+    char id[CF_OBJECT_ID_MAX + 1];
+    bool has_manifest;
+    size_t n_objects;
+    uint64_t stored_bytes;
+};
+
+/* Every backup directory of the instance, sorted by id (oldest first). */
+cf_err cf_repo_list_backups(const struct cf_repo *r, struct cf_backup_entry **out, size_t *n,
+                            struct cf_error *err);
+
+#endif
