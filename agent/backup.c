@@ -1,0 +1,266 @@
+/*
+ * backup.c - `coffre backup` (see backup.h).
+ *
+ * Order: every database dump, then the globals, then the manifest, written
+ * last.  Any failure stops the backup before the manifest, so it is never
+ * listed; the objects already written are removed (best effort: a WORM
+ * repository keeps them until prune).
+ */
+#include "agent/backup.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/dump.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "stream/child.h"
+#include "stream/hash.h"
+
+struct run {
+    const struct cf_config *cfg;
+    const struct cf_repo *repo;
+    const struct cf_backup_options *opts;
+    struct cf_manifest m;
+    char id[CF_OBJECT_ID_MAX + 1];
+    int server_version;
+    int is_superuser;
+};
+
+static cf_err
+choose_id(struct run *r, struct cf_error *err)
+{
+    struct cf_backup_entry *v = NULL;
+    size_t n = 0;
+    time_t now = time(NULL);
+    struct tm tm;
+    char base[32];
+
+    (void)gmtime_r(&now, &tm);
+    (void)strftime(base, sizeof(base), "%Y%m%dT%H%M%SZ", &tm);
+    if (cf_repo_list_backups(r->repo, &v, &n, err) != CF_OK)
+        return err->code;
+    (void)snprintf(r->id, sizeof(r->id), "%s", base);
+    for (int k = 2;; k++) {
+        int taken = 0;
+
+        for (size_t i = 0; i < n && !taken; i++)
+            taken = strcmp(v[i].id, r->id) == 0;
+        if (!taken)
+            break;
+        (void)snprintf(r->id, sizeof(r->id), "%s-%d", base, k);
+    }
+    free(v);
+    return CF_OK;
+}
+
+/* Server facts and the list of databases to dump (malloc'd names). */
+static cf_err
+inspect_server(struct run *r, char ***dbs, size_t *n, struct cf_error *err)
+{
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    cf_err rc;
+
+    *dbs = NULL;
+    *n = 0;
+    if ((rc = cf_pg_connect(r->cfg->conninfo, NULL, &conn, err)) != CF_OK)
+        return rc;
+    r->server_version = PQserverVersion(conn);
+    r->m.pg_version_num = r->server_version;
+    r->m.pg_version = strdup(PQparameterStatus(conn, "server_version"));
+    r->is_superuser = strcmp(PQparameterStatus(conn, "is_superuser"), "on") == 0;
+    if (r->opts->db != NULL || r->cfg->n_databases > 0 || r->cfg->formula == CF_FORMULA_MANAGED) {
+        size_t k = r->opts->db ? 1 : r->cfg->n_databases;
+
+        *dbs = calloc(k + 1, sizeof(**dbs));
+        if (r->opts->db != NULL)
+            (*dbs)[(*n)++] = strdup(r->opts->db);
+        else if (r->cfg->n_databases > 0)
+            for (size_t i = 0; i < k; i++)
+                (*dbs)[(*n)++] = strdup(r->cfg->databases[i]);
+        else
+            (*dbs)[(*n)++] = strdup(PQdb(conn));
+    } else {
+        rc = cf_pg_exec(conn, "SELECT datname FROM pg_database WHERE datallowconn "
+                              "AND NOT datistemplate ORDER BY datname", 0, NULL, &res, err);
+        if (rc == CF_OK) {
+            *dbs = calloc((size_t)PQntuples(res) + 1, sizeof(**dbs));
+            for (int i = 0; *dbs != NULL && i < PQntuples(res); i++)
+                (*dbs)[(*n)++] = strdup(PQgetvalue(res, i, 0));
+        }
+    }
+    PQclear(res);
+    PQfinish(conn);
+    if (rc == CF_OK && *dbs == NULL)
+        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    return rc;
+}
+
+static cf_err
+dump_one(struct run *r, const char *db, struct cf_error *err)
+{
+    struct cf_manifest_object o;
+    char name[CF_OBJECT_NAME_MAX + 1];
+    struct cf_dump_job job;
+    char *safe = strdup(db);
+    cf_err rc;
+
+    if (safe == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    /* object names are repository keys: hex-escape anything unusual in db names */
+    (void)snprintf(name, sizeof(name), "db/");
+    for (const unsigned char *p = (const unsigned char *)db; *p; p++) {
+        size_t l = strlen(name);
+        int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-';
+
+        if (l + 4 < sizeof(name))
+            (void)snprintf(name + l, sizeof(name) - l, plain ? "%c" : "=%02x", *p);
+    }
+    strncat(name, ".dump", sizeof(name) - strlen(name) - 1);
+    memset(&o, 0, sizeof(o));
+    job = (struct cf_dump_job){r->repo, r->id, name, r->cfg->conninfo, db, r->cfg->schema,
+                               r->cfg->bindir};
+    if (r->cfg->formula != CF_FORMULA_MANAGED)
+        job.schema = NULL;
+    rc = cf_dump_database(&job, &o, err);
+    if (rc == CF_OK) {
+        o.name = strdup(name);
+        o.kind = strdup("dump");
+        o.database = safe;
+        safe = NULL; /* transferred */
+        cf_log_info("database \"%s\": %llu bytes dumped, %llu stored, %zu tables counted", db,
+                    (unsigned long long)o.plain, (unsigned long long)o.stored, o.n_tables);
+        rc = cf_manifest_add(&r->m, &o, err);
+    }
+    cf_manifest_object_clear(&o);
+    free(safe);
+    return rc;
+}
+
+static cf_err
+dump_globals(struct run *r, struct cf_error *err)
+{
+    struct cf_manifest_object o;
+    struct cf_backup_sizes sizes;
+    struct cf_source *src = NULL;
+    char tool[512], *conn = NULL;
+    cf_err rc;
+
+    if (r->cfg->formula == CF_FORMULA_MANAGED || !r->is_superuser) {
+        r->m.globals_note = strdup(r->cfg->formula == CF_FORMULA_MANAGED
+                                       ? "not dumped: managed formula (tenant role only)"
+                                       : "not dumped: the backup role is not a superuser");
+        return CF_OK;
+    }
+    if (cf_pg_conninfo_with_db(r->cfg->conninfo, NULL, &conn, err) != CF_OK)
+        return err->code;
+    cf_pg_tool_path(r->cfg->bindir, r->server_version, "pg_dumpall", tool, sizeof(tool));
+    {
+        const char *argv[] = {tool, "--globals-only", "--no-password", "--dbname", conn, NULL};
+
+        rc = cf_child_source_new(argv, NULL, &src, err);
+    }
+    free(conn);
+    if (rc == CF_OK)
+        rc = cf_repo_put(r->repo, r->id, "globals.sql", CF_OBJ_GLOBALS, src, &sizes, err);
+    cf_source_free(src);
+    if (rc != CF_OK)
+        return rc;
+    memset(&o, 0, sizeof(o));
+    o.name = strdup("globals.sql");
+    o.kind = strdup("globals");
+    o.plain = sizes.plain;
+    o.compressed = sizes.compressed;
+    o.stored = sizes.stored;
+    o.tables = calloc(1, sizeof(*o.tables));
+    cf_hex_encode(sizes.sha256, CF_SHA256_BYTES, o.sha256);
+    return cf_manifest_add(&r->m, &o, err);
+}
+
+/* Remove what a failed backup wrote (best effort, silent on WORM storage). */
+static void
+remove_partial(const struct run *r)
+{
+    struct cf_backup_entry *v = NULL;
+    size_t n = 0;
+    struct cf_error ignored = CF_ERROR_INIT;
+
+    for (size_t i = 0; i < r->m.n_objects; i++) {
+        char key[CF_STORAGE_KEY_MAX + 1];
+
+        cf_error_clear(&ignored);
+        if (cf_repo_key(r->repo, r->id, r->m.objects[i].name, key, sizeof(key), &ignored) ==
+            CF_OK)
+            (void)cf_storage_remove(r->repo->st, key, &ignored);
+    }
+    (void)v, (void)n;
+}
+
+static void
+print_result(const struct run *r)
+{
+    uint64_t plain = 0, stored = 0;
+
+    for (size_t i = 0; i < r->m.n_objects; i++) {
+        plain += r->m.objects[i].plain;
+        stored += r->m.objects[i].stored;
+    }
+    if (r->opts->json)
+        printf("{\"id\": \"%s\", \"objects\": %zu, \"plain_bytes\": %llu, "
+               "\"stored_bytes\": %llu, \"seconds\": %lld}\n",
+               r->id, r->m.n_objects, (unsigned long long)plain, (unsigned long long)stored,
+               (long long)(r->m.stop_time - r->m.start_time));
+    else
+        printf("%s\n", r->id);
+}
+
+cf_err
+cf_cmd_backup(const struct cf_config *cfg, const struct cf_repo *repo,
+              const struct cf_backup_options *opts, struct cf_error *err)
+{
+    struct run r;
+    char **dbs = NULL, host[256] = "";
+    size_t n = 0;
+    cf_err rc;
+
+    memset(&r, 0, sizeof(r));
+    r.cfg = cfg;
+    r.repo = repo;
+    r.opts = opts;
+    r.m.start_time = (int64_t)time(NULL);
+    (void)gethostname(host, sizeof(host) - 1);
+    if ((rc = choose_id(&r, err)) != CF_OK || (rc = inspect_server(&r, &dbs, &n, err)) != CF_OK)
+        goto out;
+    r.m.id = strdup(r.id);
+    r.m.instance = strdup(cfg->instance);
+    r.m.kind = strdup("logical");
+    r.m.formula = strdup(cfg->formula == CF_FORMULA_MANAGED ? "managed" : "onprem");
+    r.m.schema = cfg->formula == CF_FORMULA_MANAGED ? strdup(cfg->schema) : NULL;
+    r.m.hostname = strdup(host);
+    r.m.coffre_version = strdup(opts->version);
+    cf_log_info("backup %s: %zu database(s) of instance \"%s\"", r.id, n, cfg->instance);
+    for (size_t i = 0; i < n && rc == CF_OK; i++)
+        rc = dump_one(&r, dbs[i], err);
+    if (rc == CF_OK)
+        rc = dump_globals(&r, err);
+    r.m.stop_time = (int64_t)time(NULL);
+    if (rc == CF_OK)
+        rc = cf_repo_write_manifest(repo, &r.m, err);
+    if (rc == CF_OK)
+        print_result(&r);
+    else {
+        cf_error_context(err, "backup %s was not completed and is not restorable", r.id);
+        remove_partial(&r);
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        free(dbs[i]);
+    free(dbs);
+    cf_manifest_clear(&r.m);
+    return rc;
+}

@@ -1,0 +1,142 @@
+/*
+ * keys.c - the operator's view of the key-encryption keys (see keys.h).
+ */
+#include "agent/keys.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/log.h"
+
+static const char keys_usage[] =
+    "Usage: coffre keys init [--type aes|rsa] [--bits N] [URI...]\n"
+    "       coffre keys list [--json]\n"
+    "       coffre keys check\n"
+    "       coffre keys export-public URI FILE\n"
+    "       coffre keys import-public FILE URI\n"
+    "\n"
+    "init creates each URI (default: every keys.kek) as a non-extractable,\n"
+    "sensitive key on its token: an AES-256 key (default) or an RSA key pair.\n"
+    "list shows each configured KEK and whether it is reachable; check wraps\n"
+    "and unwraps a test key with each.  export-public/import-public move an RSA\n"
+    "KEK's public half to a write-only backup host.\n";
+
+static cf_err
+keys_init(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char **argv,
+          struct cf_error *err)
+{
+    static const struct option opts[] = {{"type", required_argument, NULL, 't'},
+                                         {"bits", required_argument, NULL, 'b'},
+                                         {NULL, 0, NULL, 0}};
+    struct cf_keyring_init init = {NULL, CF_KEK_AES, 0};
+    int ch;
+
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "t:b:", opts, NULL)) != -1) {
+        if (ch == 't' && strcmp(optarg, "aes") == 0)
+            init.type = CF_KEK_AES;
+        else if (ch == 't' && strcmp(optarg, "rsa") == 0)
+            init.type = CF_KEK_RSA;
+        else if (ch == 'b' && atoi(optarg) >= 2048) /* NOLINT: validated range */
+            init.rsa_bits = (unsigned)strtoul(optarg, NULL, 10);
+        else
+            return cf_error_set(err, CF_ERR_USAGE, "invalid option for keys init");
+    }
+    if (optind == argc) {
+        for (size_t i = 0; i < cfg->n_keks; i++) {
+            init.uri = cfg->keks[i];
+            if (cf_keyring_create(kr, &init, err) != CF_OK)
+                return err->code;
+            printf("created %s\n", init.uri);
+        }
+        return CF_OK;
+    }
+    for (int i = optind; i < argc; i++) {
+        init.uri = argv[i];
+        if (cf_keyring_create(kr, &init, err) != CF_OK)
+            return err->code;
+        printf("created %s\n", init.uri);
+    }
+    return CF_OK;
+}
+
+static cf_err
+keys_list(const struct cf_config *cfg, struct cf_keyring *kr, bool json, struct cf_error *err)
+{
+    struct cf_kek_status *st = calloc(cfg->n_keks, sizeof(*st));
+    json_t *arr = json_array();
+    size_t unreachable = 0;
+
+    if (st == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    if (cf_keyring_status(kr, st, cfg->n_keks, err) != CF_OK) {
+        free(st);
+        json_decref(arr);
+        return err->code;
+    }
+    if (!json)
+        printf("%-6s %-5s %-9s %-6s %-8s %s\n", "TYPE", "BITS", "REACHABLE", "WRAP", "UNWRAP",
+               "URI");
+    for (size_t i = 0; i < cfg->n_keks; i++) {
+        const char *type = !st[i].is_reachable ? "-" : st[i].type == CF_KEK_AES ? "aes" : "rsa";
+
+        unreachable += !st[i].is_reachable;
+        if (json) {
+            json_array_append_new(
+                arr, json_pack("{s:s, s:s, s:i, s:b, s:b, s:b, s:s, s:s}", "uri", st[i].uri,
+                               "type", type, "bits", (int)st[i].bits, "reachable",
+                               st[i].is_reachable, "can_wrap", st[i].can_wrap, "can_unwrap",
+                               st[i].can_unwrap, "token", st[i].token_label, "problem",
+                               st[i].problem));
+            continue;
+        }
+        printf("%-6s %-5u %-9s %-6s %-8s %s%s%s\n", type, st[i].bits,
+               st[i].is_reachable ? "yes" : "NO", st[i].can_wrap ? "yes" : "no",
+               st[i].can_unwrap ? "yes" : "no", st[i].uri, st[i].problem[0] ? "  -- " : "",
+               st[i].problem);
+    }
+    if (json) {
+        char *s = json_dumps(arr, JSON_INDENT(2));
+
+        if (s != NULL)
+            printf("%s\n", s);
+        free(s);
+    }
+    json_decref(arr);
+    free(st);
+    if (unreachable > 0)
+        return cf_error_set(err, CF_ERR_KEY, "%zu of %zu configured keys are not reachable",
+                            unreachable, cfg->n_keks);
+    return CF_OK;
+}
+
+cf_err
+cf_cmd_keys(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char **argv,
+            struct cf_error *err)
+{
+    const char *sub = argc > 1 ? argv[1] : NULL;
+
+    if (sub == NULL || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+        fputs(keys_usage, sub ? stdout : stderr);
+        return sub ? CF_OK : cf_error_set(err, CF_ERR_USAGE, "keys needs a subcommand");
+    }
+    if (strcmp(sub, "init") == 0)
+        return keys_init(cfg, kr, argc - 1, argv + 1, err);
+    if (strcmp(sub, "list") == 0)
+        return keys_list(cfg, kr, argc > 2 && strcmp(argv[2], "--json") == 0, err);
+    if (strcmp(sub, "check") == 0) {
+        if (cf_keyring_check(kr, true, err) != CF_OK)
+            return err->code;
+        printf("all %zu keys wrap and unwrap\n", cfg->n_keks);
+        return CF_OK;
+    }
+    if (strcmp(sub, "export-public") == 0 && argc == 4)
+        return cf_keyring_export_public(kr, argv[2], argv[3], err);
+    if (strcmp(sub, "import-public") == 0 && argc == 4)
+        return cf_keyring_import_public(kr, argv[2], argv[3], err);
+    return cf_error_set(err, CF_ERR_USAGE, "unknown keys subcommand \"%s\"", sub);
+}

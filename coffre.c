@@ -1,0 +1,287 @@
+/*
+ * coffre.c - command-line entry point: parse, open what the command needs,
+ * dispatch, map the error class to the exit status (docs/exit-status.md).
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include <sodium.h>
+
+#include "agent/backup.h"
+#include "agent/keys.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "pkcs11/keyring.h"
+#include "restore/commands.h"
+#include "storage/repo.h"
+
+#define COFFRE_VERSION "0.1.0"
+
+static const char usage_text[] =
+    "coffre - PostgreSQL backup and disaster recovery with HSM-held keys\n"
+    "\n"
+    "Usage: coffre [--config FILE] [--verbose|--quiet] COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  backup [--db NAME] [--json]       take a logical backup (pg_dump) of the instance\n"
+    "  list [--json]                     list backups, complete or not\n"
+    "  verify [ID | --all] [--json]      decrypt and check every object, restore nothing\n"
+    "  restore ID --target CONNINFO      restore a logical backup (see coffre restore --help)\n"
+    "  cat OBJECT                        write one object's plaintext to stdout\n"
+    "  keys init|list|check              manage the key-encryption keys in the HSM\n"
+    "  keys export-public URI FILE       export an RSA KEK's public half\n"
+    "  keys import-public FILE URI       import it on a write-only host's token\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE   configuration file (default " CF_CONFIG_DEFAULT_PATH ")\n"
+    "  -v, --verbose       more messages;  -q, --quiet  errors only\n"
+    "  -h, --help          this help;      -V, --version\n"
+    "\n"
+    "Exit status: 0 success, 2 usage, 3 configuration, 4 keys/HSM, 5 repository,\n"
+    "6 corrupt data, 7 PostgreSQL or child process, 1 internal.  See coffre(1).\n";
+
+static const char restore_usage[] =
+    "Usage: coffre restore ID --target CONNINFO [OPTIONS]\n"
+    "\n"
+    "Restore the dump of one database of backup ID into the database named by\n"
+    "CONNINFO's dbname.  Nothing half-restored is ever left behind:\n"
+    "  --create        create the target: restore into a temporary database, rename\n"
+    "                  it on success, drop it on failure (the target must not exist)\n"
+    "  (default)       the target exists and is empty; the backup is verified first,\n"
+    "                  then restored in a single transaction\n"
+    "  --replace       the target may exist: restore as with --create, then rename\n"
+    "                  the old database <target>_old_<time> (kept) and swap in the\n"
+    "                  new one (the old database must have no open session)\n"
+    "  --db NAME       which database of the backup (when it holds several)\n"
+    "  --schema S      restore only schema S\n"
+    "  --table T       restore only table T (with --schema to qualify it)\n"
+    "  --jobs N        parallel pg_restore (needs --create or --replace; decrypts\n"
+    "                  to a private temporary file in $TMPDIR first)\n"
+    "  --no-owner      do not restore object ownership\n";
+
+struct ctx {
+    struct cf_config *cfg;
+    struct cf_storage *st;
+    struct cf_keyring *kr;
+    struct cf_repo repo;
+};
+
+static void
+ctx_close(struct ctx *c)
+{
+    cf_keyring_free(c->kr);
+    cf_storage_free(c->st);
+    cf_config_free(c->cfg);
+}
+
+static cf_err
+ctx_open(struct ctx *c, const char *config_path, struct cf_error *err)
+{
+    struct cf_keyring_options ko;
+
+    memset(c, 0, sizeof(*c));
+    if (cf_config_load(config_path, &c->cfg, err) != CF_OK)
+        return err->code;
+    if (cf_storage_posix_new(c->cfg->repo_path, &c->st, err) != CF_OK)
+        return err->code;
+    ko.module = c->cfg->module;
+    ko.keks = (const char *const *)c->cfg->keks;
+    ko.n_keks = c->cfg->n_keks;
+    ko.pin_file = c->cfg->pin_file;
+    if (cf_keyring_open(&ko, &c->kr, err) != CF_OK)
+        return err->code;
+    c->repo.st = c->st;
+    c->repo.keys = cf_keyring_keyops(c->kr);
+    c->repo.instance = c->cfg->instance;
+    c->repo.chunk_size = (uint32_t)c->cfg->chunk_size;
+    c->repo.comp.level = c->cfg->zstd_level;
+    c->repo.comp.workers = c->cfg->zstd_workers;
+    return CF_OK;
+}
+
+static cf_err usage_error(struct cf_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static cf_err
+usage_error(struct cf_error *err, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cf_error_set(err, CF_ERR_USAGE, "%s", msg);
+    cf_error_hint(err, "Run \"coffre --help\" for usage.");
+    return CF_ERR_USAGE;
+}
+
+static cf_err
+cmd_backup(struct ctx *c, int argc, char **argv, struct cf_error *err)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    struct cf_backup_options bo = {NULL, false, COFFRE_VERSION};
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "d:jh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'd': bo.db = optarg; break;
+        case 'j': bo.json = true; break;
+        case 'h': printf("Usage: coffre backup [--db NAME] [--json]\n"); return CF_OK;
+        default: return usage_error(err, "invalid option for %s", "backup");
+        }
+    }
+    if (optind != argc)
+        return usage_error(err, "unexpected argument \"%s\"", argv[optind]);
+    if (cf_keyring_check(c->kr, false, err) != CF_OK)
+        return err->code;
+    return cf_cmd_backup(c->cfg, &c->repo, &bo, err);
+}
+
+static cf_err
+cmd_restore(struct ctx *c, int argc, char **argv, struct cf_error *err)
+{
+    static const struct option opts[] = {
+        {"target", required_argument, NULL, 't'}, {"db", required_argument, NULL, 'd'},
+        {"schema", required_argument, NULL, 's'}, {"table", required_argument, NULL, 'T'},
+        {"jobs", required_argument, NULL, 'j'},   {"create", no_argument, NULL, 'C'},
+        {"replace", no_argument, NULL, 'K'},       {"no-owner", no_argument, NULL, 'O'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    struct cf_restore_options ro;
+    int ch;
+
+    memset(&ro, 0, sizeof(ro));
+    ro.jobs = 1;
+    ro.bindir = c->cfg->bindir;
+    while ((ch = getopt_long(argc, argv, "t:d:s:T:j:CKOh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 't': ro.target = optarg; break;
+        case 'd': ro.db = optarg; break;
+        case 's': ro.schema = optarg; break;
+        case 'T': ro.table = optarg; break;
+        case 'j': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+
+            if (*end != '\0' || v < 1 || v > 64)
+                return usage_error(err, "invalid value for --jobs: \"%s\" (1..64)", optarg);
+            ro.jobs = (unsigned)v;
+            break;
+        }
+        case 'C': ro.create = true; break;
+        case 'K': ro.replace = true; break;
+        case 'O': ro.no_owner = true; break;
+        case 'h': fputs(restore_usage, stdout); return CF_OK;
+        default: return usage_error(err, "invalid option for %s", "restore");
+        }
+    }
+    if (optind + 1 != argc)
+        return usage_error(err, "%s needs exactly one backup ID", "restore");
+    ro.id = argv[optind];
+    if (ro.target == NULL)
+        return usage_error(err, "%s needs --target CONNINFO", "restore");
+    return cf_cmd_restore(&c->repo, &ro, err);
+}
+
+static cf_err
+cmd_simple(struct ctx *c, const char *cmd, int argc, char **argv, struct cf_error *err)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"all", no_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    bool json = false, all = false;
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "jah", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'j': json = true; break;
+        case 'a': all = true; break;
+        case 'h': fputs(usage_text, stdout); return CF_OK;
+        default: return usage_error(err, "invalid option for %s", cmd);
+        }
+    }
+    if (strcmp(cmd, "list") == 0) {
+        if (optind != argc)
+            return usage_error(err, "unexpected argument \"%s\"", argv[optind]);
+        return cf_cmd_list(&c->repo, json, err);
+    }
+    if (strcmp(cmd, "verify") == 0) {
+        if (all == (optind < argc) || argc - optind > 1)
+            return usage_error(err, "%s needs one backup ID or --all", "verify");
+        return cf_cmd_verify(&c->repo, all ? NULL : argv[optind], json, err);
+    }
+    if (optind + 1 != argc)
+        return usage_error(err, "%s needs exactly one OBJECT", "cat");
+    return cf_cmd_cat(&c->repo, argv[optind], err);
+}
+
+static cf_err
+dispatch(const char *config, int argc, char **argv, struct cf_error *err)
+{
+    const char *cmd = argv[0];
+    struct ctx c;
+    cf_err rc;
+
+    if (strcmp(cmd, "backup") != 0 && strcmp(cmd, "restore") != 0 && strcmp(cmd, "list") != 0 &&
+        strcmp(cmd, "verify") != 0 && strcmp(cmd, "cat") != 0 && strcmp(cmd, "keys") != 0)
+        return usage_error(err, "unknown command \"%s\"", cmd);
+    if ((rc = ctx_open(&c, config, err)) == CF_OK) {
+        optind = 0; /* GNU getopt: 0 re-initialises, with argument permutation */
+        if (strcmp(cmd, "backup") == 0)
+            rc = cmd_backup(&c, argc, argv, err);
+        else if (strcmp(cmd, "restore") == 0)
+            rc = cmd_restore(&c, argc, argv, err);
+        else if (strcmp(cmd, "keys") == 0)
+            rc = cf_cmd_keys(c.cfg, c.kr, argc, argv, err);
+        else
+            rc = cmd_simple(&c, cmd, argc, argv, err);
+    }
+    ctx_close(&c);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+    const char *config = getenv("COFFRE_CONFIG");
+    struct cf_error err = CF_ERROR_INIT;
+    int ch;
+
+    if (config == NULL)
+        config = CF_CONFIG_DEFAULT_PATH;
+    /* keys and plaintext pass through this process: no core dumps */
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    while ((ch = getopt_long(argc, argv, "+c:vqhV", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': config = optarg; break;
+        case 'v': cf_log_set_level(CF_LOG_DEBUG); break;
+        case 'q': cf_log_set_level(CF_LOG_ERROR); break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        case 'V': printf("coffre %s\n", COFFRE_VERSION); return 0;
+        default: fputs(usage_text, stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    if (sodium_init() < 0) {
+        cf_log_error("could not initialise libsodium");
+        return 1;
+    }
+    (void)dispatch(config, argc - optind, argv + optind, &err);
+    if (fflush(stdout) != 0 && err.code == CF_OK)
+        cf_error_set(&err, CF_ERR_IO, "could not write to standard output");
+    cf_log_cf_error(&err);
+    return cf_error_exit_status(err.code);
+}

@@ -1,0 +1,169 @@
+/*
+ * list.c - `coffre list`: every backup of the instance, complete or not.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/log.h"
+#include "restore/commands.h"
+
+struct row {
+    const struct cf_backup_entry *e;
+    struct cf_manifest *m;     /* NULL if incomplete or unreadable */
+    char problem[256];
+};
+
+static void
+human_bytes(uint64_t b, char *buf, size_t size)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    int u = 0;
+
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    (void)snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static const char *
+state_of(const struct row *r)
+{
+    if (!r->e->has_manifest)
+        return "incomplete";
+    return r->m != NULL ? "complete" : "unreadable";
+}
+
+static void
+what_of(const struct cf_manifest *m, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    if (m->schema != NULL) {
+        (void)snprintf(buf, size, "schema %s", m->schema);
+        return;
+    }
+    for (size_t i = 0; i < m->n_objects && len + 2 < size; i++) {
+        if (m->objects[i].database == NULL)
+            continue;
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? "," : "",
+                                m->objects[i].database);
+    }
+}
+
+static void
+print_table(const struct row *rows, size_t n)
+{
+    printf("%-22s %-8s %-10s %-20s %-20s %8s %10s %10s  %s\n", "ID", "KIND", "STATE", "WHAT",
+           "START", "SECONDS", "PLAIN", "STORED", "NOTE");
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        char start[32] = "-", what[256] = "-", plain[32] = "-", stored[32], secs[32] = "-";
+        uint64_t p = 0;
+
+        human_bytes(r->e->stored_bytes, stored, sizeof(stored));
+        if (r->m != NULL) {
+            for (size_t k = 0; k < r->m->n_objects; k++)
+                p += r->m->objects[k].plain;
+            human_bytes(p, plain, sizeof(plain));
+            cf_format_time(r->m->start_time, start, sizeof(start));
+            what_of(r->m, what, sizeof(what));
+            (void)snprintf(secs, sizeof(secs), "%lld",
+                           (long long)(r->m->stop_time - r->m->start_time));
+        }
+        printf("%-22s %-8s %-10s %-20s %-20s %8s %10s %10s  %s\n", r->e->id,
+               r->m ? r->m->kind : "-", state_of(r), what, start, secs, plain, stored,
+               r->problem);
+    }
+}
+
+static void
+print_json(const struct row *rows, size_t n)
+{
+    json_t *arr = json_array();
+    char *s;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        json_t *o = json_pack("{s:s, s:s, s:I}", "id", r->e->id, "state", state_of(r),
+                              "stored_bytes", (json_int_t)r->e->stored_bytes);
+
+        if (r->m != NULL) {
+            char start[32], stop[32], what[256];
+            json_t *dbs = json_array();
+            uint64_t p = 0, c = 0;
+
+            for (size_t k = 0; k < r->m->n_objects; k++) {
+                p += r->m->objects[k].plain;
+                c += r->m->objects[k].compressed;
+                if (r->m->objects[k].database != NULL)
+                    json_array_append_new(dbs, json_string(r->m->objects[k].database));
+            }
+            cf_format_time(r->m->start_time, start, sizeof(start));
+            cf_format_time(r->m->stop_time, stop, sizeof(stop));
+            what_of(r->m, what, sizeof(what));
+            json_object_set_new(o, "kind", json_string(r->m->kind));
+            json_object_set_new(o, "formula", json_string(r->m->formula));
+            json_object_set_new(o, "databases", dbs);
+            json_object_set_new(o, "schema",
+                                r->m->schema ? json_string(r->m->schema) : json_null());
+            json_object_set_new(o, "start_time", json_string(start));
+            json_object_set_new(o, "stop_time", json_string(stop));
+            json_object_set_new(o, "duration_seconds",
+                                json_integer(r->m->stop_time - r->m->start_time));
+            json_object_set_new(o, "plain_bytes", json_integer((json_int_t)p));
+            json_object_set_new(o, "compressed_bytes", json_integer((json_int_t)c));
+            json_object_set_new(o, "pg_version", json_string(r->m->pg_version));
+        }
+        if (r->problem[0] != '\0')
+            json_object_set_new(o, "problem", json_string(r->problem));
+        json_array_append_new(arr, o);
+    }
+    s = json_dumps(arr, JSON_INDENT(2));
+    json_decref(arr);
+    if (s != NULL)
+        printf("%s\n", s);
+    free(s);
+}
+
+cf_err
+cf_cmd_list(const struct cf_repo *repo, bool json, struct cf_error *err)
+{
+    struct cf_backup_entry *v = NULL;
+    struct row *rows;
+    size_t n = 0;
+
+    if (cf_repo_list_backups(repo, &v, &n, err) != CF_OK)
+        return err->code;
+    rows = calloc(n + 1, sizeof(*rows));
+    if (rows == NULL) {
+        free(v);
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct cf_error e = CF_ERROR_INIT;
+
+        rows[i].e = &v[i];
+        if (!v[i].has_manifest) {
+            (void)snprintf(rows[i].problem, sizeof(rows[i].problem),
+                           "no manifest: not restorable");
+            continue;
+        }
+        if (cf_repo_read_manifest(repo, v[i].id, &rows[i].m, &e) != CF_OK)
+            (void)snprintf(rows[i].problem, sizeof(rows[i].problem), "%s", e.msg);
+    }
+    if (json)
+        print_json(rows, n);
+    else
+        print_table(rows, n);
+    for (size_t i = 0; i < n; i++)
+        cf_manifest_free(rows[i].m);
+    free(rows);
+    free(v);
+    return CF_OK;
+}

@@ -1,0 +1,469 @@
+/*
+ * restore.c - `coffre restore ID --target CONNINFO`: a logical backup into
+ * a database, through pg_restore.
+ *
+ * Nothing half-restored may look like a good database:
+ *   --create   restore into a temporary database "<target>_coffre_<pid>",
+ *              renamed to the target only after pg_restore succeeded and
+ *              every byte passed its AEAD and sha256 checks; dropped on any
+ *              failure.  The target must not exist.
+ *   --replace  the same, but the target may exist: on success it is renamed
+ *              "<target>_old_<time>" (kept, never dropped by coffre) and the
+ *              new database takes its name.
+ *   otherwise  the target must exist and be empty; the object is verified
+ *              first, then streamed into pg_restore --single-transaction, so
+ *              a failure rolls everything back.
+ *   --jobs N, --schema, --table
+ *              the object is first decrypted and verified into a private
+ *              temporary file ($TMPDIR), which pg_restore reads: -j N needs a
+ *              seekable archive, and a selective restore needs the archive's
+ *              table of contents to include the schema itself (pg_restore -n
+ *              restores the objects in a schema, not the schema).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/pg.h"
+#include "restore/commands.h"
+#include "stream/child.h"
+#include "stream/hash.h"
+
+struct job {
+    const struct cf_repo *repo;
+    const struct cf_restore_options *o;
+    struct cf_manifest *m;
+    const struct cf_manifest_object *obj;
+    uint8_t sha[CF_SHA256_BYTES];
+    char *target_db;       /* the database the operator asked for */
+    char *into_db;         /* where pg_restore writes (temporary with --create) */
+    PGconn *admin;         /* maintenance connection to the target server */
+    int server_version;
+};
+
+static cf_err
+pick_object(struct job *j, struct cf_error *err)
+{
+    size_t dumps = 0;
+
+    for (size_t i = 0; i < j->m->n_objects; i++) {
+        const struct cf_manifest_object *o = &j->m->objects[i];
+
+        if (strcmp(o->kind, "dump") != 0)
+            continue;
+        dumps++;
+        if (j->o->db == NULL || (o->database && strcmp(o->database, j->o->db) == 0))
+            j->obj = o;
+    }
+    if (j->o->db != NULL && j->obj == NULL)
+        return cf_error_set(err, CF_ERR_USAGE, "backup %s holds no dump of database \"%s\"",
+                            j->o->id, j->o->db);
+    if (j->o->db == NULL && dumps != 1) {
+        cf_error_set(err, CF_ERR_USAGE, "backup %s holds %zu database dumps; choose one with --db",
+                     j->o->id, dumps);
+        return CF_ERR_USAGE;
+    }
+    if (cf_hex_decode(j->obj->sha256, j->sha, sizeof(j->sha)) != 0)
+        return cf_error_set(err, CF_ERR_CORRUPT, "manifest of backup %s has an invalid sha256",
+                            j->o->id);
+    return CF_OK;
+}
+
+static cf_err
+db_exists(PGconn *conn, const char *name, int *exists, struct cf_error *err)
+{
+    const char *params[1] = {name};
+    PGresult *res = NULL;
+
+    if (cf_pg_exec(conn, "SELECT 1 FROM pg_database WHERE datname = $1", 1, params, &res, err) !=
+        CF_OK)
+        return err->code;
+    *exists = PQntuples(res) > 0;
+    PQclear(res);
+    return CF_OK;
+}
+
+static cf_err
+check_empty(struct job *j, struct cf_error *err)
+{
+    static const char *sql =
+        "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_') + "
+        "(SELECT count(*) FROM pg_largeobject_metadata)";
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    long objects = 0;
+
+    if (cf_pg_connect(j->o->target, NULL, &conn, err) != CF_OK)
+        return err->code;
+    if (cf_pg_exec(conn, sql, 0, NULL, &res, err) == CF_OK)
+        objects = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    PQfinish(conn);
+    if (err->code != CF_OK)
+        return err->code;
+    if (objects > 0) {
+        cf_error_set(err, CF_ERR_USAGE, "target database \"%s\" is not empty", j->target_db);
+        cf_error_detail(err, "It holds %ld relations or large objects.", objects);
+        cf_error_hint(err, "Restore into a new database with --create, or swap in a restored "
+                           "copy with --replace.");
+        return CF_ERR_USAGE;
+    }
+    return CF_OK;
+}
+
+/* pg_restore's argument vector; file NULL reads stdin; list: a -L file or NULL. */
+static void
+restore_argv(const struct job *j, const char *conn, const char *file, const char *list,
+             char *tool, size_t tsize, char *jobs, size_t jsize, const char *argv[20])
+{
+    int a = 0;
+
+    cf_pg_tool_path(j->o->bindir, j->server_version, "pg_restore", tool, tsize);
+    argv[a++] = tool;
+    argv[a++] = "--exit-on-error";
+    argv[a++] = "--no-password";
+    if (!j->o->create && !j->o->replace)
+        argv[a++] = "--single-transaction";
+    if (j->o->no_owner)
+        argv[a++] = "--no-owner";
+    if (list != NULL) {
+        argv[a++] = "--use-list";
+        argv[a++] = list;
+    }
+    if (file != NULL && j->o->jobs > 1) {
+        (void)snprintf(jobs, jsize, "--jobs=%u", j->o->jobs);
+        argv[a++] = jobs;
+    }
+    argv[a++] = "--dbname";
+    argv[a++] = conn;
+    if (file != NULL)
+        argv[a++] = file;
+    argv[a] = NULL;
+}
+
+static cf_err
+stream_restore(struct job *j, const char *conn, struct cf_error *err)
+{
+    char tool[512], jobs[32];
+    const char *argv[20];
+    struct cf_sink *child = NULL;
+
+    restore_argv(j, conn, NULL, NULL, tool, sizeof(tool), jobs, sizeof(jobs), argv);
+    if (cf_child_sink_new(argv, NULL, &child, err) != CF_OK)
+        return err->code;
+    return cf_repo_get(j->repo, j->o->id, j->obj->name, CF_OBJ_DUMP, j->sha, child, err);
+}
+
+/* pg_restore --list of file, optionally filtered with -n/-t (malloc'd text). */
+static cf_err
+toc_list(const struct job *j, const char *file, int filtered, char **out, struct cf_error *err)
+{
+    char tool[512];
+    const char *argv[10];
+    int a = 0;
+
+    cf_pg_tool_path(j->o->bindir, j->server_version, "pg_restore", tool, sizeof(tool));
+    argv[a++] = tool;
+    argv[a++] = "--list";
+    if (filtered && j->o->schema != NULL) {
+        argv[a++] = "--schema";
+        argv[a++] = j->o->schema;
+    }
+    if (filtered && j->o->table != NULL) {
+        argv[a++] = "--table";
+        argv[a++] = j->o->table;
+    }
+    argv[a++] = file;
+    argv[a] = NULL;
+    return cf_child_run(argv, NULL, out, 64u * 1024 * 1024, err);
+}
+
+/* S as pg_dump writes it in a tag: bare when it is a plain lowercase name, else
+ * double-quoted with inner quotes doubled.  Writes into buf. */
+static void
+quoted_tag(const char *name, char *buf, size_t size)
+{
+    size_t o = 0;
+
+    buf[o++] = '"';
+    for (const char *p = name; *p && o + 3 < size; p++) {
+        if (*p == '"')
+            buf[o++] = '"';
+        buf[o++] = *p;
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+}
+
+/* The schema's own entries: "ID; 2615 OID SCHEMA - S owner", and its COMMENT
+ * and ACL, whose tags quote S when it needs quoting. */
+static int
+is_schema_entry(const char *line, const char *schema)
+{
+    static const char *const kinds[] = {" SCHEMA - ", " COMMENT - SCHEMA ", " ACL - SCHEMA "};
+    char quoted[256];
+
+    quoted_tag(schema, quoted, sizeof(quoted));
+    for (size_t k = 0; k < 3; k++) {
+        const char *p = strstr(line, kinds[k]);
+
+        for (int q = 0; p != NULL && q < 2; q++) {
+            const char *want = q ? quoted : schema;
+            const char *at = p + strlen(kinds[k]);
+
+            if (strncmp(at, want, strlen(want)) == 0 && at[strlen(want)] == ' ')
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* Does the newline-separated text contain this exact line? */
+static int
+has_line(const char *text, const char *line)
+{
+    size_t len = strlen(line);
+
+    for (const char *p = text; p != NULL && *p != '\0';) {
+        if (strncmp(p, line, len) == 0 && (p[len] == '\n' || p[len] == '\0'))
+            return 1;
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+    return 0;
+}
+
+/*
+ * Write the -L list for a selective restore: the entries pg_restore selects
+ * for -n/-t, plus the schema's own entries, in archive order.
+ */
+static cf_err
+write_list(const struct job *j, const char *file, const char *list, struct cf_error *err)
+{
+    char *all = NULL, *sel = NULL, *line, *save = NULL;
+    FILE *f = NULL;
+    size_t kept = 0;
+    cf_err rc;
+
+    if ((rc = toc_list(j, file, 0, &all, err)) != CF_OK ||
+        (rc = toc_list(j, file, 1, &sel, err)) != CF_OK)
+        goto out;
+    f = fopen(list, "w");
+    if (f == NULL) {
+        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not create \"%s\"", list);
+        goto out;
+    }
+    for (line = strtok_r(all, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == ';')
+            continue;
+        if ((j->o->schema != NULL && is_schema_entry(line, j->o->schema)) ||
+            has_line(sel, line)) {
+            (void)fprintf(f, "%s\n", line);
+            kept++;
+        }
+    }
+    if (fclose(f) != 0)
+        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not write \"%s\"", list);
+    if (rc == CF_OK && kept == 0) {
+        rc = cf_error_set(err, CF_ERR_USAGE, "nothing in backup %s matches the selection",
+                          j->o->id);
+        cf_error_detail(err, "Selection: schema \"%s\", table \"%s\".",
+                        j->o->schema ? j->o->schema : "*", j->o->table ? j->o->table : "*");
+    }
+out:
+    free(all);
+    free(sel);
+    return rc;
+}
+
+/* Decrypt and verify into a private file, then pg_restore [-j N] [-L list] file. */
+static cf_err
+file_restore(struct job *j, const char *conn, struct cf_error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096], file[4200], list[4200], tool[512], jobs[32];
+    const char *argv[20];
+    int selective = j->o->schema != NULL || j->o->table != NULL;
+    struct cf_sink *out = NULL;
+    int fd;
+    cf_err rc;
+
+    (void)snprintf(dir, sizeof(dir), "%s/coffre-restore-XXXXXX", tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create a directory in %s",
+                                  tmp ? tmp : "/tmp");
+    (void)snprintf(file, sizeof(file), "%s/archive.dump", dir);
+    (void)snprintf(list, sizeof(list), "%s/archive.list", dir);
+    fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not create \"%s\"", file);
+    else if ((rc = cf_fd_sink_new(fd, 1, file, &out, err)) != CF_OK)
+        (void)close(fd);
+    else
+        rc = cf_repo_get(j->repo, j->o->id, j->obj->name, CF_OBJ_DUMP, j->sha, out, err);
+    if (rc == CF_OK && selective)
+        rc = write_list(j, file, list, err);
+    if (rc == CF_OK) {
+        restore_argv(j, conn, file, selective ? list : NULL, tool, sizeof(tool), jobs,
+                     sizeof(jobs), argv);
+        rc = cf_child_run(argv, NULL, NULL, 0, err);
+    }
+    (void)unlink(list);
+    (void)unlink(file);
+    (void)rmdir(dir);
+    return rc;
+}
+
+static cf_err
+run_restore(struct job *j, struct cf_error *err)
+{
+    char *conn = NULL;
+    cf_err rc;
+
+    if (cf_pg_conninfo_with_db(j->o->target, j->into_db, &conn, err) != CF_OK)
+        return err->code;
+    if (j->o->jobs > 1 || j->o->schema != NULL || j->o->table != NULL)
+        rc = file_restore(j, conn, err);
+    else
+        rc = stream_restore(j, conn, err);
+    free(conn);
+    return rc;
+}
+
+static cf_err
+sql_on_ident(PGconn *conn, const char *fmt1, const char *a, const char *fmt2, const char *b,
+             struct cf_error *err)
+{
+    char *qa = PQescapeIdentifier(conn, a, strlen(a));
+    char *qb = b ? PQescapeIdentifier(conn, b, strlen(b)) : NULL;
+    char sql[512];
+    cf_err rc;
+
+    if (qa == NULL || (b != NULL && qb == NULL))
+        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    else {
+        (void)snprintf(sql, sizeof(sql), "%s%s%s%s", fmt1, qa, fmt2 ? fmt2 : "", qb ? qb : "");
+        rc = cf_pg_command(conn, sql, err);
+    }
+    PQfreemem(qa);
+    PQfreemem(qb);
+    return rc;
+}
+
+/* --replace: move the existing target aside (kept: coffre never drops data). */
+static cf_err
+swap_out(struct job *j, struct cf_error *err)
+{
+    char old[64];
+
+    (void)snprintf(old, sizeof(old), "%.40s_old_%lld", j->target_db, (long long)time(NULL));
+    if (sql_on_ident(j->admin, "ALTER DATABASE ", j->target_db, " RENAME TO ", old, err) != CF_OK) {
+        cf_error_hint(err, "Close every session on database \"%s\" (it must be idle to be "
+                           "renamed), then run the restore again.", j->target_db);
+        return err->code;
+    }
+    cf_log_info("the previous database \"%s\" was kept as \"%s\"; drop it when satisfied",
+                j->target_db, old);
+    return CF_OK;
+}
+
+static cf_err
+restore_create(struct job *j, struct cf_error *err)
+{
+    char tmp[64];
+    int exists = 0;
+    cf_err rc;
+
+    if (db_exists(j->admin, j->target_db, &exists, err) != CF_OK)
+        return err->code;
+    if (exists && !j->o->replace) {
+        cf_error_set(err, CF_ERR_USAGE, "target database \"%s\" already exists", j->target_db);
+        cf_error_hint(err, "Choose a new name, drop it first, or restore into it without "
+                           "--create if it is empty.");
+        return CF_ERR_USAGE;
+    }
+    (void)snprintf(tmp, sizeof(tmp), "%.40s_coffre_%ld", j->target_db, (long)getpid());
+    j->into_db = strdup(tmp);
+    if (sql_on_ident(j->admin, "CREATE DATABASE ", tmp, " TEMPLATE template0", NULL, err) !=
+        CF_OK)
+        return err->code;
+    rc = run_restore(j, err);
+    if (rc == CF_OK && exists)
+        rc = swap_out(j, err);
+    if (rc == CF_OK)
+        rc = sql_on_ident(j->admin, "ALTER DATABASE ", tmp, " RENAME TO ", j->target_db, err);
+    if (rc != CF_OK) {
+        struct cf_error ignored = CF_ERROR_INIT;
+
+        (void)sql_on_ident(j->admin, "DROP DATABASE IF EXISTS ", tmp, NULL, NULL, &ignored);
+        cf_error_context(err, "the temporary database \"%s\" was dropped; \"%s\" was not created",
+                         tmp, j->target_db);
+    }
+    return rc;
+}
+
+static cf_err
+restore_existing(struct job *j, struct cf_error *err)
+{
+    struct cf_sink *null = NULL;
+
+    if (j->o->jobs > 1) {
+        cf_error_set(err, CF_ERR_USAGE, "--jobs needs --create or --replace");
+        cf_error_detail(err, "A parallel pg_restore cannot run in one transaction, so only a "
+                             "new database can be rolled back by dropping it.");
+        return CF_ERR_USAGE;
+    }
+    if (check_empty(j, err) != CF_OK)
+        return err->code;
+    /* pg_restore may commit before it has read the last byte: verify first */
+    if (cf_null_sink_new(&null, err) != CF_OK ||
+        cf_repo_get(j->repo, j->o->id, j->obj->name, CF_OBJ_DUMP, j->sha, null, err) != CF_OK)
+        return err->code;
+    j->into_db = strdup(j->target_db);
+    return run_restore(j, err);
+}
+
+cf_err
+cf_cmd_restore(const struct cf_repo *repo, const struct cf_restore_options *o,
+               struct cf_error *err)
+{
+    struct job j;
+    time_t t0 = time(NULL);
+    cf_err rc;
+
+    memset(&j, 0, sizeof(j));
+    j.repo = repo;
+    j.o = o;
+    if ((rc = cf_pg_check_conninfo(o->target, "--target", err)) != CF_OK)
+        return rc;
+    j.target_db = cf_pg_conninfo_dbname(o->target);
+    if (j.target_db == NULL) {
+        cf_error_set(err, CF_ERR_USAGE, "--target must name a database");
+        cf_error_hint(err, "Add dbname=NAME to the connection string.");
+        return CF_ERR_USAGE;
+    }
+    if ((rc = cf_repo_read_manifest(repo, o->id, &j.m, err)) != CF_OK ||
+        (rc = pick_object(&j, err)) != CF_OK ||
+        (rc = cf_pg_connect(o->target, "postgres", &j.admin, err)) != CF_OK)
+        goto out;
+    j.server_version = PQserverVersion(j.admin);
+    rc = o->create || o->replace ? restore_create(&j, err) : restore_existing(&j, err);
+    if (rc == CF_OK)
+        cf_log_info("restored database \"%s\" of backup %s into \"%s\" (%llu bytes) in %lld s",
+                    j.obj->database ? j.obj->database : "?", o->id, j.target_db,
+                    (unsigned long long)j.obj->plain, (long long)(time(NULL) - t0));
+out:
+    PQfinish(j.admin);
+    cf_manifest_free(j.m);
+    free(j.target_db);
+    free(j.into_db);
+    return rc;
+}
