@@ -340,7 +340,7 @@ posix_list(struct cf_storage *st, const char *prefix, cf_storage_list_cb cb, voi
         rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     else
         rc = walk(dir, dir_rel, &kl, err);
-    if (rc == CF_OK)
+    if (rc == CF_OK && kl.n > 1)
         qsort(kl.keys, kl.n, sizeof(*kl.keys), cmp_str);
     for (size_t i = 0; i < kl.n && rc == CF_OK; i++) {
         struct cf_storage_info info;
