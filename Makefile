@@ -60,14 +60,21 @@ asan:
 deps:
 	sh tests/deps.sh
 
-check: all unit asan
+# check and demo install their packages first, then build in a sub-make so
+# that pkg-config sees the freshly installed libraries.
+check:
+	sh tests/deps.sh
+	$(MAKE) all unit
+	$(MAKE) asan
 	sh tests/run.sh
 
-demo: all
-	sh tests/demo.sh
+demo:
+	sh tests/deps.sh
+	$(MAKE) all
+	bash tests/demo.sh
 
 bench: all
-	sh bench/run.sh
+	bash bench/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
