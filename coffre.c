@@ -115,7 +115,7 @@ usage_error(struct cf_error *err, const char *fmt, ...)
     va_start(ap, fmt);
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    cf_error_set(err, CF_ERR_USAGE, "%s", msg);
+    cf_error_setf(err, CF_ERR_USAGE, "%s", msg);
     cf_error_hint(err, "Run \"coffre --help\" for usage.");
     return CF_ERR_USAGE;
 }
@@ -133,7 +133,7 @@ cmd_backup(struct ctx *c, int argc, char **argv, struct cf_error *err)
         switch (ch) {
         case 'd': bo.db = optarg; break;
         case 'j': bo.json = true; break;
-        case 'h': printf("Usage: coffre backup [--db NAME] [--json]\n"); return CF_OK;
+        case 'h': (void)printf("Usage: coffre backup [--db NAME] [--json]\n"); return CF_OK;
         default: return usage_error(err, "invalid option for %s", "backup");
         }
     }
@@ -177,7 +177,7 @@ cmd_restore(struct ctx *c, int argc, char **argv, struct cf_error *err)
         case 'C': ro.create = true; break;
         case 'K': ro.replace = true; break;
         case 'O': ro.no_owner = true; break;
-        case 'h': fputs(restore_usage, stdout); return CF_OK;
+        case 'h': (void)fputs(restore_usage, stdout); return CF_OK;
         default: return usage_error(err, "invalid option for %s", "restore");
         }
     }
@@ -202,7 +202,7 @@ cmd_simple(struct ctx *c, const char *cmd, int argc, char **argv, struct cf_erro
         switch (ch) {
         case 'j': json = true; break;
         case 'a': all = true; break;
-        case 'h': fputs(usage_text, stdout); return CF_OK;
+        case 'h': (void)fputs(usage_text, stdout); return CF_OK;
         default: return usage_error(err, "invalid option for %s", cmd);
         }
     }
@@ -266,13 +266,13 @@ main(int argc, char **argv)
         case 'c': config = optarg; break;
         case 'v': cf_log_set_level(CF_LOG_DEBUG); break;
         case 'q': cf_log_set_level(CF_LOG_ERROR); break;
-        case 'h': fputs(usage_text, stdout); return 0;
+        case 'h': (void)fputs(usage_text, stdout); return 0;
         case 'V': printf("coffre %s\n", COFFRE_VERSION); return 0;
-        default: fputs(usage_text, stderr); return 2;
+        default: (void)fputs(usage_text, stderr); return 2;
         }
     }
     if (optind >= argc) {
-        fputs(usage_text, stderr);
+        (void)fputs(usage_text, stderr);
         return 2;
     }
     if (sodium_init() < 0) {
@@ -281,7 +281,7 @@ main(int argc, char **argv)
     }
     (void)dispatch(config, argc - optind, argv + optind, &err);
     if (fflush(stdout) != 0 && err.code == CF_OK)
-        cf_error_set(&err, CF_ERR_IO, "could not write to standard output");
+        cf_error_setf(&err, CF_ERR_IO, "could not write to standard output");
     cf_log_cf_error(&err);
     return cf_error_exit_status(err.code);
 }

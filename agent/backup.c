@@ -211,12 +211,12 @@ print_result(const struct run *r)
         stored += r->m.objects[i].stored;
     }
     if (r->opts->json)
-        printf("{\"id\": \"%s\", \"objects\": %zu, \"plain_bytes\": %llu, "
+        (void)printf("{\"id\": \"%s\", \"objects\": %zu, \"plain_bytes\": %llu, "
                "\"stored_bytes\": %llu, \"seconds\": %lld}\n",
                r->id, r->m.n_objects, (unsigned long long)plain, (unsigned long long)stored,
                (long long)(r->m.stop_time - r->m.start_time));
     else
-        printf("%s\n", r->id);
+        (void)printf("%s\n", r->id);
 }
 
 cf_err

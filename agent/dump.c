@@ -45,8 +45,10 @@ build_count_sql(PGconn *conn, const char *schema, char **out, struct cf_error *e
     size_t cap = 64, len = 0;
     char *sql;
 
-    if (cf_pg_exec(conn, list_sql, 1, params, &res, err) != CF_OK)
-        return err->code;
+    cf_err rc = cf_pg_exec(conn, list_sql, 1, params, &res, err);
+
+    if (rc != CF_OK)
+        return rc;
     for (int i = 0; i < PQntuples(res); i++)
         cap += 2 * strlen(PQgetvalue(res, i, 0)) + 64;
     sql = malloc(cap);
@@ -79,7 +81,7 @@ collect_counts(PGconn *conn, struct cf_manifest_object *o, struct cf_error *err)
     while ((res = PQgetResult(conn)) != NULL) {
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             if (rc == CF_OK) {
-                cf_error_set(err, CF_ERR_PG, "could not count rows in database \"%s\"",
+                cf_error_setf(err, CF_ERR_PG, "could not count rows in database \"%s\"",
                              PQdb(conn));
                 cf_error_detail(err, "%s", PQresultErrorMessage(res));
                 rc = CF_ERR_PG;

@@ -51,7 +51,7 @@ keys_init(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char **a
             init.uri = cfg->keks[i];
             if (cf_keyring_create(kr, &init, err) != CF_OK)
                 return err->code;
-            printf("created %s\n", init.uri);
+            (void)printf("created %s\n", init.uri);
         }
         return CF_OK;
     }
@@ -59,7 +59,7 @@ keys_init(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char **a
         init.uri = argv[i];
         if (cf_keyring_create(kr, &init, err) != CF_OK)
             return err->code;
-        printf("created %s\n", init.uri);
+        (void)printf("created %s\n", init.uri);
     }
     return CF_OK;
 }
@@ -79,7 +79,7 @@ keys_list(const struct cf_config *cfg, struct cf_keyring *kr, bool json, struct 
         return err->code;
     }
     if (!json)
-        printf("%-6s %-5s %-9s %-6s %-8s %s\n", "TYPE", "BITS", "REACHABLE", "WRAP", "UNWRAP",
+        (void)printf("%-6s %-5s %-9s %-6s %-8s %s\n", "TYPE", "BITS", "REACHABLE", "WRAP", "UNWRAP",
                "URI");
     for (size_t i = 0; i < cfg->n_keks; i++) {
         const char *type = !st[i].is_reachable ? "-" : st[i].type == CF_KEK_AES ? "aes" : "rsa";
@@ -94,7 +94,7 @@ keys_list(const struct cf_config *cfg, struct cf_keyring *kr, bool json, struct 
                                st[i].problem));
             continue;
         }
-        printf("%-6s %-5u %-9s %-6s %-8s %s%s%s\n", type, st[i].bits,
+        (void)printf("%-6s %-5u %-9s %-6s %-8s %s%s%s\n", type, st[i].bits,
                st[i].is_reachable ? "yes" : "NO", st[i].can_wrap ? "yes" : "no",
                st[i].can_unwrap ? "yes" : "no", st[i].uri, st[i].problem[0] ? "  -- " : "",
                st[i].problem);
@@ -103,7 +103,7 @@ keys_list(const struct cf_config *cfg, struct cf_keyring *kr, bool json, struct 
         char *s = json_dumps(arr, JSON_INDENT(2));
 
         if (s != NULL)
-            printf("%s\n", s);
+            (void)printf("%s\n", s);
         free(s);
     }
     json_decref(arr);
@@ -121,7 +121,7 @@ cf_cmd_keys(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char *
     const char *sub = argc > 1 ? argv[1] : NULL;
 
     if (sub == NULL || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        fputs(keys_usage, sub ? stdout : stderr);
+        (void)fputs(keys_usage, sub ? stdout : stderr);
         return sub ? CF_OK : cf_error_set(err, CF_ERR_USAGE, "keys needs a subcommand");
     }
     if (strcmp(sub, "init") == 0)
@@ -131,7 +131,7 @@ cf_cmd_keys(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char *
     if (strcmp(sub, "check") == 0) {
         if (cf_keyring_check(kr, true, err) != CF_OK)
             return err->code;
-        printf("all %zu keys wrap and unwrap\n", cfg->n_keks);
+        (void)printf("all %zu keys wrap and unwrap\n", cfg->n_keks);
         return CF_OK;
     }
     if (strcmp(sub, "export-public") == 0 && argc == 4)

@@ -19,32 +19,27 @@ vformat(char *buf, size_t size, const char *fmt, va_list ap)
         buf[0] = '\0';
 }
 
-cf_err
-cf_error_set(struct cf_error *err, cf_err code, const char *fmt, ...)
+void
+cf_error_setf(struct cf_error *err, cf_err code, const char *fmt, ...)
 {
     va_list ap;
 
-    if (err == NULL)
-        return code;
-    if (err->code != CF_OK)
-        return err->code;
+    if (err == NULL || err->code != CF_OK)
+        return;
     err->code = code;
     va_start(ap, fmt);
     vformat(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
-    return code;
 }
 
-cf_err
-cf_error_set_errno(struct cf_error *err, cf_err code, int errnum, const char *fmt, ...)
+void
+cf_error_setf_errno(struct cf_error *err, cf_err code, int errnum, const char *fmt, ...)
 {
     va_list ap;
     size_t len;
 
-    if (err == NULL)
-        return code;
-    if (err->code != CF_OK)
-        return err->code;
+    if (err == NULL || err->code != CF_OK)
+        return;
     err->code = code;
     err->sys_errno = errnum;
     va_start(ap, fmt);
@@ -53,7 +48,6 @@ cf_error_set_errno(struct cf_error *err, cf_err code, int errnum, const char *fm
     len = strlen(err->msg);
     if (len < sizeof(err->msg))
         (void)snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
-    return code;
 }
 
 void

@@ -46,12 +46,19 @@ struct cf_error {
 
 #define CF_ERROR_INIT {CF_OK, 0, "", "", ""}
 
-/* Set the primary message if no error is recorded yet; returns the recorded code. */
-cf_err cf_error_set(struct cf_error *err, cf_err code, const char *fmt, ...)
+/*
+ * Record code and the primary message if no error is recorded yet (the
+ * first failure wins).  The macros evaluate to code, so that
+ * "return cf_error_set(err, CF_ERR_IO, ...)" visibly returns a failure.
+ */
+void cf_error_setf(struct cf_error *err, cf_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Same, and remember errno (the message gets ": strerror" appended). */
-cf_err cf_error_set_errno(struct cf_error *err, cf_err code, int errnum, const char *fmt, ...)
+void cf_error_setf_errno(struct cf_error *err, cf_err code, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+#define cf_error_set(err, code, ...) (cf_error_setf((err), (code), __VA_ARGS__), (code))
+#define cf_error_set_errno(err, code, errnum, ...)                                             \
+    (cf_error_setf_errno((err), (code), (errnum), __VA_ARGS__), (code))
 /* Detail and hint: only filled if still empty (first writer wins). */
 void cf_error_detail(struct cf_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

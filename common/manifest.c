@@ -182,7 +182,7 @@ cf_manifest_from_json(const char *json, size_t len, const char *what, struct cf_
     struct cf_manifest *m;
 
     if (root == NULL) {
-        cf_error_set(err, CF_ERR_CORRUPT, "manifest \"%s\" is not valid JSON", what);
+        cf_error_setf(err, CF_ERR_CORRUPT, "manifest \"%s\" is not valid JSON", what);
         cf_error_detail(err, "Line %d, column %d: %s.", jerr.line, jerr.column, jerr.text);
         return CF_ERR_CORRUPT;
     }

@@ -28,7 +28,7 @@ cf_pg_check_conninfo(const char *conninfo, const char *what, struct cf_error *er
     int has_password = 0;
 
     if (opts == NULL) {
-        cf_error_set(err, CF_ERR_USAGE, "invalid connection string in %s", what);
+        cf_error_setf(err, CF_ERR_USAGE, "invalid connection string in %s", what);
         if (perr != NULL) {
             char line[256];
 
@@ -43,7 +43,7 @@ cf_pg_check_conninfo(const char *conninfo, const char *what, struct cf_error *er
             has_password = 1;
     PQconninfoFree(opts);
     if (has_password) {
-        cf_error_set(err, CF_ERR_USAGE, "%s must not contain a password", what);
+        cf_error_setf(err, CF_ERR_USAGE, "%s must not contain a password", what);
         cf_error_hint(err, "Put the password in ~/.pgpass or in the file named by PGPASSFILE.");
         return CF_ERR_USAGE;
     }
@@ -66,7 +66,7 @@ cf_pg_connect(const char *conninfo, const char *dbname, PGconn **out, struct cf_
         char line[256];
 
         first_line(PQerrorMessage(conn), line, sizeof(line));
-        cf_error_set(err, CF_ERR_PG, "could not connect to database \"%s\"",
+        cf_error_setf(err, CF_ERR_PG, "could not connect to database \"%s\"",
                      dbname ? dbname : (PQdb(conn) ? PQdb(conn) : "?"));
         cf_error_detail(err, "%s", line);
         cf_error_hint(err, "Check postgres.conninfo (or --target) and that the server is running.");
@@ -144,7 +144,7 @@ cf_pg_conninfo_dbname(const char *conninfo)
     if (opts == NULL)
         return NULL;
     for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
-        if (strcmp(o->keyword, "dbname") == 0 && o->val != NULL)
+        if (strcmp(o->keyword, "dbname") == 0 && o->val != NULL && db == NULL)
             db = strdup(o->val);
     PQconninfoFree(opts);
     return db;
@@ -162,7 +162,7 @@ cf_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params
 
         first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), line, sizeof(line));
         PQclear(res);
-        cf_error_set(err, CF_ERR_PG, "query failed on database \"%s\": %s", PQdb(conn), line);
+        cf_error_setf(err, CF_ERR_PG, "query failed on database \"%s\": %s", PQdb(conn), line);
         return CF_ERR_PG;
     }
     if (out != NULL)

@@ -45,7 +45,7 @@ check_one(struct cf_keyring *kr, const char *text, bool need_unwrap, uint8_t *de
 cf_err
 cf_keyring_check(struct cf_keyring *kr, bool need_unwrap, struct cf_error *err)
 {
-    uint8_t *dek = sodium_malloc(2 * CF_DEK_BYTES);
+    uint8_t *dek = sodium_malloc((size_t)2 * CF_DEK_BYTES);
     cf_err rc = CF_OK;
 
     if (dek == NULL)

@@ -27,10 +27,10 @@ gcm_mechanism(CK_MECHANISM *mech, CK_GCM_PARAMS *gcm, const uint8_t *iv, const u
     memset(gcm, 0, sizeof(*gcm));
     gcm->pIv = (CK_BYTE_PTR)iv;
     gcm->ulIvLen = GCM_IV_BYTES;
-    gcm->ulIvBits = GCM_IV_BYTES * 8; /* SoftHSM reads ulIvBits, the spec ulIvLen: set both */
+    gcm->ulIvBits = (CK_ULONG)GCM_IV_BYTES * 8; /* SoftHSM reads ulIvBits, the spec ulIvLen: set both */
     gcm->pAAD = (CK_BYTE_PTR)aad;
     gcm->ulAADLen = aad_len;
-    gcm->ulTagBits = GCM_TAG_BYTES * 8;
+    gcm->ulTagBits = (CK_ULONG)GCM_TAG_BYTES * 8;
     mech->mechanism = CKM_AES_GCM;
     mech->pParameter = gcm;
     mech->ulParameterLen = sizeof(*gcm);
@@ -294,7 +294,7 @@ cf_p11_keyops_unwrap(void *ctx, const struct cf_recipient *rs, size_t n, const u
     pthread_mutex_unlock(&kr->lock);
     if (ok)
         return CF_OK;
-    cf_error_set(err, CF_ERR_KEY, "no key can decrypt this object");
+    cf_error_setf(err, CF_ERR_KEY, "no key can decrypt this object");
     cf_error_detail(err, "%s", n > 0 ? detail : "The object has no recipients.");
     cf_error_hint(err, "Check that keys.module is the module serving the tokens named above, "
                        "that one of those tokens is present, and run \"coffre keys check\".");

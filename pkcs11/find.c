@@ -162,7 +162,7 @@ not_found(struct cf_keyring *kr, const struct cf_p11_uri *u, struct cf_p11_token
     bool has_pin = cf_p11_have_pin(kr, u->pin_source);
 
     if (n == 1 && !has_pin && !toks[0]->is_logged_in) {
-        cf_error_set(err, CF_ERR_KEY, "no PIN for token \"%s\"", toks[0]->label);
+        cf_error_setf(err, CF_ERR_KEY, "no PIN for token \"%s\"", toks[0]->label);
         cf_error_detail(err, "No public object on the token matches \"%s\", and private objects "
                              "can be searched only after logging in.", u->clean);
         cf_error_hint(err, "Set keys.pin_file to a file holding the token's user PIN.");
@@ -170,10 +170,10 @@ not_found(struct cf_keyring *kr, const struct cf_p11_uri *u, struct cf_p11_token
     }
     *miss = CF_P11_MISS_KEY;
     if (n == 1)
-        cf_error_set(err, CF_ERR_KEY, "no key matches \"%s\" on token \"%s\"", u->clean,
+        cf_error_setf(err, CF_ERR_KEY, "no key matches \"%s\" on token \"%s\"", u->clean,
                      toks[0]->label);
     else
-        cf_error_set(err, CF_ERR_KEY, "no key matches \"%s\" on any of the %zu tokens it names",
+        cf_error_setf(err, CF_ERR_KEY, "no key matches \"%s\" on any of the %zu tokens it names",
                      u->clean, n);
     cf_error_hint(err, "List the token's objects with \"pkcs11-tool --list-objects\" and check "
                        "the URI's object= and id= attributes.");
@@ -198,7 +198,7 @@ cf_p11_kek_find(struct cf_keyring *kr, const struct cf_p11_uri *u, enum cf_p11_r
         return rc;
     if (n == 0) {
         *miss = CF_P11_MISS_TOKEN;
-        cf_error_set(err, CF_ERR_KEY, "no PKCS#11 token matches \"%s\"", u->clean);
+        cf_error_setf(err, CF_ERR_KEY, "no PKCS#11 token matches \"%s\"", u->clean);
         cf_error_hint(err, "Check that the token is present and that keys.module is the "
                            "module that serves it.");
         return CF_ERR_KEY;

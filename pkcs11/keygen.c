@@ -95,7 +95,7 @@ static cf_err
 key_name(const struct cf_p11_uri *u, struct key_name *kn, struct cf_error *err)
 {
     if (u->label.pValue == NULL || u->label.ulValueLen == 0) {
-        cf_error_set(err, CF_ERR_USAGE, "PKCS#11 URI \"%s\" has no object label", u->clean);
+        cf_error_setf(err, CF_ERR_USAGE, "PKCS#11 URI \"%s\" has no object label", u->clean);
         cf_error_hint(err, "Name the new key with object=LABEL.");
         return CF_ERR_USAGE;
     }

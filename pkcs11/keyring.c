@@ -115,7 +115,7 @@ load_module(struct cf_keyring *kr, struct cf_error *err)
     kr->mod = p11_kit_module_load(kr->module_path, 0);
     if (kr->mod == NULL) {
         why = p11_kit_message();
-        cf_error_set(err, CF_ERR_KEY, "could not load PKCS#11 module \"%s\": %s",
+        cf_error_setf(err, CF_ERR_KEY, "could not load PKCS#11 module \"%s\": %s",
                      kr->module_path, why != NULL ? why : "unknown error");
         cf_error_hint(err, "Check that keys.module names the vendor's PKCS#11 library.");
         return CF_ERR_KEY;
@@ -308,7 +308,7 @@ cf_p11_token_one(struct cf_keyring *kr, const struct cf_p11_uri *u, struct cf_p1
     if (n == 0)
         return cf_error_set(err, CF_ERR_KEY, "no PKCS#11 token matches \"%s\"", u->clean);
     if (n > 1) {
-        cf_error_set(err, CF_ERR_USAGE, "more than one PKCS#11 token matches \"%s\"", u->clean);
+        cf_error_setf(err, CF_ERR_USAGE, "more than one PKCS#11 token matches \"%s\"", u->clean);
         cf_error_hint(err, "Name the token in the URI with token=LABEL.");
         return CF_ERR_USAGE;
     }

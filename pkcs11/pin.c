@@ -141,7 +141,7 @@ cf_p11_login(struct cf_keyring *kr, struct cf_p11_token *tok, const char *uri_pi
         return CF_OK;
     origin = pin_path(kr, uri_pin_source, path, sizeof(path));
     if (origin == PIN_NONE) {
-        cf_error_set(err, CF_ERR_KEY, "no PIN for token \"%s\"", tok->label);
+        cf_error_setf(err, CF_ERR_KEY, "no PIN for token \"%s\"", tok->label);
         cf_error_hint(err, "Set keys.pin_file to a file holding the token's user PIN, or pass "
                            "it as the systemd credential " CREDENTIAL_NAME ".");
         return CF_ERR_KEY;

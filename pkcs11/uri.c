@@ -62,7 +62,7 @@ cf_p11_uri_strip_pin(const char *text, char *out, size_t size, struct cf_error *
     }
     if (!ok) {
         /* Do not echo the text: it may hold a pin-value. */
-        cf_error_set(err, CF_ERR_CONFIG, "PKCS#11 URI is longer than %zu bytes", size - 1);
+        cf_error_setf(err, CF_ERR_CONFIG, "PKCS#11 URI is longer than %zu bytes", size - 1);
         return CF_ERR_CONFIG;
     }
     return CF_OK;
@@ -122,7 +122,7 @@ cf_p11_uri_require_key(const struct cf_p11_uri *u, struct cf_error *err)
 {
     if (u->label.pValue != NULL || u->id.pValue != NULL)
         return CF_OK;
-    cf_error_set(err, CF_ERR_CONFIG, "PKCS#11 URI \"%s\" names no key", u->clean);
+    cf_error_setf(err, CF_ERR_CONFIG, "PKCS#11 URI \"%s\" names no key", u->clean);
     cf_error_hint(err, "Add object=LABEL or id=ID to the URI.");
     return CF_ERR_CONFIG;
 }
@@ -144,7 +144,7 @@ cf_p11_attr_string(const CK_ATTRIBUTE *a, char *out, size_t size)
 
     if (len >= size)
         len = size - 1;
-    if (len > 0)
+    if (len > 0 && a->pValue != NULL)
         memcpy(out, a->pValue, len);
     out[len] = '\0';
 }

@@ -59,7 +59,7 @@ what_of(const struct cf_manifest *m, char *buf, size_t size)
 static void
 print_table(const struct row *rows, size_t n)
 {
-    printf("%-22s %-8s %-10s %-20s %-20s %8s %10s %10s  %s\n", "ID", "KIND", "STATE", "WHAT",
+    (void)printf("%-22s %-8s %-10s %-20s %-20s %8s %10s %10s  %s\n", "ID", "KIND", "STATE", "WHAT",
            "START", "SECONDS", "PLAIN", "STORED", "NOTE");
     for (size_t i = 0; i < n; i++) {
         const struct row *r = &rows[i];
@@ -76,7 +76,7 @@ print_table(const struct row *rows, size_t n)
             (void)snprintf(secs, sizeof(secs), "%lld",
                            (long long)(r->m->stop_time - r->m->start_time));
         }
-        printf("%-22s %-8s %-10s %-20s %-20s %8s %10s %10s  %s\n", r->e->id,
+        (void)printf("%-22s %-8s %-10s %-20s %-20s %8s %10s %10s  %s\n", r->e->id,
                r->m ? r->m->kind : "-", state_of(r), what, start, secs, plain, stored,
                r->problem);
     }
@@ -127,7 +127,7 @@ print_json(const struct row *rows, size_t n)
     s = json_dumps(arr, JSON_INDENT(2));
     json_decref(arr);
     if (s != NULL)
-        printf("%s\n", s);
+        (void)printf("%s\n", s);
     free(s);
 }
 

@@ -65,7 +65,7 @@ pick_object(struct job *j, struct cf_error *err)
         return cf_error_set(err, CF_ERR_USAGE, "backup %s holds no dump of database \"%s\"",
                             j->o->id, j->o->db);
     if (j->o->db == NULL && dumps != 1) {
-        cf_error_set(err, CF_ERR_USAGE, "backup %s holds %zu database dumps; choose one with --db",
+        cf_error_setf(err, CF_ERR_USAGE, "backup %s holds %zu database dumps; choose one with --db",
                      j->o->id, dumps);
         return CF_ERR_USAGE;
     }
@@ -109,7 +109,7 @@ check_empty(struct job *j, struct cf_error *err)
     if (err->code != CF_OK)
         return err->code;
     if (objects > 0) {
-        cf_error_set(err, CF_ERR_USAGE, "target database \"%s\" is not empty", j->target_db);
+        cf_error_setf(err, CF_ERR_USAGE, "target database \"%s\" is not empty", j->target_db);
         cf_error_detail(err, "It holds %ld relations or large objects.", objects);
         cf_error_hint(err, "Restore into a new database with --create, or swap in a restored "
                            "copy with --replace.");
@@ -182,7 +182,7 @@ toc_list(const struct job *j, const char *file, int filtered, char **out, struct
     }
     argv[a++] = file;
     argv[a] = NULL;
-    return cf_child_run(argv, NULL, out, 64u * 1024 * 1024, err);
+    return cf_child_run(argv, NULL, out, (size_t)64 * 1024 * 1024, err);
 }
 
 /* S as pg_dump writes it in a tag: bare when it is a plain lowercase name, else
@@ -385,7 +385,7 @@ restore_create(struct job *j, struct cf_error *err)
     if (db_exists(j->admin, j->target_db, &exists, err) != CF_OK)
         return err->code;
     if (exists && !j->o->replace) {
-        cf_error_set(err, CF_ERR_USAGE, "target database \"%s\" already exists", j->target_db);
+        cf_error_setf(err, CF_ERR_USAGE, "target database \"%s\" already exists", j->target_db);
         cf_error_hint(err, "Choose a new name, drop it first, or restore into it without "
                            "--create if it is empty.");
         return CF_ERR_USAGE;
@@ -416,7 +416,7 @@ restore_existing(struct job *j, struct cf_error *err)
     struct cf_sink *null = NULL;
 
     if (j->o->jobs > 1) {
-        cf_error_set(err, CF_ERR_USAGE, "--jobs needs --create or --replace");
+        cf_error_setf(err, CF_ERR_USAGE, "--jobs needs --create or --replace");
         cf_error_detail(err, "A parallel pg_restore cannot run in one transaction, so only a "
                              "new database can be rolled back by dropping it.");
         return CF_ERR_USAGE;
@@ -446,7 +446,7 @@ cf_cmd_restore(const struct cf_repo *repo, const struct cf_restore_options *o,
         return rc;
     j.target_db = cf_pg_conninfo_dbname(o->target);
     if (j.target_db == NULL) {
-        cf_error_set(err, CF_ERR_USAGE, "--target must name a database");
+        cf_error_setf(err, CF_ERR_USAGE, "--target must name a database");
         cf_error_hint(err, "Add dbname=NAME to the connection string.");
         return CF_ERR_USAGE;
     }

@@ -83,9 +83,9 @@ cf_cmd_verify(const struct cf_repo *repo, const char *id, bool json, struct cf_e
         if (verify_one(repo, id, err) != CF_OK)
             return err->code;
         if (json)
-            printf("{\"id\": \"%s\", \"status\": \"ok\"}\n", id);
+            (void)printf("{\"id\": \"%s\", \"status\": \"ok\"}\n", id);
         else
-            printf("backup %s: ok\n", id);
+            (void)printf("backup %s: ok\n", id);
         return CF_OK;
     }
     if (cf_repo_list_backups(repo, &v, &n, err) != CF_OK)
@@ -97,11 +97,11 @@ cf_cmd_verify(const struct cf_repo *repo, const char *id, bool json, struct cf_e
             continue;  /* incomplete backups are not restorable and not verified */
         if (verify_one(repo, v[i].id, &e) == CF_OK) {
             good++;
-            printf(json ? "{\"id\": \"%s\", \"status\": \"ok\"}\n" : "backup %s: ok\n", v[i].id);
+            (void)printf(json ? "{\"id\": \"%s\", \"status\": \"ok\"}\n" : "backup %s: ok\n", v[i].id);
             continue;
         }
         bad++;
-        printf(json ? "{\"id\": \"%s\", \"status\": \"failed\"}\n" : "backup %s: FAILED\n",
+        (void)printf(json ? "{\"id\": \"%s\", \"status\": \"failed\"}\n" : "backup %s: FAILED\n",
                v[i].id);
         cf_log_cf_error(&e);
         if (first == CF_OK) {
@@ -112,7 +112,7 @@ cf_cmd_verify(const struct cf_repo *repo, const char *id, bool json, struct cf_e
     free(v);
     if (bad > 0) {
         cf_error_clear(err);
-        cf_error_set(err, first, "%zu of %zu backups failed verification", bad, bad + good);
+        cf_error_setf(err, first, "%zu of %zu backups failed verification", bad, bad + good);
     }
     return bad > 0 ? first : CF_OK;
 }

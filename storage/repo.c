@@ -146,11 +146,11 @@ list_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
     size_t id_len = slash ? (size_t)(slash - rest) : 0;
     struct cf_backup_entry *e;
 
-    if (id_len == 0 || id_len > CF_OBJECT_ID_MAX)
+    if (slash == NULL || id_len == 0 || id_len > CF_OBJECT_ID_MAX)
         return CF_OK;  /* not a backup's object: ignore */
     e = lc->n > 0 ? &lc->v[lc->n - 1] : NULL;
     if (e == NULL || strlen(e->id) != id_len || strncmp(e->id, rest, id_len) != 0) {
-        if (lc->n == lc->cap) {
+        if (lc->n == lc->cap || lc->v == NULL) {
             size_t cap = lc->cap ? lc->cap * 2 : 32;
             struct cf_backup_entry *nv = realloc(lc->v, cap * sizeof(*nv));
 

@@ -16,8 +16,8 @@
 #include "stream/pipeline.h"
 
 #define CF_MANIFEST_NAME "manifest"
-#define CF_MANIFEST_MAX (64u * 1024 * 1024)
-#define CF_PUMP_BUFFER (256u * 1024)
+#define CF_MANIFEST_MAX ((size_t)64 * 1024 * 1024)
+#define CF_PUMP_BUFFER ((size_t)256 * 1024)
 
 struct cf_repo {
     struct cf_storage *st;               /* borrowed */

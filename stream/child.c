@@ -142,10 +142,10 @@ reap(struct child *c, struct cf_error *err)
         return CF_OK;
     stderr_tail(c, tail, sizeof(tail));
     if (WIFEXITED(status))
-        cf_error_set(err, CF_ERR_CHILD, "%s failed with exit code %d", c->name,
+        cf_error_setf(err, CF_ERR_CHILD, "%s failed with exit code %d", c->name,
                      WEXITSTATUS(status));
     else
-        cf_error_set(err, CF_ERR_CHILD, "%s was terminated by signal %d", c->name,
+        cf_error_setf(err, CF_ERR_CHILD, "%s was terminated by signal %d", c->name,
                      WTERMSIG(status));
     if (tail[0] != '\0')
         cf_error_detail(err, "%s said: %s", c->name, tail);

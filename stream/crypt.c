@@ -52,7 +52,7 @@ crypt_alloc(const struct cf_sink_ops *ops, const struct cf_keyops *keys, struct 
     struct crypt_sink *c = calloc(1, sizeof(*c));
 
     if (c == NULL) {
-        cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        cf_error_setf(err, CF_ERR_NOMEM, "out of memory");
         return NULL;
     }
     c->base.ops = ops;
@@ -62,7 +62,7 @@ crypt_alloc(const struct cf_sink_ops *ops, const struct cf_keyops *keys, struct 
     c->hbuf = malloc(CF_OBJECT_HEADER_MAX);
     if (c->st == NULL || c->hdr == NULL || c->hbuf == NULL) {
         crypt_free(&c->base);
-        cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        cf_error_setf(err, CF_ERR_NOMEM, "out of memory");
         return NULL;
     }
     return c;
@@ -200,7 +200,7 @@ check_expected(struct crypt_sink *c, struct cf_error *err)
 
     if ((e->backup_id != NULL && strcmp(e->backup_id, h->backup_id) != 0) ||
         (e->name != NULL && strcmp(e->name, h->name) != 0) || (e->kind != 0 && e->kind != h->kind)) {
-        cf_error_set(err, CF_ERR_CORRUPT, "object \"%s\" holds another object's content", c->what);
+        cf_error_setf(err, CF_ERR_CORRUPT, "object \"%s\" holds another object's content", c->what);
         cf_error_detail(err, "Its header names %s \"%s\" of backup %s.",
                         cf_object_kind_name(h->kind), h->name, h->backup_id);
         cf_error_hint(err, "The repository was altered; restore from another backup.");
@@ -265,13 +265,13 @@ pull_chunk(struct crypt_sink *c, struct cf_error *err)
     size_t ad_len = c->chunk_no == 0 ? c->hlen : 0;
 
     if (c->is_final) {
-        cf_error_set(err, CF_ERR_CORRUPT, "object \"%s\" has data after its final chunk", c->what);
+        cf_error_setf(err, CF_ERR_CORRUPT, "object \"%s\" has data after its final chunk", c->what);
         cf_error_hint(err, "The object was altered; restore from another backup.");
         return CF_ERR_CORRUPT;
     }
     if (crypto_secretstream_xchacha20poly1305_pull(c->st, c->cbuf, &mlen, &tag, c->buf,
                                                    c->buf_len, ad, ad_len) != 0) {
-        cf_error_set(err, CF_ERR_CORRUPT,
+        cf_error_setf(err, CF_ERR_CORRUPT,
                      "could not decrypt chunk %llu of object \"%s\": authentication failed",
                      (unsigned long long)c->chunk_no, c->what);
         cf_error_detail(err, "The chunk or the object header was altered or truncated.");
@@ -325,7 +325,7 @@ decrypt_close(struct cf_sink *s, struct cf_error *err)
     if (c->buf_len > 0 && pull_chunk(c, err) != CF_OK)
         return err->code;
     if (!c->is_final) {
-        cf_error_set(err, CF_ERR_CORRUPT, "object \"%s\" is truncated: its final chunk is missing",
+        cf_error_setf(err, CF_ERR_CORRUPT, "object \"%s\" is truncated: its final chunk is missing",
                      c->what);
         cf_error_detail(err, "%llu chunks were read and authenticated.",
                         (unsigned long long)c->chunk_no);

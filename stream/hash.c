@@ -40,7 +40,7 @@ hash_close(struct cf_sink *s, struct cf_error *err)
 
         cf_hex_encode(h->expected, CF_SHA256_BYTES, want);
         cf_hex_encode(h->digest, CF_SHA256_BYTES, got);
-        cf_error_set(err, CF_ERR_CORRUPT, "checksum mismatch in object \"%s\"", h->name);
+        cf_error_setf(err, CF_ERR_CORRUPT, "checksum mismatch in object \"%s\"", h->name);
         cf_error_detail(err, "The manifest records sha256 %s, the decrypted content has %s.",
                         want, got);
         cf_error_hint(err, "The object or the manifest was altered; restore from another backup.");
@@ -67,13 +67,15 @@ hash_new(const struct cf_sink_ops *ops, struct cf_sink *next, struct hash_sink *
          struct cf_error *err)
 {
     struct hash_sink *h = calloc(1, sizeof(*h));
+    cf_err rc;
 
     if (h == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     h->base.ops = ops;
-    if (cf_sink_link(&h->base, next, err) != CF_OK) {
+    rc = cf_sink_link(&h->base, next, err);
+    if (rc != CF_OK) {
         free(h);
-        return err->code;
+        return rc;
     }
     crypto_hash_sha256_init(&h->st);
     *out = h;

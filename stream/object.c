@@ -167,7 +167,7 @@ get_str(struct rbuf *r, char *out, size_t max)
 static cf_err
 corrupt(struct cf_error *err, const char *what, const char *why)
 {
-    cf_error_set(err, CF_ERR_CORRUPT, "invalid header in object \"%s\": %s", what, why);
+    cf_error_setf(err, CF_ERR_CORRUPT, "invalid header in object \"%s\": %s", what, why);
     cf_error_hint(err, "The object is damaged or is not a coffre object; restore from another "
                        "backup.");
     return CF_ERR_CORRUPT;
@@ -210,7 +210,7 @@ cf_object_parse(const uint8_t *buf, size_t len, const char *what, struct cf_obje
     (void)get_bytes(&r, magic, CF_OBJECT_MAGIC_LEN);
     version = get_u16(&r);
     if (!r.short_read && version != CF_OBJECT_VERSION) {
-        cf_error_set(err, CF_ERR_CORRUPT, "unsupported object format version %u in object \"%s\"",
+        cf_error_setf(err, CF_ERR_CORRUPT, "unsupported object format version %u in object \"%s\"",
                      version, what);
         cf_error_hint(err, "This coffre reads format version %d; use a newer coffre.",
                       CF_OBJECT_VERSION);

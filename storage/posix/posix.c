@@ -35,7 +35,7 @@ struct posix_write {
 static cf_err
 write_errno(struct cf_error *err, int e, const char *what, const char *key)
 {
-    cf_error_set_errno(err, e == ENOSPC || e == EDQUOT ? CF_ERR_DISK_FULL : CF_ERR_IO, e,
+    cf_error_setf_errno(err, e == ENOSPC || e == EDQUOT ? CF_ERR_DISK_FULL : CF_ERR_IO, e,
                        "could not %s object \"%s\"", what, key);
     if (e == ENOSPC || e == EDQUOT)
         cf_error_hint(err, "Free space in the repository file system (repository.path); "
@@ -46,14 +46,11 @@ write_errno(struct cf_error *err, int e, const char *what, const char *key)
 static char *
 join(const char *a, const char *b)
 {
-    size_t la = strlen(a), lb = strlen(b);
-    char *p = malloc(la + lb + 2);
+    size_t size = strlen(a) + strlen(b) + 2;
+    char *p = malloc(size);
 
-    if (p != NULL) {
-        memcpy(p, a, la);
-        p[la] = '/';
-        memcpy(p + la + 1, b, lb + 1);
-    }
+    if (p != NULL)
+        (void)snprintf(p, size, "%s/%s", a, b);
     return p;
 }
 
@@ -154,10 +151,10 @@ pw_free(struct cf_sink *s)
 {
     struct posix_write *w = (struct posix_write *)s;
 
-    if (w->fd >= 0) {
+    if (w->fd >= 0)
         (void)close(w->fd);
+    if (w->fd >= 0 && w->tmp != NULL)
         (void)unlink(w->tmp);
-    }
     free(w->path);
     free(w->tmp);
     free(w);
@@ -195,6 +192,10 @@ posix_open_write(struct cf_storage *st, const char *key, struct cf_sink **out,
                             key);
     }
     slash = strrchr(w->path, '/');
+    if (slash == NULL) { /* cannot happen: path is root/key */
+        pw_free(&w->base);
+        return cf_error_set(err, CF_ERR_INTERNAL, "invalid object path for \"%s\"", key);
+    }
     (void)snprintf(suffix, sizeof(suffix), ".tmp.%ld.%08x", (long)getpid(), randombytes_random());
     (void)snprintf(w->tmp, plen + 64, "%.*s/.%s%s", (int)(slash - w->path), w->path, slash + 1,
                    suffix);
@@ -267,22 +268,22 @@ struct key_list {
     size_t n, cap;
 };
 
-static int
-add_key(struct key_list *kl, const char *key)
+static cf_err
+add_key(struct key_list *kl, const char *key, struct cf_error *err)
 {
-    if (kl->n == kl->cap) {
+    if (kl->n == kl->cap || kl->keys == NULL) {
         size_t cap = kl->cap ? kl->cap * 2 : 64;
         char **nk = realloc(kl->keys, cap * sizeof(*nk));
 
         if (nk == NULL)
-            return -1;
+            return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
         kl->keys = nk;
         kl->cap = cap;
     }
     if ((kl->keys[kl->n] = strdup(key)) == NULL)
-        return -1;
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     kl->n++;
-    return 0;
+    return CF_OK;
 }
 
 /* Collect every regular file below dir (relative key rel); skips dot files. */
@@ -306,12 +307,14 @@ walk(const char *dir, const char *rel, struct key_list *kl, struct cf_error *err
             continue;
         path = join(dir, de->d_name);
         key = rel[0] ? join(rel, de->d_name) : strdup(de->d_name);
+        if (path == NULL || key == NULL || lstat(path, &sb) != 0)
+            sb.st_mode = 0;
         if (path == NULL || key == NULL)
             rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-        else if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        else if (S_ISDIR(sb.st_mode))
             rc = walk(path, key, kl, err);
-        else if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && add_key(kl, key) != 0)
-            rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        else if (S_ISREG(sb.st_mode))
+            rc = add_key(kl, key, err);
         free(path);
         free(key);
     }
