@@ -1,0 +1,150 @@
+/*
+ * test_manifest.c - manifest <-> JSON, and strict parsing of untrusted input.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/manifest.h"
+
+static void
+fill(struct cf_manifest *m)
+{
+    struct cf_manifest_object o;
+    struct cf_error err = CF_ERROR_INIT;
+
+    memset(m, 0, sizeof(*m));
+    m->id = strdup("20261122T020000Z");
+    m->instance = strdup("acme");
+    m->kind = strdup("logical");
+    m->formula = strdup("onprem");
+    m->pg_version_num = 150018;
+    m->pg_version = strdup("15.18");
+    m->hostname = strdup("db1");
+    m->coffre_version = strdup("0.1.0");
+    m->start_time = 1795312800;
+    m->stop_time = 1795312860;
+    m->globals_note = strdup("not dumped: the backup role is not a superuser");
+    memset(&o, 0, sizeof(o));
+    o.name = strdup("db/app.dump");
+    o.kind = strdup("dump");
+    o.database = strdup("app");
+    memset(o.sha256, 'a', 64);
+    o.plain = 1000;
+    o.compressed = 300;
+    o.stored = 350;
+    o.count_seconds = 0.5;
+    o.n_tables = 2;
+    o.tables = calloc(2, sizeof(*o.tables));
+    o.tables[0].name = strdup("public.t");
+    o.tables[0].rows = 42;
+    o.tables[1].name = strdup("\"données\".\"clients_é\"");
+    o.tables[1].rows = 0;
+    assert_int_equal(cf_manifest_add(m, &o, &err), CF_OK);
+}
+
+static void
+test_round_trip(void **state)
+{
+    struct cf_manifest m, *back = NULL;
+    struct cf_error err = CF_ERROR_INIT;
+    char *json = NULL;
+    size_t len = 0;
+
+    (void)state;
+    fill(&m);
+    assert_int_equal(cf_manifest_to_json(&m, &json, &len, &err), CF_OK);
+    assert_non_null(strstr(json, "\"start_time\": \"2026-11-22T02:00:00Z\""));
+    assert_int_equal(cf_manifest_from_json(json, len, "m", &back, &err), CF_OK);
+    assert_string_equal(back->id, m.id);
+    assert_int_equal(back->start_time, m.start_time);
+    assert_int_equal(back->stop_time, m.stop_time);
+    assert_null(back->schema);
+    assert_string_equal(back->globals_note, m.globals_note);
+    assert_int_equal(back->n_objects, 1);
+    assert_string_equal(back->objects[0].database, "app");
+    assert_int_equal(back->objects[0].plain, 1000);
+    assert_int_equal(back->objects[0].n_tables, 2);
+    assert_string_equal(back->objects[0].sha256, m.objects[0].sha256);
+    for (size_t i = 0; i < 2; i++) {
+        int found = 0;
+
+        for (size_t k = 0; k < 2; k++)
+            found |= strcmp(back->objects[0].tables[k].name, m.objects[0].tables[i].name) == 0 &&
+                     back->objects[0].tables[k].rows == m.objects[0].tables[i].rows;
+        assert_true(found);
+    }
+    free(json);
+    cf_manifest_free(back);
+    cf_manifest_clear(&m);
+}
+
+static void
+expect_corrupt(const char *json, const char *msg)
+{
+    struct cf_manifest *m = NULL;
+    struct cf_error err = CF_ERROR_INIT;
+
+    assert_int_equal(cf_manifest_from_json(json, strlen(json), "acme/backup/x/manifest", &m, &err),
+                     CF_ERR_CORRUPT);
+    assert_null(m);
+    assert_string_equal(err.msg, msg);
+}
+
+static void
+test_bad_input(void **state)
+{
+    struct cf_manifest m;
+    struct cf_error err = CF_ERROR_INIT;
+    char *json = NULL, *p;
+    size_t len = 0;
+
+    (void)state;
+    expect_corrupt("{", "manifest \"acme/backup/x/manifest\" is not valid JSON");
+    expect_corrupt("[]", "manifest \"acme/backup/x/manifest\" has missing or invalid fields");
+    expect_corrupt("{\"format\": 1}",
+                   "manifest \"acme/backup/x/manifest\" has missing or invalid fields");
+    fill(&m);
+    assert_int_equal(cf_manifest_to_json(&m, &json, &len, &err), CF_OK);
+    /* an unknown format version */
+    p = strstr(json, "\"format\": 1");
+    assert_non_null(p);
+    p[10] = '9';
+    expect_corrupt(json, "manifest \"acme/backup/x/manifest\" has missing or invalid fields");
+    p[10] = '1';
+    /* a short digest */
+    p = strstr(json, "aaaa");
+    memcpy(p, "\", \"x\": \"", 9);
+    expect_corrupt(json, "manifest \"acme/backup/x/manifest\" has missing or invalid fields");
+    free(json);
+    cf_manifest_clear(&m);
+    /* random bytes never crash the parser */
+    for (int i = 0; i < 500; i++) {
+        char buf[256];
+
+        for (size_t k = 0; k < sizeof(buf); k++)
+            buf[k] = (char)("{}[]\":,0123456789aeflnrstu "[(size_t)(i * 31 + (int)k * 7) % 28]);
+        {
+            struct cf_manifest *mm = NULL;
+            struct cf_error e = CF_ERROR_INIT;
+
+            assert_int_not_equal(cf_manifest_from_json(buf, sizeof(buf), "r", &mm, &e), CF_OK);
+        }
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_bad_input),
+    };
+
+    return cmocka_run_group_tests_name("manifest", tests, NULL, NULL);
+}
