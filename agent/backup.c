@@ -186,8 +186,6 @@ dump_globals(struct run *r, struct cf_error *err)
 static void
 remove_partial(const struct run *r)
 {
-    struct cf_backup_entry *v = NULL;
-    size_t n = 0;
     struct cf_error ignored = CF_ERROR_INIT;
 
     for (size_t i = 0; i < r->m.n_objects; i++) {
@@ -198,7 +196,6 @@ remove_partial(const struct run *r)
             CF_OK)
             (void)cf_storage_remove(r->repo->st, key, &ignored);
     }
-    (void)v, (void)n;
 }
 
 static void

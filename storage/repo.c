@@ -36,7 +36,7 @@ cf_repo_put(const struct cf_repo *r, const char *id, const char *name, unsigned 
         (rc = cf_storage_open_write(r->st, key, &terminal, err)) != CF_OK ||
         (rc = cf_backup_chain_new(r->keys, &enc, &r->comp, terminal, &chain, err)) != CF_OK)
         goto out;
-    rc = cf_pump(src, chain.head, CF_PUMP_BUFFER, err);
+    rc = cf_pump_progress(src, chain.head, CF_PUMP_BUFFER, name, err);
     if (rc == CF_OK)
         cf_backup_chain_sizes(&chain, sizes);
 out:
@@ -63,7 +63,7 @@ cf_repo_get(const struct cf_repo *r, const char *id, const char *name, unsigned 
     }
     rc = cf_restore_chain_new(r->keys, &expect, key, sha256, terminal, &chain, err);
     if (rc == CF_OK)
-        rc = cf_pump(src, chain.head, CF_PUMP_BUFFER, err);
+        rc = cf_pump_progress(src, chain.head, CF_PUMP_BUFFER, name, err);
     cf_sink_free(chain.head);
     cf_source_free(src);
     return rc;
@@ -90,7 +90,10 @@ cf_err
 cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifest **out,
                       struct cf_error *err)
 {
-    struct cf_sink *mem = NULL, *keep;
+    struct cf_decrypt_expect expect = {id, CF_MANIFEST_NAME, CF_OBJ_MANIFEST};
+    struct cf_restore_chain chain = {NULL, NULL, NULL};
+    struct cf_sink *mem = NULL, *view;
+    struct cf_source *src = NULL;
     char key[CF_STORAGE_KEY_MAX + 1];
     const uint8_t *data;
     size_t len;
@@ -98,36 +101,26 @@ cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifes
 
     if ((rc = cf_repo_key(r, id, CF_MANIFEST_NAME, key, sizeof(key), err)) != CF_OK)
         return rc;
-    if ((rc = cf_mem_sink_new(CF_MANIFEST_MAX, &mem, err)) != CF_OK)
-        return rc;
-    /* cf_repo_get frees the chain; keep the memory sink alive by wrapping it
-     * in a pass-through owner: simplest is to read into mem and parse before free */
-    keep = mem;
-    {
-        struct cf_decrypt_expect expect = {id, CF_MANIFEST_NAME, CF_OBJ_MANIFEST};
-        struct cf_restore_chain chain = {NULL, NULL, NULL};
-        struct cf_source *src = NULL;
-
-        rc = cf_storage_open_read(r->st, key, &src, err);
-        if (rc == CF_ERR_NOT_FOUND) {
-            cf_error_detail(err, "Backup %s has no manifest: it is incomplete (interrupted or "
-                                 "failed) and cannot be restored.", id);
-            cf_error_hint(err, "Run \"coffre list\" to see the complete backups.");
-        }
-        if (rc != CF_OK) {
-            cf_sink_free(keep);
-            return rc;
-        }
-        rc = cf_restore_chain_new(r->keys, &expect, key, NULL, keep, &chain, err);
-        if (rc == CF_OK)
-            rc = cf_pump(src, chain.head, CF_PUMP_BUFFER, err);
-        if (rc == CF_OK) {
-            data = cf_mem_sink_data(keep, &len);
-            rc = cf_manifest_from_json((const char *)data, len, key, out, err);
-        }
-        cf_sink_free(chain.head);
-        cf_source_free(src);
+    rc = cf_storage_open_read(r->st, key, &src, err);
+    if (rc == CF_ERR_NOT_FOUND) {
+        cf_error_detail(err, "Backup %s has no manifest: it is incomplete (interrupted or failed) "
+                             "and cannot be restored.", id);
+        cf_error_hint(err, "Run \"coffre list\" to see the complete backups.");
     }
+    if (rc != CF_OK || (rc = cf_mem_sink_new(CF_MANIFEST_MAX, &mem, err)) != CF_OK)
+        goto out;
+    view = mem;
+    rc = cf_restore_chain_new(r->keys, &expect, key, NULL, mem, &chain, err);
+    mem = NULL; /* transferred to the chain, even on failure */
+    if (rc == CF_OK)
+        rc = cf_pump(src, chain.head, CF_PUMP_BUFFER, err);
+    if (rc == CF_OK) {
+        data = cf_mem_sink_data(view, &len);
+        rc = cf_manifest_from_json((const char *)data, len, key, out, err);
+    }
+out:
+    cf_sink_free(chain.head);
+    cf_source_free(src);
     return rc;
 }
 

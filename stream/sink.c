@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include "common/progress.h"
+
 cf_err
 cf_sink_link(struct cf_sink *s, struct cf_sink *next, struct cf_error *err)
 {
@@ -83,9 +85,21 @@ cf_source_free(struct cf_source *src)
 cf_err
 cf_pump(struct cf_source *src, struct cf_sink *sink, size_t bufsize, struct cf_error *err)
 {
+    return cf_pump_progress(src, sink, bufsize, NULL, err);
+}
+
+cf_err
+cf_pump_progress(struct cf_source *src, struct cf_sink *sink, size_t bufsize, const char *label,
+                 struct cf_error *err)
+{
     unsigned char *buf = malloc(bufsize);
+    struct cf_progress progress;
     cf_err rc = CF_OK;
     size_t n;
+
+    cf_progress_start(&progress, label != NULL ? label : "");
+    if (label == NULL)
+        progress.is_active = false;
 
     if (buf == NULL) {
         rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
@@ -98,7 +112,9 @@ cf_pump(struct cf_source *src, struct cf_sink *sink, size_t bufsize, struct cf_e
         rc = cf_sink_write(sink, buf, n, err);
         if (rc != CF_OK)
             break;
+        cf_progress_add(&progress, n);
     }
+    cf_progress_end(&progress);
     if (rc == CF_OK)
         rc = cf_sink_close(sink, err);
 out:

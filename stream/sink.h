@@ -86,6 +86,9 @@ void cf_source_free(struct cf_source *src);
  * frees both.
  */
 cf_err cf_pump(struct cf_source *src, struct cf_sink *sink, size_t bufsize, struct cf_error *err);
+/* The same, showing progress labelled label on a terminal (label may be NULL). */
+cf_err cf_pump_progress(struct cf_source *src, struct cf_sink *sink, size_t bufsize,
+                        const char *label, struct cf_error *err);
 
 /* --- simple sinks and sources (stream/basic.c) --- */
 
