@@ -177,6 +177,21 @@ run_fails "dead server: backup fails" 7 C backup
 like "$(cat "$LAST_ERR")" 'coffre: error: could not connect to database' "dead server: message"
 pg_start src
 
+# 12. a full disk: the repository on a 64 KiB tmpfs (needs root; skipped otherwise)
+mkdir -p "$TEST_TMP/small"
+if mount -t tmpfs -o size=64k tmpfs "$TEST_TMP/small" 2>/dev/null; then
+    on_exit "umount '$TEST_TMP/small'"
+    sed "s|^path = .*|path = $TEST_TMP/small|" "$CONF" >"$TEST_TMP/full.conf"
+    run_fails "full disk: backup fails" 5 "$COFFRE" --config "$TEST_TMP/full.conf" backup
+    like "$(cat "$LAST_ERR")" "/db/app.dump\": No space left on device" "full disk: names the object and the cause"
+    like "$(cat "$LAST_ERR")" "HINT: Free space in the repository file system (repository.path); nothing was recorded as a backup." \
+         "full disk: hint"
+    is "$(find "$TEST_TMP/small" -type f | wc -l)" "0" "full disk: no file is left in the repository"
+    is "$("$COFFRE" --config "$TEST_TMP/full.conf" list | tail -n +2 | wc -l)" "0" "full disk: nothing is listed"
+else
+    diag "full-disk case skipped: cannot mount a tmpfs here"
+fi
+
 is "$(n_listed)" "$before" "no failed backup is listed"
 is "$(find "$REPO" -name '.*tmp*' | wc -l)" "0" "no temporary object is left in the repository"
 is "$(n_complete)" "2" "the two good backups are still complete"
