@@ -80,7 +80,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/doc/coffre
 	install -m 0755 $(BUILD)/coffre $(DESTDIR)$(PREFIX)/bin/coffre
-	install -m 0644 coffre.conf.example docs/*.md $(DESTDIR)$(PREFIX)/share/doc/coffre/
+	install -m 0644 docs/coffre.1 $(DESTDIR)$(PREFIX)/share/man/man1/coffre.1
+	install -m 0644 coffre.conf.example README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/coffre/
 
 lint:
 	sh tests/lint.sh

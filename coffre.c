@@ -13,6 +13,7 @@
 
 #include "agent/backup.h"
 #include "agent/keys.h"
+#include "common/cancel.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "pkcs11/keyring.h"
@@ -42,7 +43,40 @@ static const char usage_text[] =
     "  -h, --help          this help;      -V, --version\n"
     "\n"
     "Exit status: 0 success, 2 usage, 3 configuration, 4 keys/HSM, 5 repository,\n"
-    "6 corrupt data, 7 PostgreSQL or child process, 1 internal.  See coffre(1).\n";
+    "6 corrupt data, 7 PostgreSQL or child process, 8 interrupted by a signal,\n"
+    "1 internal.  See coffre(1) and docs/exit-status.md.\n";
+
+static const char backup_usage[] =
+    "Usage: coffre backup [--db NAME] [--json]\n"
+    "\n"
+    "Take a logical backup (pg_dump) of every database of the instance\n"
+    "(postgres.databases, or every connectable non-template database), or of\n"
+    "database NAME only; with formula = managed, of the tenant's schema.  Prints\n"
+    "the backup id on stdout (a JSON summary with --json).  The manifest is\n"
+    "written last: a backup that fails is never listed as complete.\n";
+
+static const char list_usage[] =
+    "Usage: coffre list [--json]\n"
+    "\n"
+    "List every backup of the instance with its state: complete (restorable),\n"
+    "incomplete (no manifest) or unreadable (no key here can decrypt it).\n";
+
+static const char verify_usage[] =
+    "Usage: coffre verify ID [--json]\n"
+    "       coffre verify --all [--json]\n"
+    "\n"
+    "Read every object of backup ID (or of every complete backup), check its\n"
+    "authentication tags and its sha256 against the manifest, and check that\n"
+    "the backup holds exactly the objects its manifest lists.  Restores nothing.\n";
+
+static const char cat_usage[] =
+    "Usage: coffre cat ID/NAME\n"
+    "       coffre cat /path/to/object\n"
+    "\n"
+    "Write one object's plaintext to stdout, e.g.\n"
+    "  coffre cat 20261122T020000Z/db/app.dump | pg_restore -l\n"
+    "An absolute path names an object file copied out of any repository: only\n"
+    "the object and a key are needed, no manifest.\n";
 
 static const char restore_usage[] =
     "Usage: coffre restore ID --target CONNINFO [OPTIONS]\n"
@@ -62,6 +96,21 @@ static const char restore_usage[] =
     "  --jobs N        parallel pg_restore (needs --create or --replace; decrypts\n"
     "                  to a private temporary file in $TMPDIR first)\n"
     "  --no-owner      do not restore object ownership\n";
+
+static const char *
+command_usage(const char *cmd)
+{
+    static const struct {
+        const char *name;
+        const char *usage;
+    } commands[] = {{"backup", backup_usage}, {"list", list_usage}, {"verify", verify_usage},
+                    {"cat", cat_usage},       {"restore", restore_usage}, {"keys", cf_keys_usage}};
+
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].usage;
+    return NULL;
+}
 
 struct ctx {
     struct cf_config *cfg;
@@ -129,11 +178,11 @@ cmd_backup(struct ctx *c, int argc, char **argv, struct cf_error *err)
     struct cf_backup_options bo = {NULL, false, COFFRE_VERSION};
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "d:jh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'd': bo.db = optarg; break;
         case 'j': bo.json = true; break;
-        case 'h': (void)printf("Usage: coffre backup [--db NAME] [--json]\n"); return CF_OK;
+        case 'h': (void)fputs(backup_usage, stdout); return CF_OK;
         default: return usage_error(err, "invalid option for %s", "backup");
         }
     }
@@ -159,7 +208,7 @@ cmd_restore(struct ctx *c, int argc, char **argv, struct cf_error *err)
     memset(&ro, 0, sizeof(ro));
     ro.jobs = 1;
     ro.bindir = c->cfg->bindir;
-    while ((ch = getopt_long(argc, argv, "t:d:s:T:j:CKOh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 't': ro.target = optarg; break;
         case 'd': ro.db = optarg; break;
@@ -198,11 +247,11 @@ cmd_simple(struct ctx *c, const char *cmd, int argc, char **argv, struct cf_erro
     bool json = false, all = false;
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "jah", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'j': json = true; break;
         case 'a': all = true; break;
-        case 'h': (void)fputs(usage_text, stdout); return CF_OK;
+        case 'h': (void)fputs(command_usage(cmd), stdout); return CF_OK;
         default: return usage_error(err, "invalid option for %s", cmd);
         }
     }
@@ -228,9 +277,17 @@ dispatch(const char *config, int argc, char **argv, struct cf_error *err)
     struct ctx c;
     cf_err rc;
 
-    if (strcmp(cmd, "backup") != 0 && strcmp(cmd, "restore") != 0 && strcmp(cmd, "list") != 0 &&
-        strcmp(cmd, "verify") != 0 && strcmp(cmd, "cat") != 0 && strcmp(cmd, "keys") != 0)
+    const char *usage = command_usage(cmd);
+
+    if (usage == NULL)
         return usage_error(err, "unknown command \"%s\"", cmd);
+    /* --help needs no configuration, HSM or repository */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            (void)fputs(usage, stdout);
+            return CF_OK;
+        }
+    }
     if ((rc = ctx_open(&c, config, err)) == CF_OK) {
         optind = 0; /* GNU getopt: 0 re-initialises, with argument permutation */
         if (strcmp(cmd, "backup") == 0)
@@ -261,6 +318,7 @@ main(int argc, char **argv)
         config = CF_CONFIG_DEFAULT_PATH;
     /* keys and plaintext pass through this process: no core dumps */
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    cf_cancel_install();
     while ((ch = getopt_long(argc, argv, "+c:vqhV", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': config = optarg; break;

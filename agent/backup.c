@@ -151,17 +151,20 @@ dump_globals(struct run *r, struct cf_error *err)
     char tool[512], *conn = NULL;
     cf_err rc;
 
-    if (r->cfg->formula == CF_FORMULA_MANAGED || !r->is_superuser) {
-        r->m.globals_note = strdup(r->cfg->formula == CF_FORMULA_MANAGED
-                                       ? "not dumped: managed formula (tenant role only)"
-                                       : "not dumped: the backup role is not a superuser");
+    /* The managed formula shares roles with other tenants: never dump them. */
+    if (r->cfg->formula == CF_FORMULA_MANAGED) {
+        r->m.globals_note = strdup("not dumped: managed formula (tenant role only)");
         return CF_OK;
     }
+    /* Without superuser, pg_authid (password hashes) is unreadable: pg_roles is. */
+    if (!r->is_superuser)
+        r->m.globals_note = strdup("role passwords not dumped: the backup role is not a superuser");
     if (cf_pg_conninfo_with_db(r->cfg->conninfo, NULL, &conn, err) != CF_OK)
         return err->code;
     cf_pg_tool_path(r->cfg->bindir, r->server_version, "pg_dumpall", tool, sizeof(tool));
     {
-        const char *argv[] = {tool, "--globals-only", "--no-password", "--dbname", conn, NULL};
+        const char *argv[] = {tool, "--globals-only", "--no-password", "--dbname", conn,
+                              r->is_superuser ? NULL : "--no-role-passwords", NULL};
 
         rc = cf_child_source_new(argv, NULL, &src, err);
     }

@@ -122,7 +122,16 @@ start_pg_dump(const struct cf_dump_job *job, const char *snapshot, int server_ve
     argv[a++] = "--no-password";
     argv[a++] = snap_arg;
     if (job->schema != NULL) {
-        (void)snprintf(schema_arg, sizeof(schema_arg), "--schema=%s", job->schema);
+        /* pg_dump -n takes a pattern: quote the name so it matches exactly */
+        size_t o = (size_t)snprintf(schema_arg, sizeof(schema_arg), "--schema=\"");
+
+        for (const char *p = job->schema; *p && o + 3 < sizeof(schema_arg); p++) {
+            if (*p == '"')
+                schema_arg[o++] = '"';
+            schema_arg[o++] = *p;
+        }
+        schema_arg[o++] = '"';
+        schema_arg[o] = '\0';
         argv[a++] = schema_arg;
     }
     argv[a++] = "--dbname";
@@ -167,8 +176,16 @@ cf_dump_database(const struct cf_dump_job *job, struct cf_manifest_object *o,
         cf_error_context(err, "while dumping database \"%s\"", job->database);
         goto out;
     }
-    if (count_sql[0] != '\0' && (rc = collect_counts(conn, o, err)) != CF_OK)
+    if (count_sql[0] != '\0' && (rc = collect_counts(conn, o, err)) != CF_OK) {
+        /* the object is stored but will not be in the manifest: remove it */
+        char key[CF_STORAGE_KEY_MAX + 1];
+        struct cf_error ignored = CF_ERROR_INIT;
+
+        if (cf_repo_key(job->repo, job->backup_id, job->object_name, key, sizeof(key),
+                        &ignored) == CF_OK)
+            (void)cf_storage_remove(job->repo->st, key, &ignored);
         goto out;
+    }
     o->count_seconds = now_seconds() - t0;
     o->plain = sizes.plain;
     o->compressed = sizes.compressed;

@@ -12,7 +12,7 @@
 
 #include "common/log.h"
 
-static const char keys_usage[] =
+const char cf_keys_usage[] =
     "Usage: coffre keys init [--type aes|rsa] [--bits N] [URI...]\n"
     "       coffre keys list [--json]\n"
     "       coffre keys check\n"
@@ -24,6 +24,19 @@ static const char keys_usage[] =
     "list shows each configured KEK and whether it is reachable; check wraps\n"
     "and unwraps a test key with each.  export-public/import-public move an RSA\n"
     "KEK's public half to a write-only backup host.\n";
+
+/* --bits: 2048..8192, a whole number */
+static int
+parse_bits(const char *s, unsigned *out)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+
+    if (end == s || *end != '\0' || v < 2048 || v > 8192)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
 
 static cf_err
 keys_init(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char **argv,
@@ -41,8 +54,8 @@ keys_init(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char **a
             init.type = CF_KEK_AES;
         else if (ch == 't' && strcmp(optarg, "rsa") == 0)
             init.type = CF_KEK_RSA;
-        else if (ch == 'b' && atoi(optarg) >= 2048) /* NOLINT: validated range */
-            init.rsa_bits = (unsigned)strtoul(optarg, NULL, 10);
+        else if (ch == 'b' && parse_bits(optarg, &init.rsa_bits) == 0)
+            continue;
         else
             return cf_error_set(err, CF_ERR_USAGE, "invalid option for keys init");
     }
@@ -121,7 +134,7 @@ cf_cmd_keys(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char *
     const char *sub = argc > 1 ? argv[1] : NULL;
 
     if (sub == NULL || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        (void)fputs(keys_usage, sub ? stdout : stderr);
+        (void)fputs(cf_keys_usage, sub ? stdout : stderr);
         return sub ? CF_OK : cf_error_set(err, CF_ERR_USAGE, "keys needs a subcommand");
     }
     if (strcmp(sub, "init") == 0)
@@ -134,9 +147,15 @@ cf_cmd_keys(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char *
         (void)printf("all %zu keys wrap and unwrap\n", cfg->n_keks);
         return CF_OK;
     }
-    if (strcmp(sub, "export-public") == 0 && argc == 4)
+    if (strcmp(sub, "export-public") == 0) {
+        if (argc != 4)
+            return cf_error_set(err, CF_ERR_USAGE, "keys export-public needs URI FILE");
         return cf_keyring_export_public(kr, argv[2], argv[3], err);
-    if (strcmp(sub, "import-public") == 0 && argc == 4)
+    }
+    if (strcmp(sub, "import-public") == 0) {
+        if (argc != 4)
+            return cf_error_set(err, CF_ERR_USAGE, "keys import-public needs FILE URI");
         return cf_keyring_import_public(kr, argv[2], argv[3], err);
+    }
     return cf_error_set(err, CF_ERR_USAGE, "unknown keys subcommand \"%s\"", sub);
 }

@@ -7,6 +7,8 @@
 #include "common/config.h"
 #include "pkcs11/keyring.h"
 
+extern const char cf_keys_usage[];
+
 /* argv[0] is "keys". */
 cf_err cf_cmd_keys(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char **argv,
                    struct cf_error *err);

@@ -36,8 +36,8 @@ struct cf_config {
     char *databases[CF_CONFIG_MAX_LIST]; /* empty: every connectable non-template database */
     size_t n_databases;
     char *schema;                     /* required when formula = managed */
-    char *bindir;                     /* where pg_dump/pg_restore live; default: found on PATH,
-                                         then /usr/lib/postgresql/<server major>/bin */
+    char *bindir;                     /* where pg_dump/pg_restore live; default:
+                                         /usr/lib/postgresql/<server major>/bin, then PATH */
 
     /* [repository] */
     enum cf_repo_type repo_type;      /* required */

@@ -3,7 +3,7 @@
  *
  * A backup whose manifest object is missing is incomplete and is never
  * listed as restorable.  The manifest is JSON (jansson), stored encrypted
- * like every other object; its format is documented in docs/manifest.md.
+ * like every other object; its format is documented in docs/object-format.md.
  * Parsing is strict: a missing or mistyped field is CF_ERR_CORRUPT.
  */
 #ifndef CF_MANIFEST_H

@@ -92,7 +92,7 @@ rsa_encrypt(struct cf_keyring *kr, const struct cf_p11_kek *kek, const uint8_t d
         oaep_mechanism(&mech, &oaep, true);
         rv = encrypt(kr, kek, &mech, dek, out->wrapped, &len, fn);
     }
-    out->kind = kr->is_oaep_sha1 ? CF_P11_RECIPIENT_RSA_OAEP_SHA1 : CF_RECIPIENT_RSA_OAEP;
+    out->kind = kr->is_oaep_sha1 ? CF_RECIPIENT_RSA_OAEP_SHA1 : CF_RECIPIENT_RSA_OAEP;
     out->wrapped_len = (uint16_t)len;
     return rv;
 }
@@ -184,9 +184,9 @@ cf_p11_unwrap_one(struct cf_keyring *kr, const struct cf_p11_kek *kek,
         return decrypt(kr, kek, &mech, r->wrapped + GCM_IV_BYTES,
                        r->wrapped_len - GCM_IV_BYTES, dek, err);
     }
-    if ((r->kind == CF_RECIPIENT_RSA_OAEP || r->kind == CF_P11_RECIPIENT_RSA_OAEP_SHA1) &&
+    if ((r->kind == CF_RECIPIENT_RSA_OAEP || r->kind == CF_RECIPIENT_RSA_OAEP_SHA1) &&
         kek->type == CF_KEK_RSA) {
-        oaep_mechanism(&mech, &oaep, r->kind == CF_P11_RECIPIENT_RSA_OAEP_SHA1);
+        oaep_mechanism(&mech, &oaep, r->kind == CF_RECIPIENT_RSA_OAEP_SHA1);
         return decrypt(kr, kek, &mech, r->wrapped, r->wrapped_len, dek, err);
     }
     return cf_error_set(err, CF_ERR_KEY, "could not unwrap: the key's type does not match the "

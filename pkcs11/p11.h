@@ -21,11 +21,6 @@
 #include "stream/keyops.h"
 
 #define CF_P11_TOKENS_MAX 16
-/*
- * RSA-OAEP with SHA-1 and MGF1-SHA-1, for modules (SoftHSM 2.6) that refuse
- * SHA-256 OAEP.  TODO(lead): move to enum cf_recipient_kind in stream/keyops.h.
- */
-#define CF_P11_RECIPIENT_RSA_OAEP_SHA1 3
 #define CF_P11_LABEL_MAX 32 /* CK_TOKEN_INFO.label, space padded */
 
 struct cf_p11_token {

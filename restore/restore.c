@@ -92,10 +92,17 @@ db_exists(PGconn *conn, const char *name, int *exists, struct cf_error *err)
 static cf_err
 check_empty(struct job *j, struct cf_error *err)
 {
+    /* relations, functions, types and large objects outside the system schemas, and
+     * schemas other than public: anything pg_restore could collide with */
     static const char *sql =
-        "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_') + "
-        "(SELECT count(*) FROM pg_largeobject_metadata)";
+        "WITH n AS (SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', "
+        "'information_schema') AND nspname !~ '^pg_') "
+        "SELECT (SELECT count(*) FROM pg_class WHERE relnamespace IN (SELECT oid FROM n)) + "
+        "(SELECT count(*) FROM pg_proc WHERE pronamespace IN (SELECT oid FROM n)) + "
+        "(SELECT count(*) FROM pg_type t WHERE typnamespace IN (SELECT oid FROM n) "
+        "AND t.typrelid = 0 AND t.typelem = 0) + "
+        "(SELECT count(*) FROM pg_namespace WHERE oid IN (SELECT oid FROM n) "
+        "AND nspname <> 'public') + (SELECT count(*) FROM pg_largeobject_metadata)";
     PGconn *conn = NULL;
     PGresult *res = NULL;
     long objects = 0;
@@ -110,7 +117,8 @@ check_empty(struct job *j, struct cf_error *err)
         return err->code;
     if (objects > 0) {
         cf_error_setf(err, CF_ERR_USAGE, "target database \"%s\" is not empty", j->target_db);
-        cf_error_detail(err, "It holds %ld relations or large objects.", objects);
+        cf_error_detail(err, "It holds %ld schemas, relations, functions, types or large "
+                             "objects.", objects);
         cf_error_hint(err, "Restore into a new database with --create, or swap in a restored "
                            "copy with --replace.");
         return CF_ERR_USAGE;
@@ -360,25 +368,21 @@ sql_on_ident(PGconn *conn, const char *fmt1, const char *a, const char *fmt2, co
 
 /* --replace: move the existing target aside (kept: coffre never drops data). */
 static cf_err
-swap_out(struct job *j, struct cf_error *err)
+swap_out(struct job *j, char *old, size_t size, struct cf_error *err)
 {
-    char old[64];
-
-    (void)snprintf(old, sizeof(old), "%.40s_old_%lld", j->target_db, (long long)time(NULL));
+    (void)snprintf(old, size, "%.40s_old_%lld", j->target_db, (long long)time(NULL));
     if (sql_on_ident(j->admin, "ALTER DATABASE ", j->target_db, " RENAME TO ", old, err) != CF_OK) {
         cf_error_hint(err, "Close every session on database \"%s\" (it must be idle to be "
                            "renamed), then run the restore again.", j->target_db);
         return err->code;
     }
-    cf_log_info("the previous database \"%s\" was kept as \"%s\"; drop it when satisfied",
-                j->target_db, old);
     return CF_OK;
 }
 
 static cf_err
 restore_create(struct job *j, struct cf_error *err)
 {
-    char tmp[64];
+    char tmp[64], old[64] = "";
     int exists = 0;
     cf_err rc;
 
@@ -397,13 +401,25 @@ restore_create(struct job *j, struct cf_error *err)
         return err->code;
     rc = run_restore(j, err);
     if (rc == CF_OK && exists)
-        rc = swap_out(j, err);
-    if (rc == CF_OK)
+        rc = swap_out(j, old, sizeof(old), err);
+    if (rc == CF_OK) {
         rc = sql_on_ident(j->admin, "ALTER DATABASE ", tmp, " RENAME TO ", j->target_db, err);
+        if (rc != CF_OK && old[0] != '\0') {
+            /* put the old database back under its name before dropping ours */
+            struct cf_error ignored = CF_ERROR_INIT;
+
+            (void)sql_on_ident(j->admin, "ALTER DATABASE ", old, " RENAME TO ", j->target_db,
+                               &ignored);
+        }
+    }
+    if (rc == CF_OK && old[0] != '\0')
+        cf_log_info("the previous database \"%s\" was kept as \"%s\"; drop it when satisfied",
+                    j->target_db, old);
     if (rc != CF_OK) {
         struct cf_error ignored = CF_ERROR_INIT;
 
-        (void)sql_on_ident(j->admin, "DROP DATABASE IF EXISTS ", tmp, NULL, NULL, &ignored);
+        (void)sql_on_ident(j->admin, "DROP DATABASE IF EXISTS ", tmp, " WITH (FORCE)", NULL,
+                           &ignored);
         cf_error_context(err, "the temporary database \"%s\" was dropped; \"%s\" was not created",
                          tmp, j->target_db);
     }

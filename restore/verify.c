@@ -110,6 +110,13 @@ cf_cmd_verify(const struct cf_repo *repo, const char *id, bool json, struct cf_e
         }
     }
     free(v);
+    if (bad + good == 0) {
+        cf_error_setf(err, CF_ERR_NOT_FOUND, "no complete backup of instance \"%s\" to verify",
+                      repo->instance);
+        cf_error_hint(err, "Run \"coffre backup\" first; \"coffre list\" shows what the "
+                           "repository holds.");
+        return CF_ERR_NOT_FOUND;
+    }
     if (bad > 0) {
         cf_error_clear(err);
         cf_error_setf(err, first, "%zu of %zu backups failed verification", bad, bad + good);

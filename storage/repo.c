@@ -86,6 +86,35 @@ cf_repo_write_manifest(const struct cf_repo *r, const struct cf_manifest *m, str
     return rc;
 }
 
+static cf_err
+count_object(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
+{
+    (void)info, (void)err;
+    ++*(size_t *)ctx;
+    return CF_OK;
+}
+
+/* A missing manifest means "incomplete" if the backup has objects, else "no such backup". */
+static void
+explain_missing_manifest(const struct cf_repo *r, const char *id, struct cf_error *err)
+{
+    char prefix[CF_STORAGE_KEY_MAX + 1];
+    struct cf_error ignored = CF_ERROR_INIT;
+    size_t n = 0;
+
+    (void)snprintf(prefix, sizeof(prefix), "%s/backup/%s/", r->instance, id);
+    (void)cf_storage_list(r->st, prefix, count_object, &n, &ignored);
+    if (n == 0) {
+        cf_error_clear(err);
+        cf_error_setf(err, CF_ERR_NOT_FOUND, "backup %s does not exist in the repository of "
+                                             "instance \"%s\"", id, r->instance);
+    } else {
+        cf_error_detail(err, "Backup %s has no manifest: it is incomplete (interrupted or failed) "
+                             "and cannot be restored.", id);
+    }
+    cf_error_hint(err, "Run \"coffre list\" to see the complete backups.");
+}
+
 cf_err
 cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifest **out,
                       struct cf_error *err)
@@ -102,11 +131,8 @@ cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifes
     if ((rc = cf_repo_key(r, id, CF_MANIFEST_NAME, key, sizeof(key), err)) != CF_OK)
         return rc;
     rc = cf_storage_open_read(r->st, key, &src, err);
-    if (rc == CF_ERR_NOT_FOUND) {
-        cf_error_detail(err, "Backup %s has no manifest: it is incomplete (interrupted or failed) "
-                             "and cannot be restored.", id);
-        cf_error_hint(err, "Run \"coffre list\" to see the complete backups.");
-    }
+    if (rc == CF_ERR_NOT_FOUND)
+        explain_missing_manifest(r, id, err);
     if (rc != CF_OK || (rc = cf_mem_sink_new(CF_MANIFEST_MAX, &mem, err)) != CF_OK)
         goto out;
     view = mem;
@@ -117,6 +143,15 @@ cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifes
     if (rc == CF_OK) {
         data = cf_mem_sink_data(view, &len);
         rc = cf_manifest_from_json((const char *)data, len, key, out, err);
+    }
+    if (rc == CF_OK && strcmp((*out)->instance, r->instance) != 0) {
+        cf_error_setf(err, CF_ERR_CORRUPT, "manifest \"%s\" belongs to instance \"%s\"", key,
+                      (*out)->instance);
+        cf_error_detail(err, "This configuration protects instance \"%s\"; a backup was copied "
+                             "into the wrong place.", r->instance);
+        cf_manifest_free(*out);
+        *out = NULL;
+        rc = CF_ERR_CORRUPT;
     }
 out:
     cf_sink_free(chain.head);
@@ -163,6 +198,12 @@ list_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
     return CF_OK;
 }
 
+static int
+cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const struct cf_backup_entry *)a)->id, ((const struct cf_backup_entry *)b)->id);
+}
+
 cf_err
 cf_repo_list_backups(const struct cf_repo *r, struct cf_backup_entry **out, size_t *n,
                      struct cf_error *err)
@@ -178,6 +219,8 @@ cf_repo_list_backups(const struct cf_repo *r, struct cf_backup_entry **out, size
         free(lc.v);
         return rc;
     }
+    if (lc.n > 1)
+        qsort(lc.v, lc.n, sizeof(*lc.v), cmp_entry);
     *out = lc.v;
     *n = lc.n;
     return CF_OK;

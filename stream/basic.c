@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
+
 struct fd_sink {
     struct cf_sink base;
     int fd;
@@ -25,8 +27,10 @@ fd_sink_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *
     while (len > 0) {
         ssize_t w = write(f->fd, p, len);
 
-        if (w < 0 && errno == EINTR)
+        if (w < 0 && errno == EINTR && !cf_cancel_requested())
             continue;
+        if (w < 0 && errno == EINTR)
+            return cf_cancel_check(err);
         if (w < 0)
             return cf_error_set_errno(err, errno == ENOSPC ? CF_ERR_DISK_FULL : CF_ERR_IO, errno,
                                       "could not write to %s", f->name);
@@ -199,8 +203,10 @@ fd_source_read(struct cf_source *src, void *buf, size_t cap, size_t *n, struct c
     for (;;) {
         ssize_t r = read(f->fd, buf, cap);
 
-        if (r < 0 && errno == EINTR)
+        if (r < 0 && errno == EINTR && !cf_cancel_requested())
             continue;
+        if (r < 0 && errno == EINTR)
+            return cf_cancel_check(err);
         if (r < 0)
             return cf_error_set_errno(err, CF_ERR_IO, errno, "could not read %s", f->name);
         *n = (size_t)r;

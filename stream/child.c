@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
+
 extern char **environ;
 
 struct child {
@@ -102,7 +104,7 @@ stderr_tail(struct child *c, char *buf, size_t size)
     off_t end = lseek(c->errfd, 0, SEEK_END);
     off_t start = end > (off_t)sizeof(text) - 1 ? end - (off_t)sizeof(text) + 1 : 0;
     ssize_t n = pread(c->errfd, text, sizeof(text) - 1, start);
-    const char *from = text, *e;
+    const char *from = NULL, *e;
 
     text[n > 0 ? n : 0] = '\0';
     for (const char *p = text; (e = strstr(p, "error:")) != NULL; p = e + 1) {
@@ -112,7 +114,9 @@ stderr_tail(struct child *c, char *buf, size_t size)
             line--;
         from = line;
     }
-    if (from == text && strlen(text) > size - 1)
+    if (from == NULL)
+        from = text;
+    if (from == text && strstr(text, "error:") == NULL && strlen(text) > size - 1)
         from = text + strlen(text) - (size - 1);
     (void)snprintf(buf, size, "%s", from);
     for (size_t i = strlen(buf); i > 0 && (buf[i - 1] == '\n' || buf[i - 1] == ' '); i--)
@@ -152,17 +156,19 @@ reap(struct child *c, struct cf_error *err)
     return CF_ERR_CHILD;
 }
 
+/* Signal first, close after: a child reading our pipe must never see a clean
+ * end of input (pg_restore would commit what it has). */
 static void
 child_kill(struct child *c)
 {
-    if (c->fd >= 0)
-        (void)close(c->fd);
-    c->fd = -1;
     if (c->pid > 0) {
         (void)kill(c->pid, SIGTERM);
         (void)waitpid(c->pid, NULL, 0);
         c->pid = -1;
     }
+    if (c->fd >= 0)
+        (void)close(c->fd);
+    c->fd = -1;
 }
 
 static void
@@ -189,8 +195,10 @@ cs_read(struct cf_source *src, void *buf, size_t cap, size_t *n, struct cf_error
     for (;;) {
         ssize_t r = read(cs->c.fd, buf, cap);
 
-        if (r < 0 && errno == EINTR)
+        if (r < 0 && errno == EINTR && !cf_cancel_requested())
             continue;
+        if (r < 0 && errno == EINTR)
+            return cf_cancel_check(err);
         if (r < 0)
             return cf_error_set_errno(err, CF_ERR_CHILD, errno, "could not read from %s",
                                       cs->c.name);
@@ -258,8 +266,10 @@ ck_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *err)
     while (len > 0 && !ck->is_done) {
         ssize_t w = write(ck->c.fd, p, len);
 
-        if (w < 0 && errno == EINTR)
+        if (w < 0 && errno == EINTR && !cf_cancel_requested())
             continue;
+        if (w < 0 && errno == EINTR)
+            return cf_cancel_check(err);
         if (w < 0 && errno == EPIPE) {
             /* The child quit early.  A failure is reported with its stderr; a
              * success (pg_restore -t has all it needs) lets the rest of the

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+#include "common/cancel.h"
 #include "common/progress.h"
 
 cf_err
@@ -106,6 +107,8 @@ cf_pump_progress(struct cf_source *src, struct cf_sink *sink, size_t bufsize, co
         goto out;
     }
     for (;;) {
+        if ((rc = cf_cancel_check(err)) != CF_OK)
+            break;
         rc = cf_source_read(src, buf, bufsize, &n, err);
         if (rc != CF_OK || n == 0)
             break;

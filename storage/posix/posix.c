@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
+
 #include <sodium.h>
 
 struct posix_storage {
@@ -101,8 +103,10 @@ pw_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *err)
     while (len > 0) {
         ssize_t n = write(w->fd, p, len);
 
-        if (n < 0 && errno == EINTR)
+        if (n < 0 && errno == EINTR && !cf_cancel_requested())
             continue;
+        if (n < 0 && errno == EINTR)
+            return cf_cancel_check(err);
         if (n < 0)
             return write_errno(err, errno, "write", w->key);
         p += n;

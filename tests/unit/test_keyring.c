@@ -175,7 +175,7 @@ group_teardown(void **state)
 static bool
 is_rsa_kind(uint8_t kind)
 {
-    return kind == CF_RECIPIENT_RSA_OAEP || kind == CF_P11_RECIPIENT_RSA_OAEP_SHA1;
+    return kind == CF_RECIPIENT_RSA_OAEP || kind == CF_RECIPIENT_RSA_OAEP_SHA1;
 }
 
 static void

@@ -1,0 +1,49 @@
+/*
+ * cancel.c - orderly stop on signals (see cancel.h).
+ */
+#include "common/cancel.h"
+
+#include <signal.h>
+#include <string.h>
+
+static volatile sig_atomic_t received;
+
+static void
+on_signal(int sig)
+{
+    received = sig;
+}
+
+void
+cf_cancel_install(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    (void)sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: blocking I/O returns EINTR */
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    (void)sigaction(SIGHUP, &sa, NULL);
+}
+
+bool
+cf_cancel_requested(void)
+{
+    return received != 0;
+}
+
+cf_err
+cf_cancel_check(struct cf_error *err)
+{
+    int sig = received;
+
+    if (sig == 0)
+        return CF_OK;
+    cf_error_setf(err, CF_ERR_CANCELLED, "interrupted by signal %s",
+                  sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+    cf_error_detail(err, "The operation was stopped before it completed; nothing was recorded "
+                         "as done.");
+    return CF_ERR_CANCELLED;
+}

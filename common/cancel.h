@@ -1,0 +1,22 @@
+/*
+ * cancel.h - orderly stop on SIGINT, SIGTERM and SIGHUP.
+ *
+ * The handler only records the signal (installed without SA_RESTART, so a
+ * blocking read or write returns EINTR).  Loops that move data check
+ * cf_cancel_check() and fail with CF_ERR_CANCELLED, so the normal error path
+ * runs: temporary objects are removed, children killed, a temporary
+ * database dropped, and the exit status is 8.
+ */
+#ifndef CF_CANCEL_H
+#define CF_CANCEL_H
+
+#include <stdbool.h>
+
+#include "common/error.h"
+
+void cf_cancel_install(void);
+bool cf_cancel_requested(void);
+/* CF_OK, or CF_ERR_CANCELLED "interrupted by signal SIGTERM" once a signal arrived. */
+cf_err cf_cancel_check(struct cf_error *err);
+
+#endif
