@@ -7,6 +7,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make lint       clang-tidy, cppcheck, banned functions
 #   make asan       the sanitizer build in ./build-asan
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS=60 each
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -33,7 +34,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT_SRC := $(sort $(wildcard tests/unit/support/*.c))
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps check unit asan demo install lint clean bench
+.PHONY: all deps check unit asan demo install lint clean bench fuzz
 all: $(BUILD)/coffre
 
 $(BUILD)/%.o: %.c
@@ -86,7 +87,10 @@ install: all
 lint:
 	sh tests/lint.sh
 
+fuzz:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} sh tests/fuzz/run.sh
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/coffre.d $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d)

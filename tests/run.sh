@@ -3,7 +3,8 @@
 #
 #   1. unit tests (cmocka), normal build           build/tests/test_*
 #   2. the same unit tests under ASan+UBSan+LSan   build-asan/tests/test_*
-#   3. integration tests (real PostgreSQL 15, SoftHSM2), using the
+#   3. libFuzzer smoke run of every parser of untrusted bytes (10 s each)
+#   4. integration tests (real PostgreSQL 15, SoftHSM2), using the
 #      sanitizer build of coffre so leaks and UB in real command paths fail
 #
 # Every test prints TAP; this script counts "ok" and "not ok" lines.  A test
@@ -53,6 +54,9 @@ done
 for t in build-asan/tests/test_*; do
     [ -x "$t" ] && matches "$t" && run_one "asan: $(basename "$t")" "$t"
 done
+if matches tests/fuzz; then
+    FUZZ_SECONDS=${FUZZ_SECONDS:-10} run_one "fuzz: parsers and decrypt chain" sh tests/fuzz/run.sh
+fi
 export COFFRE="${COFFRE:-$ROOT/build-asan/coffre}"
 for t in tests/integration/test_*.sh; do
     [ -f "$t" ] && matches "$t" && run_one "integration: $(basename "$t" .sh)" bash "$t"

@@ -1,0 +1,46 @@
+#!/bin/sh
+# Build the libFuzzer targets with clang (ASan+UBSan) and run each for
+# FUZZ_SECONDS (default 10) from its seed corpus.  Prints TAP: one line per
+# target, "not ok" if it found a crash (the reproducer is kept in build-fuzz/).
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+SECONDS_EACH=${FUZZ_SECONDS:-10}
+B=build-fuzz
+if ! command -v clang >/dev/null 2>&1; then
+    echo "1..0 # SKIP clang is not installed"
+    exit 0
+fi
+make -s BUILD=$B CC=clang OPT="-O1 -g -fno-omit-frame-pointer" \
+    SAN="-fsanitize=fuzzer-no-link,address,undefined" $B/libcoffre.a >&2 || exit 1
+LIBS=$(pkg-config --libs libpq libcurl libxml-2.0 libsodium p11-kit-1 libzstd libsystemd jansson inih)
+CF=$(pkg-config --cflags libpq libcurl libxml-2.0 libsodium p11-kit-1 libzstd libsystemd jansson inih)
+n=0
+fails=0
+# seeds: a real object, a real manifest shape, the example configuration
+mkdir -p $B/corpus-fuzz_object $B/corpus-fuzz_config $B/corpus-fuzz_manifest
+# shellcheck disable=SC2086
+clang -std=c17 -D_GNU_SOURCE -O1 -g -I. $CF -fsanitize=fuzzer-no-link,address,undefined \
+    tests/fuzz/make_seed.c tests/unit/support/testkeys.c $B/libcoffre.a $LIBS -lpthread \
+    -o $B/make_seed >&2 && $B/make_seed $B/corpus-fuzz_object/seed-object >&2
+cp coffre.conf.example $B/corpus-fuzz_config/seed-example
+cp tests/fuzz/seed-manifest.json $B/corpus-fuzz_manifest/seed-manifest
+for src in tests/fuzz/fuzz_*.c; do
+    name=$(basename "$src" .c)
+    n=$((n + 1))
+    # shellcheck disable=SC2086
+    clang -std=c17 -D_GNU_SOURCE -O1 -g -I. $CF -fsanitize=fuzzer,address,undefined \
+        -fno-sanitize-recover=all "$src" tests/unit/support/testkeys.c $B/libcoffre.a $LIBS \
+        -lpthread -o "$B/$name" >&2 || { echo "not ok $n - $name builds"; fails=$((fails + 1)); continue; }
+    corpus="$B/corpus-$name"
+    mkdir -p "$corpus" "$B/crashes-$name"
+    if "$B/$name" -max_total_time="$SECONDS_EACH" -print_final_stats=1 -artifact_prefix="$B/crashes-$name/" \
+            "$corpus" >"$B/$name.log" 2>&1; then
+        echo "ok $n - $name: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$B/$name.log" | cut -d' ' -f2) runs in ${SECONDS_EACH}s, no crash"
+    else
+        echo "not ok $n - $name found a crash (see $B/$name.log and $B/crashes-$name/)"
+        tail -30 "$B/$name.log" | sed 's/^/# /'
+        fails=$((fails + 1))
+    fi
+done
+echo "1..$n"
+[ "$fails" = 0 ]
