@@ -124,7 +124,7 @@ dump_one(struct run *r, const char *db, struct cf_error *err)
     strncat(name, ".dump", sizeof(name) - strlen(name) - 1);
     memset(&o, 0, sizeof(o));
     job = (struct cf_dump_job){r->repo, r->id, name, r->cfg->conninfo, db, r->cfg->schema,
-                               r->cfg->bindir};
+                               r->cfg->bindir, r->cfg->row_counts};
     if (r->cfg->formula != CF_FORMULA_MANAGED)
         job.schema = NULL;
     rc = cf_dump_database(&job, &o, err);

@@ -162,8 +162,15 @@ cf_dump_database(const struct cf_dump_job *job, struct cf_manifest_object *o,
         (rc = cf_pg_exec(conn, "SELECT pg_export_snapshot()", 0, NULL, &res, err)) != CF_OK)
         goto out;
     (void)snprintf(snapshot, sizeof(snapshot), "%s", PQgetvalue(res, 0, 0));
-    if ((rc = build_count_sql(conn, job->schema, &count_sql, err)) != CF_OK ||
-        (rc = start_pg_dump(job, snapshot, PQserverVersion(conn), &src, err)) != CF_OK)
+    if (!job->row_counts)
+        count_sql = strdup("");
+    else if ((rc = build_count_sql(conn, job->schema, &count_sql, err)) != CF_OK)
+        goto out;
+    if (count_sql == NULL) {
+        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = start_pg_dump(job, snapshot, PQserverVersion(conn), &src, err)) != CF_OK)
         goto out;
     t0 = now_seconds();
     if (count_sql[0] != '\0' && !PQsendQuery(conn, count_sql)) {

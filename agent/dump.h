@@ -4,6 +4,8 @@
 #ifndef CF_DUMP_H
 #define CF_DUMP_H
 
+#include <stdbool.h>
+
 #include "common/manifest.h"
 #include "storage/repo.h"
 
@@ -15,6 +17,7 @@ struct cf_dump_job {
     const char *database;
     const char *schema;        /* managed formula: pg_dump --schema, else NULL */
     const char *bindir;        /* postgres.bindir or NULL */
+    bool row_counts;           /* backup.row_counts */
 };
 
 /* Dump; on success fills o's sizes, digest and row counts (not name/kind). */

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,6 +71,7 @@ static cf_err set_unsigned(struct parse_ctx *, const struct key_def *, const cha
 static cf_err set_level(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_chunk_size(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_keks(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_bool(struct parse_ctx *, const struct key_def *, const char *);
 
 #define FIELD(f) offsetof(struct cf_config, f)
 
@@ -90,6 +92,7 @@ static const struct key_def keys[] = {
     {"compression", "level", set_level, 0, 1, 19},
     {"compression", "workers", set_unsigned, FIELD(zstd_workers), 0, 64},
     {"encryption", "chunk_size", set_chunk_size, 0, 4096, 4194304},
+    {"backup", "row_counts", set_bool, FIELD(row_counts), 0, 0},
     {"keys", "module", set_abs_path, FIELD(module), 0, 0},
     {"keys", "kek", set_keks, 0, 0, 0},
     {"keys", "pin_file", set_abs_path, FIELD(pin_file), 0, 0},
@@ -308,6 +311,23 @@ set_repo_type(struct parse_ctx *ctx, const struct key_def *def, const char *valu
                             ctx->lineno);
     }
     return invalid(ctx, def, value, "Accepted values are \"posix\" and \"s3\".");
+}
+
+/* true/false, on/off, yes/no, 1/0 */
+static cf_err
+set_bool(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    static const char *const yes[] = {"true", "on", "yes", "1"};
+    static const char *const no[] = {"false", "off", "no", "0"};
+    bool *field = (bool *)((char *)ctx->cfg + def->offset);
+
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(value, yes[i]) == 0 || strcasecmp(value, no[i]) == 0) {
+            *field = strcasecmp(value, yes[i]) == 0;
+            return CF_OK;
+        }
+    }
+    return invalid(ctx, def, value, "Accepted values are true/false, on/off, yes/no, 1/0.");
 }
 
 static cf_err
@@ -550,6 +570,7 @@ parse_buffer(const char *name, const char *text, size_t len, struct cf_config **
     ctx.cfg->zstd_level = 3;
     ctx.cfg->zstd_workers = 0;
     ctx.cfg->chunk_size = 65536;
+    ctx.cfg->row_counts = true;
 
     rc = ini_parse_stream(read_line, &ctx, handle_pair, &ctx);
     if (err->code == CF_OK && rc > 0)

@@ -53,6 +53,9 @@ struct cf_config {
     /* [encryption] */
     size_t chunk_size;                /* bytes; default 65536; 4 KiB..4 MiB; "64k", "1M" accepted */
 
+    /* [backup] */
+    bool row_counts;                  /* count rows per table in the dump's snapshot; default true */
+
     /* [keys] */
     char *module;                     /* required */
     char *keks[CF_CONFIG_MAX_LIST];

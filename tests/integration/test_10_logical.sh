@@ -124,6 +124,13 @@ is "$(grep -c '"app.orders": '"$(psql_at src fixture -c 'SELECT count(*) FROM ON
 like "$(cat "$TEST_TMP/manifest.json")" '"\"données\".\"clients_é\"": 300' "manifest records non-ASCII tables"
 like "$(cat "$TEST_TMP/manifest.json")" '"pg_version_num": 150' "manifest records the server version"
 
+# backup.row_counts = false skips the counting scan
+{ cat "$TEST_TMP/coffre.conf"; printf '\n[backup]\nrow_counts = false\n'; } >"$TEST_TMP/nocount.conf"
+run_ok "backup without row counts" "$COFFRE" --config "$TEST_TMP/nocount.conf" backup --db second
+NID=$(cat "$LAST_OUT")
+like "$("$COFFRE" --config "$TEST_TMP/nocount.conf" cat "$NID/manifest")" '"row_counts": {}' \
+     "row_counts = false records no counts"
+
 # 8. the managed formula: the tenant's own role, one schema, no superuser
 psql_at src -c "CREATE DATABASE shared"
 psql_at src shared -c "CREATE ROLE tenant_acme LOGIN; CREATE SCHEMA tenant_acme AUTHORIZATION tenant_acme"

@@ -326,6 +326,32 @@ test_numbers(void **state)
 }
 
 static void
+test_row_counts(void **state)
+{
+    static const char *const off[] = {"false", "off", "No", "0"};
+    struct cf_config *cfg;
+    char *text;
+
+    (void)state;
+    cfg = parse_ok(base);
+    assert_true(cfg->row_counts);
+    cf_config_free(cfg);
+    for (size_t i = 0; i < 4; i++) {
+        char extra[64];
+
+        (void)snprintf(extra, sizeof(extra), "[backup]\nrow_counts = %s\n", off[i]);
+        text = append(base, extra);
+        cfg = parse_ok(text);
+        assert_false(cfg->row_counts);
+        cf_config_free(cfg);
+        free(text);
+    }
+    parse_fails(append(base, "[backup]\nrow_counts = maybe\n"),
+                "acme.conf:14: invalid value for \"backup.row_counts\": \"maybe\"");
+    assert_string_equal(last_err.detail, "Accepted values are true/false, on/off, yes/no, 1/0.");
+}
+
+static void
 test_lists(void **state)
 {
     struct cf_config *cfg;
@@ -783,6 +809,7 @@ main(void)
         cmocka_unit_test(test_all_keys),
         cmocka_unit_test(test_chunk_size),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_row_counts),
         cmocka_unit_test(test_lists),
         cmocka_unit_test(test_inline_comments),
         cmocka_unit_test(test_error_messages),
