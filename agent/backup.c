@@ -197,7 +197,7 @@ remove_partial(const struct run *r)
         cf_error_clear(&ignored);
         if (cf_repo_key(r->repo, r->id, r->m.objects[i].name, key, sizeof(key), &ignored) ==
             CF_OK)
-            (void)cf_storage_remove(r->repo->st, key, &ignored);
+            (void)cf_storage_remove(r->repo->st, key, NULL, &ignored);
     }
 }
 

@@ -190,7 +190,7 @@ cf_dump_database(const struct cf_dump_job *job, struct cf_manifest_object *o,
 
         if (cf_repo_key(job->repo, job->backup_id, job->object_name, key, sizeof(key),
                         &ignored) == CF_OK)
-            (void)cf_storage_remove(job->repo->st, key, &ignored);
+            (void)cf_storage_remove(job->repo->st, key, NULL, &ignored);
         goto out;
     }
     o->count_seconds = now_seconds() - t0;

@@ -28,12 +28,13 @@ cf_repo_put(const struct cf_repo *r, const char *id, const char *name, unsigned 
 {
     char key[CF_STORAGE_KEY_MAX + 1];
     struct cf_encrypt_options enc = {(uint8_t)kind, id, name, r->chunk_size};
+    struct cf_write_opts wo = {r->retain_until};
     struct cf_backup_chain chain = {NULL, NULL, NULL};
     struct cf_sink *terminal = NULL;
     cf_err rc;
 
     if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK ||
-        (rc = cf_storage_open_write(r->st, key, &terminal, err)) != CF_OK ||
+        (rc = cf_storage_open_write(r->st, key, &wo, &terminal, err)) != CF_OK ||
         (rc = cf_backup_chain_new(r->keys, &enc, &r->comp, terminal, &chain, err)) != CF_OK)
         goto out;
     rc = cf_pump_progress(src, chain.head, CF_PUMP_BUFFER, name, err);

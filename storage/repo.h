@@ -25,6 +25,7 @@ struct cf_repo {
     const char *instance;                /* borrowed */
     uint32_t chunk_size;
     struct cf_compress_options comp;
+    int64_t retain_until;                /* Object Lock date for new objects; 0: none */
 };
 
 /* "<instance>/backup/<id>/<name>" into buf; CF_ERR_USAGE if it does not fit or is invalid. */

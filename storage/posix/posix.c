@@ -169,12 +169,14 @@ static const struct cf_sink_ops pw_ops = {
 };
 
 static cf_err
-posix_open_write(struct cf_storage *st, const char *key, struct cf_sink **out,
-                 struct cf_error *err)
+posix_open_write(struct cf_storage *st, const char *key, const struct cf_write_opts *opts,
+                 struct cf_sink **out, struct cf_error *err)
 {
     struct posix_storage *ps = (struct posix_storage *)st;
     struct posix_write *w = calloc(1, sizeof(*w));
     char suffix[64];
+
+    (void)opts; /* no Object Lock on a file system: retain_until is not enforced */
     char *slash;
     size_t plen;
 
@@ -367,12 +369,14 @@ posix_list(struct cf_storage *st, const char *prefix, cf_storage_list_cb cb, voi
 }
 
 static cf_err
-posix_remove(struct cf_storage *st, const char *key, struct cf_error *err)
+posix_remove(struct cf_storage *st, const char *key, const char *version_id,
+             struct cf_error *err)
 {
     struct posix_storage *ps = (struct posix_storage *)st;
     char *path = join(ps->root, key);
     int rc;
 
+    (void)version_id; /* files have one version */
     if (path == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     rc = unlink(path);
@@ -396,8 +400,8 @@ posix_free(struct cf_storage *st)
 }
 
 static const struct cf_storage_ops posix_ops = {
-    "posix", 0, posix_open_write, posix_open_read, posix_info, posix_list, posix_remove,
-    posix_free,
+    "posix", posix_open_write, posix_open_read, posix_info, posix_list, posix_remove, posix_free,
+    NULL, NULL, NULL, NULL, NULL,
 };
 
 cf_err

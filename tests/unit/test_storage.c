@@ -53,7 +53,7 @@ put(struct cf_storage *st, const char *key, const char *data)
     struct cf_error err = CF_ERROR_INIT;
     struct cf_sink *w = NULL;
 
-    assert_int_equal(cf_storage_open_write(st, key, &w, &err), CF_OK);
+    assert_int_equal(cf_storage_open_write(st, key, NULL, &w, &err), CF_OK);
     assert_int_equal(cf_sink_write(w, data, strlen(data), &err), CF_OK);
     assert_int_equal(cf_sink_close(w, &err), CF_OK);
     cf_sink_free(w);
@@ -95,7 +95,7 @@ test_write_read_exists(void **state)
     assert_int_equal(cf_storage_info(st, "inst/backup/b1/db/x.dump", &info, &err), CF_OK);
     assert_int_equal(info.size, 5);
     /* write-once: an existing object is never replaced */
-    assert_int_equal(cf_storage_open_write(st, "inst/backup/b1/db/x.dump", &w, &err),
+    assert_int_equal(cf_storage_open_write(st, "inst/backup/b1/db/x.dump", NULL, &w, &err),
                      CF_ERR_EXISTS);
     assert_string_equal(err.msg,
                         "object \"inst/backup/b1/db/x.dump\" already exists in the repository");
@@ -110,7 +110,7 @@ test_abort_leaves_nothing(void **state)
     char dir[600];
     struct stat sb;
 
-    assert_int_equal(cf_storage_open_write(st, "inst/backup/b2/aborted", &w, &err), CF_OK);
+    assert_int_equal(cf_storage_open_write(st, "inst/backup/b2/aborted", NULL, &w, &err), CF_OK);
     assert_int_equal(cf_sink_write(w, "partial", 7, &err), CF_OK);
     cf_sink_abort(w);
     cf_sink_free(w);
@@ -179,7 +179,7 @@ test_invalid_keys(void **state)
         struct cf_error err = CF_ERROR_INIT;
         struct cf_sink *w = NULL;
 
-        assert_int_equal(cf_storage_open_write(st, bad[i], &w, &err), CF_ERR_USAGE);
+        assert_int_equal(cf_storage_open_write(st, bad[i], NULL, &w, &err), CF_ERR_USAGE);
     }
     assert_int_equal(cf_storage_check_key("inst/backup/20261122T020000Z/db/a=20b.dump",
                                           &(struct cf_error)CF_ERROR_INIT), CF_OK);
