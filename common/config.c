@@ -57,7 +57,7 @@ struct parse_ctx {
     int lineno; /* line handed to inih last */
     struct cf_config *cfg;
     struct cf_error *err;
-    unsigned char seen[32];
+    unsigned char seen[48];
 };
 
 static cf_err set_instance(struct parse_ctx *, const struct key_def *, const char *);
@@ -72,6 +72,13 @@ static cf_err set_level(struct parse_ctx *, const struct key_def *, const char *
 static cf_err set_chunk_size(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_keks(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_bool(struct parse_ctx *, const struct key_def *, const char *);
+static bool parse_decimal(const char *s, size_t len, unsigned long limit, unsigned long *out);
+static cf_err set_string(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_endpoint(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_size(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_duration(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_uri_style(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_lock_mode(struct parse_ctx *, const struct key_def *, const char *);
 
 #define FIELD(f) offsetof(struct cf_config, f)
 
@@ -85,10 +92,24 @@ static const struct key_def keys[] = {
     {"postgres", "bindir", set_abs_path, FIELD(bindir), 0, 0},
     {"repository", "type", set_repo_type, 0, 0, 0},
     {"repository", "path", set_abs_path, FIELD(repo_path), 0, 0},
+    {"repository", "endpoint", set_endpoint, FIELD(s3_endpoint), 0, 0},
+    {"repository", "bucket", set_string, FIELD(s3_bucket), 3, 63},
+    {"repository", "region", set_string, FIELD(s3_region), 1, 64},
+    {"repository", "prefix", set_string, FIELD(s3_prefix), 1, 256},
+    {"repository", "uri_style", set_uri_style, 0, 0, 0},
+    {"repository", "ca_file", set_abs_path, FIELD(s3_ca_file), 0, 0},
+    {"repository", "access_key_file", set_abs_path, FIELD(s3_access_key_file), 0, 0},
+    {"repository", "secret_key_file", set_abs_path, FIELD(s3_secret_key_file), 0, 0},
+    {"repository", "lock_mode", set_lock_mode, 0, 0, 0},
+    {"repository", "allow_unlocked_bucket", set_bool, FIELD(s3_allow_unlocked), 0, 0},
+    {"repository", "part_size", set_size, FIELD(s3_part_size), 5242880, 1073741824},
+    {"repository", "parts_in_flight", set_unsigned, FIELD(s3_parts_in_flight), 1, 16},
     {"retention", "daily", set_unsigned, FIELD(daily), 0, 10000},
     {"retention", "weekly", set_unsigned, FIELD(weekly), 0, 10000},
     {"retention", "monthly", set_unsigned, FIELD(monthly), 0, 10000},
     {"retention", "min_keep", set_unsigned, FIELD(min_keep), 0, 10000},
+    {"retention", "lock_margin", set_duration, FIELD(lock_margin), 0, 31622400},
+    {"retention", "stale_after", set_duration, FIELD(stale_after), 60, 31622400},
     {"compression", "level", set_level, 0, 1, 19},
     {"compression", "workers", set_unsigned, FIELD(zstd_workers), 0, 64},
     {"encryption", "chunk_size", set_chunk_size, 0, 4096, 4194304},
@@ -305,12 +326,99 @@ set_repo_type(struct parse_ctx *ctx, const struct key_def *def, const char *valu
         return CF_OK;
     }
     if (strcmp(value, "s3") == 0) {
-        /* TODO(S3 storage issue): accept it and parse the [repository] s3 keys. */
-        return cf_error_set(ctx->err, CF_ERR_CONFIG,
-                            "%s:%d: repository type \"s3\" is not supported yet", ctx->name,
-                            ctx->lineno);
+        ctx->cfg->repo_type = CF_REPO_S3;
+        return CF_OK;
     }
     return invalid(ctx, def, value, "Accepted values are \"posix\" and \"s3\".");
+}
+
+/* A non-empty string of def->min..def->max bytes, without blanks. */
+static cf_err
+set_string(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    size_t len = strlen(value);
+    char **field = (char **)((char *)ctx->cfg + def->offset);
+
+    if (len < def->min || len > def->max || strpbrk(value, " \t") != NULL)
+        return invalid(ctx, def, value, "A value of %lu to %lu characters without blanks is "
+                                        "required.", def->min, def->max);
+    return dup_into(ctx, field, value, len);
+}
+
+static cf_err
+set_endpoint(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    char **field = (char **)((char *)ctx->cfg + def->offset);
+
+    if ((strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) ||
+        strpbrk(value, " \t@") != NULL || strchr(value + 8, '/') != NULL)
+        return invalid(ctx, def, value, "An http:// or https:// URL with a host and an optional "
+                                        "port and nothing else is required, e.g. "
+                                        "https://s3.fr-par.scw.cloud.");
+    return dup_into(ctx, field, value, strlen(value));
+}
+
+/* Bytes, or a number with a k, M or G suffix (powers of 1024). */
+static cf_err
+set_size(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    size_t len = strlen(value), *field = (size_t *)((char *)ctx->cfg + def->offset);
+    unsigned long mult = 1, v;
+
+    if (len > 0 && (value[len - 1] == 'k' || value[len - 1] == 'K'))
+        mult = 1024;
+    else if (len > 0 && value[len - 1] == 'M')
+        mult = 1024UL * 1024;
+    else if (len > 0 && value[len - 1] == 'G')
+        mult = 1024UL * 1024 * 1024;
+    if (mult != 1)
+        len--;
+    if (!parse_decimal(value, len, def->max / mult, &v) || v * mult < def->min)
+        return invalid(ctx, def, value, "A size from %lu to %lu bytes is required, in bytes or "
+                                        "with a k, M or G suffix.", def->min, def->max);
+    *field = (size_t)(v * mult);
+    return CF_OK;
+}
+
+/* Seconds, or a number with an s, m, h or d suffix. */
+static cf_err
+set_duration(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    size_t len = strlen(value);
+    int64_t *field = (int64_t *)((char *)ctx->cfg + def->offset);
+    unsigned long mult = 1, v;
+
+    if (len > 0 && strchr("smhd", value[len - 1]) != NULL) {
+        mult = value[len - 1] == 's' ? 1 : value[len - 1] == 'm' ? 60
+               : value[len - 1] == 'h' ? 3600 : 86400;
+        len--;
+    }
+    if (!parse_decimal(value, len, def->max / mult, &v) || v * mult < def->min)
+        return invalid(ctx, def, value, "A duration from %lu to %lu seconds is required, in "
+                                        "seconds or with an s, m, h or d suffix.",
+                       def->min, def->max);
+    *field = (int64_t)(v * mult);
+    return CF_OK;
+}
+
+static cf_err
+set_uri_style(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    if (strcmp(value, "path") == 0 || strcmp(value, "host") == 0) {
+        ctx->cfg->s3_host_style = strcmp(value, "host") == 0;
+        return CF_OK;
+    }
+    return invalid(ctx, def, value, "Accepted values are \"path\" and \"host\".");
+}
+
+static cf_err
+set_lock_mode(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    if (strcmp(value, "compliance") == 0 || strcmp(value, "governance") == 0) {
+        ctx->cfg->s3_governance = strcmp(value, "governance") == 0;
+        return CF_OK;
+    }
+    return invalid(ctx, def, value, "Accepted values are \"compliance\" and \"governance\".");
 }
 
 /* true/false, on/off, yes/no, 1/0 */
@@ -528,9 +636,11 @@ static cf_err
 check_required(struct parse_ctx *ctx)
 {
     static const char *const required[][2] = {
-        {"coffre", "instance"}, {"coffre", "formula"},  {"postgres", "conninfo"},
-        {"repository", "type"}, {"repository", "path"}, {"keys", "module"},
-        {"keys", "kek"},
+        {"coffre", "instance"}, {"coffre", "formula"}, {"postgres", "conninfo"},
+        {"repository", "type"}, {"keys", "module"},    {"keys", "kek"},
+    };
+    static const char *const by_type[][2] = {
+        {"posix", "path"}, {"s3", "endpoint"}, {"s3", "bucket"},
     };
 
     for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
@@ -543,6 +653,15 @@ check_required(struct parse_ctx *ctx)
                                 "%s: missing required key \"postgres.schema\" "
                                 "(required when coffre.formula = managed)",
                                 ctx->name);
+    }
+    for (size_t i = 0; i < sizeof(by_type) / sizeof(by_type[0]); i++) {
+        int is_type = (ctx->cfg->repo_type == CF_REPO_S3) == (strcmp(by_type[i][0], "s3") == 0);
+
+        if (is_type && !was_seen(ctx, "repository", by_type[i][1]))
+            return cf_error_set(ctx->err, CF_ERR_CONFIG,
+                                "%s: missing required key \"repository.%s\" "
+                                "(required when repository.type = %s)",
+                                ctx->name, by_type[i][1], by_type[i][0]);
     }
     return CF_OK;
 }
@@ -571,6 +690,10 @@ parse_buffer(const char *name, const char *text, size_t len, struct cf_config **
     ctx.cfg->zstd_workers = 0;
     ctx.cfg->chunk_size = 65536;
     ctx.cfg->row_counts = true;
+    ctx.cfg->lock_margin = 86400;
+    ctx.cfg->stale_after = 86400;
+    ctx.cfg->s3_part_size = (size_t)16 * 1024 * 1024;
+    ctx.cfg->s3_parts_in_flight = 2;
 
     rc = ini_parse_stream(read_line, &ctx, handle_pair, &ctx);
     if (err->code == CF_OK && rc > 0)
@@ -690,6 +813,13 @@ cf_config_free(struct cf_config *cfg)
     free(cfg->schema);
     free(cfg->bindir);
     free(cfg->repo_path);
+    free(cfg->s3_endpoint);
+    free(cfg->s3_bucket);
+    free(cfg->s3_region);
+    free(cfg->s3_prefix);
+    free(cfg->s3_ca_file);
+    free(cfg->s3_access_key_file);
+    free(cfg->s3_secret_key_file);
     free(cfg->module);
     for (size_t i = 0; i < cfg->n_keks; i++)
         free(cfg->keks[i]);

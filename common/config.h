@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 
@@ -42,9 +43,25 @@ struct cf_config {
     /* [repository] */
     enum cf_repo_type repo_type;      /* required */
     char *repo_path;                  /* posix: required, absolute */
+    char *s3_endpoint;                /* s3: required, http:// or https:// URL */
+    char *s3_bucket;                  /* s3: required */
+    char *s3_region;                  /* s3: default "us-east-1" */
+    char *s3_prefix;                  /* s3: key prefix, default none */
+    bool s3_host_style;               /* uri_style = host (default path) */
+    char *s3_ca_file;                 /* s3: CA bundle for https */
+    char *s3_access_key_file;         /* s3: else $CREDENTIALS_DIRECTORY/coffre-s3-access-key, */
+    char *s3_secret_key_file;         /*     else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY */
+    bool s3_governance;               /* lock_mode = governance (default compliance) */
+    bool s3_allow_unlocked;           /* allow_unlocked_bucket: write to a bucket without Object
+                                         Lock, with a warning on every run (default false) */
+    size_t s3_part_size;              /* multipart part size, default 16 MiB, 5 MiB..1 GiB */
+    unsigned s3_parts_in_flight;      /* parallel part uploads, default 2, 1..16 */
 
     /* [retention] (used by prune; parsed now so files are future-proof) */
     unsigned daily, weekly, monthly, min_keep;   /* 7, 4, 12, 3 */
+    int64_t lock_margin;              /* seconds added to Object Lock dates, default 1 day */
+    int64_t stale_after;              /* incomplete backups and unfinished uploads older than
+                                         this are leftovers for prune, default 1 day */
 
     /* [compression] */
     int zstd_level;                   /* 1..19, default 3 */

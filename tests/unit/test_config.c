@@ -429,8 +429,8 @@ test_error_messages(void **state)
     parse_fails(append(base, "[s3]\n; nothing\n"), "acme.conf:13: unknown section \"[s3]\"");
     parse_fails(append(base, "[retention]\ndayly = 7\n"),
                 "acme.conf:14: unknown key \"retention.dayly\"");
-    parse_fails(append(base, "[repository]\nendpoint = https://s3.example\n"),
-                "acme.conf:14: unknown key \"repository.endpoint\"");
+    parse_fails(append(base, "[repository]\nendpont = https://s3.example\n"),
+                "acme.conf:14: unknown key \"repository.endpont\"");
     parse_fails(edit(base, "formula = onprem", "formula = cloud"),
                 "acme.conf:3: invalid value for \"coffre.formula\": \"cloud\"");
     assert_string_equal(last_err.detail, "Accepted values are \"onprem\" and \"managed\".");
@@ -451,7 +451,8 @@ test_error_messages(void **state)
     parse_fails(append("instance = acme\n", base),
                 "acme.conf:1: key \"instance\" appears before any section");
     parse_fails(edit(base, "type = posix", "type = s3"),
-                "acme.conf:7: repository type \"s3\" is not supported yet");
+                "acme.conf: missing required key \"repository.endpoint\" (required when "
+                "repository.type = s3)");
     parse_fails(edit(base, "type = posix", "type = nfs"),
                 "acme.conf:7: invalid value for \"repository.type\": \"nfs\"");
     assert_string_equal(last_err.detail, "Accepted values are \"posix\" and \"s3\".");
@@ -508,7 +509,6 @@ test_missing_required(void **state)
         {"formula = onprem\n", "coffre.formula"},
         {"conninfo = host=/run/postgresql dbname=postgres user=coffre\n", "postgres.conninfo"},
         {"type = posix\n", "repository.type"},
-        {"path = /var/lib/coffre/repo\n", "repository.path"},
         {"module = /usr/lib/softhsm/libsofthsm2.so\n", "keys.module"},
         {"kek = pkcs11:token=coffre;object=coffre-kek\n", "keys.kek"},
     };
@@ -520,6 +520,59 @@ test_missing_required(void **state)
         parse_fails(edit(base, req[i].line, ""), msg);
     }
     parse_fails(strdup(""), "acme.conf: missing required key \"coffre.instance\"");
+    parse_fails(edit(base, "path = /var/lib/coffre/repo\n", ""),
+                "acme.conf: missing required key \"repository.path\" (required when "
+                "repository.type = posix)");
+}
+
+static void
+test_s3(void **state)
+{
+    struct cf_config *cfg;
+    char *text;
+
+    (void)state;
+    text = edit(base, "type = posix\npath = /var/lib/coffre/repo\n",
+                "type = s3\nendpoint = https://s3.fr-par.scw.cloud\nbucket = acme-backups\n"
+                "region = fr-par\nprefix = coffre\nuri_style = host\nca_file = /etc/coffre/ca.pem\n"
+                "access_key_file = /etc/coffre/s3.access\nsecret_key_file = /etc/coffre/s3.secret\n"
+                "lock_mode = governance\npart_size = 64M\nparts_in_flight = 4\n");
+    cfg = parse_ok(text);
+    assert_int_equal(cfg->repo_type, CF_REPO_S3);
+    assert_string_equal(cfg->s3_endpoint, "https://s3.fr-par.scw.cloud");
+    assert_string_equal(cfg->s3_bucket, "acme-backups");
+    assert_string_equal(cfg->s3_region, "fr-par");
+    assert_string_equal(cfg->s3_prefix, "coffre");
+    assert_true(cfg->s3_host_style);
+    assert_true(cfg->s3_governance);
+    assert_false(cfg->s3_allow_unlocked);
+    assert_int_equal(cfg->s3_part_size, 64 * 1024 * 1024);
+    assert_int_equal(cfg->s3_parts_in_flight, 4);
+    assert_null(cfg->repo_path);
+    cf_config_free(cfg);
+    free(text);
+    text = edit(base, "type = posix\npath = /var/lib/coffre/repo\n",
+                "type = s3\nendpoint = http://127.0.0.1:7480\nbucket = b01\n");
+    cfg = parse_ok(text);
+    assert_int_equal(cfg->s3_part_size, 16 * 1024 * 1024);
+    assert_int_equal(cfg->s3_parts_in_flight, 2);
+    assert_int_equal(cfg->lock_margin, 86400);
+    cf_config_free(cfg);
+    free(text);
+    parse_fails(append(base, "[repository]\npart_size = 1M\n"),
+                "acme.conf:14: invalid value for \"repository.part_size\": \"1M\"");
+    parse_fails(append(base, "[repository]\nendpoint = ftp://x\n"),
+                "acme.conf:14: invalid value for \"repository.endpoint\": \"ftp://x\"");
+    parse_fails(append(base, "[repository]\nlock_mode = legal\n"),
+                "acme.conf:14: invalid value for \"repository.lock_mode\": \"legal\"");
+    parse_fails(append(base, "[retention]\nlock_margin = 2w\n"),
+                "acme.conf:14: invalid value for \"retention.lock_margin\": \"2w\"");
+    text = append(base, "[retention]\nlock_margin = 12h\nstale_after = 30m\n");
+    cfg = parse_ok(text);
+    assert_int_equal(cfg->lock_margin, 12 * 3600);
+    assert_int_equal(cfg->stale_after, 1800);
+    cf_config_free(cfg);
+    free(text);
 }
 
 static void
@@ -810,6 +863,7 @@ main(void)
         cmocka_unit_test(test_chunk_size),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_row_counts),
+        cmocka_unit_test(test_s3),
         cmocka_unit_test(test_lists),
         cmocka_unit_test(test_inline_comments),
         cmocka_unit_test(test_error_messages),
