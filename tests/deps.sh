@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config
  libpq-dev libcurl4-openssl-dev libxml2-dev libsodium-dev libp11-kit-dev p11-kit
  libzstd-dev zstd libsystemd-dev libjansson-dev libinih-dev
  libcmocka-dev softhsm2 opensc postgresql-15 postgresql-client-15 openssl
- clang clang-tidy cppcheck valgrind"
+ clang clang-tidy cppcheck valgrind
+ ceph-mon ceph-osd radosgw ceph-common uuid-runtime iproute2 curl python3"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
