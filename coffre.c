@@ -13,6 +13,7 @@
 
 #include "agent/backup.h"
 #include "agent/keys.h"
+#include "agent/prune.h"
 #include "common/cancel.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -33,6 +34,7 @@ static const char usage_text[] =
     "  verify [ID | --all] [--json]      decrypt and check every object, restore nothing\n"
     "  restore ID --target CONNINFO      restore a logical backup (see coffre restore --help)\n"
     "  cat OBJECT                        write one object's plaintext to stdout\n"
+    "  prune [--dry-run] [--json]        delete what the retention policy lets go\n"
     "  keys init|list|check              manage the key-encryption keys in the HSM\n"
     "  keys export-public URI FILE       export an RSA KEK's public half\n"
     "  keys import-public FILE URI       import it on a write-only host's token\n"
@@ -78,6 +80,16 @@ static const char cat_usage[] =
     "An absolute path names an object file copied out of any repository: only\n"
     "the object and a key are needed, no manifest.\n";
 
+static const char prune_usage[] =
+    "Usage: coffre prune [--dry-run] [--json]\n"
+    "\n"
+    "Apply the retention policy ([retention] daily/weekly/monthly/min_keep):\n"
+    "delete the backups whose class's period has ended, never one whose Object\n"
+    "Lock date has not passed (skipped with a reason), never leaving fewer than\n"
+    "min_keep verified backups; delete leftovers of incomplete backups and abort\n"
+    "unfinished uploads older than retention.stale_after.  --dry-run says what\n"
+    "it would do and changes nothing.\n";
+
 static const char restore_usage[] =
     "Usage: coffre restore ID --target CONNINFO [OPTIONS]\n"
     "\n"
@@ -104,7 +116,8 @@ command_usage(const char *cmd)
         const char *name;
         const char *usage;
     } commands[] = {{"backup", backup_usage}, {"list", list_usage}, {"verify", verify_usage},
-                    {"cat", cat_usage},       {"restore", restore_usage}, {"keys", cf_keys_usage}};
+                    {"cat", cat_usage},       {"restore", restore_usage}, {"keys", cf_keys_usage},
+                    {"prune", prune_usage}};
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (strcmp(cmd, commands[i].name) == 0)
@@ -243,17 +256,26 @@ cmd_simple(struct ctx *c, const char *cmd, int argc, char **argv, struct cf_erro
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'}, {"all", no_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    bool json = false, all = false;
+        {"dry-run", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    bool json = false, all = false, dry_run = false;
     int ch;
 
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'j': json = true; break;
         case 'a': all = true; break;
+        case 'n': dry_run = true; break;
         case 'h': (void)fputs(command_usage(cmd), stdout); return CF_OK;
         default: return usage_error(err, "invalid option for %s", cmd);
         }
+    }
+    if ((all && strcmp(cmd, "verify") != 0) || (dry_run && strcmp(cmd, "prune") != 0))
+        return usage_error(err, "invalid option for %s", cmd);
+    if (strcmp(cmd, "prune") == 0) {
+        if (optind != argc)
+            return usage_error(err, "unexpected argument \"%s\"", argv[optind]);
+        return cf_cmd_prune(c->cfg, &c->repo, dry_run, json, err);
     }
     if (strcmp(cmd, "list") == 0) {
         if (optind != argc)

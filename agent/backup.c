@@ -17,12 +17,14 @@
 #include "agent/dump.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "policies/policy.h"
 #include "stream/child.h"
 #include "stream/hash.h"
 
 struct run {
     const struct cf_config *cfg;
-    const struct cf_repo *repo;
+    const struct cf_repo *repo;   /* &repo_copy: carries this backup's lock date */
+    struct cf_repo repo_copy;
     const struct cf_backup_options *opts;
     struct cf_manifest m;
     char id[CF_OBJECT_ID_MAX + 1];
@@ -30,12 +32,39 @@ struct run {
     int is_superuser;
 };
 
+/*
+ * Decide the GFS class from the complete backups already in the repository
+ * (their ids are their start times), and the Object Lock date of every
+ * object this backup writes.
+ */
+static void
+classify(struct run *r, const struct cf_backup_entry *v, size_t n)
+{
+    struct cf_retention_policy policy;
+    int64_t *prev = calloc(n + 1, sizeof(*prev)), t = r->m.start_time;
+    size_t k = 0;
+    enum cf_retention_class cls;
+
+    for (size_t i = 0; prev != NULL && i < n; i++)
+        if (v[i].has_manifest && cf_backup_id_time(v[i].id) >= 0)
+            prev[k++] = cf_backup_id_time(v[i].id);
+    cf_policy_from_config(r->cfg, &policy);
+    cls = cf_retention_classify(t, prev, k);
+    free(prev);
+    r->m.retention_class = strdup(cf_retention_class_name(cls));
+    r->m.expires = cf_retention_expiry(&policy, cls, t);
+    if (r->repo->st->features & CF_STORAGE_FEAT_OBJECT_LOCK) {
+        r->m.lock_until = cf_retention_lock_until(&policy, cls, t);
+        r->repo_copy.retain_until = r->m.lock_until;
+    }
+}
+
 static cf_err
 choose_id(struct run *r, struct cf_error *err)
 {
     struct cf_backup_entry *v = NULL;
     size_t n = 0;
-    time_t now = time(NULL);
+    time_t now = (time_t)r->m.start_time;
     struct tm tm;
     char base[32];
 
@@ -43,6 +72,7 @@ choose_id(struct run *r, struct cf_error *err)
     (void)strftime(base, sizeof(base), "%Y%m%dT%H%M%SZ", &tm);
     if (cf_repo_list_backups(r->repo, &v, &n, err) != CF_OK)
         return err->code;
+    classify(r, v, n);
     (void)snprintf(r->id, sizeof(r->id), "%s", base);
     for (int k = 2;; k++) {
         int taken = 0;
@@ -230,7 +260,8 @@ cf_cmd_backup(const struct cf_config *cfg, const struct cf_repo *repo,
 
     memset(&r, 0, sizeof(r));
     r.cfg = cfg;
-    r.repo = repo;
+    r.repo_copy = *repo;
+    r.repo = &r.repo_copy;
     r.opts = opts;
     r.m.start_time = (int64_t)time(NULL);
     (void)gethostname(host, sizeof(host) - 1);
@@ -243,7 +274,16 @@ cf_cmd_backup(const struct cf_config *cfg, const struct cf_repo *repo,
     r.m.schema = cfg->formula == CF_FORMULA_MANAGED ? strdup(cfg->schema) : NULL;
     r.m.hostname = strdup(host);
     r.m.coffre_version = strdup(opts->version);
-    cf_log_info("backup %s: %zu database(s) of instance \"%s\"", r.id, n, cfg->instance);
+    if (r.m.lock_until > 0) {
+        char lock[32];
+
+        cf_format_time(r.m.lock_until, lock, sizeof(lock));
+        cf_log_info("backup %s (%s): %zu database(s) of instance \"%s\", locked until %s", r.id,
+                    r.m.retention_class, n, cfg->instance, lock);
+    } else {
+        cf_log_info("backup %s (%s): %zu database(s) of instance \"%s\"", r.id,
+                    r.m.retention_class, n, cfg->instance);
+    }
     for (size_t i = 0; i < n && rc == CF_OK; i++)
         rc = dump_one(&r, dbs[i], err);
     if (rc == CF_OK)

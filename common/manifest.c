@@ -63,13 +63,23 @@ cf_err
 cf_manifest_to_json(const struct cf_manifest *m, char **out, size_t *len, struct cf_error *err)
 {
     char start[32], stop[32];
-    json_t *root, *objs = json_array();
+    json_t *root, *retention, *objs = json_array();
     char *s;
 
     cf_format_time(m->start_time, start, sizeof(start));
     cf_format_time(m->stop_time, stop, sizeof(stop));
     for (size_t i = 0; i < m->n_objects; i++)
         json_array_append_new(objs, object_to_json(&m->objects[i]));
+    {
+        char expires[32], lock[32];
+
+        cf_format_time(m->expires, expires, sizeof(expires));
+        cf_format_time(m->lock_until, lock, sizeof(lock));
+        root = json_pack("{s:s, s:s, s:o}", "class", m->retention_class ? m->retention_class : "daily",
+                         "expires", expires, "lock_until",
+                         m->lock_until > 0 ? json_string(lock) : json_null());
+    }
+    retention = root;
     root = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o}",
                      "format", CF_MANIFEST_FORMAT, "id", m->id, "instance", m->instance, "kind",
                      m->kind, "formula", m->formula, "schema", str_or_null(m->schema),
@@ -77,8 +87,12 @@ cf_manifest_to_json(const struct cf_manifest *m, char **out, size_t *len, struct
                      "hostname", m->hostname, "coffre_version", m->coffre_version, "start_time",
                      start, "stop_time", stop, "globals_note", str_or_null(m->globals_note),
                      "objects", objs);
-    if (root == NULL)
+    if (root == NULL || retention == NULL) {
+        json_decref(root);
+        json_decref(retention);
         return cf_error_set(err, CF_ERR_INTERNAL, "could not build the manifest");
+    }
+    json_object_set_new(root, "retention", retention);
     s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);
     if (s == NULL)
@@ -133,6 +147,26 @@ object_from_json(json_t *j, struct cf_manifest_object *o)
     return 0;
 }
 
+/* "retention": {"class": "weekly", "expires": "...", "lock_until": "..." | null} */
+static int
+retention_from_json(json_t *j, struct cf_manifest *m)
+{
+    const char *cls, *expires;
+    json_t *lock = NULL;
+
+    if (json_unpack(j, "{s:s, s:s, s:o}", "class", &cls, "expires", &expires, "lock_until",
+                    &lock) != 0 ||
+        (strcmp(cls, "daily") != 0 && strcmp(cls, "weekly") != 0 && strcmp(cls, "monthly") != 0))
+        return -1;
+    m->retention_class = strdup(cls);
+    m->expires = parse_time(expires);
+    m->lock_until = json_is_string(lock) ? parse_time(json_string_value(lock)) : 0;
+    if (m->retention_class == NULL || m->expires < 0 || m->lock_until < 0 ||
+        (!json_is_string(lock) && !json_is_null(lock)))
+        return -1;
+    return 0;
+}
+
 static int
 manifest_from_root(json_t *root, struct cf_manifest *m)
 {
@@ -161,6 +195,8 @@ manifest_from_root(json_t *root, struct cf_manifest *m)
     m->start_time = parse_time(start);
     m->stop_time = parse_time(stop);
     if (m->start_time < 0 || m->stop_time < 0)
+        return -1;
+    if (retention_from_json(json_object_get(root, "retention"), m) != 0)
         return -1;
     m->objects = calloc(json_array_size(objs) + 1, sizeof(*m->objects));
     if (m->objects == NULL)
@@ -222,6 +258,7 @@ cf_manifest_clear(struct cf_manifest *m)
     free(m->hostname);
     free(m->coffre_version);
     free(m->globals_note);
+    free(m->retention_class);
     for (size_t i = 0; i < m->n_objects; i++)
         cf_manifest_object_clear(&m->objects[i]);
     free(m->objects);

@@ -44,6 +44,9 @@ struct cf_manifest {
     char *coffre_version;
     int64_t start_time, stop_time;   /* seconds since the epoch, UTC */
     char *globals_note;  /* why globals were not dumped, or NULL */
+    char *retention_class; /* "daily" | "weekly" | "monthly", decided when taken */
+    int64_t expires;     /* when the class's period ends (seconds) */
+    int64_t lock_until;  /* Object Lock retain-until date of its objects; 0: none */
     struct cf_manifest_object *objects;
     size_t n_objects;
 };

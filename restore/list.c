@@ -59,11 +59,13 @@ what_of(const struct cf_manifest *m, char *buf, size_t size)
 static void
 print_table(const struct row *rows, size_t n)
 {
-    (void)printf("%-22s %-8s %-10s %-20s %-20s %8s %10s %10s  %s\n", "ID", "KIND", "STATE", "WHAT",
-           "START", "SECONDS", "PLAIN", "STORED", "NOTE");
+    (void)printf("%-22s %-8s %-10s %-8s %-20s %-20s %8s %10s %10s %-20s  %s\n", "ID", "KIND",
+                 "STATE", "CLASS", "WHAT", "START", "SECONDS", "PLAIN", "STORED", "LOCKED UNTIL",
+                 "NOTE");
     for (size_t i = 0; i < n; i++) {
         const struct row *r = &rows[i];
         char start[32] = "-", what[256] = "-", plain[32] = "-", stored[32], secs[32] = "-";
+        char lock[32] = "-";
         uint64_t p = 0;
 
         human_bytes(r->e->stored_bytes, stored, sizeof(stored));
@@ -75,10 +77,13 @@ print_table(const struct row *rows, size_t n)
             what_of(r->m, what, sizeof(what));
             (void)snprintf(secs, sizeof(secs), "%lld",
                            (long long)(r->m->stop_time - r->m->start_time));
+            if (r->m->lock_until > 0)
+                cf_format_time(r->m->lock_until, lock, sizeof(lock));
         }
-        (void)printf("%-22s %-8s %-10s %-20s %-20s %8s %10s %10s  %s\n", r->e->id,
-               r->m ? r->m->kind : "-", state_of(r), what, start, secs, plain, stored,
-               r->problem);
+        (void)printf("%-22s %-8s %-10s %-8s %-20s %-20s %8s %10s %10s %-20s  %s\n", r->e->id,
+                     r->m ? r->m->kind : "-", state_of(r),
+                     r->m && r->m->retention_class ? r->m->retention_class : "-", what, start,
+                     secs, plain, stored, lock, r->problem);
     }
 }
 
@@ -119,6 +124,15 @@ print_json(const struct row *rows, size_t n)
             json_object_set_new(o, "plain_bytes", json_integer((json_int_t)p));
             json_object_set_new(o, "compressed_bytes", json_integer((json_int_t)c));
             json_object_set_new(o, "pg_version", json_string(r->m->pg_version));
+            json_object_set_new(o, "retention_class", json_string(r->m->retention_class));
+            cf_format_time(r->m->expires, start, sizeof(start));
+            json_object_set_new(o, "expires", json_string(start));
+            if (r->m->lock_until > 0) {
+                cf_format_time(r->m->lock_until, start, sizeof(start));
+                json_object_set_new(o, "lock_until", json_string(start));
+            } else {
+                json_object_set_new(o, "lock_until", json_null());
+            }
         }
         if (r->problem[0] != '\0')
             json_object_set_new(o, "problem", json_string(r->problem));

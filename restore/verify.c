@@ -24,7 +24,8 @@ presence_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
     const char *name = info->key + p->prefix_len;
 
     (void)err;
-    if (strcmp(name, CF_MANIFEST_NAME) == 0)
+    if (strcmp(name, CF_MANIFEST_NAME) == 0 ||
+        strncmp(name, CF_VERIFY_PREFIX, strlen(CF_VERIFY_PREFIX)) == 0)
         return CF_OK;
     for (size_t i = 0; i < p->m->n_objects; i++)
         if (strcmp(p->m->objects[i].name, name) == 0)
@@ -35,7 +36,8 @@ presence_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
 }
 
 static cf_err
-verify_one(const struct cf_repo *repo, const char *id, struct cf_error *err)
+check_backup(const struct cf_repo *repo, const char *id, int64_t *lock_until,
+             struct cf_error *err)
 {
     struct cf_manifest *m = NULL;
     struct presence p;
@@ -44,6 +46,7 @@ verify_one(const struct cf_repo *repo, const char *id, struct cf_error *err)
 
     if ((rc = cf_repo_read_manifest(repo, id, &m, err)) != CF_OK)
         return rc;
+    *lock_until = m->lock_until;
     for (size_t i = 0; i < m->n_objects && rc == CF_OK; i++) {
         const struct cf_manifest_object *o = &m->objects[i];
         uint8_t sha[CF_SHA256_BYTES];
@@ -69,6 +72,26 @@ verify_one(const struct cf_repo *repo, const char *id, struct cf_error *err)
                               "manifest does not list", id, p.extra);
     }
     cf_manifest_free(m);
+    return rc;
+}
+
+/*
+ * Verify one backup and record the result with it, so that prune knows
+ * which backups count as verified.  Nothing is recorded when the manifest
+ * cannot be read (no key, or no backup): there is nothing to judge.
+ */
+static cf_err
+verify_one(const struct cf_repo *repo, const char *id, struct cf_error *err)
+{
+    struct cf_error rec_err = CF_ERROR_INIT;
+    int64_t lock_until = -1;
+    cf_err rc = check_backup(repo, id, &lock_until, err);
+
+    if (lock_until < 0)
+        return rc;
+    if (cf_repo_record_verify(repo, id, lock_until, rc == CF_OK, rc == CF_OK ? NULL : err->msg,
+                              &rec_err) != CF_OK)
+        cf_log_warning("could not record the verification of backup %s: %s", id, rec_err.msg);
     return rc;
 }
 

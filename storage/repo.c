@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "stream/hash.h"
@@ -225,4 +227,112 @@ cf_repo_list_backups(const struct cf_repo *r, struct cf_backup_entry **out, size
     *out = lc.v;
     *n = lc.n;
     return CF_OK;
+}
+
+cf_err
+cf_repo_record_verify(const struct cf_repo *r, const char *id, int64_t lock_until, bool ok,
+                      const char *problem, struct cf_error *err)
+{
+    char name[64], when[32];
+    struct cf_repo locked = *r;
+    struct cf_backup_sizes sizes;
+    struct cf_source *src = NULL;
+    json_t *j;
+    char *text;
+    struct timespec ts;
+    time_t now;
+    struct tm tm;
+    size_t len;
+    cf_err rc;
+
+    /* microseconds in the name: two runs in one second still sort in order */
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    now = ts.tv_sec;
+    (void)gmtime_r(&now, &tm);
+    len = strftime(name, sizeof(name), CF_VERIFY_PREFIX "%Y%m%dT%H%M%SZ", &tm);
+    (void)snprintf(name + len, sizeof(name) - len, "-%06ld", ts.tv_nsec / 1000);
+    cf_format_time((int64_t)now, when, sizeof(when));
+    j = json_pack("{s:s, s:s, s:s, s:s}", "backup", id, "time", when, "result",
+                  ok ? "ok" : "failed", "problem", problem ? problem : "");
+    text = j != NULL ? json_dumps(j, JSON_SORT_KEYS) : NULL;
+    json_decref(j);
+    if (text == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    locked.retain_until = (r->st->features & CF_STORAGE_FEAT_OBJECT_LOCK) ? lock_until : 0;
+    rc = cf_mem_source_new(text, strlen(text), &src, err);
+    if (rc == CF_OK)
+        rc = cf_repo_put(&locked, id, name, CF_OBJ_RECORD, src, &sizes, err);
+    cf_source_free(src);
+    free(text);
+    return rc;
+}
+
+struct last_ctx {
+    size_t prefix_len;
+    char name[CF_STORAGE_KEY_MAX + 1];
+};
+
+static cf_err
+last_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
+{
+    struct last_ctx *lc = ctx;
+    const char *name = info->key + lc->prefix_len;
+
+    (void)err;
+    if (strncmp(name, CF_VERIFY_PREFIX, strlen(CF_VERIFY_PREFIX)) == 0 &&
+        strcmp(name, lc->name) > 0)
+        (void)snprintf(lc->name, sizeof(lc->name), "%s", name);
+    return CF_OK;
+}
+
+cf_err
+cf_repo_last_verify(const struct cf_repo *r, const char *id, bool *has_record, bool *ok,
+                    struct cf_error *err)
+{
+    char prefix[CF_STORAGE_KEY_MAX + 1];
+    struct last_ctx lc;
+    struct cf_sink *mem = NULL, *view;
+    const uint8_t *data;
+    size_t len;
+    json_t *j;
+    cf_err rc;
+
+    memset(&lc, 0, sizeof(lc));
+    (void)snprintf(prefix, sizeof(prefix), "%s/backup/%s/", r->instance, id);
+    lc.prefix_len = strlen(prefix);
+    *has_record = false;
+    if ((rc = cf_storage_list(r->st, prefix, last_cb, &lc, err)) != CF_OK || lc.name[0] == '\0')
+        return rc;
+    if ((rc = cf_mem_sink_new(64 * 1024, &mem, err)) != CF_OK)
+        return rc;
+    view = mem;
+    /* cf_repo_get frees the chain, so read through a second reference */
+    {
+        struct cf_decrypt_expect expect = {id, lc.name, CF_OBJ_RECORD};
+        struct cf_restore_chain chain = {NULL, NULL, NULL};
+        struct cf_source *src = NULL;
+        char key[CF_STORAGE_KEY_MAX + 1];
+
+        rc = cf_repo_key(r, id, lc.name, key, sizeof(key), err);
+        if (rc == CF_OK)
+            rc = cf_storage_open_read(r->st, key, &src, err);
+        if (rc == CF_OK)
+            rc = cf_restore_chain_new(r->keys, &expect, key, NULL, mem, &chain, err);
+        else
+            cf_sink_free(mem);
+        mem = NULL; /* transferred */
+        if (rc == CF_OK)
+            rc = cf_pump(src, chain.head, CF_PUMP_BUFFER, err);
+        if (rc == CF_OK) {
+            data = cf_mem_sink_data(view, &len);
+            j = json_loadb((const char *)data, len, 0, NULL);
+            *has_record = true;
+            *ok = j != NULL && json_is_string(json_object_get(j, "result")) &&
+                  strcmp(json_string_value(json_object_get(j, "result")), "ok") == 0;
+            json_decref(j);
+        }
+        cf_sink_free(chain.head);
+        cf_source_free(src);
+    }
+    return rc;
 }

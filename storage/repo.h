@@ -47,6 +47,18 @@ cf_err cf_repo_write_manifest(const struct cf_repo *r, const struct cf_manifest 
 cf_err cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifest **out,
                              struct cf_error *err);
 
+/*
+ * Verification records: "verify-<UTC time>" objects stored with the backup
+ * they judge (new immutable objects, never rewritten; the latest one
+ * counts).  record_verify writes one; last_verify reads the latest one.
+ */
+#define CF_VERIFY_PREFIX "verify-"
+cf_err cf_repo_record_verify(const struct cf_repo *r, const char *id, int64_t lock_until,
+                             bool ok, const char *problem, struct cf_error *err);
+/* *has_record false when the backup was never verified after it was taken. */
+cf_err cf_repo_last_verify(const struct cf_repo *r, const char *id, bool *has_record, bool *ok,
+                           struct cf_error *err);
+
 struct cf_backup_entry {
     char id[CF_OBJECT_ID_MAX + 1];
     bool has_manifest;

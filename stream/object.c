@@ -14,6 +14,7 @@ cf_object_kind_name(unsigned kind)
     case CF_OBJ_MANIFEST: return "manifest";
     case CF_OBJ_BASE_TAR: return "base-tar";
     case CF_OBJ_WAL: return "wal";
+    case CF_OBJ_RECORD: return "record";
     default: return "unknown";
     }
 }

@@ -52,7 +52,8 @@ enum cf_object_kind {
     CF_OBJ_GLOBALS = 2,   /* pg_dumpall --globals-only SQL */
     CF_OBJ_MANIFEST = 3,  /* the backup's manifest (JSON) */
     CF_OBJ_BASE_TAR = 4,  /* physical base backup tar (later issue) */
-    CF_OBJ_WAL = 5        /* WAL segment (later issue) */
+    CF_OBJ_WAL = 5,       /* WAL segment (later issue) */
+    CF_OBJ_RECORD = 6     /* a verification record (JSON) stored with its backup */
 };
 
 struct cf_object_header {

@@ -30,6 +30,9 @@ fill(struct cf_manifest *m)
     m->start_time = 1795312800;
     m->stop_time = 1795312860;
     m->globals_note = strdup("not dumped: the backup role is not a superuser");
+    m->retention_class = strdup("monthly");
+    m->expires = 1826848800;
+    m->lock_until = 1826935200;
     memset(&o, 0, sizeof(o));
     o.name = strdup("db/app.dump");
     o.kind = strdup("dump");
@@ -66,6 +69,9 @@ test_round_trip(void **state)
     assert_int_equal(back->stop_time, m.stop_time);
     assert_null(back->schema);
     assert_string_equal(back->globals_note, m.globals_note);
+    assert_string_equal(back->retention_class, "monthly");
+    assert_int_equal(back->expires, m.expires);
+    assert_int_equal(back->lock_until, m.lock_until);
     assert_int_equal(back->n_objects, 1);
     assert_string_equal(back->objects[0].database, "app");
     assert_int_equal(back->objects[0].plain, 1000);
