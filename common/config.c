@@ -109,7 +109,7 @@ static const struct key_def keys[] = {
     {"retention", "monthly", set_unsigned, FIELD(monthly), 0, 10000},
     {"retention", "min_keep", set_unsigned, FIELD(min_keep), 0, 10000},
     {"retention", "lock_margin", set_duration, FIELD(lock_margin), 0, 31622400},
-    {"retention", "stale_after", set_duration, FIELD(stale_after), 60, 31622400},
+    {"retention", "stale_after", set_duration, FIELD(stale_after), 1, 31622400},
     {"compression", "level", set_level, 0, 1, 19},
     {"compression", "workers", set_unsigned, FIELD(zstd_workers), 0, 64},
     {"encryption", "chunk_size", set_chunk_size, 0, 4096, 4194304},
