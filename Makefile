@@ -14,7 +14,7 @@ DESTDIR ?=
 BUILD ?= build
 CC ?= cc
 
-PKGS := libpq libcurl libxml-2.0 libsodium p11-kit-1 libzstd libsystemd jansson inih
+PKGS := libpq libcurl libxml-2.0 libsodium p11-kit-1 libzstd libsystemd jansson inih libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 

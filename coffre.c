@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "agent/backup.h"
@@ -20,6 +21,7 @@
 #include "pkcs11/keyring.h"
 #include "restore/commands.h"
 #include "storage/repo.h"
+#include "storage/s3/s3.h"
 
 #define COFFRE_VERSION "0.1.0"
 
@@ -148,8 +150,27 @@ ctx_open(struct ctx *c, const char *config_path, struct cf_error *err)
     memset(c, 0, sizeof(*c));
     if (cf_config_load(config_path, &c->cfg, err) != CF_OK)
         return err->code;
-    if (cf_storage_posix_new(c->cfg->repo_path, &c->st, err) != CF_OK)
+    if (c->cfg->repo_type == CF_REPO_S3) {
+        struct cf_s3_options so;
+
+        memset(&so, 0, sizeof(so));
+        so.endpoint = c->cfg->s3_endpoint;
+        so.bucket = c->cfg->s3_bucket;
+        so.region = c->cfg->s3_region;
+        so.prefix = c->cfg->s3_prefix;
+        so.host_style = c->cfg->s3_host_style;
+        so.ca_file = c->cfg->s3_ca_file;
+        so.access_key_file = c->cfg->s3_access_key_file;
+        so.secret_key_file = c->cfg->s3_secret_key_file;
+        so.governance = c->cfg->s3_governance;
+        so.allow_unlocked = c->cfg->s3_allow_unlocked;
+        so.part_size = c->cfg->s3_part_size;
+        so.parts_in_flight = c->cfg->s3_parts_in_flight;
+        if (cf_storage_s3_new(&so, &c->st, err) != CF_OK)
+            return err->code;
+    } else if (cf_storage_posix_new(c->cfg->repo_path, &c->st, err) != CF_OK) {
         return err->code;
+    }
     ko.module = c->cfg->module;
     ko.keks = (const char *const *)c->cfg->keks;
     ko.n_keks = c->cfg->n_keks;
@@ -359,7 +380,12 @@ main(int argc, char **argv)
         cf_log_error("could not initialise libsodium");
         return 1;
     }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        cf_log_error("could not initialise libcurl");
+        return 1;
+    }
     (void)dispatch(config, argc - optind, argv + optind, &err);
+    curl_global_cleanup();
     if (fflush(stdout) != 0 && err.code == CF_OK)
         cf_error_setf(&err, CF_ERR_IO, "could not write to standard output");
     cf_log_cf_error(&err);

@@ -290,7 +290,7 @@ cf_cmd_backup(const struct cf_config *cfg, const struct cf_repo *repo,
         rc = dump_globals(&r, err);
     r.m.stop_time = (int64_t)time(NULL);
     if (rc == CF_OK)
-        rc = cf_repo_write_manifest(repo, &r.m, err);
+        rc = cf_repo_write_manifest(r.repo, &r.m, err);
     if (rc == CF_OK)
         print_result(&r);
     else {

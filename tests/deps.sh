@@ -3,7 +3,7 @@
 # Idempotent; needs root (apt-get).  Debian 12 (bookworm).
 set -eu
 PKGS="build-essential pkg-config
- libpq-dev libcurl4-openssl-dev libxml2-dev libsodium-dev libp11-kit-dev p11-kit
+ libpq-dev libcurl4-openssl-dev libssl-dev libxml2-dev libsodium-dev libp11-kit-dev p11-kit
  libzstd-dev zstd libsystemd-dev libjansson-dev libinih-dev
  libcmocka-dev softhsm2 opensc postgresql-15 postgresql-client-15 openssl
  clang clang-tidy cppcheck valgrind

@@ -12,8 +12,8 @@ if ! command -v clang >/dev/null 2>&1; then
 fi
 make -s BUILD=$B CC=clang OPT="-O1 -g -fno-omit-frame-pointer" \
     SAN="-fsanitize=fuzzer-no-link,address,undefined" $B/libcoffre.a >&2 || exit 1
-LIBS=$(pkg-config --libs libpq libcurl libxml-2.0 libsodium p11-kit-1 libzstd libsystemd jansson inih)
-CF=$(pkg-config --cflags libpq libcurl libxml-2.0 libsodium p11-kit-1 libzstd libsystemd jansson inih)
+LIBS=$(pkg-config --libs libpq libcurl libxml-2.0 libsodium p11-kit-1 libzstd libsystemd jansson inih libcrypto)
+CF=$(pkg-config --cflags libpq libcurl libxml-2.0 libsodium p11-kit-1 libzstd libsystemd jansson inih libcrypto)
 n=0
 fails=0
 # seeds: a real object, a real manifest shape, the example configuration

@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# tests/integration/s3lib.sh -- plain SigV4 S3 requests with curl, for tests that
+# check what the server holds independently of coffre.  Source after lib.sh,
+# once rgw.sh's exports (S3_REGION, S3_CA_FILE, AWS_*) are in the environment.
+#
+#   s3 METHOD URL [curl args...]   sets CODE (HTTP status, 000 if none) and
+#                                   CURL_RC; body in $BODY, headers in $HDRS
+#   header NAME, body, md5_b64 FILE, status_is CODE DESC
+
+BODY=$TEST_TMP/body
+HDRS=$TEST_TMP/headers
+CODE=""
+CURL_RC=0
+
+# s3 METHOD URL [curl args...] -- a SigV4 request; sets CODE (HTTP status, 000 if
+# none) and CURL_RC, body in $BODY, response headers in $HDRS.
+s3() {
+    local method=$1 url=$2 how
+    shift 2
+    if [ "$method" = HEAD ]; then how=(-I); else how=(-X "$method"); fi  # -X HEAD waits for a body
+    : >"$BODY"
+    CURL_RC=0
+    CODE=$(curl -sS --noproxy '*' --max-time 20 --cacert "$S3_CA_FILE" \
+        --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "${how[@]}" \
+        -D "$HDRS" -o "$BODY" -w '%{http_code}' "$@" "$url" 2>"$TEST_TMP/curl.err") || CURL_RC=$?
+}
+header() { tr -d '\r' <"$HDRS" | sed -n "s/^$1: //Ip" | tail -n 1; }
+body() { cat "$BODY"; }
+md5_b64() { openssl md5 -binary "$1" | base64; }
+# the S3 status code, with the error body as a diagnostic when it is not WANT
+status_is() {
+    if [ "$CODE" = "$1" ]; then pass "$2"; else fail "$2" "status $CODE, expected $1" "$(head -c 600 "$BODY")" "$(cat "$TEST_TMP/curl.err")"; fi
+}
+
