@@ -627,7 +627,8 @@ copy_options(struct s3_storage *st, const struct cf_s3_options *o, struct cf_err
     st->parts_in_flight = o->parts_in_flight;
     st->max_attempts = o->max_attempts != 0 ? o->max_attempts : 6;
     st->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
-    st->low_speed_seconds = o->low_speed_seconds > 0 ? o->low_speed_seconds : 30;
+    st->low_speed_seconds = o->low_speed_seconds > 0 ? o->low_speed_seconds
+                            : (long)env_uint("COFFRE_S3_LOW_SPEED_SECONDS", 30, 3600);
     st->backoff_base_ms = env_uint("COFFRE_S3_BACKOFF_MS", 100, 60000);
     st->backoff_cap_ms = st->backoff_base_ms * 50;
     st->max_keys = env_uint("COFFRE_S3_MAX_KEYS", 1000, 1000);
