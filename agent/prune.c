@@ -200,7 +200,10 @@ report(struct backup *b, bool dry_run, bool json, json_t *arr)
 
     if (b->action == CF_PRUNE_DELETE && !dry_run && b->locked > 0)
         (void)snprintf(b->note, sizeof(b->note),
-                       "skipped: %zu object(s) still locked by the storage", b->locked);
+                       b->deleted > 0 ? "partly deleted: %zu object(s) still locked by the "
+                                        "storage; a later prune finishes it"
+                                      : "skipped: %zu object(s) still locked by the storage",
+                       b->locked);
     describe(b, why, sizeof(why));
     if (json)
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "id", b->e->id, "action", verb,

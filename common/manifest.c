@@ -196,7 +196,9 @@ manifest_from_root(json_t *root, struct cf_manifest *m)
     m->stop_time = parse_time(stop);
     if (m->start_time < 0 || m->stop_time < 0)
         return -1;
-    if (retention_from_json(json_object_get(root, "retention"), m) != 0)
+    /* manifests written before classes existed have no "retention": unknown class */
+    if (json_object_get(root, "retention") != NULL &&
+        retention_from_json(json_object_get(root, "retention"), m) != 0)
         return -1;
     m->objects = calloc(json_array_size(objs) + 1, sizeof(*m->objects));
     if (m->objects == NULL)

@@ -87,7 +87,9 @@ verify_one(const struct cf_repo *repo, const char *id, struct cf_error *err)
     int64_t lock_until = -1;
     cf_err rc = check_backup(repo, id, &lock_until, err);
 
-    if (lock_until < 0)
+    /* only a verdict on the data is recorded: an interruption, a network or a
+     * key problem says nothing about the backup */
+    if (lock_until < 0 || (rc != CF_OK && rc != CF_ERR_CORRUPT && rc != CF_ERR_NOT_FOUND))
         return rc;
     if (cf_repo_record_verify(repo, id, lock_until, rc == CF_OK, rc == CF_OK ? NULL : err->msg,
                               &rec_err) != CF_OK)

@@ -258,7 +258,10 @@ cf_repo_record_verify(const struct cf_repo *r, const char *id, int64_t lock_unti
     json_decref(j);
     if (text == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    locked.retain_until = (r->st->features & CF_STORAGE_FEAT_OBJECT_LOCK) ? lock_until : 0;
+    /* locked like its backup while that lasts; a lock date in the past is refused */
+    locked.retain_until =
+        (r->st->features & CF_STORAGE_FEAT_OBJECT_LOCK) && lock_until > (int64_t)now ? lock_until
+                                                                                      : 0;
     rc = cf_mem_source_new(text, strlen(text), &src, err);
     if (rc == CF_OK)
         rc = cf_repo_put(&locked, id, name, CF_OBJ_RECORD, src, &sizes, err);

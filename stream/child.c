@@ -41,9 +41,12 @@ merged_env(const char *const envp[])
         return NULL;
     for (size_t i = 0; i < m; i++)
         env[i] = (char *)envp[i];
-    /* extras first: getenv() returns the first match */
-    for (size_t i = 0; i < n; i++)
-        env[m + i] = environ[i];
+    /* extras first: getenv() returns the first match; secrets coffre may have
+     * read from the environment (S3 credentials) never reach a child */
+    for (size_t i = 0, k = m; i < n; i++)
+        if (strncmp(environ[i], "AWS_SECRET_ACCESS_KEY=", 22) != 0 &&
+            strncmp(environ[i], "AWS_SESSION_TOKEN=", 18) != 0)
+            env[k++] = environ[i];
     return env;
 }
 

@@ -38,10 +38,22 @@ interrupt_backup() { # SIGNAL
     psql_at src app -c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(20); COMMIT" >/dev/null 2>&1 &
     local locker=$!
     sleep 0.3
-    "$COFFRE" --config "$TEST_TMP/coffre.conf" backup >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
+    AWS_SECRET_ACCESS_KEY=topsecret-$sig "$COFFRE" --config "$TEST_TMP/coffre.conf" backup \
+        >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
     bpid=$!
     ok "$sig: pg_dump is inside its dump" wait_for \
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock'"
+    local dump_pid
+    dump_pid=$(pgrep -P "$bpid" -x pg_dump || true)
+    if [ -n "$dump_pid" ] && [ -r "/proc/$dump_pid/environ" ]; then
+        if tr '\0' '\n' <"/proc/$dump_pid/environ" | grep -q "topsecret"; then
+            fail "$sig: pg_dump does not inherit the S3 secret from coffre's environment"
+        else
+            pass "$sig: pg_dump does not inherit the S3 secret from coffre's environment"
+        fi
+    else
+        fail "$sig: pg_dump is coffre's child" "no pg_dump child of $bpid"
+    fi
     kill "-$sig" "$bpid"
     wait "$bpid" || rc=$?
     kill "$locker" 2>/dev/null || true
