@@ -35,6 +35,8 @@ TEST_SUPPORT_SRC := $(sort $(wildcard tests/unit/support/*.c))
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all deps check unit asan demo install lint clean bench fuzz
+# keep the test objects between runs (they are intermediates of a chained rule)
+.SECONDARY:
 all: $(BUILD)/coffre
 
 $(BUILD)/%.o: %.c

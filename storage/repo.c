@@ -118,11 +118,16 @@ explain_missing_manifest(const struct cf_repo *r, const char *id, struct cf_erro
     cf_error_hint(err, "Run \"coffre list\" to see the complete backups.");
 }
 
-cf_err
-cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifest **out,
-                      struct cf_error *err)
+/*
+ * Decrypt a small object (at most max bytes of plaintext) into a malloc'd,
+ * NUL-terminated copy.  The object's header must name it.  CF_ERR_NOT_FOUND
+ * comes back unexplained: callers say what a missing object means.
+ */
+static cf_err
+read_small(const struct cf_repo *r, const char *id, const char *name, unsigned kind, size_t max,
+           char **out, size_t *out_len, struct cf_error *err)
 {
-    struct cf_decrypt_expect expect = {id, CF_MANIFEST_NAME, CF_OBJ_MANIFEST};
+    struct cf_decrypt_expect expect = {id, name, kind};
     struct cf_restore_chain chain = {NULL, NULL, NULL};
     struct cf_sink *mem = NULL, *view;
     struct cf_source *src = NULL;
@@ -131,12 +136,9 @@ cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifes
     size_t len;
     cf_err rc;
 
-    if ((rc = cf_repo_key(r, id, CF_MANIFEST_NAME, key, sizeof(key), err)) != CF_OK)
-        return rc;
-    rc = cf_storage_open_read(r->st, key, &src, err);
-    if (rc == CF_ERR_NOT_FOUND)
-        explain_missing_manifest(r, id, err);
-    if (rc != CF_OK || (rc = cf_mem_sink_new(CF_MANIFEST_MAX, &mem, err)) != CF_OK)
+    if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK ||
+        (rc = cf_storage_open_read(r->st, key, &src, err)) != CF_OK ||
+        (rc = cf_mem_sink_new(max, &mem, err)) != CF_OK)
         goto out;
     view = mem;
     rc = cf_restore_chain_new(r->keys, &expect, key, NULL, mem, &chain, err);
@@ -145,8 +147,38 @@ cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifes
         rc = cf_pump(src, chain.head, CF_PUMP_BUFFER, err);
     if (rc == CF_OK) {
         data = cf_mem_sink_data(view, &len);
-        rc = cf_manifest_from_json((const char *)data, len, key, out, err);
+        if ((*out = malloc(len + 1)) == NULL) {
+            rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        if (len > 0)
+            memcpy(*out, data, len);
+        (*out)[len] = '\0';
+        *out_len = len;
     }
+out:
+    cf_sink_free(chain.head);
+    cf_source_free(src);
+    return rc;
+}
+
+cf_err
+cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifest **out,
+                      struct cf_error *err)
+{
+    char key[CF_STORAGE_KEY_MAX + 1];
+    char *json = NULL;
+    size_t len = 0;
+    cf_err rc;
+
+    if ((rc = cf_repo_key(r, id, CF_MANIFEST_NAME, key, sizeof(key), err)) != CF_OK)
+        return rc;
+    rc = read_small(r, id, CF_MANIFEST_NAME, CF_OBJ_MANIFEST, CF_MANIFEST_MAX, &json, &len, err);
+    if (rc == CF_ERR_NOT_FOUND)
+        explain_missing_manifest(r, id, err);
+    if (rc == CF_OK)
+        rc = cf_manifest_from_json(json, len, key, out, err);
+    free(json);
     if (rc == CF_OK && strcmp((*out)->instance, r->instance) != 0) {
         cf_error_setf(err, CF_ERR_CORRUPT, "manifest \"%s\" belongs to instance \"%s\"", key,
                       (*out)->instance);
@@ -156,9 +188,6 @@ cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifes
         *out = NULL;
         rc = CF_ERR_CORRUPT;
     }
-out:
-    cf_sink_free(chain.head);
-    cf_source_free(src);
     return rc;
 }
 
@@ -294,9 +323,8 @@ cf_repo_last_verify(const struct cf_repo *r, const char *id, bool *has_record, b
 {
     char prefix[CF_STORAGE_KEY_MAX + 1];
     struct last_ctx lc;
-    struct cf_sink *mem = NULL, *view;
-    const uint8_t *data;
-    size_t len;
+    char *text = NULL;
+    size_t len = 0;
     json_t *j;
     cf_err rc;
 
@@ -306,36 +334,14 @@ cf_repo_last_verify(const struct cf_repo *r, const char *id, bool *has_record, b
     *has_record = false;
     if ((rc = cf_storage_list(r->st, prefix, last_cb, &lc, err)) != CF_OK || lc.name[0] == '\0')
         return rc;
-    if ((rc = cf_mem_sink_new(64 * 1024, &mem, err)) != CF_OK)
-        return rc;
-    view = mem;
-    /* cf_repo_get frees the chain, so read through a second reference */
-    {
-        struct cf_decrypt_expect expect = {id, lc.name, CF_OBJ_RECORD};
-        struct cf_restore_chain chain = {NULL, NULL, NULL};
-        struct cf_source *src = NULL;
-        char key[CF_STORAGE_KEY_MAX + 1];
-
-        rc = cf_repo_key(r, id, lc.name, key, sizeof(key), err);
-        if (rc == CF_OK)
-            rc = cf_storage_open_read(r->st, key, &src, err);
-        if (rc == CF_OK)
-            rc = cf_restore_chain_new(r->keys, &expect, key, NULL, mem, &chain, err);
-        else
-            cf_sink_free(mem);
-        mem = NULL; /* transferred */
-        if (rc == CF_OK)
-            rc = cf_pump(src, chain.head, CF_PUMP_BUFFER, err);
-        if (rc == CF_OK) {
-            data = cf_mem_sink_data(view, &len);
-            j = json_loadb((const char *)data, len, 0, NULL);
-            *has_record = true;
-            *ok = j != NULL && json_is_string(json_object_get(j, "result")) &&
-                  strcmp(json_string_value(json_object_get(j, "result")), "ok") == 0;
-            json_decref(j);
-        }
-        cf_sink_free(chain.head);
-        cf_source_free(src);
+    rc = read_small(r, id, lc.name, CF_OBJ_RECORD, (size_t)64 * 1024, &text, &len, err);
+    if (rc == CF_OK) {
+        j = json_loadb(text, len, 0, NULL);
+        *has_record = true;
+        *ok = j != NULL && json_is_string(json_object_get(j, "result")) &&
+              strcmp(json_string_value(json_object_get(j, "result")), "ok") == 0;
+        json_decref(j);
     }
+    free(text);
     return rc;
 }
