@@ -116,7 +116,7 @@ cf_retention_utc_time(int year, int month, int day, int hour, int min, int sec)
     c.year = year;
     c.month = month;
     c.day = day;
-    return days_from_civil(c) * 86400 + (int64_t)hour * 3600 + min * 60 + sec;
+    return days_from_civil(c) * 86400 + (int64_t)hour * 3600 + (int64_t)min * 60 + sec;
 }
 
 /* Months since year 0: equal for two times iff same UTC calendar month. */
