@@ -338,7 +338,7 @@ dispatch(const char *config, int argc, char **argv, struct cf_error *err)
         else if (strcmp(cmd, "restore") == 0)
             rc = cmd_restore(&c, argc, argv, err);
         else if (strcmp(cmd, "keys") == 0)
-            rc = cf_cmd_keys(c.cfg, c.kr, argc, argv, err);
+            rc = cf_cmd_keys(c.cfg, c.kr, &c.repo, argc, argv, err);
         else
             rc = cmd_simple(&c, cmd, argc, argv, err);
     }

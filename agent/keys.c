@@ -22,7 +22,9 @@ const char cf_keys_usage[] =
     "init creates each URI (default: every keys.kek) as a non-extractable,\n"
     "sensitive key on its token: an AES-256 key (default) or an RSA key pair.\n"
     "list shows each configured KEK and whether it is reachable; check wraps\n"
-    "and unwraps a test key with each.  export-public/import-public move an RSA\n"
+    "and unwraps a test key with each, then lists every KEK that the backups in\n"
+    "the repository need (read from the objects' clear headers), so that no key a\n"
+    "retained backup depends on is retired.  export-public/import-public move an RSA\n"
     "KEK's public half to a write-only backup host.\n";
 
 /* --bits: 2048..8192, a whole number */
@@ -127,9 +129,114 @@ keys_list(const struct cf_config *cfg, struct cf_keyring *kr, bool json, struct 
     return CF_OK;
 }
 
+/* Every recipient URI the objects of the repository name, with how many
+ * backups need it; and the backups none of whose objects' recipients is
+ * configured here. */
+struct need {
+    char uri[CF_RECIPIENT_URI_MAX + 1];
+    size_t backups;
+    char last_id[CF_OBJECT_ID_MAX + 1];
+};
+
+struct inventory {
+    const struct cf_repo *repo;
+    struct cf_object_header *hdr;
+    struct need *needs;
+    size_t n_needs, cap;
+    size_t objects, unreadable;
+};
+
+static cf_err
+note_uri(struct inventory *inv, const char *uri, const char *id, struct cf_error *err)
+{
+    struct need *nd = NULL;
+
+    for (size_t i = 0; i < inv->n_needs && nd == NULL; i++)
+        if (strcmp(inv->needs[i].uri, uri) == 0)
+            nd = &inv->needs[i];
+    if (nd == NULL) {
+        if (inv->n_needs == inv->cap) {
+            size_t cap = inv->cap ? inv->cap * 2 : 8;
+            struct need *nn = realloc(inv->needs, cap * sizeof(*nn));
+
+            if (nn == NULL)
+                return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+            inv->needs = nn;
+            inv->cap = cap;
+        }
+        nd = &inv->needs[inv->n_needs++];
+        memset(nd, 0, sizeof(*nd));
+        (void)snprintf(nd->uri, sizeof(nd->uri), "%s", uri);
+    }
+    if (strcmp(nd->last_id, id) != 0) {
+        nd->backups++;
+        (void)snprintf(nd->last_id, sizeof(nd->last_id), "%s", id);
+    }
+    return CF_OK;
+}
+
+static cf_err
+inventory_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
+{
+    struct inventory *inv = ctx;
+    struct cf_error e = CF_ERROR_INIT;
+
+    inv->objects++;
+    if (cf_repo_read_header(inv->repo, info->key, inv->hdr, &e) != CF_OK) {
+        inv->unreadable++;
+        cf_log_warning("%s", e.msg);
+        return CF_OK;
+    }
+    for (size_t i = 0; i < inv->hdr->n_recipients; i++)
+        if (note_uri(inv, inv->hdr->recipients[i].uri, inv->hdr->backup_id, err) != CF_OK)
+            return err->code;
+    return CF_OK;
+}
+
+static bool
+is_configured(const struct cf_config *cfg, const char *uri)
+{
+    for (size_t i = 0; i < cfg->n_keks; i++)
+        if (strncmp(cfg->keks[i], uri, strlen(uri)) == 0 &&
+            (cfg->keks[i][strlen(uri)] == '\0' || cfg->keks[i][strlen(uri)] == '?'))
+            return true;
+    return false;
+}
+
+static cf_err
+keys_needed(const struct cf_config *cfg, const struct cf_repo *repo, struct cf_error *err)
+{
+    struct inventory inv;
+    char prefix[CF_STORAGE_KEY_MAX + 1];
+    cf_err rc;
+
+    memset(&inv, 0, sizeof(inv));
+    inv.repo = repo;
+    inv.hdr = malloc(sizeof(*inv.hdr));
+    if (inv.hdr == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    (void)snprintf(prefix, sizeof(prefix), "%s/backup/", repo->instance);
+    rc = cf_storage_list(repo->st, prefix, inventory_cb, &inv, err);
+    if (rc == CF_OK) {
+        (void)printf("keys that the %zu stored objects need:\n", inv.objects);
+        for (size_t i = 0; i < inv.n_needs; i++)
+            (void)printf("  %-50s %4zu backup(s)  %s\n", inv.needs[i].uri, inv.needs[i].backups,
+                         is_configured(cfg, inv.needs[i].uri) ? "configured here"
+                                                              : "not configured here");
+        if (inv.n_needs == 0)
+            (void)printf("  (none: the repository holds no object)\n");
+        if (inv.unreadable > 0)
+            rc = cf_error_set(err, CF_ERR_CORRUPT, "%zu object(s) have no readable header",
+                              inv.unreadable);
+    }
+    free(inv.needs);
+    free(inv.hdr);
+    return rc;
+}
+
 cf_err
-cf_cmd_keys(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char **argv,
-            struct cf_error *err)
+cf_cmd_keys(const struct cf_config *cfg, struct cf_keyring *kr, const struct cf_repo *repo,
+            int argc, char **argv, struct cf_error *err)
 {
     const char *sub = argc > 1 ? argv[1] : NULL;
 
@@ -145,7 +252,7 @@ cf_cmd_keys(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char *
         if (cf_keyring_check(kr, true, err) != CF_OK)
             return err->code;
         (void)printf("all %zu keys wrap and unwrap\n", cfg->n_keks);
-        return CF_OK;
+        return keys_needed(cfg, repo, err);
     }
     if (strcmp(sub, "export-public") == 0) {
         if (argc != 4)

@@ -345,3 +345,31 @@ cf_repo_last_verify(const struct cf_repo *r, const char *id, bool *has_record, b
     free(text);
     return rc;
 }
+
+cf_err
+cf_repo_read_header(const struct cf_repo *r, const char *key, struct cf_object_header *hdr,
+                    struct cf_error *err)
+{
+    uint8_t *buf = malloc(CF_OBJECT_HEADER_MAX);
+    struct cf_source *src = NULL;
+    size_t have = 0, n = 0, core = 0, total = 0;
+    cf_err rc;
+
+    if (buf == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    rc = cf_storage_open_read(r->st, key, &src, err);
+    while (rc == CF_OK && total == 0) {
+        rc = cf_source_read(src, buf + have, CF_OBJECT_HEADER_MAX - have, &n, err);
+        if (rc != CF_OK)
+            break;
+        have += n;
+        if ((rc = cf_object_parse(buf, have, key, hdr, &core, &total, err)) != CF_OK)
+            break;
+        if (total == 0 && (n == 0 || have == CF_OBJECT_HEADER_MAX))
+            rc = cf_error_set(err, CF_ERR_CORRUPT, "object \"%s\" is truncated: its header is "
+                                                   "incomplete", key);
+    }
+    cf_source_free(src);
+    free(buf);
+    return rc;
+}

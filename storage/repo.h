@@ -59,6 +59,11 @@ cf_err cf_repo_record_verify(const struct cf_repo *r, const char *id, int64_t lo
 cf_err cf_repo_last_verify(const struct cf_repo *r, const char *id, bool *has_record, bool *ok,
                            struct cf_error *err);
 
+/* Read only the clear header of the object stored under key (no key needed):
+ * kind, backup id, name and recipients.  CF_ERR_CORRUPT if it is not one. */
+cf_err cf_repo_read_header(const struct cf_repo *r, const char *key,
+                           struct cf_object_header *hdr, struct cf_error *err);
+
 struct cf_backup_entry {
     char id[CF_OBJECT_ID_MAX + 1];
     bool has_manifest;

@@ -41,6 +41,10 @@ like "$(cat "$LAST_OUT")" '"state": "complete"' "list --json carries the state"
 run_ok "verify ID" C verify "$ID"
 is "$(cat "$LAST_OUT")" "backup $ID: ok" "verify says ok"
 run_ok "verify --all" C verify --all
+run_ok "keys check lists the keys the stored objects need" C keys check
+like "$(cat "$LAST_OUT")" "keys that the 7 stored objects need:" "keys check reads every object's header (3 dumps, globals, manifest, 2 verification records)"
+like "$(cat "$LAST_OUT")" "pkcs11:token=coffre;object=coffre-kek" "keys check names the KEK"
+like "$(cat "$LAST_OUT")" "1 backup(s)  configured here" "keys check counts the backups that need it"
 
 # nothing in the repository is plaintext
 if grep -rqa "Zoë" "$TEST_TMP/repo" || grep -rqa "CREATE TABLE" "$TEST_TMP/repo"; then
