@@ -79,6 +79,20 @@ alloc_chunk_buffers(struct crypt_sink *c, size_t chunk, struct cf_error *err)
     return CF_OK;
 }
 
+/* Copy what fits of data into the chunk buffer (filled up to limit); returns
+ * the bytes taken. */
+static size_t
+take(struct crypt_sink *c, const uint8_t *data, size_t len, size_t limit)
+{
+    size_t k = limit - c->buf_len;
+
+    if (k > len)
+        k = len;
+    memcpy(c->buf + c->buf_len, data, k);
+    c->buf_len += k;
+    return k;
+}
+
 /* ---- encrypt ---- */
 
 static cf_err
@@ -113,11 +127,7 @@ encrypt_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *
          * (TAG_FINAL, pushed by close) is never empty unless the object is */
         if (c->buf_len == chunk && push_chunk(c, 0, err) != CF_OK)
             return err->code;
-        k = chunk - c->buf_len;
-        if (k > len)
-            k = len;
-        memcpy(c->buf + c->buf_len, p, k);
-        c->buf_len += k;
+        k = take(c, p, len, chunk);
         p += k;
         len -= k;
     }
@@ -302,11 +312,7 @@ decrypt_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *
              * one is checked for TAG_FINAL in close() */
             if (c->buf_len == c->buf_cap && pull_chunk(c, err) != CF_OK)
                 return err->code;
-            k = c->buf_cap - c->buf_len;
-            if (k > len)
-                k = len;
-            memcpy(c->buf + c->buf_len, p, k);
-            c->buf_len += k;
+            k = take(c, p, len, c->buf_cap);
         }
         p += k;
         len -= k;

@@ -127,23 +127,37 @@ set_param(ZSTD_CCtx *cctx, ZSTD_cParameter p, int v, struct cf_error *err)
     return CF_OK;
 }
 
+/* A sink with its zstd context and one output buffer, or NULL (out of memory). */
+static struct zstd_sink *
+zstd_alloc(int is_compress)
+{
+    struct zstd_sink *z = calloc(1, sizeof(*z));
+
+    if (z == NULL)
+        return NULL;
+    z->base.ops = is_compress ? &compress_ops : &decompress_ops;
+    z->out_size = is_compress ? ZSTD_CStreamOutSize() : ZSTD_DStreamOutSize();
+    z->out = malloc(z->out_size);
+    if (is_compress)
+        z->cctx = ZSTD_createCCtx();
+    else
+        z->dctx = ZSTD_createDCtx();
+    if (z->out == NULL || (is_compress ? z->cctx == NULL : z->dctx == NULL)) {
+        zstd_free(&z->base);
+        return NULL;
+    }
+    return z;
+}
+
 cf_err
 cf_zstd_compress_new(int level, unsigned workers, struct cf_sink *next, struct cf_sink **out,
                      struct cf_error *err)
 {
-    struct zstd_sink *z = calloc(1, sizeof(*z));
+    struct zstd_sink *z = zstd_alloc(1);
     cf_err rc;
 
     if (z == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    z->base.ops = &compress_ops;
-    z->out_size = ZSTD_CStreamOutSize();
-    z->cctx = ZSTD_createCCtx();
-    z->out = malloc(z->out_size);
-    if (z->cctx == NULL || z->out == NULL) {
-        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
     if ((rc = set_param(z->cctx, ZSTD_c_compressionLevel, level, err)) != CF_OK ||
         (rc = set_param(z->cctx, ZSTD_c_checksumFlag, 1, err)) != CF_OK)
         goto fail;
@@ -162,21 +176,13 @@ cf_err
 cf_zstd_decompress_new(const char *name, struct cf_sink *next, struct cf_sink **out,
                        struct cf_error *err)
 {
-    struct zstd_sink *z = calloc(1, sizeof(*z));
+    struct zstd_sink *z = zstd_alloc(0);
     cf_err rc;
 
     if (z == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    z->base.ops = &decompress_ops;
-    z->out_size = ZSTD_DStreamOutSize();
-    z->dctx = ZSTD_createDCtx();
-    z->out = malloc(z->out_size);
     z->last_ret = 1;
     (void)snprintf(z->name, sizeof(z->name), "%s", name);
-    if (z->dctx == NULL || z->out == NULL) {
-        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
     if (ZSTD_isError(ZSTD_DCtx_setParameter(z->dctx, ZSTD_d_windowLogMax,
                                             CF_ZSTD_WINDOW_LOG_MAX))) {
         rc = cf_error_set(err, CF_ERR_INTERNAL, "could not configure zstd decompression");
