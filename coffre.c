@@ -14,12 +14,17 @@
 
 #include "agent/backup.h"
 #include "agent/keys.h"
+#include "agent/physical.h"
 #include "agent/prune.h"
+#include "agent/wal.h"
+#include "agent/walstream.h"
 #include "common/cancel.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "pkcs11/keyring.h"
 #include "restore/commands.h"
+#include "restore/physical.h"
+#include "restore/walcheck.h"
 #include "storage/repo.h"
 #include "storage/s3/s3.h"
 
@@ -32,9 +37,16 @@ static const char usage_text[] =
     "\n"
     "Commands:\n"
     "  backup [--db NAME] [--json]       take a logical backup (pg_dump) of the instance\n"
+    "  backup --physical [--json]        take a physical base backup (BASE_BACKUP)\n"
     "  list [--json]                     list backups, complete or not\n"
     "  verify [ID | --all] [--json]      decrypt and check every object, restore nothing\n"
+    "  verify --wal [--json]             check WAL continuity from every base backup\n"
     "  restore ID --target CONNINFO      restore a logical backup (see coffre restore --help)\n"
+    "  restore --physical [ID|--latest] --pgdata DIR [--time T|--lsn L|--xid X|--immediate]\n"
+    "                                    restore a base backup for point-in-time recovery\n"
+    "  wal-push PATH                     archive_command: archive one WAL file\n"
+    "  wal-get NAME PATH                 restore_command: fetch one WAL file\n"
+    "  wal-stream                        stream WAL over the replication protocol (service)\n"
     "  cat OBJECT                        write one object's plaintext to stdout\n"
     "  prune [--dry-run] [--json]        delete what the retention policy lets go\n"
     "  keys init|list|check              manage the key-encryption keys in the HSM\n"
@@ -111,6 +123,28 @@ static const char restore_usage[] =
     "                  to a private temporary file in $TMPDIR first)\n"
     "  --no-owner      do not restore object ownership\n";
 
+/* "backup --physical", "restore --physical", "verify --wal": the option picks the module. */
+static bool
+has_option(int argc, char **argv, const char *opt)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], opt) == 0)
+            return true;
+    return false;
+}
+
+static const char *
+command_usage_for(const char *cmd, int argc, char **argv)
+{
+    if (strcmp(cmd, "backup") == 0 && has_option(argc, argv, "--physical"))
+        return cf_backup_physical_usage;
+    if (strcmp(cmd, "restore") == 0 && has_option(argc, argv, "--physical"))
+        return cf_restore_physical_usage;
+    if (strcmp(cmd, "verify") == 0 && has_option(argc, argv, "--wal"))
+        return cf_verify_wal_usage;
+    return NULL;
+}
+
 static const char *
 command_usage(const char *cmd)
 {
@@ -119,7 +153,8 @@ command_usage(const char *cmd)
         const char *usage;
     } commands[] = {{"backup", backup_usage}, {"list", list_usage}, {"verify", verify_usage},
                     {"cat", cat_usage},       {"restore", restore_usage}, {"keys", cf_keys_usage},
-                    {"prune", prune_usage}};
+                    {"prune", prune_usage},   {"wal-push", cf_wal_push_usage},
+                    {"wal-get", cf_wal_get_usage},  {"wal-stream", cf_wal_stream_usage}};
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (strcmp(cmd, commands[i].name) == 0)
@@ -321,9 +356,12 @@ dispatch(const char *config, int argc, char **argv, struct cf_error *err)
     cf_err rc;
 
     const char *usage = command_usage(cmd);
+    const char *special = command_usage_for(cmd, argc, argv);
 
     if (usage == NULL)
         return usage_error(err, "unknown command \"%s\"", cmd);
+    if (special != NULL)
+        usage = special;
     /* --help needs no configuration, HSM or repository */
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -333,7 +371,19 @@ dispatch(const char *config, int argc, char **argv, struct cf_error *err)
     }
     if ((rc = ctx_open(&c, config, err)) == CF_OK) {
         optind = 0; /* GNU getopt: 0 re-initialises, with argument permutation */
-        if (strcmp(cmd, "backup") == 0)
+        if (strcmp(cmd, "backup") == 0 && special != NULL)
+            rc = cf_cmd_backup_physical(c.cfg, &c.repo, argc, argv, COFFRE_VERSION, err);
+        else if (strcmp(cmd, "restore") == 0 && special != NULL)
+            rc = cf_cmd_restore_physical(c.cfg, &c.repo, argc, argv, err);
+        else if (strcmp(cmd, "verify") == 0 && special != NULL)
+            rc = cf_cmd_verify_wal(c.cfg, &c.repo, argc, argv, err);
+        else if (strcmp(cmd, "wal-push") == 0)
+            rc = cf_cmd_wal_push(c.cfg, &c.repo, argc, argv, err);
+        else if (strcmp(cmd, "wal-get") == 0)
+            rc = cf_cmd_wal_get(c.cfg, &c.repo, argc, argv, err);
+        else if (strcmp(cmd, "wal-stream") == 0)
+            rc = cf_cmd_wal_stream(c.cfg, &c.repo, argc, argv, err);
+        else if (strcmp(cmd, "backup") == 0)
             rc = cmd_backup(&c, argc, argv, err);
         else if (strcmp(cmd, "restore") == 0)
             rc = cmd_restore(&c, argc, argv, err);

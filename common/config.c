@@ -57,7 +57,7 @@ struct parse_ctx {
     int lineno; /* line handed to inih last */
     struct cf_config *cfg;
     struct cf_error *err;
-    unsigned char seen[48];
+    unsigned char seen[96];
 };
 
 static cf_err set_instance(struct parse_ctx *, const struct key_def *, const char *);
@@ -114,6 +114,15 @@ static const struct key_def keys[] = {
     {"compression", "workers", set_unsigned, FIELD(zstd_workers), 0, 64},
     {"encryption", "chunk_size", set_chunk_size, 0, 4096, 4194304},
     {"backup", "row_counts", set_bool, FIELD(row_counts), 0, 0},
+    {"wal", "spool", set_abs_path, FIELD(wal_spool), 0, 0},
+    {"wal", "upload_interval", set_duration, FIELD(wal_upload_interval), 1, 86400},
+    {"wal", "slot", set_string, FIELD(wal_slot), 1, 63},
+    {"wal", "synchronous", set_bool, FIELD(wal_synchronous), 0, 0},
+    {"wal", "async", set_bool, FIELD(wal_async), 0, 0},
+    {"wal", "push_jobs", set_unsigned, FIELD(wal_push_jobs), 1, 32},
+    {"wal", "spool_max", set_size, FIELD(wal_spool_max), 16777216, 1099511627776},
+    {"wal", "readahead", set_unsigned, FIELD(wal_readahead), 0, 64},
+    {"wal", "archive_timeout", set_duration, FIELD(wal_archive_timeout), 1, 86400},
     {"keys", "module", set_abs_path, FIELD(module), 0, 0},
     {"keys", "kek", set_keks, 0, 0, 0},
     {"keys", "pin_file", set_abs_path, FIELD(pin_file), 0, 0},
@@ -666,6 +675,43 @@ check_required(struct parse_ctx *ctx)
     return CF_OK;
 }
 
+/* Defaults that depend on the instance name. */
+static cf_err
+wal_defaults(struct parse_ctx *ctx)
+{
+    struct cf_config *c = ctx->cfg;
+
+    if (c->wal_spool == NULL &&
+        asprintf(&c->wal_spool, "/var/lib/coffre/%s", c->instance) < 0) {
+        c->wal_spool = NULL;
+        return nomem(ctx);
+    }
+    if (c->wal_slot == NULL) {
+        if (asprintf(&c->wal_slot, "coffre_%s", c->instance) < 0) {
+            c->wal_slot = NULL;
+            return nomem(ctx);
+        }
+        for (char *p = c->wal_slot; *p != '\0'; p++) {
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+            else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+                *p = '_';
+        }
+        if (strlen(c->wal_slot) > 63)
+            c->wal_slot[63] = '\0'; /* PostgreSQL's limit (NAMEDATALEN - 1) */
+    }
+    for (const char *p = c->wal_slot; *p != '\0'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) {
+            cf_error_setf(ctx->err, CF_ERR_CONFIG, "%s: invalid value for \"wal.slot\": \"%s\"",
+                          ctx->name, c->wal_slot);
+            cf_error_detail(ctx->err, "A replication slot name has only lower-case letters, "
+                                      "digits and underscores.");
+            return CF_ERR_CONFIG;
+        }
+    }
+    return CF_OK;
+}
+
 static cf_err
 parse_buffer(const char *name, const char *text, size_t len, struct cf_config **out,
              struct cf_error *err)
@@ -694,6 +740,11 @@ parse_buffer(const char *name, const char *text, size_t len, struct cf_config **
     ctx.cfg->stale_after = 86400;
     ctx.cfg->s3_part_size = (size_t)16 * 1024 * 1024;
     ctx.cfg->s3_parts_in_flight = 2;
+    ctx.cfg->wal_upload_interval = 60;
+    ctx.cfg->wal_push_jobs = 4;
+    ctx.cfg->wal_spool_max = (size_t)1024 * 1024 * 1024;
+    ctx.cfg->wal_readahead = 4;
+    ctx.cfg->wal_archive_timeout = 300;
 
     rc = ini_parse_stream(read_line, &ctx, handle_pair, &ctx);
     if (err->code == CF_OK && rc > 0)
@@ -702,6 +753,8 @@ parse_buffer(const char *name, const char *text, size_t len, struct cf_config **
         (void)nomem(&ctx);
     if (err->code == CF_OK)
         (void)check_required(&ctx);
+    if (err->code == CF_OK)
+        (void)wal_defaults(&ctx);
     if (err->code != CF_OK) {
         cf_config_free(ctx.cfg);
         return err->code;
@@ -824,5 +877,7 @@ cf_config_free(struct cf_config *cfg)
     for (size_t i = 0; i < cfg->n_keks; i++)
         free(cfg->keks[i]);
     free(cfg->pin_file);
+    free(cfg->wal_spool);
+    free(cfg->wal_slot);
     free(cfg);
 }

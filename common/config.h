@@ -73,6 +73,23 @@ struct cf_config {
     /* [backup] */
     bool row_counts;                  /* count rows per table in the dump's snapshot; default true */
 
+    /* [wal] (physical backups, archiving, streaming) */
+    char *wal_spool;                  /* local spool directory; default /var/lib/coffre/<instance> */
+    int64_t wal_upload_interval;      /* wal-stream: upload the current partial segment this
+                                         often (seconds), default 60 */
+    char *wal_slot;                   /* wal-stream: physical slot, default coffre_<instance>
+                                         (lower case, [a-z0-9_]) */
+    bool wal_synchronous;             /* wal-stream: report flush at once, for use in
+                                         synchronous_standby_names (default false) */
+    bool wal_async;                   /* wal-push: push ready segments in parallel through the
+                                         spool and acknowledge from it (default false) */
+    unsigned wal_push_jobs;           /* wal-push async: parallel uploads, default 4, 1..32 */
+    size_t wal_spool_max;             /* wal-push async / wal-get read-ahead: bytes the spool may
+                                         hold, default 1 GiB */
+    unsigned wal_readahead;           /* wal-get: segments fetched ahead, default 4, 0..64 */
+    int64_t wal_archive_timeout;      /* backup --physical: how long to wait for the WAL it needs
+                                         to reach the repository (seconds), default 300 */
+
     /* [keys] */
     char *module;                     /* required */
     char *keks[CF_CONFIG_MAX_LIST];

@@ -59,6 +59,35 @@ object_to_json(const struct cf_manifest_object *o)
     return j;
 }
 
+/*
+ * "physical": {"start_lsn": "0/2000028", "stop_lsn": ..., "start_timeline": 1,
+ *   "stop_timeline": 1, "wal_start": "000000010000000000000002", "wal_stop": ...,
+ *   "wal_segment_size": 16777216, "from_standby": false, "pg_manifest": "backup_manifest",
+ *   "tablespaces": [{"oid": 0, "location": null, "object": "base.tar"}, ...]}
+ */
+static json_t *
+physical_to_json(const struct cf_manifest_physical *p)
+{
+    json_t *tbs = json_array(), *j;
+
+    for (size_t i = 0; i < p->n_tablespaces; i++)
+        json_array_append_new(tbs, json_pack("{s:I, s:o, s:s}", "oid",
+                                             (json_int_t)p->tablespaces[i].oid, "location",
+                                             str_or_null(p->tablespaces[i].location), "object",
+                                             p->tablespaces[i].object));
+    j = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:b, s:s}", "start_lsn", p->start_lsn,
+                  "stop_lsn", p->stop_lsn, "start_timeline", (json_int_t)p->start_timeline,
+                  "stop_timeline", (json_int_t)p->stop_timeline, "wal_start", p->wal_start,
+                  "wal_stop", p->wal_stop, "wal_segment_size", (json_int_t)p->wal_segment_size,
+                  "from_standby", p->from_standby, "pg_manifest", p->pg_manifest);
+    if (j == NULL) {
+        json_decref(tbs);
+        return NULL;
+    }
+    json_object_set_new(j, "tablespaces", tbs);
+    return j;
+}
+
 cf_err
 cf_manifest_to_json(const struct cf_manifest *m, char **out, size_t *len, struct cf_error *err)
 {
@@ -93,6 +122,15 @@ cf_manifest_to_json(const struct cf_manifest *m, char **out, size_t *len, struct
         return cf_error_set(err, CF_ERR_INTERNAL, "could not build the manifest");
     }
     json_object_set_new(root, "retention", retention);
+    if (m->physical != NULL) {
+        json_t *ph = physical_to_json(m->physical);
+
+        if (ph == NULL) {
+            json_decref(root);
+            return cf_error_set(err, CF_ERR_INTERNAL, "could not build the manifest");
+        }
+        json_object_set_new(root, "physical", ph);
+    }
     s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);
     if (s == NULL)
@@ -168,6 +206,57 @@ retention_from_json(json_t *j, struct cf_manifest *m)
 }
 
 static int
+physical_from_json(json_t *j, struct cf_manifest *m)
+{
+    const char *start, *stop, *ws, *we, *pgm;
+    json_int_t stl, etl, segsize;
+    int standby;
+    json_t *tbs = NULL, *t;
+    struct cf_manifest_physical *p;
+    size_t i;
+
+    if (json_unpack(j, "{s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:b, s:s, s:o}", "start_lsn", &start,
+                    "stop_lsn", &stop, "start_timeline", &stl, "stop_timeline", &etl,
+                    "wal_start", &ws, "wal_stop", &we, "wal_segment_size", &segsize,
+                    "from_standby", &standby, "pg_manifest", &pgm, "tablespaces", &tbs) != 0 ||
+        !json_is_array(tbs) || stl < 1 || stl > UINT32_MAX || etl < 1 || etl > UINT32_MAX ||
+        segsize < 1)
+        return -1;
+    if ((p = calloc(1, sizeof(*p))) == NULL)
+        return -1;
+    m->physical = p;
+    p->start_lsn = strdup(start);
+    p->stop_lsn = strdup(stop);
+    p->start_timeline = (uint32_t)stl;
+    p->stop_timeline = (uint32_t)etl;
+    p->wal_start = strdup(ws);
+    p->wal_stop = strdup(we);
+    p->wal_segment_size = (uint64_t)segsize;
+    p->from_standby = standby != 0;
+    p->pg_manifest = strdup(pgm);
+    p->tablespaces = calloc(json_array_size(tbs) + 1, sizeof(*p->tablespaces));
+    if (p->start_lsn == NULL || p->stop_lsn == NULL || p->wal_start == NULL ||
+        p->wal_stop == NULL || p->pg_manifest == NULL || p->tablespaces == NULL)
+        return -1;
+    json_array_foreach(tbs, i, t) {
+        const char *obj;
+        json_int_t oid;
+        json_t *loc = NULL;
+
+        if (json_unpack(t, "{s:I, s:o, s:s}", "oid", &oid, "location", &loc, "object", &obj) != 0 ||
+            oid < 0 || oid > UINT32_MAX || (!json_is_null(loc) && !json_is_string(loc)))
+            return -1;
+        p->n_tablespaces = i + 1;
+        p->tablespaces[i].oid = (uint32_t)oid;
+        p->tablespaces[i].location = dup_opt(loc);
+        p->tablespaces[i].object = strdup(obj);
+        if (p->tablespaces[i].object == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+static int
 manifest_from_root(json_t *root, struct cf_manifest *m)
 {
     const char *id, *inst, *kind, *formula, *pgv, *host, *cv, *start, *stop;
@@ -199,6 +288,9 @@ manifest_from_root(json_t *root, struct cf_manifest *m)
     /* manifests written before classes existed have no "retention": unknown class */
     if (json_object_get(root, "retention") != NULL &&
         retention_from_json(json_object_get(root, "retention"), m) != 0)
+        return -1;
+    if (json_object_get(root, "physical") != NULL &&
+        physical_from_json(json_object_get(root, "physical"), m) != 0)
         return -1;
     m->objects = calloc(json_array_size(objs) + 1, sizeof(*m->objects));
     if (m->objects == NULL)
@@ -264,6 +356,21 @@ cf_manifest_clear(struct cf_manifest *m)
     for (size_t i = 0; i < m->n_objects; i++)
         cf_manifest_object_clear(&m->objects[i]);
     free(m->objects);
+    if (m->physical != NULL) {
+        struct cf_manifest_physical *p = m->physical;
+
+        free(p->start_lsn);
+        free(p->stop_lsn);
+        free(p->wal_start);
+        free(p->wal_stop);
+        free(p->pg_manifest);
+        for (size_t i = 0; i < p->n_tablespaces; i++) {
+            free(p->tablespaces[i].location);
+            free(p->tablespaces[i].object);
+        }
+        free(p->tablespaces);
+        free(p);
+    }
     memset(m, 0, sizeof(*m));
 }
 

@@ -9,6 +9,7 @@
 #ifndef CF_MANIFEST_H
 #define CF_MANIFEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,7 +24,7 @@ struct cf_table_count {
 
 struct cf_manifest_object {
     char *name;          /* path within the backup, e.g. "db/app.dump" */
-    char *kind;          /* "dump" | "globals" */
+    char *kind;          /* "dump" | "globals" | "base_tar" | "pg_manifest" */
     char *database;      /* dumps: the database; NULL for globals */
     char sha256[65];     /* of the plaintext, hex */
     uint64_t plain, compressed, stored;
@@ -32,10 +33,28 @@ struct cf_manifest_object {
     double count_seconds; /* time spent counting rows */
 };
 
+struct cf_manifest_tablespace {
+    uint32_t oid;        /* 0 for the main data directory (pg_default, pg_global) */
+    char *location;      /* the tablespace's directory on the server; NULL for oid 0 */
+    char *object;        /* the object holding its tar, e.g. "base.tar", "16385.tar" */
+};
+
+/* Physical backups (kind "physical") only: what PostgreSQL reported. */
+struct cf_manifest_physical {
+    char *start_lsn, *stop_lsn;      /* "X/X" as PostgreSQL prints them */
+    uint32_t start_timeline, stop_timeline;
+    char *wal_start, *wal_stop;      /* first and last WAL segment needed for consistency */
+    uint64_t wal_segment_size;       /* bytes */
+    bool from_standby;
+    char *pg_manifest;               /* object name of the server's backup_manifest */
+    struct cf_manifest_tablespace *tablespaces;
+    size_t n_tablespaces;
+};
+
 struct cf_manifest {
     char *id;
     char *instance;
-    char *kind;          /* "logical" */
+    char *kind;          /* "logical" | "physical" */
     char *formula;       /* "onprem" | "managed" */
     char *schema;        /* managed: the tenant's schema, else NULL */
     int pg_version_num;  /* server_version_num */
@@ -49,6 +68,7 @@ struct cf_manifest {
     int64_t lock_until;  /* Object Lock retain-until date of its objects; 0: none */
     struct cf_manifest_object *objects;
     size_t n_objects;
+    struct cf_manifest_physical *physical;  /* NULL for logical backups */
 };
 
 /* Serialize (indented JSON).  *out is malloc'd, NUL-terminated. */

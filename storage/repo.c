@@ -29,13 +29,25 @@ cf_repo_put(const struct cf_repo *r, const char *id, const char *name, unsigned 
             struct cf_source *src, struct cf_backup_sizes *sizes, struct cf_error *err)
 {
     char key[CF_STORAGE_KEY_MAX + 1];
+    cf_err rc;
+
+    if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK)
+        return rc;
+    return cf_repo_put_key(r, key, id, name, kind, src, sizes, err);
+}
+
+cf_err
+cf_repo_put_key(const struct cf_repo *r, const char *key, const char *id, const char *name,
+                unsigned kind, struct cf_source *src, struct cf_backup_sizes *sizes,
+                struct cf_error *err)
+{
     struct cf_encrypt_options enc = {(uint8_t)kind, id, name, r->chunk_size};
     struct cf_write_opts wo = {r->retain_until};
     struct cf_backup_chain chain = {NULL, NULL, NULL};
     struct cf_sink *terminal = NULL;
     cf_err rc;
 
-    if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK ||
+    if ((rc = cf_storage_check_key(key, err)) != CF_OK ||
         (rc = cf_storage_open_write(r->st, key, &wo, &terminal, err)) != CF_OK ||
         (rc = cf_backup_chain_new(r->keys, &enc, &r->comp, terminal, &chain, err)) != CF_OK)
         goto out;
@@ -54,13 +66,26 @@ cf_repo_get(const struct cf_repo *r, const char *id, const char *name, unsigned 
             const uint8_t *sha256, struct cf_sink *terminal, struct cf_error *err)
 {
     char key[CF_STORAGE_KEY_MAX + 1];
+    cf_err rc;
+
+    if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK) {
+        cf_sink_free(terminal);
+        return rc;
+    }
+    return cf_repo_get_key(r, key, id, name, kind, sha256, terminal, err);
+}
+
+cf_err
+cf_repo_get_key(const struct cf_repo *r, const char *key, const char *id, const char *name,
+                unsigned kind, const uint8_t *sha256, struct cf_sink *terminal,
+                struct cf_error *err)
+{
     struct cf_decrypt_expect expect = {id, name, kind};
     struct cf_restore_chain chain = {NULL, NULL, NULL};
     struct cf_source *src = NULL;
     cf_err rc;
 
-    if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK ||
-        (rc = cf_storage_open_read(r->st, key, &src, err)) != CF_OK) {
+    if ((rc = cf_storage_open_read(r->st, key, &src, err)) != CF_OK) {
         cf_sink_free(terminal);
         return rc;
     }

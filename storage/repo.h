@@ -41,6 +41,14 @@ cf_err cf_repo_put(const struct cf_repo *r, const char *id, const char *name, un
 cf_err cf_repo_get(const struct cf_repo *r, const char *id, const char *name, unsigned kind,
                    const uint8_t *sha256, struct cf_sink *terminal, struct cf_error *err);
 
+/* The same under an explicit key (WAL objects): id and name go into the object header. */
+cf_err cf_repo_put_key(const struct cf_repo *r, const char *key, const char *id, const char *name,
+                       unsigned kind, struct cf_source *src, struct cf_backup_sizes *sizes,
+                       struct cf_error *err);
+cf_err cf_repo_get_key(const struct cf_repo *r, const char *key, const char *id, const char *name,
+                       unsigned kind, const uint8_t *sha256, struct cf_sink *terminal,
+                       struct cf_error *err);
+
 cf_err cf_repo_write_manifest(const struct cf_repo *r, const struct cf_manifest *m,
                               struct cf_error *err);
 /* CF_ERR_NOT_FOUND (with a hint) when the backup has no manifest. */

@@ -15,6 +15,7 @@ cf_object_kind_name(unsigned kind)
     case CF_OBJ_BASE_TAR: return "base-tar";
     case CF_OBJ_WAL: return "wal";
     case CF_OBJ_RECORD: return "record";
+    case CF_OBJ_PG_MANIFEST: return "pg-manifest";
     default: return "unknown";
     }
 }

@@ -51,9 +51,10 @@ enum cf_object_kind {
     CF_OBJ_DUMP = 1,      /* pg_dump -Fc archive */
     CF_OBJ_GLOBALS = 2,   /* pg_dumpall --globals-only SQL */
     CF_OBJ_MANIFEST = 3,  /* the backup's manifest (JSON) */
-    CF_OBJ_BASE_TAR = 4,  /* physical base backup tar (later issue) */
-    CF_OBJ_WAL = 5,       /* WAL segment (later issue) */
-    CF_OBJ_RECORD = 6     /* a verification record (JSON) stored with its backup */
+    CF_OBJ_BASE_TAR = 4,  /* a tablespace's tar from BASE_BACKUP */
+    CF_OBJ_WAL = 5,       /* a WAL file: segment, partial segment, history file */
+    CF_OBJ_RECORD = 6,    /* a verification record (JSON) stored with its backup */
+    CF_OBJ_PG_MANIFEST = 7 /* the server's backup_manifest of a physical backup */
 };
 
 struct cf_object_header {

@@ -1,0 +1,375 @@
+/*
+ * walrepo.c - WAL files in the repository (see walrepo.h).
+ */
+#include "storage/walrepo.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stream/hash.h"
+
+/* ---- names and keys ---------------------------------------------------- */
+
+static bool
+is_hex_lower(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* Split "<segment>.partial.<OFFSET>" into the segment's file and the offset. */
+static bool
+parse_object_name(const char *name, struct cf_wal_file *f, uint32_t *partial_bytes)
+{
+    char base[CF_WAL_NAME_MAX + 1];
+    const char *dot;
+    size_t len = strlen(name);
+
+    *partial_bytes = 0;
+    if (len > CF_WAL_NAME_MAX)
+        return false;
+    if (len == 24 + 8 + 1 + 8 && strncmp(name + 24, ".partial.", 9) == 0) {
+        char *end;
+        unsigned long v;
+
+        dot = name + 33;
+        if (!is_hex_lower(dot, 8) && strspn(dot, "0123456789ABCDEF") != 8)
+            return false;
+        errno = 0;
+        v = strtoul(dot, &end, 16);
+        if (errno != 0 || *end != '\0' || v == 0 || v > UINT32_MAX)
+            return false;
+        memcpy(base, name, 32);
+        base[32] = '\0';
+        if (!cf_wal_parse_name(base, f) || f->type != CF_WAL_PARTIAL)
+            return false;
+        *partial_bytes = (uint32_t)v;
+        return true;
+    }
+    return cf_wal_parse_name(name, f) && f->type != CF_WAL_PARTIAL;
+}
+
+cf_err
+cf_wal_prefix(const struct cf_repo *r, const struct cf_wal_file *f, char *buf, size_t size,
+              struct cf_error *err)
+{
+    int n;
+
+    if (f->type == CF_WAL_HISTORY)
+        n = snprintf(buf, size, "%s/wal/history/", r->instance);
+    else
+        n = snprintf(buf, size, "%s/wal/%08X%08X/", r->instance, f->timeline, f->log);
+    if (n < 0 || (size_t)n >= size)
+        return cf_error_set(err, CF_ERR_USAGE, "instance name \"%s\" is too long", r->instance);
+    return CF_OK;
+}
+
+bool
+cf_wal_parse_key(const struct cf_repo *r, const char *key, struct cf_wal_object *out)
+{
+    size_t ilen = strlen(r->instance);
+    const char *rest, *slash, *dash;
+    struct cf_wal_object o;
+    char dir[CF_STORAGE_KEY_MAX + 1];
+    size_t nlen;
+
+    memset(&o, 0, sizeof(o));
+    if (strncmp(key, r->instance, ilen) != 0 || strncmp(key + ilen, "/wal/", 5) != 0)
+        return false;
+    rest = key + ilen + 5;
+    if ((slash = strchr(rest, '/')) == NULL || strchr(slash + 1, '/') != NULL)
+        return false;
+    dash = strrchr(slash + 1, '-');
+    if (dash == NULL || strlen(dash + 1) != 64 || !is_hex_lower(dash + 1, 64))
+        return false;
+    nlen = (size_t)(dash - (slash + 1));
+    if (nlen == 0 || nlen > CF_WAL_NAME_MAX)
+        return false;
+    memcpy(o.name, slash + 1, nlen);
+    o.name[nlen] = '\0';
+    memcpy(o.sha256, dash + 1, 65);
+    if (!parse_object_name(o.name, &o.file, &o.partial_bytes))
+        return false;
+    /* the object must sit in the folder its name implies */
+    {
+        struct cf_error ignored = CF_ERROR_INIT;
+
+        if (cf_wal_prefix(r, &o.file, dir, sizeof(dir), &ignored) != CF_OK ||
+            strncmp(key, dir, strlen(dir)) != 0 || strlen(dir) != (size_t)(slash + 1 - key))
+            return false;
+    }
+    (void)snprintf(o.key, sizeof(o.key), "%s", key);
+    *out = o;
+    return true;
+}
+
+/* ---- hashing ------------------------------------------------------------ */
+
+struct pread_source {
+    struct cf_source base;
+    int fd;
+    uint64_t off, len; /* len 0: to end of file */
+    const char *what;
+};
+
+static cf_err
+pread_read(struct cf_source *src, void *buf, size_t cap, size_t *n, struct cf_error *err)
+{
+    struct pread_source *p = (struct pread_source *)src;
+    size_t want = cap;
+    ssize_t got;
+
+    if (p->len > 0 && p->len - p->off < want)
+        want = (size_t)(p->len - p->off);
+    *n = 0;
+    if (want == 0)
+        return CF_OK;
+    do
+        got = pread(p->fd, buf, want, (off_t)p->off);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        return cf_error_set(err, CF_ERR_IO, "could not read \"%s\": %s", p->what,
+                            strerror(errno));
+    if (got == 0 && p->len > 0)
+        return cf_error_set(err, CF_ERR_IO, "\"%s\" is shorter than %llu bytes", p->what,
+                            (unsigned long long)p->len);
+    p->off += (uint64_t)got;
+    *n = (size_t)got;
+    return CF_OK;
+}
+
+static void
+pread_free(struct cf_source *src)
+{
+    free(src);
+}
+
+static const struct cf_source_ops pread_ops = {"pread", pread_read, pread_free};
+
+static cf_err
+pread_source_new(int fd, uint64_t len, const char *what, struct cf_source **out,
+                 struct cf_error *err)
+{
+    struct pread_source *p = calloc(1, sizeof(*p));
+
+    if (p == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    p->base.ops = &pread_ops;
+    p->fd = fd;
+    p->len = len;
+    p->what = what;
+    *out = &p->base;
+    return CF_OK;
+}
+
+cf_err
+cf_wal_hash_fd(int fd, uint64_t len, const char *what, char hex[65], struct cf_error *err)
+{
+    struct cf_source *src = NULL;
+    struct cf_sink *null = NULL, *tap = NULL;
+    uint8_t digest[CF_SHA256_BYTES];
+    uint64_t bytes;
+    cf_err rc;
+
+    if ((rc = pread_source_new(fd, len, what, &src, err)) != CF_OK ||
+        (rc = cf_null_sink_new(&null, err)) != CF_OK)
+        goto out;
+    if ((rc = cf_hash_tap_new(null, &tap, err)) != CF_OK) {
+        cf_sink_free(null);
+        goto out;
+    }
+    if ((rc = cf_pump(src, tap, CF_PUMP_BUFFER, err)) == CF_OK) {
+        cf_hash_result(tap, digest, &bytes);
+        cf_hex_encode(digest, sizeof(digest), hex);
+    }
+out:
+    cf_sink_free(tap);
+    cf_source_free(src);
+    return rc;
+}
+
+/* ---- listing ------------------------------------------------------------ */
+
+struct find_ctx {
+    const struct cf_repo *r;
+    const char *name;          /* NULL: everything */
+    bool with_partials;
+    struct cf_wal_object *v;
+    size_t n, cap;
+};
+
+static bool
+matches(const struct find_ctx *c, const struct cf_wal_object *o)
+{
+    size_t len;
+
+    if (c->name == NULL || strcmp(o->name, c->name) == 0)
+        return true;
+    len = strlen(c->name);
+    return c->with_partials && o->file.type == CF_WAL_PARTIAL && len == 24 &&
+           strncmp(o->name, c->name, 24) == 0;
+}
+
+static cf_err
+find_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
+{
+    struct find_ctx *c = ctx;
+    struct cf_wal_object o;
+
+    if (!cf_wal_parse_key(c->r, info->key, &o)) /* foreign files are not ours to judge */
+        return CF_OK;
+    if (!matches(c, &o))
+        return CF_OK;
+    o.stored_bytes = info->size;
+    o.mtime = info->mtime;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        struct cf_wal_object *v = realloc(c->v, cap * sizeof(*v));
+
+        if (v == NULL)
+            return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        c->v = v;
+        c->cap = cap;
+    }
+    c->v[c->n++] = o;
+    return CF_OK;
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+    return strcmp(((const struct cf_wal_object *)a)->key, ((const struct cf_wal_object *)b)->key);
+}
+
+static cf_err
+collect(const struct cf_repo *r, const char *prefix, const char *name, bool with_partials,
+        struct cf_wal_object **out, size_t *n, struct cf_error *err)
+{
+    struct find_ctx c = {r, name, with_partials, NULL, 0, 0};
+    cf_err rc = cf_storage_list(r->st, prefix, find_cb, &c, err);
+
+    if (rc != CF_OK) {
+        free(c.v);
+        return rc;
+    }
+    if (c.n > 1)
+        qsort(c.v, c.n, sizeof(*c.v), cmp_key);
+    *out = c.v;
+    *n = c.n;
+    return CF_OK;
+}
+
+cf_err
+cf_wal_find(const struct cf_repo *r, const char *name, bool with_partials,
+            struct cf_wal_object **out, size_t *n, struct cf_error *err)
+{
+    char prefix[CF_STORAGE_KEY_MAX + 1];
+    struct cf_wal_file f;
+    uint32_t pb;
+    cf_err rc;
+
+    if (!parse_object_name(name, &f, &pb))
+        return cf_error_set(err, CF_ERR_USAGE, "\"%s\" is not a WAL file name", name);
+    if ((rc = cf_wal_prefix(r, &f, prefix, sizeof(prefix), err)) != CF_OK)
+        return rc;
+    /* narrow the listing to this name: "<dir>/<first 24 characters>" */
+    (void)snprintf(prefix + strlen(prefix), sizeof(prefix) - strlen(prefix), "%.24s", name);
+    return collect(r, prefix, name, with_partials, out, n, err);
+}
+
+cf_err
+cf_wal_list(const struct cf_repo *r, struct cf_wal_object **out, size_t *n, struct cf_error *err)
+{
+    char prefix[CF_STORAGE_KEY_MAX + 1];
+
+    (void)snprintf(prefix, sizeof(prefix), "%s/wal/", r->instance);
+    return collect(r, prefix, NULL, true, out, n, err);
+}
+
+/* ---- store and fetch ---------------------------------------------------- */
+
+cf_err
+cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len,
+             const char sha256[65], bool *already, struct cf_error *err)
+{
+    char key[CF_STORAGE_KEY_MAX + 1];
+    struct cf_backup_sizes sizes;
+    struct cf_wal_object *found = NULL;
+    struct cf_source *src = NULL;
+    struct cf_wal_file f;
+    uint32_t pb;
+    size_t n = 0;
+    cf_err rc;
+
+    *already = false;
+    if (!parse_object_name(name, &f, &pb))
+        return cf_error_set(err, CF_ERR_USAGE, "\"%s\" is not a WAL file name", name);
+    if (strlen(sha256) != 64 || !is_hex_lower(sha256, 64))
+        return cf_error_set(err, CF_ERR_INTERNAL, "bad digest for WAL file \"%s\"", name);
+    if ((rc = cf_wal_find(r, name, false, &found, &n, err)) != CF_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(found[i].sha256, sha256) == 0) {
+            *already = true;
+            break;
+        }
+    }
+    if (!*already && n > 0 && f.type != CF_WAL_PARTIAL) {
+        cf_error_setf(err, CF_ERR_CORRUPT,
+                      "WAL file \"%s\" is already archived with different content", name);
+        cf_error_detail(err, "The repository holds \"%s\" (sha256 %s); this file has sha256 %s.",
+                        found[0].key, found[0].sha256, sha256);
+        cf_error_hint(err, "Two clusters may be archiving into one repository instance, or a "
+                           "cluster was restored without a new timeline.  Check "
+                           "[coffre] instance and archive_command before anything else.");
+        free(found);
+        return CF_ERR_CORRUPT;
+    }
+    free(found);
+    if (*already)
+        return CF_OK;
+    if ((rc = cf_wal_prefix(r, &f, key, sizeof(key), err)) != CF_OK)
+        return rc;
+    if (strlen(key) + strlen(name) + 66 > sizeof(key))
+        return cf_error_set(err, CF_ERR_USAGE, "WAL key for \"%s\" is too long", name);
+    (void)snprintf(key + strlen(key), sizeof(key) - strlen(key), "%s-%s", name, sha256);
+    if ((rc = pread_source_new(fd, len, name, &src, err)) != CF_OK)
+        return rc;
+    rc = cf_repo_put_key(r, key, CF_WAL_OBJECT_ID, name, CF_OBJ_WAL, src, &sizes, err);
+    cf_source_free(src);
+    if (rc == CF_OK) {
+        char got[65];
+
+        cf_hex_encode(sizes.sha256, sizeof(sizes.sha256), got);
+        if (strcmp(got, sha256) != 0) {
+            /* the file changed under us; the object is named after the wrong digest */
+            struct cf_error ignored = CF_ERROR_INIT;
+
+            (void)cf_storage_remove(r->st, key, NULL, &ignored);
+            cf_error_setf(err, CF_ERR_IO, "WAL file \"%s\" changed while it was being stored",
+                          name);
+            cf_error_hint(err, "Nothing was archived; the archiver will retry.");
+            return CF_ERR_IO;
+        }
+    }
+    return rc;
+}
+
+cf_err
+cf_wal_fetch(const struct cf_repo *r, const struct cf_wal_object *o, struct cf_sink *terminal,
+             struct cf_error *err)
+{
+    uint8_t sha[CF_SHA256_BYTES];
+
+    if (cf_hex_decode(o->sha256, sha, sizeof(sha)) != 0) {
+        cf_sink_free(terminal);
+        return cf_error_set(err, CF_ERR_CORRUPT, "WAL object \"%s\" has a malformed name",
+                            o->key);
+    }
+    return cf_repo_get_key(r, o->key, CF_WAL_OBJECT_ID, o->name, CF_OBJ_WAL, sha, terminal, err);
+}

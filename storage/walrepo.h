@@ -1,0 +1,76 @@
+/*
+ * walrepo.h - where WAL files live in the repository, and their I/O.
+ *
+ *   <instance>/wal/<TTTTTTTTLLLLLLLL>/<file>-<sha256>   segments, backup history files
+ *   <instance>/wal/<TTTTTTTTLLLLLLLL>/<segment>.partial.<OOOOOOOO>-<sha256>
+ *                                                       the first 0xOOOOOOOO bytes of a
+ *                                                       segment still being written (wal-stream)
+ *   <instance>/wal/history/<TTTTTTTT>.history-<sha256>  timeline history files
+ *
+ * <sha256> is the hex digest of the plaintext file.  It is in the key so that
+ * a host holding only public keys can tell an identical re-push (success)
+ * from a different file under the same name (an error), and so that a reader
+ * can check what it decrypted.  Every WAL object's header carries the id
+ * "wal" and the file name (with the partial's offset), so an object copied
+ * under another name is refused.
+ */
+#ifndef CF_WALREPO_H
+#define CF_WALREPO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/walname.h"
+#include "storage/repo.h"
+
+#define CF_WAL_OBJECT_ID "wal"
+
+/* One stored WAL file, as found by a listing. */
+struct cf_wal_object {
+    char key[CF_STORAGE_KEY_MAX + 1];
+    char name[CF_WAL_NAME_MAX + 1];     /* as in the object header, e.g. "...partial.00A00000" */
+    char sha256[65];                    /* hex, from the key */
+    struct cf_wal_file file;
+    uint32_t partial_bytes;             /* partials: the offset in the name */
+    uint64_t stored_bytes;
+    int64_t mtime;
+};
+
+/* "<instance>/wal/<dir>/" for a WAL file name (history files: "<instance>/wal/history/"). */
+cf_err cf_wal_prefix(const struct cf_repo *r, const struct cf_wal_file *f, char *buf,
+                     size_t size, struct cf_error *err);
+
+/* Parse a key (anything under "<instance>/wal/"); false if it is not a WAL object. */
+bool cf_wal_parse_key(const struct cf_repo *r, const char *key, struct cf_wal_object *out);
+
+/* Hex sha256 of fd's contents from offset 0 to EOF (or the first len bytes if len > 0),
+ * read with pread.  what names the file in messages. */
+cf_err cf_wal_hash_fd(int fd, uint64_t len, const char *what, char hex[65],
+                      struct cf_error *err);
+
+/*
+ * Store name (a WAL file name, or "<segment>.partial.<OFFSET>") from the first
+ * len bytes of fd (read with pread from offset 0; len 0: up to end of file),
+ * whose plaintext digest is sha256 (cf_wal_hash_fd over the same bytes).  If an object for the same name and the
+ * same digest exists already, nothing is written and *already is true.  If one
+ * exists with a different digest (partials excepted), CF_ERR_CORRUPT: the
+ * repository holds another file under this name.
+ */
+cf_err cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len,
+                    const char sha256[65],
+                    bool *already, struct cf_error *err);
+
+/* Every stored object for WAL file name (partials of a segment included when
+ * name is a segment and with_partials).  *out malloc'd, sorted by key. */
+cf_err cf_wal_find(const struct cf_repo *r, const char *name, bool with_partials,
+                   struct cf_wal_object **out, size_t *n, struct cf_error *err);
+
+/* Every WAL object of the instance, sorted by key. */
+cf_err cf_wal_list(const struct cf_repo *r, struct cf_wal_object **out, size_t *n,
+                   struct cf_error *err);
+
+/* Decrypt o into terminal, checking its header names o->name and its digest. */
+cf_err cf_wal_fetch(const struct cf_repo *r, const struct cf_wal_object *o,
+                    struct cf_sink *terminal, struct cf_error *err);
+
+#endif
