@@ -38,50 +38,52 @@ struct run {
  * object this backup writes.
  */
 static void
-classify(struct run *r, const struct cf_backup_entry *v, size_t n)
+classify(const struct cf_config *cfg, struct cf_repo *repo, struct cf_manifest *m,
+         const struct cf_backup_entry *v, size_t n)
 {
     struct cf_retention_policy policy;
-    int64_t *prev = calloc(n + 1, sizeof(*prev)), t = r->m.start_time;
+    int64_t *prev = calloc(n + 1, sizeof(*prev)), t = m->start_time;
     size_t k = 0;
     enum cf_retention_class cls;
 
     for (size_t i = 0; prev != NULL && i < n; i++)
         if (v[i].has_manifest && cf_backup_id_time(v[i].id) >= 0)
             prev[k++] = cf_backup_id_time(v[i].id);
-    cf_policy_from_config(r->cfg, &policy);
+    cf_policy_from_config(cfg, &policy);
     cls = cf_retention_classify(t, prev, k);
     free(prev);
-    r->m.retention_class = strdup(cf_retention_class_name(cls));
-    r->m.expires = cf_retention_expiry(&policy, cls, t);
-    if (r->repo->st->features & CF_STORAGE_FEAT_OBJECT_LOCK) {
-        r->m.lock_until = cf_retention_lock_until(&policy, cls, t);
-        r->repo_copy.retain_until = r->m.lock_until;
+    m->retention_class = strdup(cf_retention_class_name(cls));
+    m->expires = cf_retention_expiry(&policy, cls, t);
+    if (repo->st->features & CF_STORAGE_FEAT_OBJECT_LOCK) {
+        m->lock_until = cf_retention_lock_until(&policy, cls, t);
+        repo->retain_until = m->lock_until;
     }
 }
 
-static cf_err
-choose_id(struct run *r, struct cf_error *err)
+cf_err
+cf_backup_choose_id(const struct cf_config *cfg, struct cf_repo *repo, struct cf_manifest *m,
+                    char *id, struct cf_error *err)
 {
     struct cf_backup_entry *v = NULL;
     size_t n = 0;
-    time_t now = (time_t)r->m.start_time;
+    time_t now = (time_t)m->start_time;
     struct tm tm;
     char base[32];
 
     (void)gmtime_r(&now, &tm);
     (void)strftime(base, sizeof(base), "%Y%m%dT%H%M%SZ", &tm);
-    if (cf_repo_list_backups(r->repo, &v, &n, err) != CF_OK)
+    if (cf_repo_list_backups(repo, &v, &n, err) != CF_OK)
         return err->code;
-    classify(r, v, n);
-    (void)snprintf(r->id, sizeof(r->id), "%s", base);
+    classify(cfg, repo, m, v, n);
+    (void)snprintf(id, CF_OBJECT_ID_MAX + 1, "%s", base);
     for (int k = 2;; k++) {
         int taken = 0;
 
         for (size_t i = 0; i < n && !taken; i++)
-            taken = strcmp(v[i].id, r->id) == 0;
+            taken = strcmp(v[i].id, id) == 0;
         if (!taken)
             break;
-        (void)snprintf(r->id, sizeof(r->id), "%s-%d", base, k);
+        (void)snprintf(id, CF_OBJECT_ID_MAX + 1, "%s-%d", base, k);
     }
     free(v);
     return CF_OK;
@@ -215,19 +217,17 @@ dump_globals(struct run *r, struct cf_error *err)
     return cf_manifest_add(&r->m, &o, err);
 }
 
-/* Remove what a failed backup wrote (best effort, silent on WORM storage). */
-static void
-remove_partial(const struct run *r)
+void
+cf_backup_remove_partial(const struct cf_repo *repo, const struct cf_manifest *m, const char *id)
 {
     struct cf_error ignored = CF_ERROR_INIT;
 
-    for (size_t i = 0; i < r->m.n_objects; i++) {
+    for (size_t i = 0; i < m->n_objects; i++) {
         char key[CF_STORAGE_KEY_MAX + 1];
 
         cf_error_clear(&ignored);
-        if (cf_repo_key(r->repo, r->id, r->m.objects[i].name, key, sizeof(key), &ignored) ==
-            CF_OK)
-            (void)cf_storage_remove(r->repo->st, key, NULL, &ignored);
+        if (cf_repo_key(repo, id, m->objects[i].name, key, sizeof(key), &ignored) == CF_OK)
+            (void)cf_storage_remove(repo->st, key, NULL, &ignored);
     }
 }
 
@@ -265,7 +265,8 @@ cf_cmd_backup(const struct cf_config *cfg, const struct cf_repo *repo,
     r.opts = opts;
     r.m.start_time = (int64_t)time(NULL);
     (void)gethostname(host, sizeof(host) - 1);
-    if ((rc = choose_id(&r, err)) != CF_OK || (rc = inspect_server(&r, &dbs, &n, err)) != CF_OK)
+    if ((rc = cf_backup_choose_id(cfg, &r.repo_copy, &r.m, r.id, err)) != CF_OK ||
+        (rc = inspect_server(&r, &dbs, &n, err)) != CF_OK)
         goto out;
     r.m.id = strdup(r.id);
     r.m.instance = strdup(cfg->instance);
@@ -295,7 +296,7 @@ cf_cmd_backup(const struct cf_config *cfg, const struct cf_repo *repo,
         print_result(&r);
     else {
         cf_error_context(err, "backup %s was not completed and is not restorable", r.id);
-        remove_partial(&r);
+        cf_backup_remove_partial(r.repo, &r.m, r.id);
     }
 out:
     for (size_t i = 0; i < n; i++)

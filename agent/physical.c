@@ -1,15 +1,552 @@
 /*
  * physical.c - `coffre backup --physical` (see physical.h).
+ *
+ * One replication connection runs BASE_BACKUP (PostgreSQL 15 syntax, TARGET
+ * 'client').  The server answers with the start position, the tablespace
+ * list, then a single COPY OUT whose CopyData messages carry a type byte:
+ *   'n' name\0 path\0   a new archive begins (base.tar, <oid>.tar)
+ *   'd' bytes           data of the current archive (or of the manifest)
+ *   'p' int64           progress (ignored: the pump shows bytes)
+ *   'm'                 the backup_manifest follows
+ * and finally the stop position.  Each archive is a cf_source over those
+ * messages, so it flows through the standard backup chain into the
+ * repository without touching local disk.
+ *
+ * WAIT false: the server does not wait for archiving (it would wait
+ * forever); we wait, bounded by [wal] archive_timeout, for every segment
+ * from wal_start to wal_stop to reach the repository, and only then write
+ * the manifest.
  */
 #include "agent/physical.h"
 
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "agent/backup.h"
+#include "common/cancel.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/walname.h"
+#include "storage/walrepo.h"
+
 const char cf_backup_physical_usage[] =
-    "Usage: coffre backup --physical [--json]\n";
+    "Usage: coffre backup --physical [--json]\n"
+    "Take a base backup over the replication protocol (BASE_BACKUP): one object per\n"
+    "tablespace (base.tar, <oid>.tar) and the server's backup_manifest, then wait up\n"
+    "to [wal] archive_timeout for the WAL it needs to reach the repository.  The\n"
+    "manifest is written last: a backup without it is never listed as restorable.\n"
+    "  --json   print a JSON summary instead of the backup id\n";
+
+struct run {
+    const struct cf_config *cfg;
+    struct cf_repo repo;          /* a copy: carries this backup's lock date */
+    struct cf_manifest m;
+    struct cf_manifest_physical ph; /* hangs off m.physical while the manifest is written */
+    char id[CF_OBJECT_ID_MAX + 1];
+    uint64_t start_lsn, stop_lsn;
+};
+
+/* The COPY OUT stream of BASE_BACKUP, one message at a time. */
+struct copy_stream {
+    PGconn *conn;
+    char *msg;       /* current message (PQfreemem), msg[0] is its type */
+    int len;
+    int pos;         /* next unread data byte of a 'd' message */
+    int ended;       /* the server ended the COPY */
+};
+
+struct archive_source {
+    struct cf_source base;
+    struct copy_stream *cs;  /* borrowed */
+};
+
+static cf_err
+copy_next(struct copy_stream *cs, struct cf_error *err)
+{
+    char *buf = NULL;
+    int n;
+
+    if (cs->msg != NULL)
+        PQfreemem(cs->msg);
+    cs->msg = NULL;
+    cs->len = cs->pos = 0;
+    if (cf_cancel_check(err) != CF_OK)
+        return err->code;
+    n = PQgetCopyData(cs->conn, &buf, 0);
+    if (n == -1) {
+        cs->ended = 1;
+        return CF_OK;
+    }
+    if (n < 1) {
+        cf_error_setf(err, CF_ERR_PG, "base backup stream failed");
+        cf_error_detail(err, "%.400s", PQerrorMessage(cs->conn));
+        if (buf != NULL)
+            PQfreemem(buf);
+        return CF_ERR_PG;
+    }
+    cs->msg = buf;
+    cs->len = n;
+    cs->pos = 1;
+    return CF_OK;
+}
+
+static cf_err
+archive_read(struct cf_source *src, void *buf, size_t cap, size_t *n, struct cf_error *err)
+{
+    struct copy_stream *cs = ((struct archive_source *)src)->cs;
+
+    *n = 0;
+    for (;;) {
+        if (cs->ended)
+            return CF_OK;
+        switch (cs->msg[0]) {
+        case 'd':
+            if (cs->pos < cs->len) {
+                size_t k = (size_t)(cs->len - cs->pos);
+
+                if (k > cap)
+                    k = cap;
+                memcpy(buf, cs->msg + cs->pos, k);
+                cs->pos += (int)k;
+                *n = k;
+                return CF_OK;
+            }
+            break;
+        case 'p':
+            break;
+        case 'n':
+        case 'm':
+            return CF_OK; /* the next archive: this one is complete */
+        default:
+            return cf_error_set(err, CF_ERR_PG, "unexpected message type 0x%02x in the base "
+                                "backup stream", (unsigned char)cs->msg[0]);
+        }
+        if (copy_next(cs, err) != CF_OK)
+            return err->code;
+    }
+}
+
+static void
+archive_free(struct cf_source *src)
+{
+    (void)src; /* lives on the caller's stack */
+}
+
+static const struct cf_source_ops archive_ops = {"base backup stream", archive_read, archive_free};
+
+/* "base.tar" or "<oid>.tar": anything else would be a surprise worth stopping for. */
+static int
+archive_oid(const char *name, uint32_t *oid)
+{
+    unsigned long v = 0;
+    const char *p = name;
+
+    if (strcmp(name, "base.tar") == 0) {
+        *oid = 0;
+        return 0;
+    }
+    for (; *p >= '0' && *p <= '9' && v < 0xFFFFFFFFul; p++)
+        v = v * 10 + (unsigned long)(*p - '0');
+    if (p == name || strcmp(p, ".tar") != 0 || v == 0 || v > 0xFFFFFFFFul)
+        return -1;
+    *oid = (uint32_t)v;
+    return 0;
+}
+
+/* Store the stream's current archive (or manifest) as object name. */
+static cf_err
+store_one(struct run *r, struct copy_stream *cs, const char *name, unsigned kind,
+          const char *mkind, struct cf_error *err)
+{
+    struct archive_source src = {{&archive_ops}, cs};
+    struct cf_manifest_object o;
+    struct cf_backup_sizes sizes;
+
+    if (copy_next(cs, err) != CF_OK ||
+        cf_repo_put(&r->repo, r->id, name, kind, &src.base, &sizes, err) != CF_OK)
+        return err->code;
+    memset(&o, 0, sizeof(o));
+    o.name = strdup(name);
+    o.kind = strdup(mkind);
+    o.plain = sizes.plain;
+    o.compressed = sizes.compressed;
+    o.stored = sizes.stored;
+    cf_hex_encode(sizes.sha256, CF_SHA256_BYTES, o.sha256);
+    if (o.name == NULL || o.kind == NULL) {
+        cf_manifest_object_clear(&o);
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    }
+    cf_log_info("%s: %llu bytes, %llu stored", name, (unsigned long long)o.plain,
+                (unsigned long long)o.stored);
+    return cf_manifest_add(&r->m, &o, err);
+}
+
+static cf_err
+add_tablespace(struct run *r, uint32_t oid, const char *location, const char *object,
+               struct cf_error *err)
+{
+    struct cf_manifest_tablespace *v, *t;
+
+    v = realloc(r->ph.tablespaces, (r->ph.n_tablespaces + 1) * sizeof(*v));
+    if (v == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    r->ph.tablespaces = v;
+    t = &v[r->ph.n_tablespaces];
+    t->oid = oid;
+    t->location = oid != 0 ? strdup(location) : NULL;
+    t->object = strdup(object);
+    r->ph.n_tablespaces++;
+    if ((oid != 0 && t->location == NULL) || t->object == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    return CF_OK;
+}
+
+/* Every archive and the manifest, until the server ends the COPY. */
+static cf_err
+receive_stream(struct run *r, PGconn *conn, struct cf_error *err)
+{
+    struct copy_stream cs = {conn, NULL, 0, 0, 0};
+    cf_err rc = copy_next(&cs, err);
+
+    while (rc == CF_OK && !cs.ended) {
+        char type = cs.msg[0];
+
+        if (type == 'n') {
+            const char *name = cs.msg + 1, *path;
+            char object[64];
+            uint32_t oid;
+
+            if (memchr(name, '\0', (size_t)(cs.len - 1)) == NULL ||
+                (path = name + strlen(name) + 1) >= cs.msg + cs.len ||
+                memchr(path, '\0', (size_t)(cs.msg + cs.len - path)) == NULL ||
+                archive_oid(name, &oid) != 0 || (oid != 0 && path[0] != '/')) {
+                rc = cf_error_set(err, CF_ERR_PG, "unexpected archive header in the base "
+                                  "backup stream");
+                break;
+            }
+            (void)snprintf(object, sizeof(object), "%s", name);
+            if ((rc = add_tablespace(r, oid, path, object, err)) == CF_OK)
+                rc = store_one(r, &cs, object, CF_OBJ_BASE_TAR, "base_tar", err);
+        } else if (type == 'm') {
+            rc = store_one(r, &cs, "backup_manifest", CF_OBJ_PG_MANIFEST, "pg_manifest", err);
+            if (rc == CF_OK && (r->ph.pg_manifest = strdup("backup_manifest")) == NULL)
+                rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        } else if (type == 'p') {
+            rc = copy_next(&cs, err);
+        } else {
+            rc = cf_error_set(err, CF_ERR_PG, "unexpected message type 0x%02x in the base "
+                              "backup stream", (unsigned char)type);
+        }
+    }
+    if (cs.msg != NULL)
+        PQfreemem(cs.msg);
+    if (rc == CF_OK && r->ph.pg_manifest == NULL)
+        rc = cf_error_set(err, CF_ERR_PG, "the server sent no backup_manifest");
+    if (rc == CF_OK && (r->ph.n_tablespaces == 0 || r->ph.tablespaces[0].oid != 0))
+        rc = cf_error_set(err, CF_ERR_PG, "the server sent no base.tar first");
+    return rc;
+}
+
+/* A one-row (recptr, tli) result: start or stop position. */
+static cf_err
+read_position(PGresult *res, const char *what, uint64_t *lsn, uint32_t *tli, char **text,
+              struct cf_error *err)
+{
+    long long t;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 2 ||
+        !cf_lsn_parse(PQgetvalue(res, 0, 0), lsn) || (t = atoll(PQgetvalue(res, 0, 1))) < 1 ||
+        t > 0xFFFFFFFFll) {
+        cf_error_setf(err, CF_ERR_PG, "base backup failed: could not read its %s position", what);
+        cf_error_detail(err, "%.400s", PQresultErrorMessage(res));
+        return CF_ERR_PG;
+    }
+    *tli = (uint32_t)t;
+    if ((*text = strdup(PQgetvalue(res, 0, 0))) == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    return CF_OK;
+}
+
+static cf_err
+connect_replication(const char *conninfo, PGconn **out, struct cf_error *err)
+{
+    const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
+    const char *vals[] = {conninfo, "true", "coffre", NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+
+    if (conn == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    if (PQstatus(conn) != CONNECTION_OK) {
+        cf_error_setf(err, CF_ERR_PG, "could not open a replication connection");
+        cf_error_detail(err, "%.*s", (int)strcspn(PQerrorMessage(conn), "\n"),
+                        PQerrorMessage(conn));
+        cf_error_hint(err, "The role of postgres.conninfo needs the REPLICATION attribute, and "
+                           "pg_hba.conf a \"replication\" line for it.");
+        PQfinish(conn);
+        return CF_ERR_PG;
+    }
+    *out = conn;
+    return CF_OK;
+}
+
+/* Facts from a normal connection: version, standby or not, segment size. */
+static cf_err
+inspect_server(struct run *r, struct cf_error *err)
+{
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    cf_err rc;
+
+    if ((rc = cf_pg_connect(r->cfg->conninfo, NULL, &conn, err)) != CF_OK)
+        return rc;
+    rc = cf_pg_exec(conn, "SELECT pg_is_in_recovery(), setting::bigint FROM pg_settings "
+                          "WHERE name = 'wal_segment_size'", 0, NULL, &res, err);
+    if (rc == CF_OK && PQntuples(res) == 1) {
+        r->m.pg_version_num = PQserverVersion(conn);
+        r->m.pg_version = strdup(PQparameterStatus(conn, "server_version"));
+        r->ph.from_standby = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        r->ph.wal_segment_size = (uint64_t)atoll(PQgetvalue(res, 0, 1));
+        if (!cf_wal_segment_size_valid(r->ph.wal_segment_size))
+            rc = cf_error_set(err, CF_ERR_PG, "unexpected wal_segment_size %s",
+                              PQgetvalue(res, 0, 1));
+        else if (r->m.pg_version_num < 150000)
+            rc = cf_error_set(err, CF_ERR_PG, "backup --physical needs PostgreSQL 15 or later "
+                              "(the server runs %s)", r->m.pg_version);
+    } else if (rc == CF_OK) {
+        rc = cf_error_set(err, CF_ERR_PG, "could not read wal_segment_size");
+    }
+    PQclear(res);
+    PQfinish(conn);
+    return rc;
+}
+
+static cf_err
+run_base_backup(struct run *r, struct cf_error *err)
+{
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    char sql[256];
+    cf_err rc;
+    int step = 0;
+
+    if ((rc = connect_replication(r->cfg->conninfo, &conn, err)) != CF_OK)
+        return rc;
+    res = PQexec(conn, "IDENTIFY_SYSTEM");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        cf_error_setf(err, CF_ERR_PG, "IDENTIFY_SYSTEM failed");
+        cf_error_detail(err, "%.400s", PQerrorMessage(conn));
+        rc = CF_ERR_PG;
+        goto out;
+    }
+    cf_log_info("base backup %s of system %s (timeline %s)%s", r->id, PQgetvalue(res, 0, 0),
+                PQgetvalue(res, 0, 1), r->ph.from_standby ? " from a standby" : "");
+    PQclear(res);
+    res = NULL;
+    (void)snprintf(sql, sizeof(sql),
+                   "BASE_BACKUP (LABEL 'coffre %s', PROGRESS, CHECKPOINT 'fast', WAIT false, "
+                   "MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA256', TARGET 'client')", r->id);
+    if (!PQsendQuery(conn, sql)) {
+        rc = cf_error_set(err, CF_ERR_PG, "could not send BASE_BACKUP");
+        cf_error_detail(err, "%.400s", PQerrorMessage(conn));
+        goto out;
+    }
+    /* start position, tablespaces, then the COPY */
+    for (step = 0; rc == CF_OK && step < 3; step++) {
+        uint32_t tli;
+
+        res = PQgetResult(conn);
+        if (step == 0)
+            rc = read_position(res, "start", &r->start_lsn, &tli, &r->ph.start_lsn, err);
+        if (step == 0 && rc == CF_OK)
+            r->ph.start_timeline = tli;
+        if ((step == 1 && PQresultStatus(res) != PGRES_TUPLES_OK) ||
+            (step == 2 && PQresultStatus(res) != PGRES_COPY_OUT)) {
+            cf_error_setf(err, CF_ERR_PG, "base backup failed");
+            cf_error_detail(err, "%.400s", PQerrorMessage(conn));
+            rc = CF_ERR_PG;
+        }
+        PQclear(res);
+        res = NULL;
+    }
+    if (rc == CF_OK)
+        rc = receive_stream(r, conn, err);
+    /* then the stop position and the end of the command */
+    while (rc == CF_OK && (res = PQgetResult(conn)) != NULL) {
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && r->ph.stop_lsn == NULL)
+            rc = read_position(res, "stop", &r->stop_lsn, &r->ph.stop_timeline,
+                               &r->ph.stop_lsn, err);
+        else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            cf_error_setf(err, CF_ERR_PG, "base backup failed");
+            cf_error_detail(err, "%.400s", PQerrorMessage(conn));
+            rc = CF_ERR_PG;
+        }
+        PQclear(res);
+        res = NULL;
+    }
+    if (rc == CF_OK && r->ph.stop_lsn == NULL)
+        rc = cf_error_set(err, CF_ERR_PG, "base backup failed: the server sent no stop position");
+out:
+    PQclear(res);
+    PQfinish(conn);
+    return rc;
+}
+
+/* Wait until every segment wal_start..wal_stop is in the repository. */
+static cf_err
+wait_for_wal(struct run *r, struct cf_error *err)
+{
+    uint64_t seg = r->ph.wal_segment_size;
+    uint64_t first = r->start_lsn / seg, last = (r->stop_lsn - 1) / seg, k = first;
+    time_t deadline = time(NULL) + (time_t)r->cfg->wal_archive_timeout;
+    char name[32];
+
+    if (r->ph.start_timeline != r->ph.stop_timeline)
+        return cf_error_set(err, CF_ERR_PG, "the timeline changed during base backup %s "
+                            "(%u to %u)", r->id, r->ph.start_timeline, r->ph.stop_timeline);
+    cf_wal_segno_name(r->ph.start_timeline, first, seg, name, sizeof(name));
+    r->ph.wal_start = strdup(name);
+    cf_wal_segno_name(r->ph.stop_timeline, last, seg, name, sizeof(name));
+    r->ph.wal_stop = strdup(name);
+    if (r->ph.wal_start == NULL || r->ph.wal_stop == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    cf_log_info("waiting for WAL %s to %s to reach the repository", r->ph.wal_start,
+                r->ph.wal_stop);
+    while (k <= last) {
+        struct cf_wal_object *v = NULL;
+        size_t n = 0;
+
+        cf_wal_segno_name(r->ph.start_timeline, k, seg, name, sizeof(name));
+        if (cf_wal_find(&r->repo, name, false, &v, &n, err) != CF_OK)
+            return err->code;
+        free(v);
+        if (n > 0) {
+            k++;
+            continue;
+        }
+        if (time(NULL) >= deadline) {
+            cf_error_setf(err, CF_ERR_NOT_FOUND, "WAL segment %s needed by base backup %s did "
+                          "not reach the repository within %lld s", name, r->id,
+                          (long long)r->cfg->wal_archive_timeout);
+            cf_error_detail(err, "The backup needs WAL %s to %s to be consistent.",
+                            r->ph.wal_start, r->ph.wal_stop);
+            cf_error_hint(err, "WAL archiving is not working: check archive_command (coffre "
+                               "wal-push) or the coffre wal-stream service, and the server log.");
+            return CF_ERR_NOT_FOUND;
+        }
+        if (cf_cancel_check(err) != CF_OK)
+            return err->code;
+        (void)usleep(500 * 1000);
+    }
+    return CF_OK;
+}
+
+static void
+print_result(const struct run *r, bool json)
+{
+    uint64_t plain = 0, stored = 0;
+
+    for (size_t i = 0; i < r->m.n_objects; i++) {
+        plain += r->m.objects[i].plain;
+        stored += r->m.objects[i].stored;
+    }
+    if (json)
+        (void)printf("{\"id\": \"%s\", \"kind\": \"physical\", \"objects\": %zu, "
+                     "\"plain_bytes\": %llu, \"stored_bytes\": %llu, \"seconds\": %lld, "
+                     "\"start_lsn\": \"%s\", \"stop_lsn\": \"%s\", \"timeline\": %u, "
+                     "\"wal_start\": \"%s\", \"wal_stop\": \"%s\", \"from_standby\": %s}\n",
+                     r->id, r->m.n_objects, (unsigned long long)plain,
+                     (unsigned long long)stored, (long long)(r->m.stop_time - r->m.start_time),
+                     r->ph.start_lsn, r->ph.stop_lsn, r->ph.stop_timeline, r->ph.wal_start,
+                     r->ph.wal_stop, r->ph.from_standby ? "true" : "false");
+    else
+        (void)printf("%s\n", r->id);
+}
+
+static cf_err
+parse_options(int argc, char **argv, bool *json, struct cf_error *err)
+{
+    static const struct option opts[] = {{"physical", no_argument, NULL, 'p'},
+                                          {"json", no_argument, NULL, 'j'},
+                                          {NULL, 0, NULL, 0}};
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (ch == 'j')
+            *json = true;
+        else if (ch != 'p')
+            return cf_error_set(err, CF_ERR_USAGE, "invalid option for backup --physical");
+    }
+    if (optind != argc)
+        return cf_error_set(err, CF_ERR_USAGE, "unexpected argument \"%s\"", argv[optind]);
+    return CF_OK;
+}
 
 cf_err
 cf_cmd_backup_physical(const struct cf_config *cfg, const struct cf_repo *repo, int argc,
                        char **argv, const char *version, struct cf_error *err)
 {
-    (void)cfg, (void)repo, (void)argc, (void)argv, (void)version;
-    return cf_error_set(err, CF_ERR_USAGE, "backup --physical is not implemented yet");
+    struct run r;
+    char host[256] = "";
+    bool json = false;
+    cf_err rc;
+
+    if (parse_options(argc, argv, &json, err) != CF_OK)
+        return err->code;
+    if (cfg->formula == CF_FORMULA_MANAGED) {
+        cf_error_setf(err, CF_ERR_USAGE, "physical backups need the onprem formula");
+        cf_error_hint(err, "The managed formula has no replication rights: use \"coffre "
+                           "backup\" (logical).");
+        return CF_ERR_USAGE;
+    }
+    memset(&r, 0, sizeof(r));
+    r.cfg = cfg;
+    r.repo = *repo;
+    r.m.start_time = (int64_t)time(NULL);
+    (void)gethostname(host, sizeof(host) - 1);
+    if ((rc = cf_backup_choose_id(cfg, &r.repo, &r.m, r.id, err)) != CF_OK ||
+        (rc = inspect_server(&r, err)) != CF_OK)
+        goto out;
+    r.m.id = strdup(r.id);
+    r.m.instance = strdup(cfg->instance);
+    r.m.kind = strdup("physical");
+    r.m.formula = strdup("onprem");
+    r.m.hostname = strdup(host);
+    r.m.coffre_version = strdup(version);
+    rc = run_base_backup(&r, err);
+    if (rc == CF_OK) {
+        cf_log_info("base backup %s: start %s, stop %s on timeline %u", r.id, r.ph.start_lsn,
+                    r.ph.stop_lsn, r.ph.stop_timeline);
+        rc = wait_for_wal(&r, err);
+    }
+    r.m.stop_time = (int64_t)time(NULL);
+    if (rc == CF_OK) {
+        r.m.physical = &r.ph;
+        rc = cf_repo_write_manifest(&r.repo, &r.m, err);
+        r.m.physical = NULL;
+    }
+    if (rc == CF_OK) {
+        print_result(&r, json);
+    } else {
+        cf_error_context(err, "backup %s was not completed and is not restorable", r.id);
+        cf_backup_remove_partial(&r.repo, &r.m, r.id);
+    }
+out:
+    free(r.ph.start_lsn);
+    free(r.ph.stop_lsn);
+    free(r.ph.wal_start);
+    free(r.ph.wal_stop);
+    free(r.ph.pg_manifest);
+    for (size_t i = 0; i < r.ph.n_tablespaces; i++) {
+        free(r.ph.tablespaces[i].location);
+        free(r.ph.tablespaces[i].object);
+    }
+    free(r.ph.tablespaces);
+    cf_manifest_clear(&r.m);
+    return rc;
 }
