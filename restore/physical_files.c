@@ -1,0 +1,476 @@
+/*
+ * physical_files.c - choose the base backup, extract it into a staging
+ * directory, check it with pg_verifybackup, write the recovery settings and
+ * move it into place (see physical_int.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/walname.h"
+#include "restore/physical_int.h"
+#include "stream/child.h"
+#include "stream/hash.h"
+
+/* Does backup m end before the requested target?  (--xid, --immediate: any does.) */
+static bool
+ends_before_target(const struct cf_manifest *m, const struct cf_phys_opts *o)
+{
+    uint64_t stop = 0;
+
+    if (o->time != NULL)
+        return m->stop_time <= o->target_time;
+    if (o->lsn != NULL)
+        return cf_lsn_parse(m->physical->stop_lsn, &stop) && stop <= o->target_lsn;
+    return true;
+}
+
+static cf_err
+read_physical(const struct cf_repo *repo, const char *id, struct cf_manifest **out,
+              struct cf_error *err)
+{
+    if (cf_repo_read_manifest(repo, id, out, err) != CF_OK)
+        return err->code;
+    if (strcmp((*out)->kind, "physical") != 0 || (*out)->physical == NULL) {
+        cf_manifest_free(*out);
+        *out = NULL;
+        cf_error_setf(err, CF_ERR_USAGE, "backup %s is not a physical backup", id);
+        cf_error_hint(err, "Restore logical backups with \"coffre restore ID --target ...\".");
+        return CF_ERR_USAGE;
+    }
+    return CF_OK;
+}
+
+cf_err
+cf_phys_choose_backup(const struct cf_repo *repo, const struct cf_phys_opts *o,
+                      struct cf_manifest **out, struct cf_error *err)
+{
+    struct cf_backup_entry *v = NULL;
+    struct cf_manifest *m = NULL;
+    size_t n = 0;
+
+    if (o->id != NULL) {
+        if (read_physical(repo, o->id, &m, err) != CF_OK)
+            return err->code;
+        if (!ends_before_target(m, o)) {
+            cf_error_setf(err, CF_ERR_USAGE, "backup %s ended after the recovery target", o->id);
+            cf_error_detail(err, "Backup %s stopped at LSN %s; recovery cannot stop before "
+                            "the end of the base backup.", o->id, m->physical->stop_lsn);
+            cf_error_hint(err, "Choose an earlier backup, or omit the ID to let coffre choose.");
+            cf_manifest_free(m);
+            return CF_ERR_USAGE;
+        }
+        *out = m;
+        return CF_OK;
+    }
+    if (cf_repo_list_backups(repo, &v, &n, err) != CF_OK)
+        return err->code;
+    for (size_t i = n; i-- > 0 && *out == NULL;) {
+        struct cf_error e = CF_ERROR_INIT;
+
+        if (!v[i].has_manifest)
+            continue;
+        if (read_physical(repo, v[i].id, &m, &e) != CF_OK) {
+            if (e.code != CF_ERR_USAGE)
+                cf_log_warning("skipping backup %s: %s", v[i].id, e.msg);
+            continue;
+        }
+        if (ends_before_target(m, o))
+            *out = m;
+        else
+            cf_manifest_free(m);
+    }
+    free(v);
+    if (*out != NULL) {
+        cf_log_info("chose physical backup %s (stopped at LSN %s)", (*out)->id,
+                    (*out)->physical->stop_lsn);
+        return CF_OK;
+    }
+    cf_error_setf(err, CF_ERR_NOT_FOUND, "no complete physical backup of instance \"%s\"%s",
+                  repo->instance, o->time || o->lsn ? " ended before the recovery target" : "");
+    cf_error_hint(err, "\"coffre list\" shows the backups; take one with \"coffre backup "
+                       "--physical\".");
+    return CF_ERR_NOT_FOUND;
+}
+
+/* ---------------------------------------------------------------- extraction */
+
+struct job {
+    const struct cf_repo *repo;
+    const struct cf_manifest *m;
+    char pgdata[PATH_MAX];
+    char staging[PATH_MAX + 64];
+    int pgdata_state;           /* 1: to create, 0: existing empty directory */
+    char **ts_new;              /* per tablespace: where it goes (NULL for oid 0) */
+    bool *ts_created;
+    bool staging_made;
+};
+
+static const char *
+find_sha(const struct cf_manifest *m, const char *name, uint8_t sha[CF_SHA256_BYTES])
+{
+    for (size_t i = 0; i < m->n_objects; i++)
+        if (strcmp(m->objects[i].name, name) == 0 &&
+            cf_hex_decode(m->objects[i].sha256, sha, CF_SHA256_BYTES) == 0)
+            return m->objects[i].name;
+    return NULL;
+}
+
+/* object (a tar) -> decrypt -> zstd -d -> sha256 -> `tar -x` in dir. */
+static cf_err
+extract(struct job *j, const char *object, const char *dir, struct cf_error *err)
+{
+    const char *argv[] = {"tar", "--extract", "--file=-", "--directory", dir,
+                          "--no-same-owner", "--delay-directory-restore", NULL};
+    uint8_t sha[CF_SHA256_BYTES];
+    struct cf_sink *tar = NULL;
+
+    if (find_sha(j->m, object, sha) == NULL)
+        return cf_error_set(err, CF_ERR_CORRUPT, "manifest of backup %s does not list object "
+                            "\"%s\"", j->m->id, object);
+    cf_log_info("extracting %s into %s", object, dir);
+    if (cf_child_sink_new(argv, NULL, &tar, err) != CF_OK)
+        return err->code;
+    return cf_repo_get(j->repo, j->m->id, object, CF_OBJ_BASE_TAR, sha, tar, err);
+}
+
+static cf_err
+fetch_pg_manifest(struct job *j, struct cf_error *err)
+{
+    const char *name = j->m->physical->pg_manifest;
+    uint8_t sha[CF_SHA256_BYTES];
+    struct cf_sink *file = NULL;
+    char path[PATH_MAX + 128];
+    int fd;
+
+    if (find_sha(j->m, name, sha) == NULL)
+        return cf_error_set(err, CF_ERR_CORRUPT, "manifest of backup %s does not list object "
+                            "\"%s\"", j->m->id, name);
+    (void)snprintf(path, sizeof(path), "%s/backup_manifest", j->staging);
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create \"%s\"", path);
+    if (cf_fd_sink_new(fd, 1, path, &file, err) != CF_OK) {
+        (void)close(fd);
+        return err->code;
+    }
+    return cf_repo_get(j->repo, j->m->id, name, CF_OBJ_PG_MANIFEST, sha, file, err);
+}
+
+static const char *
+mapped(const struct cf_phys_opts *o, const char *location)
+{
+    size_t l = strlen(location);
+
+    for (int i = 0; i < o->n_maps; i++)
+        if (strncmp(o->maps[i], location, l) == 0 && o->maps[i][l] == '=')
+            return o->maps[i] + l + 1;
+    return location;
+}
+
+/* Work out and claim every destination before writing anything. */
+static cf_err
+prepare(struct job *j, struct cf_phys_opts *o, struct cf_error *err)
+{
+    const struct cf_manifest_physical *p = j->m->physical;
+    char *slash;
+    int n;
+
+    if (o->pgdata[0] == '/')
+        n = snprintf(j->pgdata, sizeof(j->pgdata), "%s", o->pgdata);
+    else {
+        char cwd[PATH_MAX];
+
+        if (getcwd(cwd, sizeof(cwd)) == NULL)
+            return cf_error_set_errno(err, CF_ERR_IO, errno, "could not get the current directory");
+        n = snprintf(j->pgdata, sizeof(j->pgdata), "%s/%s", cwd, o->pgdata);
+    }
+    while (n > 1 && j->pgdata[n - 1] == '/')
+        j->pgdata[--n] = '\0';
+    if (n < 0 || (size_t)n >= sizeof(j->pgdata) - 64)
+        return cf_error_set(err, CF_ERR_USAGE, "--pgdata is too long");
+    o->pgdata = j->pgdata;
+    if ((j->pgdata_state = cf_phys_dir_state(j->pgdata)) < 0) {
+        cf_error_setf(err, CF_ERR_EXISTS, "data directory \"%s\" exists and is not empty",
+                      j->pgdata);
+        cf_error_hint(err, "Restore into a new or empty directory; coffre never overwrites a "
+                           "data directory.");
+        return CF_ERR_EXISTS;
+    }
+    for (int i = 0; i < o->n_maps; i++) {
+        bool used = false;
+
+        for (size_t k = 0; k < p->n_tablespaces; k++)
+            used = used || (p->tablespaces[k].location != NULL &&
+                            mapped(o, p->tablespaces[k].location) != p->tablespaces[k].location &&
+                            strncmp(o->maps[i], p->tablespaces[k].location,
+                                    strlen(p->tablespaces[k].location)) == 0);
+        if (!used)
+            return cf_error_set(err, CF_ERR_USAGE, "--tablespace-map %s names no tablespace of "
+                                "backup %s", o->maps[i], j->m->id);
+    }
+    j->ts_new = calloc(p->n_tablespaces + 1, sizeof(*j->ts_new));
+    j->ts_created = calloc(p->n_tablespaces + 1, sizeof(*j->ts_created));
+    if (j->ts_new == NULL || j->ts_created == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < p->n_tablespaces; k++) {
+        const char *loc = p->tablespaces[k].location;
+        int st;
+
+        if (p->tablespaces[k].oid == 0)
+            continue;
+        if ((j->ts_new[k] = strdup(mapped(o, loc))) == NULL)
+            return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        if ((st = cf_phys_dir_state(j->ts_new[k])) < 0) {
+            cf_error_setf(err, CF_ERR_EXISTS, "tablespace directory \"%s\" exists and is not "
+                          "empty", j->ts_new[k]);
+            cf_error_hint(err, "Map it elsewhere with --tablespace-map %s=NEW.", loc);
+            return CF_ERR_EXISTS;
+        }
+        if (st == 1) {
+            if (mkdir(j->ts_new[k], 0700) != 0)
+                return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create tablespace "
+                                          "directory \"%s\"", j->ts_new[k]);
+            j->ts_created[k] = true;
+        }
+    }
+    slash = strrchr(j->pgdata, '/');
+    (void)snprintf(j->staging, sizeof(j->staging), "%.*s/.%s.coffre-restore-%ld",
+                   (int)(slash - j->pgdata), j->pgdata, slash + 1, (long)getpid());
+    if (mkdir(j->staging, 0700) != 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create staging directory "
+                                  "\"%s\"", j->staging);
+    j->staging_made = true;
+    return CF_OK;
+}
+
+/* Symlinks may only be pg_tblspc/<oid> (GNU tar already refuses ".." and
+ * strips leading "/"): anything else could point out of the data directory. */
+static const char *walk_root;
+static bool walk_is_pgdata;
+static char walk_bad[PATH_MAX];
+
+static int
+symlink_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    size_t l = strlen(walk_root);
+
+    (void)st;
+    if (flag == FTW_SL && !(walk_is_pgdata && ftw->level == 2 &&
+                            strncmp(path + l, "/pg_tblspc/", 11) == 0 &&
+                            strchr(path + l + 11, '/') == NULL)) {
+        (void)snprintf(walk_bad, sizeof(walk_bad), "%s", path);
+        return 1;
+    }
+    return 0;
+}
+
+static cf_err
+check_symlinks(const char *root, bool is_pgdata, struct cf_error *err)
+{
+    walk_root = root;
+    walk_is_pgdata = is_pgdata; /* a tablespace may hold no symlink at all */
+    walk_bad[0] = '\0';
+    (void)nftw(root, symlink_cb, 16, FTW_PHYS);
+    if (walk_bad[0] != '\0')
+        return cf_error_set(err, CF_ERR_CORRUPT, "the backup holds an unexpected symbolic link "
+                            "\"%s\"", walk_bad);
+    return CF_OK;
+}
+
+static cf_err
+relink_tablespaces(struct job *j, struct cf_error *err)
+{
+    const struct cf_manifest_physical *p = j->m->physical;
+
+    for (size_t k = 0; k < p->n_tablespaces; k++) {
+        char link[PATH_MAX + 128];
+
+        if (p->tablespaces[k].oid == 0)
+            continue;
+        (void)snprintf(link, sizeof(link), "%s/pg_tblspc/%u", j->staging, p->tablespaces[k].oid);
+        if ((unlink(link) != 0 && errno != ENOENT) || symlink(j->ts_new[k], link) != 0)
+            return cf_error_set_errno(err, CF_ERR_IO, errno, "could not point \"%s\" to \"%s\"",
+                                      link, j->ts_new[k]);
+    }
+    return CF_OK;
+}
+
+static cf_err
+verify_files(const struct cf_config *cfg, struct job *j, struct cf_error *err)
+{
+    char tool[512], manifest[PATH_MAX + 128], *out = NULL;
+    const char *argv[] = {tool, "--no-parse-wal", "--quiet", "--manifest-path", manifest,
+                          j->staging, NULL};
+    cf_err rc;
+
+    cf_pg_tool_path(cfg->bindir, j->m->pg_version_num, "pg_verifybackup", tool, sizeof(tool));
+    (void)snprintf(manifest, sizeof(manifest), "%s/backup_manifest", j->staging);
+    rc = cf_child_run(argv, NULL, &out, 64 * 1024, err);
+    free(out);
+    if (rc != CF_OK) {
+        char detail[sizeof(err->msg)];
+
+        (void)snprintf(detail, sizeof(detail), "%s", err->msg);
+        cf_error_clear(err);
+        cf_error_setf(err, CF_ERR_CORRUPT, "the restored files do not match the server's "
+                      "backup_manifest of backup %s", j->m->id);
+        cf_error_detail(err, "%s", detail);
+        return CF_ERR_CORRUPT;
+    }
+    cf_log_info("pg_verifybackup: the restored files match the backup_manifest");
+    return CF_OK;
+}
+
+/* A value for postgresql.auto.conf, single-quoted with '' doubling. */
+static void
+put_setting(FILE *f, const char *key, const char *value)
+{
+    (void)fprintf(f, "%s = '", key);
+    for (const char *p = value; *p; p++)
+        (void)fprintf(f, *p == '\'' ? "''" : "%c", *p);
+    (void)fputs("'\n", f);
+}
+
+/* The shell runs restore_command: paths must need no quoting. */
+static bool
+shell_safe(const char *s)
+{
+    return s[0] == '/' && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                    "0123456789/._+-@:,=") == strlen(s);
+}
+
+static cf_err
+write_recovery(const struct cf_config *cfg, struct job *j, const struct cf_phys_opts *o,
+               struct cf_error *err)
+{
+    char exe[PATH_MAX], conf[PATH_MAX], path[PATH_MAX + 128], cmd[3 * PATH_MAX], when[32];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    FILE *f;
+    int fd;
+
+    if (n <= 0 || realpath(cfg->path, conf) == NULL)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not resolve the paths of coffre "
+                                  "and of its configuration for restore_command");
+    exe[n] = '\0';
+    if (!shell_safe(exe) || !shell_safe(conf))
+        return cf_error_set(err, CF_ERR_CONFIG, "cannot use \"%s\" or \"%s\" in restore_command: "
+                            "only letters, digits and /._+-@:,= are allowed", exe, conf);
+    (void)snprintf(cmd, sizeof(cmd), "%s --config %s wal-get %%f %%p", exe, conf);
+    (void)snprintf(path, sizeof(path), "%s/postgresql.auto.conf", j->staging);
+    if ((f = fopen(path, "ae")) == NULL)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open \"%s\"", path);
+    cf_format_time((int64_t)time(NULL), when, sizeof(when));
+    (void)fprintf(f, "\n# coffre restore --physical of backup %s, %s\n", j->m->id, when);
+    put_setting(f, "restore_command", cmd);
+    if (o->time != NULL)
+        put_setting(f, "recovery_target_time", o->time);
+    else if (o->lsn != NULL)
+        put_setting(f, "recovery_target_lsn", o->lsn);
+    else if (o->xid != NULL)
+        put_setting(f, "recovery_target_xid", o->xid);
+    else if (o->immediate)
+        put_setting(f, "recovery_target", "immediate");
+    if (o->time || o->lsn || o->xid || o->immediate)
+        put_setting(f, "recovery_target_action", "promote");
+    put_setting(f, "recovery_target_timeline", "latest");
+    if (fclose(f) != 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not write \"%s\"", path);
+    (void)snprintf(path, sizeof(path), "%s/recovery.signal", j->staging);
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create \"%s\"", path);
+    (void)close(fd);
+    return CF_OK;
+}
+
+static cf_err
+sync_dir(const char *dir, bool whole_fs, struct cf_error *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open \"%s\"", dir);
+    rc = whole_fs ? syncfs(fd) : fsync(fd);
+    (void)close(fd);
+    if (rc != 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not sync \"%s\"", dir);
+    return CF_OK;
+}
+
+/* syncfs the staging and tablespace file systems, rename, fsync the parent. */
+static cf_err
+move_into_place(struct job *j, struct cf_error *err)
+{
+    const struct cf_manifest_physical *p = j->m->physical;
+    char parent[PATH_MAX];
+
+    if (sync_dir(j->staging, true, err) != CF_OK)
+        return err->code;
+    for (size_t k = 0; k < p->n_tablespaces; k++)
+        if (j->ts_new[k] != NULL && sync_dir(j->ts_new[k], true, err) != CF_OK)
+            return err->code;
+    /* rename(2) replaces an empty directory atomically */
+    if (rename(j->staging, j->pgdata) != 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not rename \"%s\" to \"%s\"",
+                                  j->staging, j->pgdata);
+    j->staging_made = false;
+    (void)snprintf(parent, sizeof(parent), "%.*s", (int)(strrchr(j->pgdata, '/') - j->pgdata),
+                   j->pgdata);
+    return sync_dir(parent[0] ? parent : "/", false, err);
+}
+
+static cf_err
+restore_steps(const struct cf_config *cfg, struct job *j, struct cf_phys_opts *o,
+              struct cf_error *err)
+{
+    const struct cf_manifest_physical *p = j->m->physical;
+
+    if (prepare(j, o, err) != CF_OK)
+        return err->code;
+    for (size_t k = 0; k < p->n_tablespaces; k++)
+        if (extract(j, p->tablespaces[k].object,
+                    p->tablespaces[k].oid == 0 ? j->staging : j->ts_new[k], err) != CF_OK ||
+            check_symlinks(p->tablespaces[k].oid == 0 ? j->staging : j->ts_new[k],
+                           p->tablespaces[k].oid == 0, err) != CF_OK)
+            return err->code;
+    if (fetch_pg_manifest(j, err) != CF_OK || relink_tablespaces(j, err) != CF_OK ||
+        verify_files(cfg, j, err) != CF_OK || write_recovery(cfg, j, o, err) != CF_OK)
+        return err->code;
+    return move_into_place(j, err);
+}
+
+cf_err
+cf_phys_restore_files(const struct cf_config *cfg, const struct cf_repo *repo,
+                      const struct cf_manifest *m, struct cf_phys_opts *o, struct cf_error *err)
+{
+    const struct cf_manifest_physical *p = m->physical;
+    struct job j;
+    cf_err rc;
+
+    memset(&j, 0, sizeof(j));
+    j.repo = repo;
+    j.m = m;
+    rc = restore_steps(cfg, &j, o, err);
+    if (rc != CF_OK) {
+        if (j.staging_made)
+            cf_phys_remove_tree(j.staging, false);
+        for (size_t k = 0; j.ts_new != NULL && k < p->n_tablespaces; k++)
+            if (j.ts_new[k] != NULL && (rc != CF_ERR_EXISTS || j.ts_created[k]))
+                cf_phys_remove_tree(j.ts_new[k], !j.ts_created[k]);
+        cf_error_context(err, "nothing was restored into \"%s\"", o->pgdata);
+    }
+    for (size_t k = 0; j.ts_new != NULL && k < p->n_tablespaces; k++)
+        free(j.ts_new[k]);
+    free(j.ts_new);
+    free(j.ts_created);
+    return rc;
+}

@@ -1,0 +1,51 @@
+/*
+ * physical_int.h - the parts of `coffre restore --physical`, shared by
+ * physical.c (options, command), physical_files.c (choose, extract, verify,
+ * recovery settings) and physical_start.c (--start).
+ */
+#ifndef CF_RESTORE_PHYSICAL_INT_H
+#define CF_RESTORE_PHYSICAL_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "storage/repo.h"
+
+#define CF_PHYS_MAX_MAPS 64
+
+struct cf_phys_opts {
+    const char *id;             /* NULL: chosen from the target */
+    bool latest;
+    const char *pgdata;         /* as given; made absolute by restore_files */
+    const char *time, *lsn, *xid;
+    bool immediate;
+    int64_t target_time;        /* --time, seconds */
+    uint64_t target_lsn;        /* --lsn; 0: none */
+    const char *maps[CF_PHYS_MAX_MAPS]; /* "OLD=NEW" */
+    int n_maps;
+    bool start;
+    const char *port, *socket_dir;
+    int pg_version_num;         /* of the backup: picks pg_ctl */
+};
+
+/* Parse a recovery target time with its zone; -1 if malformed. */
+int cf_phys_parse_time(const char *s, int64_t *out);
+/* 1: path does not exist, 0: empty directory, -1: anything else (errno). */
+int cf_phys_dir_state(const char *path);
+/* Remove path recursively without following symlinks (keep_root: contents only). */
+void cf_phys_remove_tree(const char *path, bool keep_root);
+
+/* The backup to restore: o->id, or the newest complete physical backup that
+ * ended before the target.  *out on success. */
+cf_err cf_phys_choose_backup(const struct cf_repo *repo, const struct cf_phys_opts *o,
+                             struct cf_manifest **out, struct cf_error *err);
+/* Steps 2-5: on failure nothing is left in DIR or the tablespace locations. */
+cf_err cf_phys_restore_files(const struct cf_config *cfg, const struct cf_repo *repo,
+                             const struct cf_manifest *m, struct cf_phys_opts *o,
+                             struct cf_error *err);
+/* Start the restored server and wait for the end of recovery. */
+cf_err cf_phys_start(const struct cf_config *cfg, const struct cf_phys_opts *o,
+                     struct cf_error *err);
+
+#endif
