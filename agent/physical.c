@@ -248,8 +248,11 @@ receive_stream(struct run *r, PGconn *conn, struct cf_error *err)
         PQfreemem(cs.msg);
     if (rc == CF_OK && r->ph.pg_manifest == NULL)
         rc = cf_error_set(err, CF_ERR_PG, "the server sent no backup_manifest");
-    if (rc == CF_OK && (r->ph.n_tablespaces == 0 || r->ph.tablespaces[0].oid != 0))
-        rc = cf_error_set(err, CF_ERR_PG, "the server sent no base.tar first");
+    for (size_t i = 0; rc == CF_OK && i <= r->ph.n_tablespaces; i++)
+        if (i == r->ph.n_tablespaces)
+            rc = cf_error_set(err, CF_ERR_PG, "the server sent no base.tar");
+        else if (r->ph.tablespaces[i].oid == 0)
+            break;
     return rc;
 }
 

@@ -1,0 +1,178 @@
+#!/bin/bash
+# test_80_physical -- physical backups and point-in-time recovery: a base
+# backup with a tablespace through BASE_BACKUP, list and verify, PITR to a
+# time taken between two commits (exactly the rows committed before it), a
+# tablespace moved with --tablespace-map, --immediate, pg_verifybackup on what
+# was restored, and the failures: a non-empty DIR, a corrupted base.tar, WAL
+# archiving that does not work.
+#
+# The server archives with `coffre wal-push`, so it runs coffre as postgres:
+# every coffre command here runs as postgres too (as_pg), and the config, the
+# PIN, the token directory and the repository belong to postgres.
+set -eu
+. "$(dirname "$0")/lib.sh"
+plan_start "test_80_physical: base backup, PITR, tablespaces, failures"
+
+if grep -qa "wal-push is not implemented" "$COFFRE"; then
+    skip_all "coffre wal-push is not available in this build"
+fi
+
+hsm_init
+hsm_token coffre 4321
+CONF="$TEST_TMP/coffre.conf"
+mkdir -p "$TEST_TMP/repo" "$TEST_TMP/ts1"
+INSTANCE=acme CONNINFO="placeholder" REPO="$TEST_TMP/repo" \
+KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" \
+    coffre_conf "$CONF.tmpl"
+pg_owns "$HSM_DIR" "$TEST_TMP/repo" "$TEST_TMP/ts1"
+chmod 755 "$HSM_DIR"
+
+pg_init src
+pg_conf src "archive_mode = on" \
+    "archive_command = '$COFFRE --config $CONF wal-push %p'"
+pg_start src
+sed "s|^conninfo = .*|conninfo = $SRC_CONNINFO|" "$CONF.tmpl" >"$CONF"
+printf '\n[wal]\narchive_timeout = 60s\n' >>"$CONF"
+pg_owns "$CONF"
+C() { as_pg "$COFFRE" --config "$CONF" "$@"; }
+
+run_ok "keys init" C keys init
+
+psql_at src -c "CREATE TABLESPACE ts1 LOCATION '$TEST_TMP/ts1'"
+psql_at src -c "CREATE TABLE base_rows AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 5000) g"
+psql_at src -c "CREATE TABLE in_ts (id int, v text) TABLESPACE ts1"
+psql_at src -c "INSERT INTO in_ts SELECT g, repeat('x', g % 50) FROM generate_series(1, 2000) g"
+psql_at src -c "CREATE TABLE pitr (id int PRIMARY KEY, at timestamptz NOT NULL)"
+TS_SUM=$(psql_at src -c "SELECT sum(length(v)) || '/' || count(*) FROM in_ts")
+
+# ------------------------------------------------------------- the base backup
+run_ok "backup --physical" C backup --physical
+ID=$(cat "$LAST_OUT")
+like "$ID" "Z" "backup --physical prints its id"
+like "$(cat "$LAST_ERR")" "waiting for WAL" "it waits for its WAL to reach the repository"
+ok "base.tar, the tablespace tar and backup_manifest are stored" \
+    test -f "$TEST_TMP/repo/acme/backup/$ID/base.tar" -a -f "$TEST_TMP/repo/acme/backup/$ID/backup_manifest" \
+    -a "$(ls "$TEST_TMP/repo/acme/backup/$ID" | grep -c '^[0-9]*\.tar$')" = 1
+if grep -rqa "PG_VERSION" "$TEST_TMP/repo/acme/backup/$ID"; then
+    fail "the stored tars are encrypted" "found a plaintext file name"
+else
+    pass "the stored tars are encrypted"
+fi
+run_ok "list" C list
+like "$(grep "$ID" "$LAST_OUT")" "physical" "list shows the kind"
+like "$(grep "$ID" "$LAST_OUT")" "complete" "the physical backup is complete"
+run_ok "verify ID" C verify "$ID"
+is "$(cat "$LAST_OUT")" "backup $ID: ok" "verify decrypts and checks every object"
+run_ok "backup --physical --json" C backup --physical --json
+ID2=$(sed -n 's/.*"id": "\([^"]*\)".*/\1/p' "$LAST_OUT")
+like "$(cat "$LAST_OUT")" '"kind": "physical"' "--json describes the physical backup"
+like "$(cat "$LAST_OUT")" '"stop_lsn": "' "--json gives the stop LSN"
+
+# ------------------------------------------------------------- PITR rows around T
+for i in 1 2 3 4 5; do
+    psql_at src -c "INSERT INTO pitr VALUES ($i, clock_timestamp())"
+    sleep 0.1
+done
+sleep 0.3
+T=$(psql_at src -c "SELECT clock_timestamp()")
+sleep 0.3
+for i in 6 7 8 9 10; do
+    psql_at src -c "INSERT INTO pitr VALUES ($i, clock_timestamp())"
+    sleep 0.1
+done
+SEG=$(psql_at src -c "SELECT pg_walfile_name(pg_switch_wal())")
+for _ in $(seq 1 120); do
+    last=$(psql_at src -c "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
+    [[ "$last" < "$SEG" ]] || break
+    sleep 0.5
+done
+is "$(psql_at src -c "SELECT count(*) FROM pitr")" "10" "ten rows committed, five on each side of T"
+note "recovery target time: $T"
+
+# ------------------------------------------------------------- restore to T, --start
+mkdir -p "$TEST_TMP/pitr" "$TEST_TMP/ts1_pitr"
+pg_owns "$TEST_TMP/pitr" "$TEST_TMP/ts1_pitr"
+PITR_PORT=$(_free_port)
+PITR_HOST="$TEST_TMP/pitr"
+on_exit "as_pg $PG_BIN/pg_ctl -D $TEST_TMP/pitr/data stop -m immediate"
+run_ok "restore --physical --time T --start" C restore --physical --time "$T" \
+    --pgdata "$TEST_TMP/pitr/data" --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_pitr" \
+    --start --port "$PITR_PORT" --socket-dir "$TEST_TMP/pitr"
+like "$(cat "$LAST_OUT")" "restored backup $ID2 into $TEST_TMP/pitr/data" \
+    "the newest backup finished before T is chosen"
+like "$(cat "$LAST_OUT")" "recovery finished: replayed up to LSN" "restore reports where recovery stopped"
+like "$(cat "$LAST_ERR")" "pg_verifybackup: the restored files match" "pg_verifybackup passed"
+is "$(psql_at pitr -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM pitr")" "1,2,3,4,5" \
+    "the restored cluster holds exactly the rows committed before T"
+is "$(psql_at pitr -c "SELECT pg_is_in_recovery()")" "f" "the restored cluster was promoted"
+is "$(psql_at pitr -c "SELECT sum(length(v)) || '/' || count(*) FROM in_ts")" "$TS_SUM" \
+    "the tablespace's table came back in its mapped location"
+is "$(readlink "$TEST_TMP/pitr/data/pg_tblspc/$(psql_at src -c "SELECT oid FROM pg_tablespace WHERE spcname = 'ts1'")")" \
+    "$TEST_TMP/ts1_pitr" "pg_tblspc points to the mapped location"
+is "$(psql_at pitr -c "SELECT count(*) FROM base_rows")" "5000" "the base data is there"
+as_pg "$PG_BIN/pg_ctl" -D "$TEST_TMP/pitr/data" stop -m fast -w >/dev/null 2>&1 || true
+
+# ------------------------------------------------------------- --immediate, no --start
+mkdir -p "$TEST_TMP/imm"
+pg_owns "$TEST_TMP/imm"
+run_ok "restore --physical ID --immediate" C restore --physical "$ID" --immediate \
+    --pgdata "$TEST_TMP/imm/data" --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_imm"
+ok "recovery.signal is written" test -f "$TEST_TMP/imm/data/recovery.signal"
+like "$(cat "$TEST_TMP/imm/data/postgresql.auto.conf")" "recovery_target = 'immediate'" "the target is written"
+like "$(cat "$TEST_TMP/imm/data/postgresql.auto.conf")" "restore_command = '" "restore_command is written"
+like "$(cat "$TEST_TMP/imm/data/postgresql.auto.conf")" "wal-get %f %p'" "restore_command runs coffre wal-get"
+run_ok "pg_verifybackup passes on what was restored" as_pg "$PG_BIN/pg_verifybackup" -n "$TEST_TMP/imm/data"
+pg_start imm
+is "$(psql_at imm -c "SELECT count(*) FROM pitr")" "0" "--immediate stops at the end of the base backup"
+is "$(psql_at imm -c "SELECT sum(length(v)) || '/' || count(*) FROM in_ts")" "$TS_SUM" "the tablespace round trip is exact"
+pg_stop imm
+
+# ------------------------------------------------------------- failures
+mkdir -p "$TEST_TMP/full/data"
+echo keep >"$TEST_TMP/full/data/mine"
+pg_owns "$TEST_TMP/full"
+run_fails "restore into a non-empty DIR is refused" 5 C restore --physical --latest \
+    --pgdata "$TEST_TMP/full/data" --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_full"
+like "$(cat "$LAST_ERR")" "exists and is not empty" "the error says why"
+is "$(ls -A "$TEST_TMP/full/data")" "mine" "the non-empty DIR is untouched"
+ok "no tablespace directory was created" test ! -e "$TEST_TMP/ts1_full"
+
+if [ "$(id -u)" = 0 ]; then
+    run_fails "restore --start as root is refused" 2 "$COFFRE" --config "$CONF" restore \
+        --physical --pgdata "$TEST_TMP/never/data" --start
+    like "$(cat "$LAST_ERR")" "must not run as root" "the error says why"
+fi
+
+run_fails "a tablespace location in use is refused" 5 C restore --physical "$ID" \
+    --pgdata "$TEST_TMP/inuse/data"
+like "$(cat "$LAST_ERR")" "tablespace directory \"$TEST_TMP/ts1\" exists and is not empty" "it names the location"
+
+# archiving that does not work: the backup waits archive_timeout, then fails
+sed 's/^archive_timeout = .*/archive_timeout = 3s/' "$CONF" >"$CONF.short"
+pg_owns "$CONF.short"
+psql_at src -c "ALTER SYSTEM SET archive_command = '/bin/false'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+run_fails "backup --physical fails when WAL never reaches the repository" 5 \
+    as_pg "$COFFRE" --config "$CONF.short" backup --physical
+like "$(cat "$LAST_ERR")" "did not reach the repository within 3 s" "the error names the timeout"
+like "$(cat "$LAST_ERR")" "archive_command" "the hint points at archive_command/wal-stream"
+psql_at src -c "ALTER SYSTEM RESET archive_command" -c "SELECT pg_reload_conf()" >/dev/null
+run_ok "list after the failed backup" C list --json
+is "$(grep -c '"state": "complete"' "$LAST_OUT")" "2" "no new complete backup is listed"
+is "$(find "$TEST_TMP/repo/acme/backup" -name base.tar | wc -l)" "2" "the failed backup's objects were removed"
+
+# a corrupted base.tar: refused, nothing left behind
+obj="$TEST_TMP/repo/acme/backup/$ID/base.tar"
+size=$(stat -c %s "$obj")
+printf '\x5a' | dd of="$obj" bs=1 seek=$((size / 2)) conv=notrunc status=none
+mkdir -p "$TEST_TMP/bad"
+pg_owns "$TEST_TMP/bad"
+run_fails "a corrupted base.tar is refused" 6 C restore --physical "$ID" \
+    --pgdata "$TEST_TMP/bad/data" --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_bad"
+like "$(cat "$LAST_ERR")" "nothing was restored" "the error says nothing was restored"
+ok "DIR was not created" test ! -e "$TEST_TMP/bad/data"
+is "$(ls -A "$TEST_TMP/bad")" "" "no staging directory is left behind"
+is "$(ls -A "$TEST_TMP/ts1_bad" 2>/dev/null)" "" "nothing is left in the tablespace location"
+run_fails "verify reports the corruption" 6 C verify "$ID"
+
+done_testing
