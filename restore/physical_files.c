@@ -197,7 +197,8 @@ prepare(struct job *j, struct cf_phys_opts *o, struct cf_error *err)
         j->pgdata[--n] = '\0';
     if (n < 0 || (size_t)n >= sizeof(j->pgdata) - 64)
         return cf_error_set(err, CF_ERR_USAGE, "--pgdata is too long");
-    o->pgdata = j->pgdata;
+    (void)snprintf(o->pgdata_abs, sizeof(o->pgdata_abs), "%s", j->pgdata);
+    o->pgdata = o->pgdata_abs;
     if ((j->pgdata_state = cf_phys_dir_state(j->pgdata)) < 0) {
         cf_error_setf(err, CF_ERR_EXISTS, "data directory \"%s\" exists and is not empty",
                       j->pgdata);
@@ -205,6 +206,13 @@ prepare(struct job *j, struct cf_phys_opts *o, struct cf_error *err)
                            "data directory.");
         return CF_ERR_EXISTS;
     }
+    slash = strrchr(j->pgdata, '/');
+    (void)snprintf(j->staging, sizeof(j->staging), "%.*s/.%s.coffre-restore-%ld",
+                   (int)(slash - j->pgdata), j->pgdata, slash + 1, (long)getpid());
+    if (mkdir(j->staging, 0700) != 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create staging directory "
+                                  "\"%s\" next to the data directory", j->staging);
+    j->staging_made = true;
     for (int i = 0; i < o->n_maps; i++) {
         bool used = false;
 
@@ -242,13 +250,6 @@ prepare(struct job *j, struct cf_phys_opts *o, struct cf_error *err)
             j->ts_created[k] = true;
         }
     }
-    slash = strrchr(j->pgdata, '/');
-    (void)snprintf(j->staging, sizeof(j->staging), "%.*s/.%s.coffre-restore-%ld",
-                   (int)(slash - j->pgdata), j->pgdata, slash + 1, (long)getpid());
-    if (mkdir(j->staging, 0700) != 0)
-        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create staging directory "
-                                  "\"%s\"", j->staging);
-    j->staging_made = true;
     return CF_OK;
 }
 

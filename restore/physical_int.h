@@ -7,6 +7,7 @@
 #define CF_RESTORE_PHYSICAL_INT_H
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include "common/config.h"
@@ -27,6 +28,7 @@ struct cf_phys_opts {
     bool start;
     const char *port, *socket_dir;
     int pg_version_num;         /* of the backup: picks pg_ctl */
+    char pgdata_abs[PATH_MAX];  /* pgdata made absolute; pgdata then points here */
 };
 
 /* Parse a recovery target time with its zone; -1 if malformed. */
