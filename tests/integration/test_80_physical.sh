@@ -17,14 +17,16 @@ if grep -qa "wal-push is not implemented" "$COFFRE"; then
     skip_all "coffre wal-push is not available in this build"
 fi
 
+COFFRE=$(readlink -f "$COFFRE")   # the server runs it from its data directory
+[ "$(id -u)" != 0 ] || chown postgres "$TEST_TMP"  # coffre (as postgres) creates DIRs here
 hsm_init
 hsm_token coffre 4321
 CONF="$TEST_TMP/coffre.conf"
-mkdir -p "$TEST_TMP/repo" "$TEST_TMP/ts1"
+mkdir -p "$TEST_TMP/repo" "$TEST_TMP/ts1" "$TEST_TMP/spool"
 INSTANCE=acme CONNINFO="placeholder" REPO="$TEST_TMP/repo" \
 KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" \
     coffre_conf "$CONF.tmpl"
-pg_owns "$HSM_DIR" "$TEST_TMP/repo" "$TEST_TMP/ts1"
+pg_owns "$HSM_DIR" "$TEST_TMP/repo" "$TEST_TMP/ts1" "$TEST_TMP/spool"
 chmod 755 "$HSM_DIR"
 
 pg_init src
@@ -32,7 +34,7 @@ pg_conf src "archive_mode = on" \
     "archive_command = '$COFFRE --config $CONF wal-push %p'"
 pg_start src
 sed "s|^conninfo = .*|conninfo = $SRC_CONNINFO|" "$CONF.tmpl" >"$CONF"
-printf '\n[wal]\narchive_timeout = 60s\n' >>"$CONF"
+printf '\n[wal]\narchive_timeout = 60s\nspool = %s\n' "$TEST_TMP/spool" >>"$CONF"
 pg_owns "$CONF"
 C() { as_pg "$COFFRE" --config "$CONF" "$@"; }
 
