@@ -44,6 +44,10 @@ what_of(const struct cf_manifest *m, char *buf, size_t size)
     size_t len = 0;
 
     buf[0] = '\0';
+    if (m->physical != NULL) {
+        (void)snprintf(buf, size, "cluster, %zu tblspc", m->physical->n_tablespaces);
+        return;
+    }
     if (m->schema != NULL) {
         (void)snprintf(buf, size, "schema %s", m->schema);
         return;
@@ -124,6 +128,14 @@ print_json(const struct row *rows, size_t n)
             json_object_set_new(o, "plain_bytes", json_integer((json_int_t)p));
             json_object_set_new(o, "compressed_bytes", json_integer((json_int_t)c));
             json_object_set_new(o, "pg_version", json_string(r->m->pg_version));
+            if (r->m->physical != NULL) {
+                json_object_set_new(o, "start_lsn", json_string(r->m->physical->start_lsn));
+                json_object_set_new(o, "stop_lsn", json_string(r->m->physical->stop_lsn));
+                json_object_set_new(o, "timeline",
+                                    json_integer(r->m->physical->stop_timeline));
+                json_object_set_new(o, "from_standby",
+                                    json_boolean(r->m->physical->from_standby));
+            }
             json_object_set_new(o, "retention_class", json_string(r->m->retention_class));
             cf_format_time(r->m->expires, start, sizeof(start));
             json_object_set_new(o, "expires", json_string(start));
