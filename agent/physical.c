@@ -261,10 +261,13 @@ static cf_err
 read_position(PGresult *res, const char *what, uint64_t *lsn, uint32_t *tli, char **text,
               struct cf_error *err)
 {
-    long long t;
+    long long t = 0;
+    char *end = NULL;
 
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 2)
+        t = strtoll(PQgetvalue(res, 0, 1), &end, 10);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 2 ||
-        !cf_lsn_parse(PQgetvalue(res, 0, 0), lsn) || (t = atoll(PQgetvalue(res, 0, 1))) < 1 ||
+        !cf_lsn_parse(PQgetvalue(res, 0, 0), lsn) || end == NULL || *end != '\0' || t < 1 ||
         t > 0xFFFFFFFFll) {
         cf_error_setf(err, CF_ERR_PG, "base backup failed: could not read its %s position", what);
         cf_error_detail(err, "%.400s", PQresultErrorMessage(res));
@@ -314,7 +317,7 @@ inspect_server(struct run *r, struct cf_error *err)
         r->m.pg_version_num = PQserverVersion(conn);
         r->m.pg_version = strdup(PQparameterStatus(conn, "server_version"));
         r->ph.from_standby = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-        r->ph.wal_segment_size = (uint64_t)atoll(PQgetvalue(res, 0, 1));
+        r->ph.wal_segment_size = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
         if (!cf_wal_segment_size_valid(r->ph.wal_segment_size))
             rc = cf_error_set(err, CF_ERR_PG, "unexpected wal_segment_size %s",
                               PQgetvalue(res, 0, 1));
