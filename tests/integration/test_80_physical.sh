@@ -145,9 +145,12 @@ if [ "$(id -u)" = 0 ]; then
     like "$(cat "$LAST_ERR")" "must not run as root" "the error says why"
 fi
 
+mkdir -p "$TEST_TMP/inuse"
+pg_owns "$TEST_TMP/inuse"
 run_fails "a tablespace location in use is refused" 5 C restore --physical "$ID" \
     --pgdata "$TEST_TMP/inuse/data"
 like "$(cat "$LAST_ERR")" "tablespace directory \"$TEST_TMP/ts1\" exists and is not empty" "it names the location"
+is "$(ls -A "$TEST_TMP/inuse")" "" "no staging directory is left behind"
 
 # archiving that does not work: the backup waits archive_timeout, then fails
 sed 's/^archive_timeout = .*/archive_timeout = 3s/' "$CONF" >"$CONF.short"
