@@ -130,6 +130,17 @@ is "$(psql_at imm -c "SELECT sum(length(v)) || '/' || count(*) FROM in_ts")" "$T
 pg_stop imm
 
 # ------------------------------------------------------------- failures
+# a target beyond the archived WAL: PostgreSQL stops, coffre says why
+mkdir -p "$TEST_TMP/future"
+pg_owns "$TEST_TMP/future"
+on_exit "as_pg $PG_BIN/pg_ctl -D $TEST_TMP/future/data stop -m immediate"
+run_fails "a target beyond the archived WAL fails" 7 C restore --physical \
+    --time "2099-01-01 00:00:00+00" --pgdata "$TEST_TMP/future/data" \
+    --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_future" \
+    --start --port "$(_free_port)" --socket-dir "$TEST_TMP/future"
+like "$(cat "$LAST_ERR")" "recovery ended before the recovery target was reached" \
+    "the error says the target was not reached"
+
 mkdir -p "$TEST_TMP/full/data"
 echo keep >"$TEST_TMP/full/data/mine"
 pg_owns "$TEST_TMP/full"
