@@ -191,4 +191,27 @@ is "$(ls -A "$TEST_TMP/bad")" "" "no staging directory is left behind"
 is "$(ls -A "$TEST_TMP/ts1_bad" 2>/dev/null)" "" "nothing is left in the tablespace location"
 run_fails "verify reports the corruption" 6 C verify "$ID"
 
+# ------------------------------------------------------------- from a standby
+# A standby cannot switch WAL: the last segment is archived once the primary
+# switches it, so the primary ticks (write + pg_switch_wal) while it waits.
+mkdir -p "$TEST_TMP/stby" "$TEST_TMP/ts1_stby"
+pg_owns "$TEST_TMP/stby" "$TEST_TMP/ts1_stby"
+as_pg "$PG_BIN/pg_basebackup" -h "$SRC_HOST" -p "$SRC_PORT" -U postgres -D "$TEST_TMP/stby/data" \
+    -R -X stream --tablespace-mapping="$TEST_TMP/ts1=$TEST_TMP/ts1_stby" >/dev/null 2>&1
+pg_start stby
+sed "s|^conninfo = .*|conninfo = $STBY_CONNINFO|" "$CONF" >"$CONF.stby"
+pg_owns "$CONF.stby"
+psql_at src -c "CREATE TABLE tick (i int)"
+( for i in $(seq 1 60); do
+      psql_at src -c "INSERT INTO tick VALUES ($i)" -c "SELECT pg_switch_wal()" >/dev/null 2>&1 || true
+      sleep 1
+  done ) &
+TICKER=$!
+on_exit "kill $TICKER"
+run_ok "backup --physical from a standby" as_pg "$COFFRE" --config "$CONF.stby" backup --physical --json
+kill "$TICKER" 2>/dev/null || true
+like "$(cat "$LAST_OUT")" '"from_standby": true' "the manifest records that it came from a standby"
+SID=$(sed -n 's/.*"id": "\([^"]*\)".*/\1/p' "$LAST_OUT")
+run_ok "verify the standby's backup" C verify "$SID"
+
 done_testing
