@@ -205,6 +205,7 @@ cf_cmd_restore_physical(const struct cf_config *cfg, const struct cf_repo *repo,
 {
     struct cf_phys_opts o;
     struct cf_manifest *m = NULL;
+    uint64_t wal_end = 0;
     cf_err rc;
 
     memset(&o, 0, sizeof(o));
@@ -221,7 +222,12 @@ cf_cmd_restore_physical(const struct cf_config *cfg, const struct cf_repo *repo,
     }
     if ((rc = cf_phys_choose_backup(repo, &o, &m, err)) != CF_OK)
         return rc;
-    if ((rc = cf_walcheck_for_restore(repo, m, o.target_lsn, err)) != CF_OK) {
+    /* --immediate needs the WAL up to the end of the backup only */
+    if (o.immediate && cf_lsn_parse(m->physical->stop_lsn, &wal_end) && wal_end > 0)
+        wal_end--;
+    else
+        wal_end = o.target_lsn;
+    if ((rc = cf_walcheck_for_restore(repo, m, wal_end, err)) != CF_OK) {
         cf_error_context(err, "while checking the WAL that backup %s needs", m->id);
         goto out;
     }

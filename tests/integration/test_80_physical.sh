@@ -183,7 +183,7 @@ size=$(stat -c %s "$obj")
 printf '\x5a' | dd of="$obj" bs=1 seek=$((size / 2)) conv=notrunc status=none
 mkdir -p "$TEST_TMP/bad"
 pg_owns "$TEST_TMP/bad"
-run_fails "a corrupted base.tar is refused" 6 C restore --physical "$ID" \
+run_fails "a corrupted base.tar is refused" 6 C restore --physical "$ID" --immediate \
     --pgdata "$TEST_TMP/bad/data" --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_bad"
 like "$(cat "$LAST_ERR")" "nothing was restored" "the error says nothing was restored"
 ok "DIR was not created" test ! -e "$TEST_TMP/bad/data"
