@@ -49,13 +49,15 @@ const char cf_restore_physical_usage[] =
     "OPTIONS:\n"
     "  --latest                 the newest complete physical backup (the default)\n"
     "  --tablespace-map OLD=NEW restore the tablespace at OLD into NEW (repeatable)\n"
+    "  --no-archive             archive_mode = off in the restored server (drills, copies):\n"
+    "                           by default it archives its new timeline into this repository\n"
     "  --start                  start the server (pg_ctl) and wait for the end of recovery;\n"
     "                           must not run as root: run it as the PostgreSQL OS user\n"
     "  --port N, --socket-dir D with --start: where the server listens and where coffre\n"
     "                           connects to follow recovery\n";
 
 enum { OPT_LATEST = 256, OPT_PGDATA, OPT_TIME, OPT_LSN, OPT_XID, OPT_IMMEDIATE, OPT_TSMAP,
-       OPT_START, OPT_PORT, OPT_SOCKDIR, OPT_PHYSICAL };
+       OPT_START, OPT_PORT, OPT_SOCKDIR, OPT_PHYSICAL, OPT_NOARCHIVE };
 
 static cf_err
 parse_options(int argc, char **argv, struct cf_phys_opts *o, struct cf_error *err)
@@ -66,7 +68,9 @@ parse_options(int argc, char **argv, struct cf_phys_opts *o, struct cf_error *er
         {"lsn", required_argument, NULL, OPT_LSN}, {"xid", required_argument, NULL, OPT_XID},
         {"immediate", no_argument, NULL, OPT_IMMEDIATE},
         {"tablespace-map", required_argument, NULL, OPT_TSMAP},
-        {"start", no_argument, NULL, OPT_START}, {"port", required_argument, NULL, OPT_PORT},
+        {"start", no_argument, NULL, OPT_START},
+        {"no-archive", no_argument, NULL, OPT_NOARCHIVE},
+        {"port", required_argument, NULL, OPT_PORT},
         {"socket-dir", required_argument, NULL, OPT_SOCKDIR}, {NULL, 0, NULL, 0}};
     int ch, targets = 0;
 
@@ -80,6 +84,7 @@ parse_options(int argc, char **argv, struct cf_phys_opts *o, struct cf_error *er
         case OPT_XID: o->xid = optarg; targets++; break;
         case OPT_IMMEDIATE: o->immediate = true; targets++; break;
         case OPT_START: o->start = true; break;
+        case OPT_NOARCHIVE: o->no_archive = true; break;
         case OPT_PORT: o->port = optarg; break;
         case OPT_SOCKDIR: o->socket_dir = optarg; break;
         case OPT_TSMAP:

@@ -383,6 +383,8 @@ write_recovery(const struct cf_config *cfg, struct job *j, const struct cf_phys_
     if (o->time || o->lsn || o->xid || o->immediate)
         put_setting(f, "recovery_target_action", "promote");
     put_setting(f, "recovery_target_timeline", "latest");
+    if (o->no_archive)
+        put_setting(f, "archive_mode", "off");
     if (fclose(f) != 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not write \"%s\"", path);
     (void)snprintf(path, sizeof(path), "%s/recovery.signal", j->staging);

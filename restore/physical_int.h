@@ -26,6 +26,7 @@ struct cf_phys_opts {
     const char *maps[CF_PHYS_MAX_MAPS]; /* "OLD=NEW" */
     int n_maps;
     bool start;
+    bool no_archive;            /* archive_mode = off in postgresql.auto.conf */
     const char *port, *socket_dir;
     int pg_version_num;         /* of the backup: picks pg_ctl */
     char pgdata_abs[PATH_MAX];  /* pgdata made absolute; pgdata then points here */

@@ -117,12 +117,13 @@ as_pg "$PG_BIN/pg_ctl" -D "$TEST_TMP/pitr/data" stop -m fast -w >/dev/null 2>&1 
 # ------------------------------------------------------------- --immediate, no --start
 mkdir -p "$TEST_TMP/imm"
 pg_owns "$TEST_TMP/imm"
-run_ok "restore --physical ID --immediate" C restore --physical "$ID" --immediate \
+run_ok "restore --physical ID --immediate --no-archive" C restore --physical "$ID" --immediate --no-archive \
     --pgdata "$TEST_TMP/imm/data" --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_imm"
 ok "recovery.signal is written" test -f "$TEST_TMP/imm/data/recovery.signal"
 like "$(cat "$TEST_TMP/imm/data/postgresql.auto.conf")" "recovery_target = 'immediate'" "the target is written"
 like "$(cat "$TEST_TMP/imm/data/postgresql.auto.conf")" "restore_command = '" "restore_command is written"
 like "$(cat "$TEST_TMP/imm/data/postgresql.auto.conf")" "wal-get %f %p'" "restore_command runs coffre wal-get"
+like "$(cat "$TEST_TMP/imm/data/postgresql.auto.conf")" "archive_mode = 'off'" "--no-archive turns archiving off"
 run_ok "pg_verifybackup passes on what was restored" as_pg "$PG_BIN/pg_verifybackup" -n "$TEST_TMP/imm/data"
 pg_start imm
 is "$(psql_at imm -c "SELECT count(*) FROM pitr")" "0" "--immediate stops at the end of the base backup"
