@@ -64,7 +64,8 @@ parse_options(int argc, char **argv, struct cf_phys_opts *o, struct cf_error *er
 {
     static const struct option opts[] = {
         {"physical", no_argument, NULL, OPT_PHYSICAL}, {"latest", no_argument, NULL, OPT_LATEST},
-        {"pgdata", required_argument, NULL, OPT_PGDATA}, {"time", required_argument, NULL, OPT_TIME},
+        {"pgdata", required_argument, NULL, OPT_PGDATA},
+        {"time", required_argument, NULL, OPT_TIME},
         {"lsn", required_argument, NULL, OPT_LSN}, {"xid", required_argument, NULL, OPT_XID},
         {"immediate", no_argument, NULL, OPT_IMMEDIATE},
         {"tablespace-map", required_argument, NULL, OPT_TSMAP},
