@@ -103,7 +103,7 @@ archive_read(struct cf_source *src, void *buf, size_t cap, size_t *n, struct cf_
 
     *n = 0;
     for (;;) {
-        if (cs->ended)
+        if (cs->ended || cs->msg == NULL)
             return CF_OK;
         switch (cs->msg[0]) {
         case 'd':
@@ -191,19 +191,21 @@ static cf_err
 add_tablespace(struct run *r, uint32_t oid, const char *location, const char *object,
                struct cf_error *err)
 {
-    struct cf_manifest_tablespace *v, *t;
+    struct cf_manifest_tablespace *v;
+    char *loc = oid != 0 ? strdup(location) : NULL, *obj = strdup(object);
 
     v = realloc(r->ph.tablespaces, (r->ph.n_tablespaces + 1) * sizeof(*v));
-    if (v == NULL)
+    if (v != NULL)
+        r->ph.tablespaces = v;
+    if (v == NULL || obj == NULL || (oid != 0 && loc == NULL)) {
+        free(loc);
+        free(obj);
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    r->ph.tablespaces = v;
-    t = &v[r->ph.n_tablespaces];
-    t->oid = oid;
-    t->location = oid != 0 ? strdup(location) : NULL;
-    t->object = strdup(object);
+    }
+    v[r->ph.n_tablespaces].oid = oid;
+    v[r->ph.n_tablespaces].location = loc;
+    v[r->ph.n_tablespaces].object = obj;
     r->ph.n_tablespaces++;
-    if ((oid != 0 && t->location == NULL) || t->object == NULL)
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     return CF_OK;
 }
 
@@ -214,7 +216,7 @@ receive_stream(struct run *r, PGconn *conn, struct cf_error *err)
     struct copy_stream cs = {conn, NULL, 0, 0, 0};
     cf_err rc = copy_next(&cs, err);
 
-    while (rc == CF_OK && !cs.ended) {
+    while (rc == CF_OK && !cs.ended && cs.msg != NULL) {
         char type = cs.msg[0];
 
         if (type == 'n') {
@@ -233,6 +235,8 @@ receive_stream(struct run *r, PGconn *conn, struct cf_error *err)
             (void)snprintf(object, sizeof(object), "%s", name);
             if ((rc = add_tablespace(r, oid, path, object, err)) == CF_OK)
                 rc = store_one(r, &cs, object, CF_OBJ_BASE_TAR, "base_tar", err);
+        } else if (type == 'm' && r->ph.pg_manifest != NULL) {
+            rc = cf_error_set(err, CF_ERR_PG, "the server sent two backup manifests");
         } else if (type == 'm') {
             rc = store_one(r, &cs, "backup_manifest", CF_OBJ_PG_MANIFEST, "pg_manifest", err);
             if (rc == CF_OK && (r->ph.pg_manifest = strdup("backup_manifest")) == NULL)

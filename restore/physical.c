@@ -123,6 +123,16 @@ parse_options(int argc, char **argv, struct cf_phys_opts *o, struct cf_error *er
     return CF_OK;
 }
 
+/* Exactly two decimal digits at s. */
+static int
+two_digits(const char *s, int *out)
+{
+    if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+        return -1;
+    *out = (s[0] - '0') * 10 + (s[1] - '0');
+    return 0;
+}
+
 /*
  * "YYYY-MM-DD[ T]HH:MM:SS[.frac](Z|UTC|+HH[:MM]|-HH[:MM])" -> seconds since
  * the epoch (the fraction is dropped: backups are chosen by whole seconds).
@@ -133,7 +143,7 @@ cf_phys_parse_time(const char *s, int64_t *out)
     struct tm tm;
     const char *p;
     int64_t t;
-    int sign, hh = 0, mm = 0, n = 0;
+    int sign, hh = 0, mm = 0;
 
     memset(&tm, 0, sizeof(tm));
     p = strptime(s, "%Y-%m-%d", &tm);
@@ -152,14 +162,17 @@ cf_phys_parse_time(const char *s, int64_t *out)
     if (*p != '+' && *p != '-')
         return -1;
     sign = *p == '-' ? -1 : 1;
-    if (sscanf(p + 1, "%2d%n", &hh, &n) != 1 || n != 2)
+    if (two_digits(p + 1, &hh) != 0)
         return -1;
     p += 3;
-    if (*p == ':' && (sscanf(p + 1, "%2d%n", &mm, &n) != 1 || n != 2 || (p += 3, 0)))
-        return -1;
+    if (*p == ':') {
+        if (two_digits(p + 1, &mm) != 0)
+            return -1;
+        p += 3;
+    }
     if (*p != '\0' || hh > 15 || mm > 59)
         return -1;
-    *out = t - sign * (hh * 3600 + mm * 60);
+    *out = t - (int64_t)sign * ((int64_t)hh * 3600 + (int64_t)mm * 60);
     return 0;
 }
 

@@ -315,7 +315,7 @@ verify_files(const struct cf_config *cfg, struct job *j, struct cf_error *err)
 
     cf_pg_tool_path(cfg->bindir, j->m->pg_version_num, "pg_verifybackup", tool, sizeof(tool));
     (void)snprintf(manifest, sizeof(manifest), "%s/backup_manifest", j->staging);
-    rc = cf_child_run(argv, NULL, &out, 64 * 1024, err);
+    rc = cf_child_run(argv, NULL, &out, (size_t)64 * 1024, err);
     free(out);
     if (rc != CF_OK) {
         char detail[sizeof(err->msg)];

@@ -70,15 +70,15 @@ server_stopped(const char *log, struct cf_error *err)
 static bool
 postmaster_alive(const char *pgdata)
 {
-    char path[4096];
+    char path[4096], line[32] = "";
     long pid = 0;
     FILE *f;
 
     (void)snprintf(path, sizeof(path), "%s/postmaster.pid", pgdata);
     if ((f = fopen(path, "re")) == NULL)
         return false;
-    if (fscanf(f, "%ld", &pid) != 1)
-        pid = 0;
+    if (fgets(line, sizeof(line), f) != NULL)
+        pid = strtol(line, NULL, 10);
     (void)fclose(f);
     return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
@@ -114,7 +114,7 @@ run_pg_ctl(const struct cf_phys_opts *o, const char *log, struct cf_error *err)
     argv[a++] = "start";
     argv[a] = NULL;
     cf_log_info("starting the restored server: %s -D %s start", tool, o->pgdata);
-    rc = cf_child_run(argv, NULL, &out, 64 * 1024, err);
+    rc = cf_child_run(argv, NULL, &out, (size_t)64 * 1024, err);
     free(out);
     return rc;
 }
