@@ -49,6 +49,9 @@ const char cf_restore_physical_usage[] =
     "OPTIONS:\n"
     "  --latest                 the newest complete physical backup (the default)\n"
     "  --tablespace-map OLD=NEW restore the tablespace at OLD into NEW (repeatable)\n"
+    "  --timeline TLI           recovery_target_timeline: latest (default), current (the\n"
+    "                           backup's) or a number; use current to reach a point of the\n"
+    "                           backup's timeline after a later promotion branched off\n"
     "  --no-archive             archive_mode = off in the restored server (drills, copies):\n"
     "                           by default it archives its new timeline into this repository\n"
     "  --start                  start the server (pg_ctl) and wait for the end of recovery;\n"
@@ -57,7 +60,8 @@ const char cf_restore_physical_usage[] =
     "                           connects to follow recovery\n";
 
 enum { OPT_LATEST = 256, OPT_PGDATA, OPT_TIME, OPT_LSN, OPT_XID, OPT_IMMEDIATE, OPT_TSMAP,
-       OPT_START, OPT_PORT, OPT_SOCKDIR, OPT_PHYSICAL, OPT_NOARCHIVE };
+       OPT_START, OPT_PORT, OPT_SOCKDIR, OPT_PHYSICAL, OPT_NOARCHIVE,
+       OPT_TIMELINE };
 
 static cf_err
 parse_options(int argc, char **argv, struct cf_phys_opts *o, struct cf_error *err)
@@ -71,6 +75,7 @@ parse_options(int argc, char **argv, struct cf_phys_opts *o, struct cf_error *er
         {"tablespace-map", required_argument, NULL, OPT_TSMAP},
         {"start", no_argument, NULL, OPT_START},
         {"no-archive", no_argument, NULL, OPT_NOARCHIVE},
+        {"timeline", required_argument, NULL, OPT_TIMELINE},
         {"port", required_argument, NULL, OPT_PORT},
         {"socket-dir", required_argument, NULL, OPT_SOCKDIR}, {NULL, 0, NULL, 0}};
     int ch, targets = 0;
@@ -86,6 +91,7 @@ parse_options(int argc, char **argv, struct cf_phys_opts *o, struct cf_error *er
         case OPT_IMMEDIATE: o->immediate = true; targets++; break;
         case OPT_START: o->start = true; break;
         case OPT_NOARCHIVE: o->no_archive = true; break;
+        case OPT_TIMELINE: o->timeline = optarg; break;
         case OPT_PORT: o->port = optarg; break;
         case OPT_SOCKDIR: o->socket_dir = optarg; break;
         case OPT_TSMAP:
@@ -118,6 +124,12 @@ parse_options(int argc, char **argv, struct cf_phys_opts *o, struct cf_error *er
     }
     if (o->xid != NULL && strspn(o->xid, "0123456789") != strlen(o->xid))
         return cf_error_set(err, CF_ERR_USAGE, "invalid transaction id \"%s\"", o->xid);
+    if (o->timeline == NULL)
+        o->timeline = "latest";
+    if (strcmp(o->timeline, "latest") != 0 && strcmp(o->timeline, "current") != 0 &&
+        (o->timeline[0] == '\0' || strspn(o->timeline, "0123456789") != strlen(o->timeline)))
+        return cf_error_set(err, CF_ERR_USAGE, "--timeline takes latest, current or a "
+                            "timeline number");
     if ((o->port != NULL || o->socket_dir != NULL) && !o->start)
         return cf_error_set(err, CF_ERR_USAGE, "--port and --socket-dir go with --start");
     return CF_OK;

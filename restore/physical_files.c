@@ -382,7 +382,7 @@ write_recovery(const struct cf_config *cfg, struct job *j, const struct cf_phys_
         put_setting(f, "recovery_target", "immediate");
     if (o->time || o->lsn || o->xid || o->immediate)
         put_setting(f, "recovery_target_action", "promote");
-    put_setting(f, "recovery_target_timeline", "latest");
+    put_setting(f, "recovery_target_timeline", o->timeline);
     if (o->no_archive)
         put_setting(f, "archive_mode", "off");
     if (fclose(f) != 0)

@@ -80,6 +80,7 @@ T=$(psql_at src -c "SELECT clock_timestamp()")
 sleep 0.3
 for i in 6 7 8 9 10; do
     psql_at src -c "INSERT INTO pitr VALUES ($i, clock_timestamp())"
+    [ "$i" != 7 ] || L=$(psql_at src -c "SELECT pg_current_wal_insert_lsn()")
     sleep 0.1
 done
 SEG=$(psql_at src -c "SELECT pg_walfile_name(pg_switch_wal())")
@@ -113,6 +114,21 @@ is "$(readlink "$TEST_TMP/pitr/data/pg_tblspc/$(psql_at src -c "SELECT oid FROM 
     "$TEST_TMP/ts1_pitr" "pg_tblspc points to the mapped location"
 is "$(psql_at pitr -c "SELECT count(*) FROM base_rows")" "5000" "the base data is there"
 as_pg "$PG_BIN/pg_ctl" -D "$TEST_TMP/pitr/data" stop -m fast -w >/dev/null 2>&1 || true
+
+# ------------------------------------------------------------- restore to an LSN
+# The restore above promoted timeline 2, branched at T: L (after T) is on
+# timeline 1 only, which "latest" would not follow.
+mkdir -p "$TEST_TMP/lsn"
+pg_owns "$TEST_TMP/lsn"
+LSN_PORT=$(_free_port)
+LSN_HOST="$TEST_TMP/lsn"
+on_exit "as_pg $PG_BIN/pg_ctl -D $TEST_TMP/lsn/data stop -m immediate"
+run_ok "restore --physical --lsn L --timeline current --start" C restore --physical --lsn "$L" \
+    --timeline current --no-archive --pgdata "$TEST_TMP/lsn/data" --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_lsn" \
+    --start --port "$LSN_PORT" --socket-dir "$TEST_TMP/lsn"
+is "$(psql_at lsn -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM pitr")" "1,2,3,4,5,6,7" \
+    "the cluster restored to L holds exactly the rows committed before L"
+as_pg "$PG_BIN/pg_ctl" -D "$TEST_TMP/lsn/data" stop -m fast -w >/dev/null 2>&1 || true
 
 # ------------------------------------------------------------- --immediate, no --start
 mkdir -p "$TEST_TMP/imm"
@@ -173,6 +189,20 @@ run_fails "backup --physical fails when WAL never reaches the repository" 5 \
     as_pg "$COFFRE" --config "$CONF.short" backup --physical
 like "$(cat "$LAST_ERR")" "did not reach the repository within 3 s" "the error names the timeout"
 like "$(cat "$LAST_ERR")" "archive_command" "the hint points at archive_command/wal-stream"
+# interrupted while it waits: exit 8, nothing left
+as_pg "$COFFRE" --config "$CONF" backup --physical >"$TEST_TMP/term.out" 2>"$TEST_TMP/term.err" &
+RUNNER=$!
+for _ in $(seq 1 100); do
+    grep -q "waiting for WAL" "$TEST_TMP/term.err" 2>/dev/null && break
+    sleep 0.2
+done
+CHILD=$(pgrep -P "$RUNNER" || echo "$RUNNER")
+kill -TERM "$CHILD"
+rc=0
+wait "$RUNNER" || rc=$?
+isnt "$rc" "0" "SIGTERM while waiting for WAL: the backup fails"
+like "$(cat "$TEST_TMP/term.err")" "interrupted by signal SIGTERM" "it says it was interrupted"
+like "$(cat "$TEST_TMP/term.err")" "was not completed and is not restorable" "the interrupted backup says so"
 psql_at src -c "ALTER SYSTEM RESET archive_command" -c "SELECT pg_reload_conf()" >/dev/null
 run_ok "list after the failed backup" C list --json
 is "$(grep -c '"state": "complete"' "$LAST_OUT")" "2" "no new complete backup is listed"
