@@ -84,14 +84,15 @@ postmaster_alive(const char *pgdata)
 }
 
 static cf_err
-run_pg_ctl(const struct cf_phys_opts *o, const char *log, struct cf_error *err)
+run_pg_ctl(const struct cf_config *cfg, const struct cf_phys_opts *o, const char *log,
+           struct cf_error *err)
 {
     char tool[512], extra[1024] = "", *out = NULL;
     const char *argv[12];
     int a = 0;
     cf_err rc;
 
-    cf_pg_tool_path(NULL, o->pg_version_num, "pg_ctl", tool, sizeof(tool));
+    cf_pg_tool_path(cfg->bindir, o->pg_version_num, "pg_ctl", tool, sizeof(tool));
     if (o->port != NULL && strspn(o->port, "0123456789") != strlen(o->port))
         return cf_error_set(err, CF_ERR_USAGE, "invalid --port \"%s\"", o->port);
     if (o->socket_dir != NULL && (o->socket_dir[0] != '/' || strpbrk(o->socket_dir, " '\"\\$`")))
@@ -171,7 +172,7 @@ cf_phys_start(const struct cf_config *cfg, const struct cf_phys_opts *o, struct 
     bool done = false;
 
     (void)snprintf(log, sizeof(log), "%s/coffre-start.log", o->pgdata);
-    if (run_pg_ctl(o, log, err) != CF_OK) {
+    if (run_pg_ctl(cfg, o, log, err) != CF_OK) {
         if (!postmaster_alive(o->pgdata)) {
             cf_error_clear(err);
             return server_stopped(log, err);
