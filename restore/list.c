@@ -45,7 +45,11 @@ what_of(const struct cf_manifest *m, char *buf, size_t size)
 
     buf[0] = '\0';
     if (m->physical != NULL) {
-        (void)snprintf(buf, size, "cluster, %zu tblspc", m->physical->n_tablespaces);
+        size_t extra = 0;
+
+        for (size_t i = 0; i < m->physical->n_tablespaces; i++)
+            extra += m->physical->tablespaces[i].oid != 0;
+        (void)snprintf(buf, size, extra ? "cluster + %zu tblspc" : "cluster", extra);
         return;
     }
     if (m->schema != NULL) {

@@ -62,6 +62,7 @@ else
 fi
 run_ok "list" C list
 like "$(grep "$ID" "$LAST_OUT")" "physical" "list shows the kind"
+like "$(grep "$ID" "$LAST_OUT")" "cluster + 1 tblspc" "list shows what it holds"
 like "$(grep "$ID" "$LAST_OUT")" "complete" "the physical backup is complete"
 run_ok "verify ID" C verify "$ID"
 is "$(cat "$LAST_OUT")" "backup $ID: ok" "verify decrypts and checks every object"
