@@ -315,13 +315,18 @@ inspect_server(struct run *r, struct cf_error *err)
 
     if ((rc = cf_pg_connect(r->cfg->conninfo, NULL, &conn, err)) != CF_OK)
         return rc;
-    rc = cf_pg_exec(conn, "SELECT pg_is_in_recovery(), setting::bigint FROM pg_settings "
+    rc = cf_pg_exec(conn, "SELECT pg_is_in_recovery(), setting::bigint, "
+                          "current_setting('archive_mode') FROM pg_settings "
                           "WHERE name = 'wal_segment_size'", 0, NULL, &res, err);
     if (rc == CF_OK && PQntuples(res) == 1) {
         r->m.pg_version_num = PQserverVersion(conn);
         r->m.pg_version = strdup(PQparameterStatus(conn, "server_version"));
         r->ph.from_standby = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
         r->ph.wal_segment_size = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        /* wal-stream may be what brings the WAL: only a warning */
+        if (!r->ph.from_standby && strcmp(PQgetvalue(res, 0, 2), "off") == 0)
+            cf_log_warning("archive_mode is off: unless coffre wal-stream runs, the WAL this "
+                           "backup needs never reaches the repository");
         if (!cf_wal_segment_size_valid(r->ph.wal_segment_size))
             rc = cf_error_set(err, CF_ERR_PG, "unexpected wal_segment_size %s",
                               PQgetvalue(res, 0, 1));
