@@ -383,6 +383,8 @@ dispatch(const char *config, int argc, char **argv, struct cf_error *err)
                                : NULL;
         int64_t start = (int64_t)time(NULL);
 
+        cf_log_set_field("COFFRE_INSTANCE", c.cfg->instance);
+        cf_log_set_field("COFFRE_COMMAND", cmd);
         optind = 0; /* GNU getopt: 0 re-initialises, with argument permutation */
         if (strcmp(cmd, "backup") == 0 && special != NULL)
             rc = cf_cmd_backup_physical(c.cfg, &c.repo, argc, argv, COFFRE_VERSION, err);

@@ -372,6 +372,8 @@ notify(const struct cf_config *cfg, json_t *alerts, const char *name, struct mes
 
     m->instance = cfg->instance;
     m->alertname = name;
+    cf_log_set_field("COFFRE_ALERT", name);
+    cf_log_set_field("COFFRE_ALERT_STATUS", m->status);
     if (strcmp(m->status, "resolved") == 0)
         cf_log_info("alert %s resolved: %s", name, m->summary);
     else
@@ -379,6 +381,8 @@ notify(const struct cf_config *cfg, json_t *alerts, const char *name, struct mes
                "alert %s (%s%s): %s", name, m->severity, m->reminder ? ", reminder" : "",
                m->summary);
     send_all(cfg, m, &tried, &sent, &rc, NULL);
+    cf_log_set_field("COFFRE_ALERT", NULL);
+    cf_log_set_field("COFFRE_ALERT_STATUS", NULL);
     if (tried > 0 && sent == 0)
         return;   /* nothing delivered: retry at the next evaluation */
     if (strcmp(m->status, "resolved") == 0)
