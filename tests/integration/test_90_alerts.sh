@@ -188,6 +188,19 @@ run_fails "alert test with a receiver down" 5 C down alert test
 like "$(cat "$LAST_ERR")" "webhook: could not send" "the failing receiver is named"
 : >"$RX/events.log"
 
+# --- the alerting rules and the dashboard in monitoring/ use these metrics
+M="$REPO_ROOT/monitoring"
+run_ok "promtool check rules" promtool check rules "$M/coffre-alerts.yml"
+run_ok "promtool test rules" sh -c "cd '$M' && promtool test rules coffre-alerts.test.yml"
+run_ok "the dashboard is JSON" /usr/bin/python3 -m json.tool "$M/coffre-dashboard.json"
+for name in $(grep -ho 'coffre_[a-z_]*' "$M/coffre-alerts.yml" "$M/coffre-dashboard.json" |
+              sort -u | grep -v '^coffre_instance$'); do
+    case $name in
+    coffre_wal_newest_timestamp_seconds) continue ;;   # only once WAL is archived
+    esac
+    like "$(cat "$PROM")" "$name{" "monitoring/ uses $name, which coffre exports"
+done
+
 # --- a key the backups need is no longer on the HSM: a new KEK is configured,
 # the old one is deleted from the token
 hsm_aes_key coffre other-kek
