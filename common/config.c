@@ -815,13 +815,13 @@ parse_buffer(const char *name, const char *text, size_t len, struct cf_config **
     ctx.cfg->wal_spool_max = (size_t)1024 * 1024 * 1024;
     ctx.cfg->wal_readahead = 4;
     ctx.cfg->wal_archive_timeout = 300;
-    ctx.cfg->alert_age_warning = 6 * 3600;
-    ctx.cfg->alert_age_critical = 25 * 3600;
+    ctx.cfg->alert_age_warning = (int64_t)6 * 3600;
+    ctx.cfg->alert_age_critical = (int64_t)25 * 3600;
     ctx.cfg->alert_free_warning = (size_t)5 * 1024 * 1024 * 1024;
     ctx.cfg->alert_free_critical = (size_t)1024 * 1024 * 1024;
-    ctx.cfg->alert_wal_lag_warning = 30 * 60;
-    ctx.cfg->alert_wal_lag_critical = 2 * 3600;
-    ctx.cfg->alert_reminder = 4 * 3600;
+    ctx.cfg->alert_wal_lag_warning = (int64_t)30 * 60;
+    ctx.cfg->alert_wal_lag_critical = (int64_t)2 * 3600;
+    ctx.cfg->alert_reminder = (int64_t)4 * 3600;
     ctx.cfg->alert_smtp_starttls = true;
 
     rc = ini_parse_stream(read_line, &ctx, handle_pair, &ctx);

@@ -126,8 +126,8 @@ gather_backup(const struct cf_repo *repo, const struct cf_backup_entry *e,
         f->by_class[item->cls - CF_CLASS_DAILY]++;
     t = m->start_time;
     f->last_24h += f->now - t <= 86400;
-    f->last_7d += f->now - t <= 7 * 86400;
-    f->last_30d += f->now - t <= 30 * 86400;
+    f->last_7d += f->now - t <= (int64_t)7 * 86400;
+    f->last_30d += f->now - t <= (int64_t)30 * 86400;
     if (f->latest_backup[0] == '\0' || t >= f->latest_time) {
         (void)snprintf(f->latest_backup, sizeof(f->latest_backup), "%s", e->id);
         (void)snprintf(f->latest_kind, sizeof(f->latest_kind), "%s", m->kind);
@@ -209,7 +209,7 @@ add_issue(struct cf_ops_facts *f, const char *name, enum cf_severity sev, const 
 static void
 fmt_age(int64_t s, char *buf, size_t size)
 {
-    if (s >= 2 * 86400)
+    if (s >= (int64_t)2 * 86400)
         (void)snprintf(buf, size, "%.1f days", (double)s / 86400);
     else if (s >= 3600)
         (void)snprintf(buf, size, "%.1f h", (double)s / 3600);
@@ -379,7 +379,7 @@ print_json(const struct cf_config *cfg, const struct cf_ops_facts *f)
                   f->have_space ? json_integer((json_int_t)f->available_space_bytes)
                                 : json_null(),
                   "incomplete_backups", (json_int_t)f->incomplete, "unreadable_backups",
-                  (json_int_t)(f->unreadable + f->key_missing)));
+                  (json_int_t)f->unreadable + (json_int_t)f->key_missing));
     json_object_set_new(
         root, "backup",
         json_pack("{s:o, s:o, s:o, s:I, s:o}", "latest_backup",
