@@ -187,6 +187,42 @@ expect_corrupt(struct cf_keyops *ops, const uint8_t *obj, size_t len, const char
     assert_string_equal(err.msg, want);
 }
 
+/* A payload whose decompressed size is an exact multiple of zstd's output
+ * buffer (16 MiB of zeros: a quiet WAL segment) must round-trip: the frame
+ * ends on a full buffer, and the extra decompression call that follows must
+ * not be taken for truncation. */
+static void
+test_zstd_output_buffer_multiple(void **state)
+{
+    size_t len = (size_t)16 * 1024 * 1024, got_len = 0;
+    uint8_t *zeros = calloc(1, len);
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_sink *cmem = NULL, *comp = NULL, *dmem = NULL, *dec = NULL;
+    const uint8_t *packed, *plain;
+    size_t packed_len = 0;
+
+    (void)state;
+    assert_non_null(zeros);
+    assert_int_equal(len % ZSTD_DStreamOutSize(), 0);
+    assert_int_equal(cf_mem_sink_new(len, &cmem, &err), CF_OK);
+    assert_int_equal(cf_zstd_compress_new(3, 0, cmem, &comp, &err), CF_OK);
+    write_in_steps(comp, zeros, len, 65536);
+    assert_int_equal(cf_sink_close(comp, &err), CF_OK);
+    packed = cf_mem_sink_data(cmem, &packed_len);
+    for (size_t step = 1; step <= packed_len; step = step * 7 + 1) {
+        assert_int_equal(cf_mem_sink_new(len, &dmem, &err), CF_OK);
+        assert_int_equal(cf_zstd_decompress_new("zeros", dmem, &dec, &err), CF_OK);
+        write_in_steps(dec, packed, packed_len, step);
+        assert_int_equal(cf_sink_close(dec, &err), CF_OK);
+        plain = cf_mem_sink_data(dmem, &got_len);
+        assert_int_equal(got_len, len);
+        assert_memory_equal(plain, zeros, len);
+        cf_sink_free(dec);
+    }
+    cf_sink_free(comp);
+    free(zeros);
+}
+
 static void
 test_corruption_is_detected(void **state)
 {
@@ -393,6 +429,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_any_write_size),
         cmocka_unit_test(test_zstd_output_independent_of_write_size),
+        cmocka_unit_test(test_zstd_output_buffer_multiple),
         cmocka_unit_test(test_corruption_is_detected),
         cmocka_unit_test(test_dropped_final_chunk),
         cmocka_unit_test(test_swapped_headers),
