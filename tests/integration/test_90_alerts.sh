@@ -188,13 +188,14 @@ run_fails "alert test with a receiver down" 5 C down alert test
 like "$(cat "$LAST_ERR")" "webhook: could not send" "the failing receiver is named"
 : >"$RX/events.log"
 
-# --- WAL archive lag: the metric and the alert come from the listing of the
-# WAL archive (key names and mtimes), so a stand-in object is enough here;
-# the real archiving is tested with wal-push and wal-stream
-WALDIR="$REPO/acme/wal/0000000100000000"
-mkdir -p "$WALDIR"
-WALOBJ="$WALDIR/000000010000000000000001-$(printf x | sha256sum | cut -c1-64)"
-printf 'stand-in' >"$WALOBJ"
+# --- WAL archive lag: one real segment archived by wal-push, then aged (the
+# lag is the age of the newest WAL object in the repository)
+psql_at src -c "select pg_switch_wal()" >/dev/null
+SEG=$(cd "$SRC_PGDATA/pg_wal" && ls | grep -E '^[0-9A-F]{24}$' | sort | head -1)
+run_ok "wal-push of a finished segment" C ok wal-push "$SRC_PGDATA/pg_wal/$SEG"
+nothing "wal-push notifies nothing"
+WALOBJ=$(find "$REPO/acme/wal" -type f -name "$SEG-*" | head -1)
+ok "the segment is in the repository" test -n "$WALOBJ"
 touch -d '-40 minutes' "$WALOBJ"
 run_ok "alert check with WAL archived 40 minutes ago" C ok alert check
 expect CoffreWalArchiveLag firing "WAL archive lag"
