@@ -395,7 +395,7 @@ notify(const struct cf_config *cfg, json_t *alerts, const char *name, struct mes
 }
 
 cf_err
-cf_ops_alerts_notify(const struct cf_config *cfg, const struct cf_ops_facts *f, json_t *state,
+cf_ops_alerts_notify(const struct cf_config *cfg, const struct cf_alert_facts *f, json_t *state,
                      struct cf_error *err)
 {
     json_t *alerts = json_object_get(state, "alerts");
@@ -422,7 +422,7 @@ cf_ops_alerts_notify(const struct cf_config *cfg, const struct cf_ops_facts *f, 
         }
     }
     for (size_t i = 0; i < f->n_issues; i++) {
-        const struct cf_ops_issue *is = &f->issues[i];
+        const struct cf_alert_issue *is = &f->issues[i];
         json_t *prev = json_object_get(alerts, is->name);
         const char *sev = cf_severity_name(is->severity);
         struct message m = {0};
@@ -455,7 +455,7 @@ refresh(const struct cf_config *cfg, const struct cf_repo *repo, const char *kin
         const struct cf_error *run_err, struct cf_error *err)
 {
     struct cf_ops_state st;
-    struct cf_ops_facts *f;
+    struct cf_alert_facts *f;
     cf_err rc;
 
     if (cf_ops_state_open(cfg, &st, err) != CF_OK)

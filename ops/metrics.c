@@ -61,7 +61,7 @@ head(struct out *o, const char *name, const char *type, const char *help)
 }
 
 cf_err
-cf_ops_write_metrics(const struct cf_config *cfg, const struct cf_ops_facts *f,
+cf_ops_write_metrics(const struct cf_config *cfg, const struct cf_alert_facts *f,
                      struct cf_error *err)
 {
     struct out o = {NULL, 0, 0, false};
@@ -78,27 +78,27 @@ cf_ops_write_metrics(const struct cf_config *cfg, const struct cf_ops_facts *f,
 
     head(&o, "coffre_last_run_timestamp_seconds", "gauge",
          "When the last run of each kind ended.");
-    for (size_t k = 0; k < CF_OPS_KINDS; k++)
+    for (size_t k = 0; k < CF_ALERT_KINDS; k++)
         if (f->runs[k].present)
             put(&o, "coffre_last_run_timestamp_seconds{coffre_instance=\"%s\",kind=\"%s\"} %lld\n",
-                inst, cf_ops_kinds[k], (long long)f->runs[k].end);
+                inst, cf_alert_kinds[k], (long long)f->runs[k].end);
     head(&o, "coffre_last_run_success", "gauge", "1 if the last run of each kind succeeded.");
-    for (size_t k = 0; k < CF_OPS_KINDS; k++)
+    for (size_t k = 0; k < CF_ALERT_KINDS; k++)
         if (f->runs[k].present)
             put(&o, "coffre_last_run_success{coffre_instance=\"%s\",kind=\"%s\"} %d\n", inst,
-                cf_ops_kinds[k], f->runs[k].ok ? 1 : 0);
+                cf_alert_kinds[k], f->runs[k].ok ? 1 : 0);
     head(&o, "coffre_last_success_timestamp_seconds", "gauge",
          "When the last successful run of each kind ended.");
-    for (size_t k = 0; k < CF_OPS_KINDS; k++)
+    for (size_t k = 0; k < CF_ALERT_KINDS; k++)
         if (f->runs[k].present && f->runs[k].last_success > 0)
             put(&o,
                 "coffre_last_success_timestamp_seconds{coffre_instance=\"%s\",kind=\"%s\"} %lld\n",
-                inst, cf_ops_kinds[k], (long long)f->runs[k].last_success);
+                inst, cf_alert_kinds[k], (long long)f->runs[k].last_success);
     head(&o, "coffre_last_run_duration_seconds", "gauge", "How long the last run of each kind took.");
-    for (size_t k = 0; k < CF_OPS_KINDS; k++)
+    for (size_t k = 0; k < CF_ALERT_KINDS; k++)
         if (f->runs[k].present)
             put(&o, "coffre_last_run_duration_seconds{coffre_instance=\"%s\",kind=\"%s\"} %.3f\n",
-                inst, cf_ops_kinds[k], f->runs[k].duration);
+                inst, cf_alert_kinds[k], f->runs[k].duration);
 
     if (f->latest_backup[0] != '\0') {
         head(&o, "coffre_backup_timestamp_seconds", "gauge",

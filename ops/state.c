@@ -16,8 +16,6 @@
 #include "common/log.h"
 #include "ops/ops_int.h"
 
-const char *const cf_ops_kinds[CF_OPS_KINDS] = {"backup", "prune", "verify"};
-
 /* mkdir -p, each missing level with mode. */
 static int
 make_dirs(const char *path, mode_t mode)

@@ -26,20 +26,14 @@ const char cf_status_usage[] =
     "(the conditions that alerts notify; see docs/operations.md).  Exit status 0\n"
     "whatever the health; read health_status.\n";
 
-const char *
-cf_severity_name(enum cf_severity s)
-{
-    return s == CF_SEV_CRITICAL ? "critical" : s == CF_SEV_WARNING ? "warning" : "none";
-}
-
 static void
-read_runs(json_t *state, struct cf_ops_facts *f)
+read_runs(json_t *state, struct cf_alert_facts *f)
 {
     json_t *runs = state != NULL ? json_object_get(state, "runs") : NULL;
 
-    for (size_t k = 0; k < CF_OPS_KINDS; k++) {
-        json_t *r = json_object_get(runs, cf_ops_kinds[k]);
-        struct cf_ops_run *o = &f->runs[k];
+    for (size_t k = 0; k < CF_ALERT_KINDS; k++) {
+        json_t *r = json_object_get(runs, cf_alert_kinds[k]);
+        struct cf_alert_run *o = &f->runs[k];
 
         if (!json_is_object(r))
             continue;
@@ -56,7 +50,7 @@ read_runs(json_t *state, struct cf_ops_facts *f)
 }
 
 static void
-gather_wal(const struct cf_repo *repo, struct cf_ops_facts *f)
+gather_wal(const struct cf_repo *repo, struct cf_alert_facts *f)
 {
     struct cf_wal_object *w = NULL;
     struct cf_error e = CF_ERROR_INIT;
@@ -77,7 +71,7 @@ gather_wal(const struct cf_repo *repo, struct cf_ops_facts *f)
 }
 
 static void
-gather_space(const struct cf_config *cfg, struct cf_ops_facts *f)
+gather_space(const struct cf_config *cfg, struct cf_alert_facts *f)
 {
     struct statvfs sv;
     const char *path = cfg->repo_type == CF_REPO_POSIX ? cfg->repo_path : cfg->state_dir;
@@ -94,7 +88,7 @@ gather_space(const struct cf_config *cfg, struct cf_ops_facts *f)
 /* One backup: its manifest's facts, and its prune item (as prune.c builds it). */
 static void
 gather_backup(const struct cf_repo *repo, const struct cf_backup_entry *e,
-              struct cf_ops_facts *f, struct cf_prune_item *item)
+              struct cf_alert_facts *f, struct cf_prune_item *item)
 {
     struct cf_manifest *m = NULL;
     struct cf_error err = CF_ERROR_INIT;
@@ -148,7 +142,7 @@ gather_backup(const struct cf_repo *repo, const struct cf_backup_entry *e,
 
 cf_err
 cf_ops_gather(const struct cf_config *cfg, const struct cf_repo *repo, json_t *state,
-              struct cf_ops_facts *f, struct cf_error *err)
+              struct cf_alert_facts *f, struct cf_error *err)
 {
     struct cf_backup_entry *v = NULL;
     struct cf_prune_item *items;
@@ -182,153 +176,8 @@ cf_ops_gather(const struct cf_config *cfg, const struct cf_repo *repo, json_t *s
     free(v);
     gather_space(cfg, f);
     gather_wal(repo, f);
-    cf_ops_evaluate(cfg, f);
+    cf_alerts_evaluate(cfg, f);
     return CF_OK;
-}
-
-/* ---- alert conditions (pure) ------------------------------------------- */
-
-__attribute__((format(printf, 5, 6))) static void
-add_issue(struct cf_ops_facts *f, const char *name, enum cf_severity sev, const char *hint,
-          const char *fmt, ...)
-{
-    struct cf_ops_issue *is;
-    va_list ap;
-
-    if (f->n_issues == CF_OPS_MAX_ISSUES)
-        return;
-    is = &f->issues[f->n_issues++];
-    (void)snprintf(is->name, sizeof(is->name), "%s", name);
-    is->severity = sev;
-    (void)snprintf(is->hint, sizeof(is->hint), "%s", hint);
-    va_start(ap, fmt);
-    (void)vsnprintf(is->summary, sizeof(is->summary), fmt, ap);
-    va_end(ap);
-}
-
-static void
-fmt_age(int64_t s, char *buf, size_t size)
-{
-    if (s >= (int64_t)2 * 86400)
-        (void)snprintf(buf, size, "%.1f days", (double)s / 86400);
-    else if (s >= 3600)
-        (void)snprintf(buf, size, "%.1f h", (double)s / 3600);
-    else
-        (void)snprintf(buf, size, "%lld s", (long long)s);
-}
-
-static void
-eval_runs(struct cf_ops_facts *f)
-{
-    static const struct {
-        const char *name;
-        enum cf_severity sev;
-        const char *hint;
-    } what[CF_OPS_KINDS] = {
-        {"CoffreBackupFailed", CF_SEV_CRITICAL,
-         "Read the run's log (journalctl -u coffre-backup@INSTANCE), fix the cause, run the "
-         "backup again."},
-        {"CoffrePruneFailed", CF_SEV_WARNING,
-         "Read the log (journalctl -u coffre-prune@INSTANCE); the repository keeps growing "
-         "until prune succeeds."},
-        {"CoffreVerifyFailed", CF_SEV_CRITICAL,
-         "A backup may be damaged: run \"coffre verify --all\", take a new backup, keep the "
-         "damaged one for investigation."},
-    };
-
-    for (size_t k = 0; k < CF_OPS_KINDS; k++) {
-        const struct cf_ops_run *r = &f->runs[k];
-        char when[32];
-
-        if (!r->present || r->ok)
-            continue;
-        cf_format_time(r->end, when, sizeof(when));
-        add_issue(f, what[k].name, what[k].sev, what[k].hint, "the last %s run failed at %s: %s",
-                  cf_ops_kinds[k], when, r->error[0] ? r->error : r->error_class);
-    }
-}
-
-void
-cf_ops_evaluate(const struct cf_config *cfg, struct cf_ops_facts *f)
-{
-    char a[32], b[32];
-
-    f->n_issues = 0;
-    if (f->total_backups == 0) {
-        add_issue(f, "CoffreNoBackup", CF_SEV_CRITICAL,
-                  "Run \"coffre backup\" and check that coffre-backup@INSTANCE.timer is enabled.",
-                  "instance %s has no complete backup", cfg->instance);
-    } else {
-        int64_t age = f->now - f->latest_time;
-        enum cf_severity sev = age > cfg->alert_age_critical  ? CF_SEV_CRITICAL
-                               : age > cfg->alert_age_warning ? CF_SEV_WARNING
-                                                              : CF_SEV_NONE;
-
-        fmt_age(age, a, sizeof(a));
-        fmt_age(sev == CF_SEV_CRITICAL ? cfg->alert_age_critical : cfg->alert_age_warning, b,
-                sizeof(b));
-        if (sev != CF_SEV_NONE)
-            add_issue(f, "CoffreBackupTooOld", sev,
-                      "Check the backup timer (systemctl list-timers 'coffre-backup@*') and the "
-                      "last backup run's log.",
-                      "the newest backup of %s (%s) is %s old (threshold %s)", cfg->instance,
-                      f->latest_backup, a, b);
-    }
-    if (f->have_space) {
-        uint64_t free_b = f->available_space_bytes;
-        enum cf_severity sev = free_b < cfg->alert_free_critical  ? CF_SEV_CRITICAL
-                               : free_b < cfg->alert_free_warning ? CF_SEV_WARNING
-                                                                  : CF_SEV_NONE;
-
-        if (sev != CF_SEV_NONE)
-            add_issue(f, "CoffreLowDiskSpace", sev,
-                      "Free space: run \"coffre prune\", shorten the retention, or grow the file "
-                      "system.",
-                      "%.2f GiB free on %s (threshold %.2f GiB)",
-                      (double)free_b / (1024.0 * 1024 * 1024), f->space_path,
-                      (double)(sev == CF_SEV_CRITICAL ? cfg->alert_free_critical
-                                                      : cfg->alert_free_warning) /
-                          (1024.0 * 1024 * 1024));
-    }
-    eval_runs(f);
-    if (f->wal_newest > 0) {
-        int64_t lag = f->now - f->wal_newest;
-        enum cf_severity sev = lag > cfg->alert_wal_lag_critical  ? CF_SEV_CRITICAL
-                               : lag > cfg->alert_wal_lag_warning ? CF_SEV_WARNING
-                                                                  : CF_SEV_NONE;
-
-        fmt_age(lag, a, sizeof(a));
-        if (sev != CF_SEV_NONE)
-            add_issue(f, "CoffreWalArchiveLag", sev,
-                      "Check archive_command / coffre-wal-stream@INSTANCE and "
-                      "pg_stat_archiver.failed_count; point-in-time recovery stops at the "
-                      "newest archived WAL.",
-                      "the newest archived WAL of %s is %s old", cfg->instance, a);
-    }
-    if (f->key_missing > 0)
-        add_issue(f, "CoffreKeyMissing", CF_SEV_CRITICAL,
-                  "Run \"coffre keys check\": it lists the KEKs the stored backups need; put the "
-                  "missing one back on the HSM (or restore it from its escrow) before these "
-                  "backups are needed.",
-                  "%zu retained backup(s) of %s, e.g. %s, need a key that no configured HSM "
-                  "key can unwrap",
-                  f->key_missing, cfg->instance, f->key_missing_id);
-    if (f->unreadable > 0)
-        add_issue(f, "CoffreBackupUnreadable", CF_SEV_WARNING,
-                  "Run \"coffre list\" and \"coffre verify\" on them.",
-                  "%zu backup manifest(s) of %s cannot be read", f->unreadable, cfg->instance);
-}
-
-const char *
-cf_ops_health(const struct cf_ops_facts *f)
-{
-    enum cf_severity worst = CF_SEV_NONE;
-
-    for (size_t i = 0; i < f->n_issues; i++)
-        if (f->issues[i].severity > worst)
-            worst = f->issues[i].severity;
-    return worst == CF_SEV_CRITICAL ? "unhealthy" : worst == CF_SEV_WARNING ? "degraded"
-                                                                             : "healthy";
 }
 
 /* ---- `coffre status` --------------------------------------------------- */
@@ -345,7 +194,7 @@ time_or_null(int64_t t)
 }
 
 static void
-print_json(const struct cf_config *cfg, const struct cf_ops_facts *f)
+print_json(const struct cf_config *cfg, const struct cf_alert_facts *f)
 {
     json_t *root = json_object(), *issues = json_array(), *runs = json_object();
     double age_h = f->latest_backup[0] ? (double)(f->now - f->latest_time) / 3600.0 : -1;
@@ -357,14 +206,14 @@ print_json(const struct cf_config *cfg, const struct cf_ops_facts *f)
                                                 cf_severity_name(f->issues[i].severity),
                                                 "summary", f->issues[i].summary, "hint",
                                                 f->issues[i].hint));
-    for (size_t k = 0; k < CF_OPS_KINDS; k++) {
-        const struct cf_ops_run *r = &f->runs[k];
+    for (size_t k = 0; k < CF_ALERT_KINDS; k++) {
+        const struct cf_alert_run *r = &f->runs[k];
 
         if (!r->present) {
-            json_object_set_new(runs, cf_ops_kinds[k], json_null());
+            json_object_set_new(runs, cf_alert_kinds[k], json_null());
             continue;
         }
-        json_object_set_new(runs, cf_ops_kinds[k],
+        json_object_set_new(runs, cf_alert_kinds[k],
                             json_pack("{s:b, s:o, s:o, s:f, s:s*}", "ok", r->ok, "end",
                                       time_or_null(r->end), "last_success",
                                       time_or_null(r->last_success), "duration_seconds",
@@ -403,7 +252,7 @@ print_json(const struct cf_config *cfg, const struct cf_ops_facts *f)
                                                     : json_null()));
     json_object_set_new(root, "runs", runs);
     json_object_set_new(root, "health",
-                        json_pack("{s:s, s:I, s:o}", "health_status", cf_ops_health(f),
+                        json_pack("{s:s, s:I, s:o}", "health_status", cf_alerts_health(f),
                                   "health_issues_count", (json_int_t)f->n_issues, "issues",
                                   issues));
     s = json_dumps(root, JSON_INDENT(2));
@@ -414,12 +263,12 @@ print_json(const struct cf_config *cfg, const struct cf_ops_facts *f)
 }
 
 static void
-print_human(const struct cf_config *cfg, const struct cf_ops_facts *f)
+print_human(const struct cf_config *cfg, const struct cf_alert_facts *f)
 {
     char when[32], age[32];
 
     (void)printf("instance:        %s\n", cfg->instance);
-    (void)printf("health:          %s (%zu issue(s))\n", cf_ops_health(f), f->n_issues);
+    (void)printf("health:          %s (%zu issue(s))\n", cf_alerts_health(f), f->n_issues);
     for (size_t i = 0; i < f->n_issues; i++)
         (void)printf("  %-8s %s\n           %s\n", cf_severity_name(f->issues[i].severity),
                      f->issues[i].summary, f->issues[i].hint);
@@ -428,7 +277,7 @@ print_human(const struct cf_config *cfg, const struct cf_ops_facts *f)
                  f->total_backups, f->incomplete, f->unreadable + f->key_missing,
                  (double)f->total_size_bytes / (1024.0 * 1024));
     if (f->latest_backup[0] != '\0') {
-        fmt_age(f->now - f->latest_time, age, sizeof(age));
+        cf_alerts_format_age(f->now - f->latest_time, age, sizeof(age));
         (void)printf("newest:          %s (%s, %s old, %.1f MiB stored)\n", f->latest_backup,
                      f->latest_kind, age, (double)f->latest_stored / (1024.0 * 1024));
     }
@@ -438,18 +287,18 @@ print_human(const struct cf_config *cfg, const struct cf_ops_facts *f)
         (void)printf("free space:      %.2f GiB on %s\n",
                      (double)f->available_space_bytes / (1024.0 * 1024 * 1024), f->space_path);
     if (f->wal_newest > 0) {
-        fmt_age(f->now - f->wal_newest, age, sizeof(age));
+        cf_alerts_format_age(f->now - f->wal_newest, age, sizeof(age));
         (void)printf("WAL archive:     %zu object(s), newest %s old\n", f->wal_objects, age);
     }
-    for (size_t k = 0; k < CF_OPS_KINDS; k++) {
-        const struct cf_ops_run *r = &f->runs[k];
+    for (size_t k = 0; k < CF_ALERT_KINDS; k++) {
+        const struct cf_alert_run *r = &f->runs[k];
 
         if (!r->present) {
-            (void)printf("last %-10s never recorded\n", cf_ops_kinds[k]);
+            (void)printf("last %-10s never recorded\n", cf_alert_kinds[k]);
             continue;
         }
         cf_format_time(r->end, when, sizeof(when));
-        (void)printf("last %-10s %s at %s (%.0f s)%s%s\n", cf_ops_kinds[k],
+        (void)printf("last %-10s %s at %s (%.0f s)%s%s\n", cf_alert_kinds[k],
                      r->ok ? "succeeded" : "FAILED", when, r->duration, r->ok ? "" : ": ",
                      r->ok ? "" : r->error);
     }
@@ -462,7 +311,7 @@ cf_cmd_status(const struct cf_config *cfg, const struct cf_repo *repo, int argc,
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct cf_ops_state st;
-    struct cf_ops_facts *f;
+    struct cf_alert_facts *f;
     bool json = false;
     int ch;
     cf_err rc;

@@ -1,6 +1,6 @@
 /*
- * test_ops.c - the [metrics]/[alerts] configuration and the alert conditions
- * (ops/status.c cf_ops_evaluate, pure): thresholds, boundaries, health.
+ * test_alerts.c - the [metrics]/[alerts] configuration and the alert conditions
+ * (ops/status.c cf_alerts_evaluate, pure): thresholds, boundaries, health.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "common/config.h"
-#include "ops/ops_int.h"
+#include "policies/alerts.h"
 
 static const char base[] = "[coffre]\ninstance = acme\nformula = onprem\n"
                            "[postgres]\nconninfo = host=/run/postgresql dbname=postgres\n"
@@ -108,10 +108,10 @@ test_bad(void **state)
     }
 }
 
-/* ---- cf_ops_evaluate --------------------------------------------------- */
+/* ---- cf_alerts_evaluate --------------------------------------------------- */
 
-static const struct cf_ops_issue *
-find(const struct cf_ops_facts *f, const char *name)
+static const struct cf_alert_issue *
+find(const struct cf_alert_facts *f, const char *name)
 {
     for (size_t i = 0; i < f->n_issues; i++)
         if (strcmp(f->issues[i].name, name) == 0)
@@ -120,7 +120,7 @@ find(const struct cf_ops_facts *f, const char *name)
 }
 
 static void
-healthy_facts(struct cf_ops_facts *f)
+healthy_facts(struct cf_alert_facts *f)
 {
     memset(f, 0, sizeof(*f));
     f->now = 1800000000;
@@ -136,61 +136,61 @@ test_evaluate(void **state)
 {
     struct cf_error err = CF_ERROR_INIT;
     struct cf_config *cfg = parse("", &err);
-    struct cf_ops_facts f;
+    struct cf_alert_facts f;
 
     (void)state;
     assert_non_null(cfg);
     healthy_facts(&f);
-    cf_ops_evaluate(cfg, &f);
+    cf_alerts_evaluate(cfg, &f);
     assert_int_equal(f.n_issues, 0);
-    assert_string_equal(cf_ops_health(&f), "healthy");
+    assert_string_equal(cf_alerts_health(&f), "healthy");
 
     /* age: > 6 h warning (6 h itself is not), > 25 h critical */
     f.latest_time = f.now - 6 * 3600;
-    cf_ops_evaluate(cfg, &f);
+    cf_alerts_evaluate(cfg, &f);
     assert_null(find(&f, "CoffreBackupTooOld"));
     f.latest_time = f.now - 6 * 3600 - 1;
-    cf_ops_evaluate(cfg, &f);
+    cf_alerts_evaluate(cfg, &f);
     assert_int_equal(find(&f, "CoffreBackupTooOld")->severity, CF_SEV_WARNING);
-    assert_string_equal(cf_ops_health(&f), "degraded");
+    assert_string_equal(cf_alerts_health(&f), "degraded");
     f.latest_time = f.now - 25 * 3600 - 1;
-    cf_ops_evaluate(cfg, &f);
+    cf_alerts_evaluate(cfg, &f);
     assert_int_equal(find(&f, "CoffreBackupTooOld")->severity, CF_SEV_CRITICAL);
-    assert_string_equal(cf_ops_health(&f), "unhealthy");
+    assert_string_equal(cf_alerts_health(&f), "unhealthy");
 
     /* space: < 5 GiB warning, < 1 GiB critical */
     healthy_facts(&f);
     f.available_space_bytes = ((uint64_t)5 << 30) - 1;
-    cf_ops_evaluate(cfg, &f);
+    cf_alerts_evaluate(cfg, &f);
     assert_int_equal(find(&f, "CoffreLowDiskSpace")->severity, CF_SEV_WARNING);
     f.available_space_bytes = ((uint64_t)1 << 30) - 1;
-    cf_ops_evaluate(cfg, &f);
+    cf_alerts_evaluate(cfg, &f);
     assert_int_equal(find(&f, "CoffreLowDiskSpace")->severity, CF_SEV_CRITICAL);
 
     /* WAL lag only once WAL exists */
     healthy_facts(&f);
     f.wal_newest = f.now - 31 * 60;
-    cf_ops_evaluate(cfg, &f);
+    cf_alerts_evaluate(cfg, &f);
     assert_int_equal(find(&f, "CoffreWalArchiveLag")->severity, CF_SEV_WARNING);
     f.wal_newest = f.now - 2 * 3600 - 1;
-    cf_ops_evaluate(cfg, &f);
+    cf_alerts_evaluate(cfg, &f);
     assert_int_equal(find(&f, "CoffreWalArchiveLag")->severity, CF_SEV_CRITICAL);
 
     /* failed runs, missing keys, no backup */
     healthy_facts(&f);
-    f.runs[0] = (struct cf_ops_run){.present = true, .ok = false, .end = f.now};
+    f.runs[0] = (struct cf_alert_run){.present = true, .ok = false, .end = f.now};
     (void)snprintf(f.runs[0].error, sizeof(f.runs[0].error), "could not connect");
-    f.runs[1] = (struct cf_ops_run){.present = true, .ok = false, .end = f.now};
-    f.runs[2] = (struct cf_ops_run){.present = true, .ok = true, .end = f.now};
+    f.runs[1] = (struct cf_alert_run){.present = true, .ok = false, .end = f.now};
+    f.runs[2] = (struct cf_alert_run){.present = true, .ok = true, .end = f.now};
     f.key_missing = 2;
-    cf_ops_evaluate(cfg, &f);
+    cf_alerts_evaluate(cfg, &f);
     assert_int_equal(find(&f, "CoffreBackupFailed")->severity, CF_SEV_CRITICAL);
     assert_non_null(strstr(find(&f, "CoffreBackupFailed")->summary, "could not connect"));
     assert_int_equal(find(&f, "CoffrePruneFailed")->severity, CF_SEV_WARNING);
     assert_null(find(&f, "CoffreVerifyFailed"));
     assert_int_equal(find(&f, "CoffreKeyMissing")->severity, CF_SEV_CRITICAL);
     f.total_backups = 0;
-    cf_ops_evaluate(cfg, &f);
+    cf_alerts_evaluate(cfg, &f);
     assert_int_equal(find(&f, "CoffreNoBackup")->severity, CF_SEV_CRITICAL);
     assert_null(find(&f, "CoffreBackupTooOld"));
     cf_config_free(cfg);
