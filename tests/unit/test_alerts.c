@@ -1,6 +1,6 @@
 /*
  * test_alerts.c - the [metrics]/[alerts] configuration and the alert conditions
- * (ops/status.c cf_alerts_evaluate, pure): thresholds, boundaries, health.
+ * (policies/alerts.c, pure): thresholds, boundaries, health.
  */
 #include <setjmp.h>
 #include <stdarg.h>
