@@ -1,6 +1,6 @@
 /*
  * ops_int.h - shared between the ops/ files: the facts gathered from the
- * repository, the state file, the alert evaluation.
+ * repository, the state file, the metrics and the notifications.
  */
 #ifndef CF_OPS_INT_H
 #define CF_OPS_INT_H

@@ -1,6 +1,6 @@
 /*
  * status.c - the facts operators need (gathered from the repository, the
- * state file and the file system), the alert conditions they raise, and
+ * state file and the file system), evaluated by policies/alerts.c, and
  * `coffre status [--json]`, whose JSON carries the seed's metrics keys.
  */
 #include <getopt.h>
