@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* CODE_FILE/LINE would always name this file: leave them out */
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
 static enum cf_log_level current_level = CF_LOG_INFO;
