@@ -75,11 +75,14 @@ expect() {
     want=$(printf 'smtp %s %s\ntelegram %s %s\nwebhook %s %s' "$1" "$2" "$1" "$2" "$1" "$2")
     got=$(sort "$RX/events.log")
     is "$got" "$want" "$3: one $2 $1 on each receiver"
+    cp "$RX/raw.log" "$RX/last.raw"     # what these notifications said
     : >"$RX/events.log"
+    : >"$RX/raw.log"
 }
 nothing() {
     is "$(cat "$RX/events.log")" "" "$1: no notification"
     : >"$RX/events.log"
+    : >"$RX/raw.log"
 }
 : >"$RX/events.log"
 
@@ -131,13 +134,20 @@ run_ok "alert check, age threshold 1 s" C old alert check
 expect CoffreBackupTooOld firing "backup too old"
 run_ok "alert check again, age threshold 1 s" C old alert check
 nothing "backup too old, still"
+mk older "backup_age_warning = 1s" "backup_age_critical = 2s"
+sleep 1
+run_ok "alert check, critical age threshold 2 s" C older alert check
+expect CoffreBackupTooOld firing "warning escalated to critical"
+like "$(cat "$RX/last.raw")" '"severity":"critical"' "the escalation is critical"
+run_ok "again" C older alert check
+nothing "critical, still"
 run_ok "alert check, default thresholds" C ok alert check
 expect CoffreBackupTooOld resolved "age back under the threshold"
 
 # --- free space
 run_ok "alert check, free space threshold 1000000G" C full alert check
 expect CoffreLowDiskSpace firing "low disk space"
-like "$(cat "$RX/raw.log")" '"severity":"critical"' "low disk space is critical"
+like "$(cat "$RX/last.raw")" '"severity":"critical"' "low disk space is critical"
 run_ok "again" C full alert check
 nothing "low disk space, still"
 run_ok "alert check, default thresholds" C ok alert check
@@ -169,7 +179,7 @@ expect CoffreBackupTooOld firing "age, with reminders"
 sleep 2
 run_ok "reminder" C remind alert check
 expect CoffreBackupTooOld firing "reminder after the interval"
-like "$(cat "$RX/raw.log")" "(reminder)" "the reminder says so"
+like "$(cat "$RX/last.raw")" "(reminder)" "the reminder says so"
 run_ok "cleared" C ok alert check
 expect CoffreBackupTooOld resolved "age with reminders"
 
@@ -181,7 +191,7 @@ run_fails "STARTTLS is required by default: a server without it is refused" 5 C 
 like "$(cat "$LAST_ERR")" "STARTTLS" "the hint names STARTTLS"
 is "$(grep -c '^smtp' "$RX/events.log" || true)" "0" "nothing sent in clear"
 : >"$RX/events.log"
-like "$(cat "$RX/raw.log")" "/tg/bot$TOKEN/sendMessage" "the Telegram token is used in the API path"
+like "$(cat "$RX/last.raw")" "/tg/bot$TOKEN/sendMessage" "the Telegram token is used in the API path"
 ok "the token is in no output of coffre" sh -c "! grep -rqF '$TOKEN' '$LAST_OUT' '$LAST_ERR' '$TEST_TMP/state' '$PROM'"
 mk down "webhook_url = http://127.0.0.1:1/hook"
 run_fails "alert test with a receiver down" 5 C down alert test
