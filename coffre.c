@@ -307,6 +307,7 @@ cmd_restore(struct ctx *c, int argc, char **argv, struct cf_error *err)
     if (optind + 1 != argc)
         return usage_error(err, "%s needs exactly one backup ID", "restore");
     ro.id = argv[optind];
+    cf_log_set_field("COFFRE_BACKUP_ID", ro.id);
     if (ro.target == NULL)
         return usage_error(err, "%s needs --target CONNINFO", "restore");
     return cf_cmd_restore(&c->repo, &ro, err);
@@ -346,6 +347,8 @@ cmd_simple(struct ctx *c, const char *cmd, int argc, char **argv, struct cf_erro
     if (strcmp(cmd, "verify") == 0) {
         if (all == (optind < argc) || argc - optind > 1)
             return usage_error(err, "%s needs one backup ID or --all", "verify");
+        if (!all)
+            cf_log_set_field("COFFRE_BACKUP_ID", argv[optind]);
         return cf_cmd_verify(&c->repo, all ? NULL : argv[optind], json, err);
     }
     if (optind + 1 != argc)

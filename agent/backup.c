@@ -84,6 +84,7 @@ choose_id(struct run *r, struct cf_error *err)
         (void)snprintf(r->id, sizeof(r->id), "%s-%d", base, k);
     }
     free(v);
+    cf_log_set_field("COFFRE_BACKUP_ID", r->id);   /* every journal entry of this run */
     return CF_OK;
 }
 

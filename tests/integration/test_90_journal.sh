@@ -51,6 +51,7 @@ for line in open(sys.argv[1]):
 is "$(field PRIORITY=3 SYSLOG_IDENTIFIER)" "coffre" "the error entry: SYSLOG_IDENTIFIER=coffre"
 is "$(field PRIORITY=3 COFFRE_INSTANCE)" "acme" "the error entry: COFFRE_INSTANCE"
 is "$(field PRIORITY=3 COFFRE_COMMAND)" "backup" "the error entry: COFFRE_COMMAND"
+like "$(field COFFRE_ERROR_CLASS= COFFRE_BACKUP_ID)" "$(date -u +%Y%m%dT)" "the final error: COFFRE_BACKUP_ID of the failed backup"
 is "$(field COFFRE_ERROR_CLASS= COFFRE_ERROR_CLASS)" "postgres" "the final error: COFFRE_ERROR_CLASS"
 like "$(field COFFRE_ERROR_CLASS= MESSAGE)" "could not connect" "the final error's MESSAGE says what failed"
 isnt "$(field COFFRE_ERROR_CLASS= COFFRE_HINT)" "" "the final error carries its hint"
