@@ -413,7 +413,7 @@ dispatch(const char *config, int argc, char **argv, struct cf_error *err)
             rc = cf_cmd_alert(c.cfg, &c.repo, argc, argv, err);
         else
             rc = cmd_simple(&c, cmd, argc, argv, err);
-        if (kind != NULL && rc != CF_ERR_USAGE)
+        if (kind != NULL && rc != CF_ERR_USAGE && c.cfg->ops_enabled)
             cf_ops_after_run(c.cfg, &c.repo, kind, start, err);
     }
     ctx_close(&c);

@@ -833,6 +833,10 @@ parse_buffer(const char *name, const char *text, size_t len, struct cf_config **
         (void)check_required(&ctx);
     if (err->code == CF_OK)
         (void)wal_defaults(&ctx);
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (ctx.seen[i] && (strcmp(keys[i].section, "metrics") == 0 ||
+                            strcmp(keys[i].section, "alerts") == 0))
+            ctx.cfg->ops_enabled = true;
     if (err->code != CF_OK) {
         cf_config_free(ctx.cfg);
         return err->code;

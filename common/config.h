@@ -91,6 +91,9 @@ struct cf_config {
                                          to reach the repository (seconds), default 300 */
 
     /* [metrics] (docs/operations.md) */
+    bool ops_enabled;                 /* a [metrics] or [alerts] key is set: backup, prune and
+                                         verify record their result, write the metrics and
+                                         evaluate the alerts */
     char *metrics_textfile;           /* Prometheus textfile written after every run; absent:
                                          no metrics */
     char *state_dir;                  /* last run of each kind and alert states, default

@@ -2,7 +2,8 @@
  * ops.h - what operators see of coffre: `coffre status`, the Prometheus
  * textfile, alerts (docs/operations.md).
  *
- * After every backup, prune and verify run, coffre records the run's result
+ * When the configuration has a [metrics] or [alerts] section, after every
+ * backup, prune and verify run coffre records the run's result
  * in <metrics.state_dir>/state.json, rewrites the metrics textfile and
  * evaluates the alerts; `coffre alert check` (coffre-alert@.timer, every
  * 10 minutes) does the same without a run, so that a backup that never

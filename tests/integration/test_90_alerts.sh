@@ -87,6 +87,12 @@ nothing() {
 : >"$RX/events.log"
 
 C ok keys init >/dev/null
+cp "$TEST_TMP/base.conf" "$TEST_TMP/plain.conf"
+printf '\n[wal]\nspool = %s\n' "$TEST_TMP/plain-spool" >>"$TEST_TMP/plain.conf"
+run_ok "a backup with neither [metrics] nor [alerts]" C plain backup
+ok "nothing written outside the repository" test ! -e "$TEST_TMP/plain-spool"
+ok "no state recorded" test ! -e "$TEST_TMP/state"
+rm -rf "$REPO/acme/backup"
 
 # --- no backup yet
 run_ok "status --json with no backup" C ok status --json

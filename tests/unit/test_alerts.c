@@ -42,6 +42,7 @@ test_defaults(void **state)
     (void)state;
     assert_non_null(cfg);
     assert_null(cfg->metrics_textfile);
+    assert_false(cfg->ops_enabled);
     assert_string_equal(cfg->state_dir, "/var/lib/coffre/acme/state");
     assert_int_equal(cfg->alert_age_warning, 6 * 3600);
     assert_int_equal(cfg->alert_age_critical, 25 * 3600);
@@ -67,6 +68,7 @@ test_keys(void **state)
 
     (void)state;
     assert_non_null(cfg);
+    assert_true(cfg->ops_enabled);
     assert_int_equal(cfg->alert_age_warning, 7200);
     assert_true(cfg->alert_free_critical == (size_t)512 << 20);
     assert_int_equal(cfg->alert_reminder, 0);
