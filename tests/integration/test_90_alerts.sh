@@ -199,6 +199,16 @@ is "$(grep -c '^smtp' "$RX/events.log" || true)" "0" "nothing sent in clear"
 : >"$RX/events.log"
 like "$(cat "$RX/last.raw")" "/tg/bot$TOKEN/sendMessage" "the Telegram token is used in the API path"
 ok "the token is in no output of coffre" sh -c "! grep -rqF '$TOKEN' '$LAST_OUT' '$LAST_ERR' '$TEST_TMP/state' '$PROM'"
+# the token from $CREDENTIALS_DIRECTORY (systemd LoadCredential=) when no file is named
+grep -v '^telegram_token_file' "$TEST_TMP/ok.conf" >"$TEST_TMP/cred.conf"
+mkdir -p "$TEST_TMP/creds"
+cp "$TEST_TMP/tg-token" "$TEST_TMP/creds/coffre-telegram-token"
+run_ok "alert test, Telegram token from \$CREDENTIALS_DIRECTORY" \
+    env CREDENTIALS_DIRECTORY="$TEST_TMP/creds" "$COFFRE" --config "$TEST_TMP/cred.conf" alert test
+expect CoffreTest firing "alert test with credentials"
+run_fails "alert test without any Telegram token" 3 C cred alert test
+like "$(cat "$LAST_ERR")" "telegram: no bot token" "the missing token is named"
+: >"$RX/events.log"
 mk down "webhook_url = http://127.0.0.1:1/hook"
 run_fails "alert test with a receiver down" 5 C down alert test
 like "$(cat "$LAST_ERR")" "webhook: could not send" "the failing receiver is named"
