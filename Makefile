@@ -11,6 +11,8 @@
 
 PREFIX ?= /usr/local
 DESTDIR ?=
+# systemd looks in /usr/local/lib/systemd/system too; packages use /lib/systemd/system
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 BUILD ?= build
 CC ?= cc
 
@@ -27,7 +29,7 @@ CFLAGS_ALL := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SAN) -I. $(PKG_C
 LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
 
 LIB_SRC := $(sort $(wildcard common/*.c stream/*.c storage/*.c storage/*/*.c pkcs11/*.c \
-                            policies/*.c agent/*.c restore/*.c))
+                            policies/*.c agent/*.c restore/*.c ops/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -85,6 +87,12 @@ install: all
 	install -m 0755 $(BUILD)/coffre $(DESTDIR)$(PREFIX)/bin/coffre
 	install -m 0644 docs/coffre.1 $(DESTDIR)$(PREFIX)/share/man/man1/coffre.1
 	install -m 0644 coffre.conf.example README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/coffre/
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in systemd/*.service systemd/*.timer; do \
+	    sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DOCDIR@|$(PREFIX)/share/doc/coffre|g' $$u \
+	        >$(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u) && \
+	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u) || exit 1; \
+	done
 
 lint:
 	sh tests/lint.sh

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -21,6 +22,7 @@
 #include "common/cancel.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "ops/ops.h"
 #include "pkcs11/keyring.h"
 #include "restore/commands.h"
 #include "restore/physical.h"
@@ -49,6 +51,8 @@ static const char usage_text[] =
     "  wal-stream                        stream WAL over the replication protocol (service)\n"
     "  cat OBJECT                        write one object's plaintext to stdout\n"
     "  prune [--dry-run] [--json]        delete what the retention policy lets go\n"
+    "  status [--json]                   health, newest backup, free space, issues\n"
+    "  alert check|test                  evaluate and notify alerts; test the receivers\n"
     "  keys init|list|check              manage the key-encryption keys in the HSM\n"
     "  keys export-public URI FILE       export an RSA KEK's public half\n"
     "  keys import-public FILE URI       import it on a write-only host's token\n"
@@ -154,7 +158,8 @@ command_usage(const char *cmd)
     } commands[] = {{"backup", backup_usage}, {"list", list_usage}, {"verify", verify_usage},
                     {"cat", cat_usage},       {"restore", restore_usage}, {"keys", cf_keys_usage},
                     {"prune", prune_usage},   {"wal-push", cf_wal_push_usage},
-                    {"wal-get", cf_wal_get_usage},  {"wal-stream", cf_wal_stream_usage}};
+                    {"wal-get", cf_wal_get_usage},  {"wal-stream", cf_wal_stream_usage},
+                    {"status", cf_status_usage},    {"alert", cf_alert_usage}};
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (strcmp(cmd, commands[i].name) == 0)
@@ -302,6 +307,7 @@ cmd_restore(struct ctx *c, int argc, char **argv, struct cf_error *err)
     if (optind + 1 != argc)
         return usage_error(err, "%s needs exactly one backup ID", "restore");
     ro.id = argv[optind];
+    cf_log_set_field("COFFRE_BACKUP_ID", ro.id);
     if (ro.target == NULL)
         return usage_error(err, "%s needs --target CONNINFO", "restore");
     return cf_cmd_restore(&c->repo, &ro, err);
@@ -341,6 +347,8 @@ cmd_simple(struct ctx *c, const char *cmd, int argc, char **argv, struct cf_erro
     if (strcmp(cmd, "verify") == 0) {
         if (all == (optind < argc) || argc - optind > 1)
             return usage_error(err, "%s needs one backup ID or --all", "verify");
+        if (!all)
+            cf_log_set_field("COFFRE_BACKUP_ID", argv[optind]);
         return cf_cmd_verify(&c->repo, all ? NULL : argv[optind], json, err);
     }
     if (optind + 1 != argc)
@@ -370,6 +378,16 @@ dispatch(const char *config, int argc, char **argv, struct cf_error *err)
         }
     }
     if ((rc = ctx_open(&c, config, err)) == CF_OK) {
+        /* runs whose outcome operators watch: recorded for metrics and alerts */
+        const char *kind = strcmp(cmd, "backup") == 0 ? "backup"
+                           : strcmp(cmd, "verify") == 0 ? "verify"
+                           : strcmp(cmd, "prune") == 0 && !has_option(argc, argv, "--dry-run")
+                               ? "prune"
+                               : NULL;
+        int64_t start = (int64_t)time(NULL);
+
+        cf_log_set_field("COFFRE_INSTANCE", c.cfg->instance);
+        cf_log_set_field("COFFRE_COMMAND", cmd);
         optind = 0; /* GNU getopt: 0 re-initialises, with argument permutation */
         if (strcmp(cmd, "backup") == 0 && special != NULL)
             rc = cf_cmd_backup_physical(c.cfg, &c.repo, argc, argv, COFFRE_VERSION, err);
@@ -389,8 +407,14 @@ dispatch(const char *config, int argc, char **argv, struct cf_error *err)
             rc = cmd_restore(&c, argc, argv, err);
         else if (strcmp(cmd, "keys") == 0)
             rc = cf_cmd_keys(c.cfg, c.kr, &c.repo, argc, argv, err);
+        else if (strcmp(cmd, "status") == 0)
+            rc = cf_cmd_status(c.cfg, &c.repo, argc, argv, err);
+        else if (strcmp(cmd, "alert") == 0)
+            rc = cf_cmd_alert(c.cfg, &c.repo, argc, argv, err);
         else
             rc = cmd_simple(&c, cmd, argc, argv, err);
+        if (kind != NULL && rc != CF_ERR_USAGE && c.cfg->ops_enabled)
+            cf_ops_after_run(c.cfg, &c.repo, kind, start, err);
     }
     ctx_close(&c);
     return rc;

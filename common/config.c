@@ -79,6 +79,8 @@ static cf_err set_size(struct parse_ctx *, const struct key_def *, const char *)
 static cf_err set_duration(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_uri_style(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_lock_mode(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_url(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_mail_to(struct parse_ctx *, const struct key_def *, const char *);
 
 #define FIELD(f) offsetof(struct cf_config, f)
 
@@ -123,6 +125,26 @@ static const struct key_def keys[] = {
     {"wal", "spool_max", set_size, FIELD(wal_spool_max), 16777216, 1099511627776},
     {"wal", "readahead", set_unsigned, FIELD(wal_readahead), 0, 64},
     {"wal", "archive_timeout", set_duration, FIELD(wal_archive_timeout), 1, 86400},
+    {"metrics", "textfile", set_abs_path, FIELD(metrics_textfile), 0, 0},
+    {"metrics", "state_dir", set_abs_path, FIELD(state_dir), 0, 0},
+    {"alerts", "backup_age_warning", set_duration, FIELD(alert_age_warning), 1, 31622400},
+    {"alerts", "backup_age_critical", set_duration, FIELD(alert_age_critical), 1, 31622400},
+    {"alerts", "free_space_warning", set_size, FIELD(alert_free_warning), 0, 1125899906842624},
+    {"alerts", "free_space_critical", set_size, FIELD(alert_free_critical), 0, 1125899906842624},
+    {"alerts", "wal_lag_warning", set_duration, FIELD(alert_wal_lag_warning), 1, 31622400},
+    {"alerts", "wal_lag_critical", set_duration, FIELD(alert_wal_lag_critical), 1, 31622400},
+    {"alerts", "reminder", set_duration, FIELD(alert_reminder), 0, 31622400},
+    {"alerts", "webhook_url", set_url, FIELD(alert_webhook_url), 0, 0},
+    {"alerts", "smtp_url", set_url, FIELD(alert_smtp_url), 0, 0},
+    {"alerts", "smtp_from", set_string, FIELD(alert_smtp_from), 3, 254},
+    {"alerts", "smtp_to", set_mail_to, 0, 0, 0},
+    {"alerts", "smtp_user", set_string, FIELD(alert_smtp_user), 1, 254},
+    {"alerts", "smtp_password_file", set_abs_path, FIELD(alert_smtp_password_file), 0, 0},
+    {"alerts", "smtp_starttls", set_bool, FIELD(alert_smtp_starttls), 0, 0},
+    {"alerts", "telegram_api", set_url, FIELD(alert_telegram_api), 0, 0},
+    {"alerts", "telegram_chat_id", set_string, FIELD(alert_telegram_chat_id), 1, 64},
+    {"alerts", "telegram_token_file", set_abs_path, FIELD(alert_telegram_token_file), 0, 0},
+    {"alerts", "ca_file", set_abs_path, FIELD(alert_ca_file), 0, 0},
     {"keys", "module", set_abs_path, FIELD(module), 0, 0},
     {"keys", "kek", set_keks, 0, 0, 0},
     {"keys", "pin_file", set_abs_path, FIELD(pin_file), 0, 0},
@@ -430,6 +452,42 @@ set_lock_mode(struct parse_ctx *ctx, const struct key_def *def, const char *valu
     return invalid(ctx, def, value, "Accepted values are \"compliance\" and \"governance\".");
 }
 
+/* A receiver URL: smtp_url takes smtp:// or smtps://, the others http:// or https://. */
+static cf_err
+set_url(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    bool smtp = strcmp(def->name, "smtp_url") == 0;
+    const char *a = smtp ? "smtp://" : "http://", *b = smtp ? "smtps://" : "https://";
+
+    if ((strncmp(value, a, strlen(a)) != 0 && strncmp(value, b, strlen(b)) != 0) ||
+        strlen(value) <= strlen(b) || strpbrk(value, " \t\r\n") != NULL)
+        return invalid(ctx, def, value, "A %s or %s URL without blanks is required.", a, b);
+    if (strchr(value, '@') != NULL)
+        return invalid(ctx, def, value, "Credentials do not belong in a URL: use smtp_user and "
+                                        "smtp_password_file.");
+    return dup_into(ctx, (char **)((char *)ctx->cfg + def->offset), value, strlen(value));
+}
+
+static const char *
+check_mail(const char *s, size_t len)
+{
+    const char *at = memchr(s, '@', len);
+
+    if (at == NULL || at == s || at == s + len - 1 || len > 254)
+        return "an e-mail address is local-part@domain.";
+    for (size_t i = 0; i < len; i++)
+        if (isspace((unsigned char)s[i]) || s[i] == '<' || s[i] == '>')
+            return "an e-mail address has no blanks or angle brackets.";
+    return NULL;
+}
+
+static cf_err
+set_mail_to(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    return split_list(ctx, def, value, ctx->cfg->alert_smtp_to, &ctx->cfg->n_alert_smtp_to,
+                      check_mail);
+}
+
 /* true/false, on/off, yes/no, 1/0 */
 static cf_err
 set_bool(struct parse_ctx *ctx, const struct key_def *def, const char *value)
@@ -686,6 +744,18 @@ wal_defaults(struct parse_ctx *ctx)
         c->wal_spool = NULL;
         return nomem(ctx);
     }
+    if (c->state_dir == NULL && asprintf(&c->state_dir, "%s/state", c->wal_spool) < 0) {
+        c->state_dir = NULL;
+        return nomem(ctx);
+    }
+    if (c->alert_telegram_api == NULL &&
+        (c->alert_telegram_api = strdup("https://api.telegram.org")) == NULL)
+        return nomem(ctx);
+    if (c->alert_smtp_url != NULL && (c->alert_smtp_from == NULL || c->n_alert_smtp_to == 0)) {
+        cf_error_setf(ctx->err, CF_ERR_CONFIG, "%s: \"alerts.smtp_url\" needs \"alerts.smtp_from\" "
+                      "and \"alerts.smtp_to\"", ctx->name);
+        return CF_ERR_CONFIG;
+    }
     if (c->wal_slot == NULL) {
         if (asprintf(&c->wal_slot, "coffre_%s", c->instance) < 0) {
             c->wal_slot = NULL;
@@ -745,6 +815,14 @@ parse_buffer(const char *name, const char *text, size_t len, struct cf_config **
     ctx.cfg->wal_spool_max = (size_t)1024 * 1024 * 1024;
     ctx.cfg->wal_readahead = 4;
     ctx.cfg->wal_archive_timeout = 300;
+    ctx.cfg->alert_age_warning = (int64_t)6 * 3600;
+    ctx.cfg->alert_age_critical = (int64_t)25 * 3600;
+    ctx.cfg->alert_free_warning = (size_t)5 * 1024 * 1024 * 1024;
+    ctx.cfg->alert_free_critical = (size_t)1024 * 1024 * 1024;
+    ctx.cfg->alert_wal_lag_warning = (int64_t)30 * 60;
+    ctx.cfg->alert_wal_lag_critical = (int64_t)2 * 3600;
+    ctx.cfg->alert_reminder = (int64_t)4 * 3600;
+    ctx.cfg->alert_smtp_starttls = true;
 
     rc = ini_parse_stream(read_line, &ctx, handle_pair, &ctx);
     if (err->code == CF_OK && rc > 0)
@@ -755,6 +833,10 @@ parse_buffer(const char *name, const char *text, size_t len, struct cf_config **
         (void)check_required(&ctx);
     if (err->code == CF_OK)
         (void)wal_defaults(&ctx);
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (ctx.seen[i] && (strcmp(keys[i].section, "metrics") == 0 ||
+                            strcmp(keys[i].section, "alerts") == 0))
+            ctx.cfg->ops_enabled = true;
     if (err->code != CF_OK) {
         cf_config_free(ctx.cfg);
         return err->code;
@@ -879,5 +961,18 @@ cf_config_free(struct cf_config *cfg)
     free(cfg->pin_file);
     free(cfg->wal_spool);
     free(cfg->wal_slot);
+    free(cfg->metrics_textfile);
+    free(cfg->state_dir);
+    free(cfg->alert_webhook_url);
+    free(cfg->alert_smtp_url);
+    free(cfg->alert_smtp_from);
+    for (size_t i = 0; i < cfg->n_alert_smtp_to; i++)
+        free(cfg->alert_smtp_to[i]);
+    free(cfg->alert_smtp_user);
+    free(cfg->alert_smtp_password_file);
+    free(cfg->alert_telegram_api);
+    free(cfg->alert_telegram_chat_id);
+    free(cfg->alert_telegram_token_file);
+    free(cfg->alert_ca_file);
     free(cfg);
 }

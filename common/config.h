@@ -90,6 +90,37 @@ struct cf_config {
     int64_t wal_archive_timeout;      /* backup --physical: how long to wait for the WAL it needs
                                          to reach the repository (seconds), default 300 */
 
+    /* [metrics] (docs/operations.md) */
+    bool ops_enabled;                 /* a [metrics] or [alerts] key is set: backup, prune and
+                                         verify record their result, write the metrics and
+                                         evaluate the alerts */
+    char *metrics_textfile;           /* Prometheus textfile written after every run; absent:
+                                         no metrics */
+    char *state_dir;                  /* last run of each kind and alert states, default
+                                         <wal.spool>/state */
+
+    /* [alerts] thresholds (seed defaults) and receivers; no receiver: alerts only logged */
+    int64_t alert_age_warning;        /* newest complete backup older than this: 6 h */
+    int64_t alert_age_critical;       /* 25 h */
+    size_t alert_free_warning;        /* free space in the repository (posix) or state dir
+                                         below this: 5 GiB */
+    size_t alert_free_critical;       /* 1 GiB */
+    int64_t alert_wal_lag_warning;    /* newest archived WAL older than this: 30 min */
+    int64_t alert_wal_lag_critical;   /* 2 h */
+    int64_t alert_reminder;           /* repeat a firing alert this often, 0 never; 4 h */
+    char *alert_webhook_url;          /* Alertmanager-style JSON POST */
+    char *alert_smtp_url;             /* smtp://host:port or smtps://host:port */
+    char *alert_smtp_from;
+    char *alert_smtp_to[CF_CONFIG_MAX_LIST];
+    size_t n_alert_smtp_to;
+    char *alert_smtp_user;
+    char *alert_smtp_password_file;   /* else $CREDENTIALS_DIRECTORY/coffre-smtp-password */
+    bool alert_smtp_starttls;         /* smtp://: require STARTTLS (default true) */
+    char *alert_telegram_api;         /* default https://api.telegram.org */
+    char *alert_telegram_chat_id;
+    char *alert_telegram_token_file;  /* else $CREDENTIALS_DIRECTORY/coffre-telegram-token */
+    char *alert_ca_file;              /* CA bundle for https/smtps receivers */
+
     /* [keys] */
     char *module;                     /* required */
     char *keks[CF_CONFIG_MAX_LIST];

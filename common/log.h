@@ -22,7 +22,13 @@ void cf_log(enum cf_log_level level, const char *fmt, ...) __attribute__((format
 #define cf_log_info(...) cf_log(CF_LOG_INFO, __VA_ARGS__)
 #define cf_log_debug(...) cf_log(CF_LOG_DEBUG, __VA_ARGS__)
 
-/* Print an error with its DETAIL and HINT lines. */
+/* Add NAME=value to every journal entry from now on (value NULL: remove), e.g.
+ * COFFRE_INSTANCE, COFFRE_COMMAND, COFFRE_BACKUP_ID, COFFRE_ALERT.  NAME is an
+ * upper-case journal field name.  Ignored on stderr. */
+void cf_log_set_field(const char *name, const char *value);
+
+/* Print an error with its DETAIL and HINT lines (under journald: one entry
+ * with COFFRE_ERROR_CLASS, COFFRE_DETAIL, COFFRE_HINT fields). */
 void cf_log_cf_error(const struct cf_error *err);
 
 /* True when progress output makes sense (stderr is a terminal, not quiet). */

@@ -1,0 +1,153 @@
+/*
+ * state.c - <metrics.state_dir>/state.json: the last run of each kind and
+ * the alerts already notified, so that one run does not erase what another
+ * kind of run recorded and an alert is sent once per state change.
+ * Read-modify-write under an exclusive flock on state.lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "ops/ops_int.h"
+
+/* mkdir -p, each missing level with mode. */
+static int
+make_dirs(const char *path, mode_t mode)
+{
+    char buf[600];
+
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+        return ENAMETOOLONG;
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+
+            *p = '\0';
+            if (mkdir(buf, mode) != 0 && errno != EEXIST)
+                return errno;
+            *p = c;
+            if (c == '\0')
+                return 0;
+        }
+    }
+}
+
+cf_err
+cf_ops_write_atomic(const char *path, const char *data, size_t len, mode_t mode,
+                    struct cf_error *err)
+{
+    char tmp[700];
+    const char *slash = strrchr(path, '/');
+    int fd;
+    size_t off = 0;
+
+    /* a dot name in the same directory: node_exporter only reads *.prom */
+    if (slash == NULL ||
+        snprintf(tmp, sizeof(tmp), "%.*s/.%s.tmp.%ld", (int)(slash - path), path, slash + 1,
+                 (long)getpid()) >= (int)sizeof(tmp))
+        return cf_error_set(err, CF_ERR_CONFIG, "path \"%s\" is not absolute or too long", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0) {
+        cf_error_setf_errno(err, CF_ERR_IO, errno, "could not create \"%s\"", tmp);
+        cf_error_hint(err, "Check that the directory exists and that the user running coffre "
+                           "may write to it (ReadWritePaths= under systemd).");
+        return CF_ERR_IO;
+    }
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            cf_error_setf_errno(err, errno == ENOSPC ? CF_ERR_DISK_FULL : CF_ERR_IO, errno,
+                                "could not write \"%s\"", tmp);
+            (void)close(fd);
+            (void)unlink(tmp);
+            return err->code;
+        }
+        off += (size_t)n;
+    }
+    if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
+        cf_error_setf_errno(err, CF_ERR_IO, errno, "could not flush \"%s\"", tmp);
+        (void)close(fd);
+        (void)unlink(tmp);
+        return CF_ERR_IO;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        cf_error_setf_errno(err, CF_ERR_IO, errno, "could not rename \"%s\" to \"%s\"", tmp, path);
+        (void)unlink(tmp);
+        return CF_ERR_IO;
+    }
+    return CF_OK;
+}
+
+cf_err
+cf_ops_state_open(const struct cf_config *cfg, struct cf_ops_state *s, struct cf_error *err)
+{
+    char lock[640];
+    json_error_t je;
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    s->lock_fd = -1;
+    if ((rc = make_dirs(cfg->state_dir, 0750)) != 0) {
+        cf_error_setf_errno(err, CF_ERR_IO, rc, "could not create state directory \"%s\"",
+                            cfg->state_dir);
+        cf_error_hint(err, "Set metrics.state_dir to a directory the coffre user may write.");
+        return CF_ERR_IO;
+    }
+    (void)snprintf(s->path, sizeof(s->path), "%s/state.json", cfg->state_dir);
+    (void)snprintf(lock, sizeof(lock), "%s/state.lock", cfg->state_dir);
+    s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (s->lock_fd < 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open \"%s\"", lock);
+    while (flock(s->lock_fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            (void)cf_error_set_errno(err, CF_ERR_IO, errno, "could not lock \"%s\"", lock);
+            cf_ops_state_close(s);
+            return CF_ERR_IO;
+        }
+    }
+    s->root = json_load_file(s->path, 0, &je);
+    if (s->root == NULL && access(s->path, F_OK) == 0)
+        cf_log_warning("state file \"%s\" is unreadable (%s): starting afresh; alerts may be "
+                       "notified again", s->path, je.text);
+    if (s->root == NULL || !json_is_object(s->root)) {
+        json_decref(s->root);
+        s->root = json_object();
+    }
+    if (!json_is_object(json_object_get(s->root, "runs")))
+        json_object_set_new(s->root, "runs", json_object());
+    if (!json_is_object(json_object_get(s->root, "alerts")))
+        json_object_set_new(s->root, "alerts", json_object());
+    return CF_OK;
+}
+
+cf_err
+cf_ops_state_save(struct cf_ops_state *s, struct cf_error *err)
+{
+    char *text = json_dumps(s->root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    cf_err rc;
+
+    if (text == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    rc = cf_ops_write_atomic(s->path, text, strlen(text), 0600, err);
+    free(text);
+    return rc;
+}
+
+void
+cf_ops_state_close(struct cf_ops_state *s)
+{
+    json_decref(s->root);
+    s->root = NULL;
+    if (s->lock_fd >= 0)
+        (void)close(s->lock_fd);   /* releases the flock */
+    s->lock_fd = -1;
+}
