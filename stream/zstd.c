@@ -80,8 +80,12 @@ decompress_write(struct cf_sink *s, const void *data, size_t len, struct cf_erro
         z->last_ret = ret;
         if (ob.pos > 0 && cf_sink_write(s->next, z->out, ob.pos, err) != CF_OK)
             return err->code;
-        /* a full output buffer means zstd may hold more output for this input */
-        if (in.pos == in.size && ob.pos < ob.size)
+        /* a full output buffer means zstd may hold more output for this input,
+         * unless the frame is complete (ret 0): calling again would start the
+         * next frame and return its header size, which close() would take for
+         * a truncated frame (any plaintext whose size is a multiple of the
+         * output buffer, e.g. every 16 MiB WAL segment) */
+        if (in.pos == in.size && (ob.pos < ob.size || ret == 0))
             break;
     }
     return CF_OK;

@@ -178,6 +178,42 @@ test_zstd_output_independent_of_write_size(void **state)
     free(first);
 }
 
+/* A plaintext of exactly k output buffers (16 MiB WAL segments) decompresses
+ * and closes cleanly, whatever the compressed input's write size. */
+static void
+test_zstd_exact_output_buffer_multiple(void **state)
+{
+    static const size_t steps[] = {1, 7, 65536};
+    size_t plain_len = 4 * ZSTD_DStreamOutSize();
+    uint8_t *plain = calloc(1, plain_len);
+
+    (void)state;
+    assert_non_null(plain);
+    memcpy(plain, input, 4096);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        struct cf_error err = CF_ERROR_INIT;
+        struct cf_sink *cmem = NULL, *zs = NULL, *dmem = NULL, *zd = NULL;
+        const uint8_t *c, *d;
+        size_t clen, dlen;
+
+        assert_int_equal(cf_mem_sink_new(plain_len, &cmem, &err), CF_OK);
+        assert_int_equal(cf_zstd_compress_new(3, 0, cmem, &zs, &err), CF_OK);
+        write_in_steps(zs, plain, plain_len, 65536);
+        assert_int_equal(cf_sink_close(zs, &err), CF_OK);
+        c = cf_mem_sink_data(cmem, &clen);
+        assert_int_equal(cf_mem_sink_new(plain_len, &dmem, &err), CF_OK);
+        assert_int_equal(cf_zstd_decompress_new("exact", dmem, &zd, &err), CF_OK);
+        write_in_steps(zd, c, clen, steps[i]);
+        assert_int_equal(cf_sink_close(zd, &err), CF_OK);
+        d = cf_mem_sink_data(dmem, &dlen);
+        assert_int_equal(dlen, plain_len);
+        assert_memory_equal(d, plain, plain_len);
+        cf_sink_free(zd);
+        cf_sink_free(zs);
+    }
+    free(plain);
+}
+
 static void
 expect_corrupt(struct cf_keyops *ops, const uint8_t *obj, size_t len, const char *want)
 {
@@ -393,6 +429,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_any_write_size),
         cmocka_unit_test(test_zstd_output_independent_of_write_size),
+        cmocka_unit_test(test_zstd_exact_output_buffer_multiple),
         cmocka_unit_test(test_corruption_is_detected),
         cmocka_unit_test(test_dropped_final_chunk),
         cmocka_unit_test(test_swapped_headers),
