@@ -228,9 +228,65 @@ wait "$WS_PID" || rc=$?
 is "$rc" 0 "SIGTERM: wal-stream exits 0"
 ok "SIGTERM: STOPPING=1 is sent" grep -qx "STOPPING=1" "$NOTIFY_LOG"
 ok "SIGTERM: the partial is uploaded before exit" partial_covers
-unlike "$(cat "$WS_LOG" "$WS_LOG2")" "ERROR" "no error logged"
-if grep -q "runtime error\|AddressSanitizer\|LeakSanitizer" "$WS_LOG" "$WS_LOG2"; then
-    fail "no sanitizer report" "$(grep -h -A5 "runtime error\|Sanitizer" "$WS_LOG" "$WS_LOG2" | head -20)"
+# ---------------------------------------------------------------- 5. timeline switch
+
+# wal-stream follows a standby (a cascading slot); the standby is promoted:
+# the old timeline's last partial, the history file and the new timeline's
+# segments all reach the repository.
+mkdir -p "$TEST_TMP/stby"
+chmod 755 "$TEST_TMP/stby"
+pg_owns "$TEST_TMP/stby"
+as_pg "$PG_BIN/pg_basebackup" -h "$SRC_HOST" -p "$SRC_PORT" -U postgres \
+    -D "$TEST_TMP/stby/data" -R -X stream -c fast >/dev/null 2>&1
+pg_start stby
+CONF3="$TEST_TMP/coffre-stby.conf"
+sed -e "s|^instance = acme$|instance = acme2|" -e "s|^spool = .*|spool = $TEST_TMP/spool2|" \
+    -e "s|^conninfo = .*|conninfo = $(pg_conninfo stby)|" "$CONF" >"$CONF3"
+WALDIR2="$REPO/acme2/wal"
+: >"$NOTIFY_LOG"
+WS_LOG3="$TEST_TMP/ws3.log"
+ws_start "$CONF3" "$WS_LOG3"
+ok "wal-stream follows the standby" wait_until 20 grep -qx "READY=1" "$NOTIFY_LOG"
+switch_wal 1
+# some WAL after the switch, so that timeline 1 ends in the middle of a segment
+psql_at src -c "INSERT INTO t SELECT g, 'tl1' FROM generate_series(1, 1000) g" >/dev/null
+SRC_END=$(psql_at src -c "SELECT pg_current_wal_flush_lsn()")
+caught_up() { [ "$(psql_at stby -c "SELECT pg_last_wal_replay_lsn() >= '$SRC_END'")" = t ]; }
+ok "the standby replayed everything" wait_until 20 caught_up
+sleep 0.5
+as_pg "$PG_BIN/pg_ctl" -D "$STBY_PGDATA" promote -w >/dev/null
+psql_at stby -c "INSERT INTO t VALUES (2, 'on timeline 2')" -c "SELECT pg_switch_wal()" >/dev/null
+TL2_DONE=$(psql_at stby -c "SELECT pg_walfile_name(pg_current_wal_flush_lsn() - 1)")
+has_tl2() { find "$WALDIR2" -type f -name "$TL2_DONE-*" 2>/dev/null | grep -q .; }
+if wait_until 20 has_tl2; then
+    pass "segments of the new timeline are archived ($TL2_DONE)"
+else
+    fail "segments of the new timeline are archived ($TL2_DONE)" "$(find "$WALDIR2" -type f | sed 's|.*/||')" \
+        "$(tail -n 20 "$WS_LOG3")"
+fi
+hist=$(find "$WALDIR2/history" -type f -name '00000002.history-*' 2>/dev/null | head -n 1)
+if [ -n "$hist" ]; then
+    is "$(C cat "$hist" | sha256sum)" "$(sha256sum <"$STBY_PGDATA/pg_wal/00000002.history")" \
+        "the history file is stored as the server has it"
+else
+    fail "the history file is stored as the server has it" "$(find "$WALDIR2" -type f | sed 's|.*/||')"
+fi
+ok "the old timeline's last segment is stored as a partial" \
+    test -n "$(find "$WALDIR2" -type f -name '00000001*.partial.*')"
+got=BAD
+C cat "$(find "$WALDIR2" -type f -name "$TL2_DONE-*" | head -n 1)" >"$TEST_TMP/plain" &&
+    got=$(sha256sum <"$TEST_TMP/plain" | cut -d' ' -f1)
+is "$got" "$(sha256sum <"$STBY_PGDATA/pg_wal/$TL2_DONE" | cut -d' ' -f1)" \
+    "the new timeline's segment decrypts byte-identical to pg_wal"
+like "$(cat "$WS_LOG3")" "timeline 1 ends; following timeline 2" "the switch is logged"
+kill -TERM "$WS_PID"
+rc=0
+wait "$WS_PID" || rc=$?
+is "$rc" 0 "SIGTERM after a timeline switch: exit 0"
+
+unlike "$(cat "$WS_LOG" "$WS_LOG2" "$WS_LOG3")" "ERROR" "no error logged"
+if grep -q "runtime error\|AddressSanitizer\|LeakSanitizer" "$WS_LOG" "$WS_LOG2" "$WS_LOG3"; then
+    fail "no sanitizer report" "$(grep -h -A5 "runtime error\|Sanitizer" "$WS_LOG" "$WS_LOG2" "$WS_LOG3" | head -20)"
 else
     pass "no sanitizer report"
 fi
