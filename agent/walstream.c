@@ -395,6 +395,27 @@ end_session(struct ws *w)
 
 /* ---- the service ------------------------------------------------------- */
 
+/*
+ * A signal interrupted a session before stream() saw it (in an upload, a
+ * connect, a replication command): stop as stop() would, so that a segment
+ * whose upload was cut short and the partial still reach the repository.
+ * The error that the signal caused is replaced by the outcome of this work.
+ */
+static cf_err
+finish_interrupted(struct ws *w, struct cf_error *err)
+{
+    cf_err rc;
+
+    w->is_stopping = true;
+    cf_notify_stopping();
+    cf_cancel_reset();
+    cf_error_clear(err);
+    if ((rc = ws_spool_sync(&w->spool, err)) != CF_OK ||
+        (rc = ws_spool_upload_complete(&w->spool, err)) != CF_OK)
+        return rc;
+    return ws_spool_upload_partial(&w->spool, err);
+}
+
 static bool
 is_fatal(cf_err code)
 {
@@ -449,10 +470,10 @@ serve(struct ws *w, struct cf_error *err)
         w->has_streamed = false;
         if (rc == CF_OK && !cf_cancel_requested())
             rc = run_session(w, &e);
+        if (!w->is_stopping && cf_cancel_requested())
+            rc = finish_interrupted(w, &e);
         end_session(w);
-        if (w->is_stopping || cf_cancel_requested() || is_fatal(rc)) {
-            if (!w->is_stopping && rc != CF_OK && !is_fatal(rc)) /* signal while connecting */
-                rc = CF_OK;
+        if (w->is_stopping || is_fatal(rc)) {
             if (rc != CF_OK)
                 *err = e;
             return rc;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "storage/walrepo.h"
 
 static cf_err
@@ -97,10 +98,13 @@ store_path(struct ws_spool *s, const char *file, const char *object, uint64_t le
         return rc;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open \"%s\"", path);
+    /* an upload blocks the receiving loop: ping the watchdog around it */
+    cf_notify_watchdog(cf_monotonic_us());
     rc = cf_wal_hash_fd(fd, len, path, sha, err);
     if (rc == CF_OK)
         rc = cf_wal_store(s->repo, object, fd, len, sha, &already, err);
     (void)close(fd);
+    cf_notify_watchdog(cf_monotonic_us());
     if (rc != CF_OK) {
         cf_error_context(err, "while uploading \"%s\" from the spool", object);
         return rc;
