@@ -144,12 +144,70 @@ test_bad_input(void **state)
     }
 }
 
+/* Physical backups: the "physical" section survives a round trip; a broken one is refused. */
+static void
+test_physical(void **state)
+{
+    struct cf_manifest m, *back = NULL;
+    struct cf_manifest_physical *p;
+    struct cf_error err = CF_ERROR_INIT;
+    char *json = NULL, *bad;
+    size_t len = 0;
+
+    (void)state;
+    fill(&m);
+    free(m.kind);
+    m.kind = strdup("physical");
+    p = calloc(1, sizeof(*p));
+    m.physical = p;
+    p->start_lsn = strdup("0/2000028");
+    p->stop_lsn = strdup("0/2000100");
+    p->start_timeline = 1;
+    p->stop_timeline = 2;
+    p->wal_start = strdup("000000010000000000000002");
+    p->wal_stop = strdup("000000020000000000000002");
+    p->wal_segment_size = 16777216;
+    p->from_standby = true;
+    p->pg_manifest = strdup("backup_manifest");
+    p->n_tablespaces = 2;
+    p->tablespaces = calloc(2, sizeof(*p->tablespaces));
+    p->tablespaces[0].object = strdup("base.tar");
+    p->tablespaces[1].oid = 16385;
+    p->tablespaces[1].location = strdup("/srv/ts1");
+    p->tablespaces[1].object = strdup("16385.tar");
+    assert_int_equal(cf_manifest_to_json(&m, &json, &len, &err), CF_OK);
+    assert_int_equal(cf_manifest_from_json(json, len, "m", &back, &err), CF_OK);
+    assert_non_null(back->physical);
+    assert_string_equal(back->physical->start_lsn, "0/2000028");
+    assert_string_equal(back->physical->stop_lsn, "0/2000100");
+    assert_int_equal(back->physical->start_timeline, 1);
+    assert_int_equal(back->physical->stop_timeline, 2);
+    assert_string_equal(back->physical->wal_stop, "000000020000000000000002");
+    assert_int_equal(back->physical->wal_segment_size, 16777216);
+    assert_true(back->physical->from_standby);
+    assert_int_equal(back->physical->n_tablespaces, 2);
+    assert_null(back->physical->tablespaces[0].location);
+    assert_string_equal(back->physical->tablespaces[1].location, "/srv/ts1");
+    assert_int_equal(back->physical->tablespaces[1].oid, 16385);
+    cf_manifest_free(back);
+    back = NULL;
+    /* a timeline of 0 is not one */
+    bad = strdup(json);
+    memcpy(strstr(bad, "\"start_timeline\": 1") + 18, "0", 1);
+    assert_int_equal(cf_manifest_from_json(bad, strlen(bad), "m", &back, &err), CF_ERR_CORRUPT);
+    assert_null(back);
+    free(bad);
+    free(json);
+    cf_manifest_clear(&m);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_physical),
     };
 
     return cmocka_run_group_tests_name("manifest", tests, NULL, NULL);
