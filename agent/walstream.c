@@ -431,7 +431,7 @@ backoff_sleep(unsigned seconds)
     uint64_t end = cf_monotonic_us() + (uint64_t)seconds * 1000000u;
 
     while (!cf_cancel_requested() && cf_monotonic_us() < end) {
-        struct timespec ts = {0, 200 * 1000 * 1000};
+        struct timespec ts = {0, 200000000L};
 
         (void)nanosleep(&ts, NULL);
         cf_notify_watchdog(cf_monotonic_us());
