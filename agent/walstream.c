@@ -209,10 +209,12 @@ stream(struct ws *w, bool *is_ended, struct cf_error *err)
             continue;
         }
         if (r == -1) {
+            /* the server ended the copy: end of timeline, or shutting down */
             *is_ended = true;
-            if ((rc = ws_spool_sync(&w->spool, err)) != CF_OK)
-                return rc;
-            return send_status(w, cf_monotonic_us(), err);
+            /* no status update here: a server that is shutting down has left
+             * COPY mode, and libpq would turn the refused message into an
+             * error result; the next session reports the flush position */
+            return ws_spool_sync(&w->spool, err);
         }
         if (r == -2)
             return pg_failed(w, "replication stream failed", err);
