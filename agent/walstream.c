@@ -42,6 +42,9 @@ const char cf_wal_stream_usage[] =
 #define STATUS_INTERVAL_US 10000000u /* standby status update even when idle */
 #define NOTIFY_INTERVAL_US 1000000u  /* STATUS= at most this often */
 #define BACKOFF_MAX_S 60u
+/* Like wal_receiver_timeout: silence this long ends the session; at half of
+ * it we ask the server for a reply, so an idle but live server is not dropped. */
+#define RECEIVE_TIMEOUT_US 60000000u
 
 struct ws {
     const struct cf_config *cfg;
@@ -53,6 +56,10 @@ struct ws {
     bool has_streamed;           /* this session received WAL */
     uint64_t reported_write, reported_flush;
     uint64_t last_sync_us, last_status_us, last_upload_us, last_notify_us;
+    uint64_t last_receive_us;    /* last message from the server, or the end of our
+                                    own long work (an upload): silence is measured
+                                    only while we listen */
+    bool has_pinged;             /* asked for a reply since then */
 };
 
 /* ---- timers ------------------------------------------------------------ */
@@ -72,7 +79,7 @@ notify_status(struct ws *w, uint64_t now, bool force)
 
 /* Report write/flush to the server; flush only ever moves forward. */
 static cf_err
-send_status(struct ws *w, uint64_t now, struct cf_error *err)
+send_status(struct ws *w, uint64_t now, bool want_reply, struct cf_error *err)
 {
     uint64_t wr = ws_spool_write_lsn(&w->spool), fl = ws_spool_flush_lsn(&w->spool);
 
@@ -84,13 +91,14 @@ send_status(struct ws *w, uint64_t now, struct cf_error *err)
         w->reported_write = w->reported_flush;
     w->last_status_us = now;
     w->reply_requested = false;
-    return ws_send_status(w->conn, w->reported_write, w->reported_flush, false, err);
+    return ws_send_status(w->conn, w->reported_write, w->reported_flush, want_reply, err);
 }
 
 static void
 upload_partial(struct ws *w, uint64_t now)
 {
     struct cf_error e = CF_ERROR_INIT;
+    uint64_t after;
 
     w->last_upload_us = now;
     if (ws_spool_upload_partial(&w->spool, &e) != CF_OK) {
@@ -98,6 +106,10 @@ upload_partial(struct ws *w, uint64_t now)
         cf_log_warning("wal-stream: could not upload the current partial segment");
         cf_log_cf_error(&e);
     }
+    /* we were not listening meanwhile: give the server half the timeout again */
+    after = cf_monotonic_us();
+    if (w->last_receive_us + RECEIVE_TIMEOUT_US / 2 < after)
+        w->last_receive_us = after - RECEIVE_TIMEOUT_US / 2;
 }
 
 /*
@@ -121,11 +133,22 @@ tick(struct ws *w, bool is_drained, struct cf_error *err)
     }
     if (w->reply_requested || ws_spool_flush_lsn(&w->spool) > w->reported_flush ||
         now - w->last_status_us >= STATUS_INTERVAL_US) {
-        if ((rc = send_status(w, now, err)) != CF_OK)
+        if ((rc = send_status(w, now, false, err)) != CF_OK)
+            return rc;
+    }
+    if (now >= w->last_receive_us + RECEIVE_TIMEOUT_US) {
+        cf_error_setf(err, CF_ERR_PG, "no message from the server for %u s",
+                      RECEIVE_TIMEOUT_US / 1000000u);
+        cf_error_detail(err, "The server did not answer a status update that asked for a reply.");
+        return CF_ERR_PG;
+    }
+    if (!w->has_pinged && now >= w->last_receive_us + RECEIVE_TIMEOUT_US / 2) {
+        w->has_pinged = true;
+        if ((rc = send_status(w, now, true, err)) != CF_OK)
             return rc;
     }
     if (now - w->last_upload_us >= (uint64_t)w->cfg->wal_upload_interval * 1000000u)
-        upload_partial(w, now);
+        upload_partial(w, now); /* may take long: now is stale after it */
     cf_notify_watchdog(cf_monotonic_us());
     notify_status(w, now, false);
     return CF_OK;
@@ -138,12 +161,15 @@ wait_ms(const struct ws *w)
     uint64_t now = cf_monotonic_us(), next = w->last_status_us + STATUS_INTERVAL_US;
     uint64_t up = w->last_upload_us + (uint64_t)w->cfg->wal_upload_interval * 1000000u;
     uint64_t dog = cf_notify_watchdog_due_in(now);
+    uint64_t silent = w->last_receive_us + RECEIVE_TIMEOUT_US / (w->has_pinged ? 1 : 2);
 
     if (ws_spool_write_lsn(&w->spool) > ws_spool_flush_lsn(&w->spool) &&
         w->last_sync_us + SYNC_INTERVAL_US < next)
         next = w->last_sync_us + SYNC_INTERVAL_US;
     if (up < next)
         next = up;
+    if (silent < next)
+        next = silent;
     if (dog != UINT64_MAX && now + dog < next)
         next = now + dog;
     if (next <= now)
@@ -202,6 +228,8 @@ stream(struct ws *w, bool *is_ended, struct cf_error *err)
         if (r > 0) {
             rc = handle_message(w, buf, r, err);
             PQfreemem(buf);
+            w->last_receive_us = cf_monotonic_us(); /* after: it may have uploaded */
+            w->has_pinged = false;
             if (rc == CF_OK)
                 rc = tick(w, false, err);
             if (rc != CF_OK)
@@ -331,7 +359,7 @@ stop(struct ws *w, struct cf_error *err)
     if ((rc = ws_spool_sync(&w->spool, err)) != CF_OK)
         return rc;
     if (w->conn != NULL)
-        (void)send_status(w, cf_monotonic_us(), &(struct cf_error)CF_ERROR_INIT);
+        (void)send_status(w, cf_monotonic_us(), false, &(struct cf_error)CF_ERROR_INIT);
     if ((rc = ws_spool_upload_partial(&w->spool, err)) != CF_OK)
         return rc;
     cf_log_info("wal-stream: stopped; flushed to %X/%X", (unsigned)(w->reported_flush >> 32),
@@ -363,6 +391,8 @@ run_session(struct ws *w, struct cf_error *err)
         if ((rc = ws_start(w->conn, w->cfg->wal_slot, pos.tli, pos.lsn, err)) != CF_OK)
             return rc;
         w->last_status_us = w->last_sync_us = w->last_upload_us = cf_monotonic_us();
+        w->last_receive_us = w->last_status_us;
+        w->has_pinged = false;
         cf_notify_ready();
         notify_status(w, cf_monotonic_us(), true);
         if ((rc = stream(w, &is_ended, err)) != CF_OK)

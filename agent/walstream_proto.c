@@ -76,8 +76,12 @@ run(PGconn *conn, const char *cmd, ExecStatusType want, PGresult **out, struct c
 cf_err
 ws_connect(const struct cf_config *cfg, PGconn **out, struct cf_error *err)
 {
-    const char *keys[] = {"dbname", "replication", "application_name", NULL};
-    const char *vals[] = {cfg->conninfo, "true", "coffre wal-stream", NULL};
+    /* a connect_timeout in conninfo (later in the list) or PGCONNECT_TIMEOUT
+     * wins over ours: without one, a silent network blocks connect for minutes,
+     * longer than the systemd watchdog */
+    const char *keys[] = {"connect_timeout", "dbname", "replication", "application_name", NULL};
+    const char *vals[] = {getenv("PGCONNECT_TIMEOUT") ? NULL : "10", cfg->conninfo, "true",
+                          "coffre wal-stream", NULL};
     PGconn *conn;
     cf_err rc;
 
@@ -85,7 +89,7 @@ ws_connect(const struct cf_config *cfg, PGconn **out, struct cf_error *err)
         return rc;
     /* synchronous_standby_names names this stream by the slot's name */
     if (cfg->wal_synchronous)
-        vals[2] = cfg->wal_slot;
+        vals[3] = cfg->wal_slot;
     conn = PQconnectdbParams(keys, vals, 1);
     if (conn == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
