@@ -1,23 +1,371 @@
 /*
- * wal.c - `coffre wal-push` and `coffre wal-get` (see wal.h).
+ * wal.c - `coffre wal-push` and `coffre wal-get` (see wal.h, docs/wal.md).
+ *
+ * wal-push returns 0 only once cf_wal_store() returned: the object is durable
+ * (posix: fsync'd file and directory; s3: the upload completed).  wal-get
+ * writes a temporary file beside PATH and renames it only once every byte
+ * was decrypted and its sha256 checked, so PostgreSQL never reads a
+ * half-written file.
+ *
+ * Exit statuses that PostgreSQL reads (docs/wal.md):
+ *   wal-get: 0 served; 1 the file is not in the repository (not an error:
+ *   PostgreSQL asks for files past the end of the archive); any other failure
+ *   200 + the documented class status (205 storage, 206 corrupt, 204 key...).
+ *   PostgreSQL treats a restore_command exit status above 125 as fatal and
+ *   stops recovery; an ordinary non-zero status would make it end recovery
+ *   there and promote, silently losing every later transaction.
  */
 #include "agent/wal.h"
 
-const char cf_wal_push_usage[] = "Usage: coffre wal-push PATH\n";
-const char cf_wal_get_usage[] = "Usage: coffre wal-get NAME PATH\n";
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/walspool.h"
+#include "common/log.h"
+#include "policies/policy.h"
+#include "storage/walrepo.h"
+#include "stream/hash.h"
+
+const char cf_wal_push_usage[] =
+    "Usage: coffre wal-push PATH\n"
+    "\n"
+    "archive_command = 'coffre -c CONF wal-push %p'.  Stores the WAL file PATH\n"
+    "(a segment, a .partial, a .history or a .backup file) in the repository and\n"
+    "exits 0 only once it is durable there.  With [wal] async = true, also pushes\n"
+    "up to [wal] push_jobs other ready segments in parallel (see docs/wal.md).\n";
+const char cf_wal_get_usage[] =
+    "Usage: coffre wal-get NAME PATH\n"
+    "\n"
+    "restore_command = 'coffre -c CONF wal-get %f %p'.  Writes WAL file NAME to\n"
+    "PATH.  Exit status 0: served; 1: not in the repository; 200 + class status\n"
+    "on any other failure (above 125, so PostgreSQL stops recovery).\n";
+
+#define WAL_DEFAULT_SEGMENT_SIZE ((uint64_t)16 * 1024 * 1024)
+
+/* ---- wal-push ----------------------------------------------------------- */
+
+/* The Object Lock date of new WAL objects: they live as long as a daily backup. */
+void
+cf_wal_lock_repo(const struct cf_config *cfg, const struct cf_repo *repo, struct cf_repo *copy)
+{
+    struct cf_retention_policy policy;
+
+    *copy = *repo;
+    if (repo->st->features & CF_STORAGE_FEAT_OBJECT_LOCK) {
+        cf_policy_from_config(cfg, &policy);
+        copy->retain_until = cf_retention_lock_until(&policy, CF_CLASS_DAILY, (int64_t)time(NULL));
+    }
+}
+
+/*
+ * The object name for the file at path: its base name, except for the
+ * ".partial" file PostgreSQL archives at a timeline switch, stored as a
+ * partial of its full length ("<segment>.partial.<SIZE>").
+ */
+static cf_err
+push_name(const char *path, uint64_t size, char *name, size_t nsize, struct cf_wal_file *f,
+          struct cf_error *err)
+{
+    const char *base = strrchr(path, '/');
+
+    base = base ? base + 1 : path;
+    if (!cf_wal_parse_name(base, f)) {
+        cf_error_setf(err, CF_ERR_USAGE, "\"%s\" is not a WAL file name", base);
+        cf_error_hint(err, "archive_command must pass %%p: coffre -c CONF wal-push %%p");
+        return CF_ERR_USAGE;
+    }
+    if (f->type == CF_WAL_SEGMENT || f->type == CF_WAL_PARTIAL) {
+        if (!cf_wal_segment_size_valid(size)) {
+            cf_error_setf(err, CF_ERR_CORRUPT, "WAL file \"%s\" has %llu bytes, not a WAL "
+                          "segment size", path, (unsigned long long)size);
+            cf_error_hint(err, "A segment is a power of two from 1 MiB to 1 GiB; this file "
+                               "is truncated or is not WAL.");
+            return CF_ERR_CORRUPT;
+        }
+    }
+    if (f->type == CF_WAL_PARTIAL)
+        (void)snprintf(name, nsize, "%.24s.partial.%08llX", base, (unsigned long long)size);
+    else
+        (void)snprintf(name, nsize, "%s", base);
+    return CF_OK;
+}
+
+cf_err
+cf_wal_push_file(const struct cf_repo *repo, const char *path, char sha256[65], bool *already,
+                 struct cf_error *err)
+{
+    char name[CF_WAL_NAME_MAX + 1];
+    struct cf_wal_file f;
+    struct stat st;
+    cf_err rc;
+    int fd;
+
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open WAL file \"%s\"", path);
+    if (fstat(fd, &st) != 0) {
+        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not stat WAL file \"%s\"", path);
+        goto out;
+    }
+    if ((rc = push_name(path, (uint64_t)st.st_size, name, sizeof(name), &f, err)) != CF_OK)
+        goto out;
+    /* hash exactly the bytes we store: cf_wal_store checks them again */
+    if ((rc = cf_wal_hash_fd(fd, (uint64_t)st.st_size, path, sha256, err)) != CF_OK)
+        goto out;
+    rc = cf_wal_store(repo, name, fd, (uint64_t)st.st_size, sha256, already, err);
+out:
+    (void)close(fd);
+    if (rc != CF_OK)
+        cf_error_context(err, "while archiving WAL file \"%s\"", path);
+    return rc;
+}
 
 cf_err
 cf_cmd_wal_push(const struct cf_config *cfg, const struct cf_repo *repo, int argc, char **argv,
                 struct cf_error *err)
 {
-    (void)cfg, (void)repo, (void)argc, (void)argv;
-    return cf_error_set(err, CF_ERR_USAGE, "wal-push is not implemented yet");
+    static const struct option opts[] = {{"spool-only", no_argument, NULL, 's'},
+                                         {NULL, 0, NULL, 0}};
+    struct cf_repo locked;
+    bool already = false, spool_only = false;
+    char sha[65];
+    int ch;
+    cf_err rc;
+
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (ch == 's')
+            spool_only = true; /* internal: a child of an async wal-push */
+        else
+            return cf_error_set(err, CF_ERR_USAGE, "invalid option for wal-push");
+    }
+    if (optind + 1 != argc) {
+        cf_error_setf(err, CF_ERR_USAGE, "wal-push needs exactly one PATH");
+        cf_error_hint(err, "archive_command = 'coffre -c CONF wal-push %%p'");
+        return CF_ERR_USAGE;
+    }
+    cf_wal_lock_repo(cfg, repo, &locked);
+    if (cfg->wal_async && !spool_only)
+        return cf_wal_push_async(cfg, &locked, argv[optind], err);
+    if ((rc = cf_wal_push_file(&locked, argv[optind], sha, &already, err)) != CF_OK)
+        return rc;
+    if (spool_only)
+        return cf_walspool_mark_pushed(cfg, argv[optind], sha, err);
+    if (already)
+        cf_log_info("WAL file \"%s\" was already archived (same sha256)", argv[optind]);
+    else
+        cf_log_debug("archived WAL file \"%s\"", argv[optind]);
+    return CF_OK;
+}
+
+/* ---- wal-get ------------------------------------------------------------ */
+
+/* The segment size to pad a partial to: from the newest physical backup's
+ * manifest, else PostgreSQL's default (16 MiB). */
+static uint64_t
+segment_size_for_partial(const struct cf_repo *r)
+{
+    struct cf_backup_entry *v = NULL;
+    uint64_t size = 0;
+    size_t n = 0;
+    struct cf_error ignored = CF_ERROR_INIT;
+
+    if (cf_repo_list_backups(r, &v, &n, &ignored) != CF_OK)
+        return WAL_DEFAULT_SEGMENT_SIZE;
+    for (size_t i = n; i-- > 0 && size == 0;) {
+        struct cf_manifest *m = NULL;
+
+        cf_error_clear(&ignored);
+        if (!v[i].has_manifest || cf_repo_read_manifest(r, v[i].id, &m, &ignored) != CF_OK)
+            continue;
+        if (m->physical != NULL && cf_wal_segment_size_valid(m->physical->wal_segment_size))
+            size = m->physical->wal_segment_size;
+        cf_manifest_free(m);
+    }
+    free(v);
+    return size ? size : WAL_DEFAULT_SEGMENT_SIZE;
+}
+
+/* Choose what serves name: its complete object, else its longest partial.
+ * CF_ERR_NOT_FOUND (no message) when there is neither. */
+static cf_err
+choose_object(const struct cf_repo *r, const char *name, struct cf_wal_object *out,
+              struct cf_error *err)
+{
+    struct cf_wal_object *v = NULL, *best = NULL;
+    size_t n = 0;
+    cf_err rc;
+
+    if ((rc = cf_wal_find(r, name, true, &v, &n, err)) != CF_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i].name, name) == 0) {
+            best = &v[i];
+            break;
+        }
+        if (v[i].file.type == CF_WAL_PARTIAL &&
+            (best == NULL || v[i].partial_bytes > best->partial_bytes))
+            best = &v[i];
+    }
+    if (best != NULL)
+        *out = *best;
+    free(v);
+    return best != NULL ? CF_OK : CF_ERR_NOT_FOUND;
+}
+
+cf_err
+cf_wal_get_to_path(const struct cf_repo *r, const struct cf_wal_object *o, const char *path,
+                   struct cf_error *err)
+{
+    char *dir_copy = strdup(path), *tmp = NULL;
+    struct cf_sink *sink = NULL;
+    const char *dir;
+    cf_err rc = CF_OK;
+    int fd = -1;
+
+    if (dir_copy == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    dir = dirname(dir_copy);
+    if (asprintf(&tmp, "%s/.coffre-wal-get.XXXXXX", dir) < 0) {
+        tmp = NULL;
+        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not create a file in \"%s\"", dir);
+        free(tmp);
+        tmp = NULL;
+        goto out;
+    }
+    if ((rc = cf_fd_sink_new(fd, 0, path, &sink, err)) != CF_OK)
+        goto out;
+    if ((rc = cf_wal_fetch(r, o, sink, err)) != CF_OK) /* sink: transferred */
+        goto out;
+    if (o->file.type == CF_WAL_PARTIAL) {
+        uint64_t size = segment_size_for_partial(r);
+
+        if (o->partial_bytes > size) {
+            rc = cf_error_set(err, CF_ERR_CORRUPT, "partial WAL object \"%s\" is longer than "
+                              "the segment size %llu", o->key, (unsigned long long)size);
+            goto out;
+        }
+        cf_log_info("serving %s from partial object \"%s\" (%u bytes, zero-padded to %llu)",
+                    o->name, o->key, o->partial_bytes, (unsigned long long)size);
+        if (ftruncate(fd, (off_t)size) != 0) {
+            rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not extend \"%s\"", tmp);
+            goto out;
+        }
+    }
+    if (fsync(fd) != 0) {
+        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not fsync \"%s\"", tmp);
+        goto out;
+    }
+    if (rename(tmp, path) != 0) {
+        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not rename \"%s\" to \"%s\"", tmp,
+                                path);
+        goto out;
+    }
+    free(tmp);
+    tmp = NULL; /* renamed: nothing to remove */
+out:
+    if (fd >= 0)
+        (void)close(fd);
+    if (tmp != NULL) {
+        (void)unlink(tmp);
+        free(tmp);
+    }
+    free(dir_copy);
+    return rc;
+}
+
+/* The segment size is the size of what was just served. */
+static void
+start_readahead(const struct cf_config *cfg, const char *name, const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) == 0)
+        cf_walspool_readahead(cfg, name, (uint64_t)st.st_size);
+}
+
+static cf_err
+wal_get(const struct cf_config *cfg, const struct cf_repo *repo, const char *name,
+        const char *path, bool *missing, struct cf_error *err)
+{
+    struct cf_wal_object o;
+    struct cf_wal_file f;
+    cf_err rc;
+
+    *missing = false;
+    if (!cf_wal_parse_name(name, &f) || f.type == CF_WAL_PARTIAL) {
+        cf_error_setf(err, CF_ERR_USAGE, "\"%s\" is not a WAL file name", name);
+        cf_error_hint(err, "restore_command must pass %%f and %%p: coffre -c CONF wal-get %%f %%p");
+        return CF_ERR_USAGE;
+    }
+    if (f.type == CF_WAL_SEGMENT && cf_walspool_serve(cfg, name, path, err) == CF_OK) {
+        start_readahead(cfg, name, path);
+        return CF_OK;
+    }
+    if ((rc = choose_object(repo, name, &o, err)) == CF_ERR_NOT_FOUND) {
+        *missing = true;
+        return rc;
+    }
+    if (rc == CF_OK && (rc = cf_wal_get_to_path(repo, &o, path, err)) == CF_OK) {
+        cf_log_debug("restored WAL file \"%s\" from \"%s\"", name, o.key);
+        if (f.type == CF_WAL_SEGMENT)
+            start_readahead(cfg, name, path);
+    }
+    if (rc != CF_OK)
+        cf_error_context(err, "while restoring WAL file \"%s\" to \"%s\"", name, path);
+    return rc;
 }
 
 cf_err
 cf_cmd_wal_get(const struct cf_config *cfg, const struct cf_repo *repo, int argc, char **argv,
                struct cf_error *err)
 {
-    (void)cfg, (void)repo, (void)argc, (void)argv;
-    return cf_error_set(err, CF_ERR_USAGE, "wal-get is not implemented yet");
+    static const struct option opts[] = {{"prefetch", required_argument, NULL, 'p'},
+                                         {NULL, 0, NULL, 0}};
+    bool missing = false;
+    uint64_t prefetch = 0;
+    int ch;
+    cf_err rc;
+
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (ch == 'p')
+            prefetch = strtoull(optarg, NULL, 10); /* internal: the read-ahead child */
+        else
+            return cf_error_set(err, CF_ERR_USAGE, "invalid option for wal-get");
+    }
+    if (prefetch > 0) {
+        if (optind + 1 != argc)
+            return cf_error_set(err, CF_ERR_USAGE, "wal-get --prefetch needs one NAME");
+        return cf_walspool_prefetch(cfg, repo, argv[optind], prefetch, err);
+    }
+    if (optind + 2 != argc) {
+        cf_error_setf(err, CF_ERR_USAGE, "wal-get needs NAME and PATH");
+        cf_error_hint(err, "restore_command = 'coffre -c CONF wal-get %%f %%p'");
+        rc = CF_ERR_USAGE;
+    } else {
+        rc = wal_get(cfg, repo, argv[optind], argv[optind + 1], &missing, err);
+    }
+    if (rc == CF_OK)
+        return CF_OK;
+    (void)fflush(stdout);
+    if (missing) {
+        /* the normal end of the archive: say so quietly, exit 1 */
+        cf_log_info("WAL file \"%s\" is not in the repository", argv[optind]);
+        (void)fflush(stderr);
+        exit(1);
+    }
+    /* any other failure must stop recovery (status > 125, see above) */
+    cf_log_cf_error(err);
+    (void)fflush(stderr);
+    exit(200 + cf_error_exit_status(rc));
 }

@@ -73,18 +73,20 @@ decompress_write(struct cf_sink *s, const void *data, size_t len, struct cf_erro
     z->has_input = 1;
     for (;;) {
         ZSTD_outBuffer ob = {z->out, z->out_size, 0};
+        size_t before = in.pos;
         size_t ret = ZSTD_decompressStream(z->dctx, &ob, &in);
 
         if (ZSTD_isError(ret))
             return zstd_fail(err, CF_ERR_CORRUPT, "zstd decompression", z, ret);
-        z->last_ret = ret;
+        /* A call that neither read nor wrote says nothing about the frame: after a
+         * frame that ended exactly on a full output buffer, zstd answers the extra
+         * call with the size of the next frame's header, which is not truncation. */
+        if (ob.pos > 0 || in.pos > before)
+            z->last_ret = ret;
         if (ob.pos > 0 && cf_sink_write(s->next, z->out, ob.pos, err) != CF_OK)
             return err->code;
         /* a full output buffer means zstd may hold more output for this input,
-         * unless the frame is complete (ret 0): calling again would start the
-         * next frame and return its header size, which close() would take for
-         * a truncated frame (any plaintext whose size is a multiple of the
-         * output buffer, e.g. every 16 MiB WAL segment) */
+         * unless the frame is complete and flushed (ret 0) */
         if (in.pos == in.size && (ob.pos < ob.size || ret == 0))
             break;
     }

@@ -1,0 +1,505 @@
+/*
+ * walspool.c - async wal-push and wal-get read-ahead (see walspool.h).
+ *
+ * Children are separate processes (fork + exec of ourselves), never threads
+ * and never a bare fork: a PKCS#11 module may not be used across fork() and
+ * the keyring is not thread-safe, so each child opens its own.
+ */
+#include "agent/walspool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+#define SPOOL_MAX_MARKERS 1024         /* pushed/ never holds more than this */
+#define SPOOL_STALE_SECONDS 86400      /* older markers and prefetched files are removed */
+#define MAX_JOBS 32
+
+/* ---- small file helpers ------------------------------------------------- */
+
+static cf_err
+make_dir(const char *path, struct cf_error *err)
+{
+    char *copy = strdup(path);
+
+    if (copy == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    for (char *p = copy + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        (void)mkdir(copy, 0700);
+        *p = '/';
+    }
+    free(copy);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create spool directory \"%s\"",
+                                  path);
+    return CF_OK;
+}
+
+static cf_err
+spool_dir(const struct cf_config *cfg, const char *sub, char *buf, size_t size,
+          struct cf_error *err)
+{
+    int n = snprintf(buf, size, "%s/%s", cfg->wal_spool, sub);
+
+    if (n < 0 || (size_t)n >= size)
+        return cf_error_set(err, CF_ERR_CONFIG, "wal.spool \"%s\" is too long", cfg->wal_spool);
+    return make_dir(buf, err);
+}
+
+static void
+fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        (void)fsync(fd);
+        (void)close(fd);
+    }
+}
+
+/* ---- async wal-push ------------------------------------------------------- */
+
+static const char *
+base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+
+    return s ? s + 1 : path;
+}
+
+cf_err
+cf_walspool_mark_pushed(const struct cf_config *cfg, const char *path, const char sha256[65],
+                        struct cf_error *err)
+{
+    char dir[2048], tmp[4200], final[4200];
+    FILE *fp;
+    int fd;
+
+    if (spool_dir(cfg, "pushed", dir, sizeof(dir), err) != CF_OK)
+        return err->code;
+    (void)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%ld", dir, base_name(path), (long)getpid());
+    (void)snprintf(final, sizeof(final), "%s/%s", dir, base_name(path));
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
+        (fp = fdopen(fd, "w")) == NULL) {
+        if (fd >= 0)
+            (void)close(fd);
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create \"%s\"", tmp);
+    }
+    if (fprintf(fp, "%s\n", sha256) < 0 || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
+        int e = errno;
+
+        (void)fclose(fp);
+        (void)unlink(tmp);
+        return cf_error_set_errno(err, CF_ERR_IO, e, "could not write \"%s\"", tmp);
+    }
+    if (fclose(fp) != 0 || rename(tmp, final) != 0) {
+        int e = errno;
+
+        (void)unlink(tmp);
+        return cf_error_set_errno(err, CF_ERR_IO, e, "could not write \"%s\"", final);
+    }
+    fsync_dir(dir);
+    return CF_OK;
+}
+
+/* True (and the marker removed) if a child recorded name with content sha. */
+static bool
+take_marker(const char *dir, const char *name, const char *sha)
+{
+    char path[4200], got[80] = "";
+    FILE *fp;
+    bool ok;
+
+    (void)snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if ((fp = fopen(path, "re")) == NULL)
+        return false;
+    ok = fgets(got, sizeof(got), fp) != NULL && strlen(got) == 65 && got[64] == '\n' &&
+         strncmp(got, sha, 64) == 0;
+    (void)fclose(fp);
+    (void)unlink(path); /* used or wrong: either way it has served */
+    return ok;
+}
+
+static bool
+has_marker(const char *dir, const char *name)
+{
+    char path[4200];
+
+    (void)snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* Remove stale entries, and those sorting at or before upto (NULL: none);
+ * return how many are left. */
+static size_t
+sweep_dir(const char *dir, const char *upto)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    size_t n = 0;
+    time_t now = time(NULL);
+
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        char path[4200];
+        struct stat st;
+
+        if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || e->d_name[1] == '.'))
+            continue;
+        (void)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) != 0)
+            continue;
+        if (now - st.st_mtime > SPOOL_STALE_SECONDS ||
+            (upto != NULL && strncmp(e->d_name, upto, 24) <= 0))
+            (void)unlink(path);
+        else
+            n++;
+    }
+    (void)closedir(d);
+    return n;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Up to max ready segments (oldest first) other than self, without a marker. */
+static size_t
+ready_segments(const char *waldir, const char *self, const char *markers, char **out, size_t max)
+{
+    char status[4200];
+    char *all[1024];
+    size_t n = 0, k = 0;
+    DIR *d;
+    struct dirent *e;
+
+    (void)snprintf(status, sizeof(status), "%s/archive_status", waldir);
+    if ((d = opendir(status)) == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL && n < 1024) {
+        struct cf_wal_file f;
+        size_t len = strlen(e->d_name);
+        char name[CF_WAL_NAME_MAX + 1];
+
+        if (len != 24 + 6 || strcmp(e->d_name + 24, ".ready") != 0)
+            continue;
+        (void)snprintf(name, sizeof(name), "%.24s", e->d_name);
+        if (!cf_wal_parse_name(name, &f) || f.type != CF_WAL_SEGMENT || strcmp(name, self) == 0)
+            continue;
+        if ((all[n] = strdup(name)) != NULL)
+            n++;
+    }
+    (void)closedir(d);
+    qsort(all, n, sizeof(all[0]), cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (k < max && !has_marker(markers, all[i]))
+            out[k++] = all[i];
+        else
+            free(all[i]);
+    }
+    return k;
+}
+
+static pid_t
+spawn_self(const struct cf_config *cfg, char *const extra[], bool detach)
+{
+    char *argv[12];
+    size_t k = 0;
+    pid_t pid;
+
+    argv[k++] = "coffre";
+    argv[k++] = "-c";
+    argv[k++] = cfg->path;
+    if (cf_log_get_level() < CF_LOG_INFO)
+        argv[k++] = "-q";
+    for (size_t i = 0; extra[i] != NULL && k < 11; i++)
+        argv[k++] = extra[i];
+    argv[k] = NULL;
+    (void)fflush(NULL);
+    if ((pid = fork()) != 0)
+        return pid;
+    if (detach) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+        (void)setsid();
+        if (null >= 0)
+            (void)dup2(null, STDIN_FILENO);
+        if (fork() != 0) /* the grandchild is reparented: nobody waits for it */
+            _exit(0);
+    }
+    execv("/proc/self/exe", argv);
+    _exit(127);
+}
+
+/* Wait for the children until deadline, then stop them: a child that hangs
+ * must not hold PostgreSQL's archiver. */
+static void
+reap(pid_t *pids, size_t n, char **names, time_t deadline)
+{
+    size_t left = n;
+
+    while (left > 0) {
+        for (size_t i = 0; i < n; i++) {
+            int status;
+
+            if (pids[i] <= 0 || waitpid(pids[i], &status, WNOHANG) != pids[i])
+                continue;
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                cf_log_warning("async push of WAL segment %s failed; it will be pushed when "
+                               "PostgreSQL asks for it", names[i]);
+            pids[i] = 0;
+            left--;
+        }
+        if (left == 0)
+            break;
+        if (time(NULL) >= deadline) {
+            for (size_t i = 0; i < n; i++) {
+                if (pids[i] > 0) {
+                    cf_log_warning("async push of WAL segment %s is too slow: stopped", names[i]);
+                    (void)kill(pids[i], SIGTERM);
+                    (void)waitpid(pids[i], NULL, 0);
+                    pids[i] = 0;
+                }
+            }
+            break;
+        }
+        (void)usleep(20000);
+    }
+}
+
+cf_err
+cf_wal_push_async(const struct cf_config *cfg, const struct cf_repo *repo, const char *path,
+                  struct cf_error *err)
+{
+    char markers[2048], sha[65], *names[MAX_JOBS], *dir_copy;
+    pid_t pids[MAX_JOBS];
+    size_t n = 0, want = cfg->wal_push_jobs > 0 ? cfg->wal_push_jobs - 1 : 0;
+    bool already = false;
+    cf_err rc;
+    int fd;
+
+    if (spool_dir(cfg, "pushed", markers, sizeof(markers), err) != CF_OK)
+        return err->code;
+    /* a child already stored this very content: trust its durable marker */
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+        rc = cf_wal_hash_fd(fd, 0, path, sha, err);
+        (void)close(fd);
+        if (rc != CF_OK)
+            return rc;
+        if (take_marker(markers, base_name(path), sha)) {
+            cf_log_debug("WAL file \"%s\" was archived by an async push", path);
+            return CF_OK;
+        }
+    }
+    if (sweep_dir(markers, NULL) >= SPOOL_MAX_MARKERS)
+        want = 0; /* bounded spool: nobody consumes the markers, stop making more */
+    if (want > MAX_JOBS)
+        want = MAX_JOBS;
+    if ((dir_copy = strdup(path)) == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    n = ready_segments(dirname(dir_copy), base_name(path), markers, names, want);
+    for (size_t i = 0; i < n; i++) {
+        char seg[4200];
+        char *extra[] = {"wal-push", "--spool-only", seg, NULL};
+        const char *slash = strrchr(path, '/');
+
+        (void)snprintf(seg, sizeof(seg), "%.*s%s", slash ? (int)(slash - path + 1) : 0, path,
+                       names[i]);
+        pids[i] = spawn_self(cfg, extra, false);
+        if (pids[i] < 0)
+            cf_log_warning("could not start an async push of %s: %s", names[i], strerror(errno));
+    }
+    free(dir_copy);
+    rc = cf_wal_push_file(repo, path, sha, &already, err);
+    reap(pids, n, names, time(NULL) + (cfg->wal_archive_timeout > 0 ? cfg->wal_archive_timeout
+                                                                     : 300));
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    if (rc == CF_OK && already)
+        cf_log_info("WAL file \"%s\" was already archived (same sha256)", path);
+    return rc;
+}
+
+/* ---- wal-get read-ahead --------------------------------------------------- */
+
+/* The spool file holding a prefetched segment name ("" if none). */
+static bool
+find_prefetched(const char *dir, const char *name, char *file, size_t size)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    bool found = false;
+
+    if (d == NULL)
+        return false;
+    while (!found && (e = readdir(d)) != NULL) {
+        if (strlen(e->d_name) == 24 + 1 + 64 && strncmp(e->d_name, name, 24) == 0 &&
+            e->d_name[24] == '-') {
+            (void)snprintf(file, size, "%s/%s", dir, e->d_name);
+            found = true;
+        }
+    }
+    (void)closedir(d);
+    return found;
+}
+
+static cf_err
+copy_verified(const char *src, const char *want_sha, const char *path, struct cf_error *err)
+{
+    char sha[65], *tmp = NULL, *dir_copy = strdup(path);
+    int in = -1, out = -1;
+    cf_err rc = CF_ERR_NOT_FOUND;
+    char buf[65536];
+    ssize_t got;
+    off_t off = 0;
+
+    if (dir_copy == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+        goto out;
+    if (cf_wal_hash_fd(in, 0, src, sha, err) != CF_OK) {
+        cf_error_clear(err);
+        goto out;
+    }
+    if (strcmp(sha, want_sha) != 0) {
+        cf_log_warning("prefetched WAL file \"%s\" fails its sha256 check: fetching it again",
+                       src);
+        goto out;
+    }
+    if (asprintf(&tmp, "%s/.coffre-wal-get.XXXXXX", dirname(dir_copy)) < 0) {
+        tmp = NULL;
+        goto out;
+    }
+    if ((out = mkostemp(tmp, O_CLOEXEC)) < 0) {
+        free(tmp);
+        tmp = NULL;
+        goto out;
+    }
+    while ((got = pread(in, buf, sizeof(buf), off)) > 0) {
+        if (write(out, buf, (size_t)got) != got)
+            goto out;
+        off += got;
+    }
+    if (got < 0 || fsync(out) != 0 || rename(tmp, path) != 0)
+        goto out;
+    free(tmp);
+    tmp = NULL;
+    rc = CF_OK;
+out:
+    if (out >= 0)
+        (void)close(out);
+    if (tmp != NULL) {
+        (void)unlink(tmp);
+        free(tmp);
+    }
+    if (in >= 0)
+        (void)close(in);
+    (void)unlink(src); /* served or bad: it goes either way */
+    free(dir_copy);
+    return rc;
+}
+
+cf_err
+cf_walspool_serve(const struct cf_config *cfg, const char *name, const char *path,
+                  struct cf_error *err)
+{
+    char dir[2048], file[4200];
+
+    if (cfg->wal_readahead == 0)
+        return CF_ERR_NOT_FOUND;
+    if (spool_dir(cfg, "prefetch", dir, sizeof(dir), err) != CF_OK) {
+        cf_error_clear(err); /* no spool: serve from the repository */
+        return CF_ERR_NOT_FOUND;
+    }
+    if (!find_prefetched(dir, name, file, sizeof(file)))
+        return CF_ERR_NOT_FOUND;
+    if (copy_verified(file, file + strlen(file) - 64, path, err) != CF_OK)
+        return CF_ERR_NOT_FOUND;
+    cf_log_debug("restored WAL file \"%s\" from the read-ahead spool", name);
+    return CF_OK;
+}
+
+void
+cf_walspool_readahead(const struct cf_config *cfg, const char *name, uint64_t segment_size)
+{
+    char opt[64], seg[CF_WAL_NAME_MAX + 1];
+    char *extra[] = {"wal-get", opt, seg, NULL};
+
+    if (cfg->wal_readahead == 0 || !cf_wal_segment_size_valid(segment_size))
+        return;
+    (void)snprintf(opt, sizeof(opt), "--prefetch=%" PRIu64, segment_size);
+    (void)snprintf(seg, sizeof(seg), "%s", name);
+    pid_t pid = spawn_self(cfg, extra, true);
+
+    if (pid > 0)
+        (void)waitpid(pid, NULL, 0); /* the intermediate child exits at once */
+}
+
+cf_err
+cf_walspool_prefetch(const struct cf_config *cfg, const struct cf_repo *repo, const char *name,
+                     uint64_t segment_size, struct cf_error *err)
+{
+    char dir[2048], lock[4200];
+    struct cf_wal_file f;
+    uint64_t segno, n = cfg->wal_readahead;
+    int lfd;
+    cf_err rc = CF_OK;
+
+    if (!cf_wal_parse_name(name, &f) || f.type != CF_WAL_SEGMENT ||
+        !cf_wal_segment_size_valid(segment_size))
+        return cf_error_set(err, CF_ERR_USAGE, "wal-get --prefetch needs a segment name");
+    if (spool_dir(cfg, "prefetch", dir, sizeof(dir), err) != CF_OK)
+        return err->code;
+    (void)snprintf(lock, sizeof(lock), "%s/.lock", dir);
+    if ((lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open \"%s\"", lock);
+    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) { /* another prefetch is running */
+        (void)close(lfd);
+        return CF_OK;
+    }
+    (void)sweep_dir(dir, name); /* what recovery has passed is never asked again */
+    if (n * segment_size > cfg->wal_spool_max)
+        n = cfg->wal_spool_max / segment_size;
+    segno = cf_wal_segno(&f, segment_size);
+    for (uint64_t i = 1; i <= n && rc == CF_OK; i++) {
+        char next[CF_WAL_NAME_MAX + 1], file[4200];
+        struct cf_wal_object *v = NULL;
+        size_t k = 0, j;
+
+        cf_wal_segno_name(f.timeline, segno + i, segment_size, next, sizeof(next));
+        if (find_prefetched(dir, next, file, sizeof(file)))
+            continue;
+        if ((rc = cf_wal_find(repo, next, false, &v, &k, err)) != CF_OK)
+            break;
+        for (j = 0; j < k && strcmp(v[j].name, next) != 0; j++)
+            ;
+        if (j == k) { /* the end of the archive, for now */
+            free(v);
+            break;
+        }
+        (void)snprintf(file, sizeof(file), "%s/%s-%s", dir, next, v[j].sha256);
+        rc = cf_wal_get_to_path(repo, &v[j], file, err);
+        free(v);
+    }
+    (void)close(lfd);
+    return rc;
+}

@@ -1,0 +1,237 @@
+#!/bin/bash
+# test_81_wal -- WAL archiving: a real PostgreSQL 15 archiving through
+# `coffre wal-push %p`, `coffre wal-get %f %p` byte for byte, duplicate and
+# conflicting pushes, missing and corrupt objects, a push killed mid-upload,
+# async push through the spool, wal-get read-ahead, and verify --wal.
+set -eu
+. "$(dirname "$0")/lib.sh"
+plan_start "test_81_wal: wal-push, wal-get, async, read-ahead, verify --wal"
+
+hsm_init
+hsm_token coffre 4321
+INSTANCE=acme CONNINFO="host=/nonexistent user=postgres dbname=postgres" REPO="$TEST_TMP/repo" \
+KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" \
+    coffre_conf "$TEST_TMP/coffre.conf"
+cat >>"$TEST_TMP/coffre.conf" <<EOF
+
+[wal]
+spool = $TEST_TMP/spool
+readahead = 0
+EOF
+C() { "$COFFRE" --config "$TEST_TMP/coffre.conf" "$@"; }
+run_ok "keys init" C keys init
+mkdir -p "$TEST_TMP/repo" "$TEST_TMP/spool" "$TEST_TMP/scratch"
+pg_owns "$HSM_DIR" "$TEST_TMP/repo" "$TEST_TMP/spool" "$TEST_TMP/coffre.conf" "$TEST_TMP/scratch"
+
+# as_pg_in DIR CMD... -- run CMD as the PostgreSQL user in DIR (the archiver's cwd is PGDATA).
+as_pg_in() {
+    local dir=$1
+    shift
+    as_pg env -C "$dir" "$@"
+}
+# wal_key NAME -- the repository file holding WAL file NAME.
+wal_key() {
+    find "$TEST_TMP/repo/acme/wal" -name "$1-*" ! -name '.*' | head -n 1
+}
+# wait_archived N -- wait until the server archived at least N files.
+wait_archived() {
+    local n=$1
+    for _ in $(seq 1 240); do
+        [ "$(psql_at src -c "select archived_count from pg_stat_archiver")" -ge "$n" ] && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+# ---- 1. a real server archives through wal-push
+pg_init src
+pg_conf src "archive_mode = on" \
+    "archive_command = '$COFFRE -c $TEST_TMP/coffre.conf wal-push %p'" \
+    "archive_timeout = 0" "wal_keep_size = 256MB"
+pg_start src
+psql_at src -c "create table t as select g, md5(g::text) v from generate_series(1, 20000) g"
+for _ in 1 2 3 4; do
+    psql_at src -c "insert into t select g, md5(g::text) from generate_series(1, 5000) g" >/dev/null
+    psql_at src -c "select pg_switch_wal()" >/dev/null
+done
+ok "the server archived 4 segments through coffre wal-push" wait_archived 4
+is "$(psql_at src -c "select failed_count from pg_stat_archiver")" "0" "no archive_command failed"
+
+# every archived segment comes back byte for byte
+done_segs=$(cd "$SRC_PGDATA/pg_wal/archive_status" && ls -- *.done | sed 's/\.done$//' | grep -E '^[0-9A-F]{24}$')
+n_ok=0 n_all=0
+for seg in $done_segs; do
+    n_all=$((n_all + 1))
+    rm -f "$TEST_TMP/scratch/$seg"
+    if as_pg "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-get "$seg" "$TEST_TMP/scratch/$seg" &&
+       [ "$(sha256sum <"$TEST_TMP/scratch/$seg")" = "$(sha256sum <"$SRC_PGDATA/pg_wal/$seg")" ]; then
+        n_ok=$((n_ok + 1))
+    else
+        diag "segment $seg does not come back identical"
+    fi
+done
+ok "at least 4 segments were archived" test "$n_all" -ge 4
+is "$n_ok" "$n_all" "every archived segment comes back byte-identical from wal-get"
+first_seg=$(echo "$done_segs" | head -n 1)
+ls "$TEST_TMP/scratch"/.coffre-wal-get.* >/dev/null 2>&1 && fail "wal-get leaves no temporary file" ||
+    pass "wal-get leaves no temporary file"
+
+# ---- 2. duplicate and conflicting pushes
+_run as_pg_in "$SRC_PGDATA" "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-push "pg_wal/$first_seg"
+is "$LAST_RC" "0" "pushing the same file again succeeds"
+like "$(cat "$LAST_ERR")" "was already archived (same sha256)" "and says it was already archived"
+mkdir -p "$TEST_TMP/other/pg_wal"
+cp "$SRC_PGDATA/pg_wal/$first_seg" "$TEST_TMP/other/pg_wal/$first_seg"
+printf 'X' | dd of="$TEST_TMP/other/pg_wal/$first_seg" bs=1 seek=5000 conv=notrunc status=none
+pg_owns "$TEST_TMP/other"
+_run as_pg_in "$TEST_TMP/other" "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-push "pg_wal/$first_seg"
+is "$LAST_RC" "6" "a different file under an archived name fails (status 6)"
+like "$(cat "$LAST_ERR")" "WAL file \"$first_seg\" is already archived with different content" \
+    "and says so"
+like "$(cat "$LAST_ERR")" "HINT: Two clusters may be archiving into one repository instance" \
+    "with a hint"
+cp "$SRC_PGDATA/pg_wal/$first_seg" "$TEST_TMP/other/pg_wal/not-a-wal-file"
+pg_owns "$TEST_TMP/other"
+_run as_pg_in "$TEST_TMP/other" "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-push pg_wal/not-a-wal-file
+is "$LAST_RC" "2" "a file whose name is not a WAL name is refused"
+like "$(cat "$LAST_ERR")" '"not-a-wal-file" is not a WAL file name' "and the message names it"
+
+# ---- 3. wal-get: missing, history, corrupt
+_run as_pg "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-get 0000000100000000000000F0 "$TEST_TMP/scratch/F0"
+is "$LAST_RC" "1" "wal-get of a file not in the repository exits 1"
+unlike "$(cat "$LAST_ERR")" "error:" "without an error-level message"
+like "$(cat "$LAST_ERR")" 'WAL file "0000000100000000000000F0" is not in the repository' "but an info line"
+ok "and writes nothing" test ! -e "$TEST_TMP/scratch/F0"
+_run as_pg "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-get 00000002.history "$TEST_TMP/scratch/h"
+is "$LAST_RC" "1" "wal-get of a history file that does not exist exits 1"
+
+corrupt_seg=$(echo "$done_segs" | sed -n 2p)
+obj=$(wal_key "$corrupt_seg")
+cp "$obj" "$TEST_TMP/object.orig"
+size=$(stat -c %s "$obj")
+chmod u+w "$obj"
+printf '\x5a' | dd of="$obj" bs=1 seek=$((size - 100)) conv=notrunc status=none
+_run as_pg "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-get "$corrupt_seg" "$TEST_TMP/scratch/bad"
+is "$LAST_RC" "206" "wal-get of a corrupt object exits 206 (above 125: PostgreSQL stops recovery)"
+like "$(cat "$LAST_ERR")" "coffre: error:" "with an error message"
+like "$(cat "$LAST_ERR")" "while restoring WAL file \"$corrupt_seg\"" "naming the WAL file"
+ok "nothing is written at PATH" test ! -e "$TEST_TMP/scratch/bad"
+ls "$TEST_TMP/scratch"/.coffre-wal-get.* >/dev/null 2>&1 && fail "no temporary file is left" ||
+    pass "no temporary file is left"
+cp "$TEST_TMP/object.orig" "$obj"
+
+# ---- 4. a push killed mid-upload leaves nothing wal-get serves; the retry succeeds
+mkdir -p "$TEST_TMP/big/pg_wal"
+big=000000050000000000000001
+head -c $((256 * 1024 * 1024)) /dev/urandom >"$TEST_TMP/big/pg_wal/$big"
+pg_owns "$TEST_TMP/big"
+(cd "$TEST_TMP/big" && exec runuser -u postgres -- "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-push "pg_wal/$big") \
+    >/dev/null 2>&1 &
+pid=$!
+killed=no
+for _ in $(seq 1 1000); do  # kill -9 once the upload is under way (its temporary file exists)
+    if ls -a "$TEST_TMP/repo/acme/wal/0000000500000000/" 2>/dev/null | grep -q "^\.$big.*tmp"; then
+        pkill -9 -f "wal-push pg_wal/$big" && killed=yes
+        break
+    fi
+    sleep 0.01
+done
+wait "$pid" 2>/dev/null || true
+is "$killed" "yes" "wal-push was killed mid-upload"
+_run as_pg "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-get "$big" "$TEST_TMP/scratch/$big"
+is "$LAST_RC" "1" "after kill -9 mid-upload, wal-get finds nothing to serve"
+_run as_pg_in "$TEST_TMP/big" "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-push "pg_wal/$big"
+is "$LAST_RC" "0" "the retried push succeeds"
+_run as_pg "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-get "$big" "$TEST_TMP/scratch/$big"
+is "$LAST_RC" "0" "and wal-get serves it"
+is "$(sha256sum <"$TEST_TMP/scratch/$big")" "$(sha256sum <"$TEST_TMP/big/pg_wal/$big")" \
+    "byte-identical"
+rm -rf "$TEST_TMP/big" "$TEST_TMP/scratch/$big"
+
+# the archiver killed during a push: PostgreSQL retries and everything is restorable
+psql_at src -c "insert into t select g, md5(g::text) from generate_series(1, 5000) g" >/dev/null
+psql_at src -c "select pg_switch_wal()" >/dev/null
+for _ in $(seq 1 50); do
+    p=$(pgrep -f "wal-push pg_wal" | head -n 1 || true)
+    if [ -n "$p" ]; then kill -9 "$p" 2>/dev/null || true; break; fi
+    sleep 0.1
+done
+before=$(psql_at src -c "select archived_count from pg_stat_archiver")
+psql_at src -c "select pg_switch_wal()" >/dev/null
+psql_at src -c "insert into t values (1, 'x')" >/dev/null
+psql_at src -c "select pg_switch_wal()" >/dev/null
+ok "archiving goes on after the archiver's push was killed" wait_archived $((before + 1))
+last=$(psql_at src -c "select last_archived_wal from pg_stat_archiver")
+n_bad=0
+for seg in $(cd "$SRC_PGDATA/pg_wal/archive_status" && ls -- *.done | sed 's/\.done$//' | grep -E '^[0-9A-F]{24}$'); do
+    rm -f "$TEST_TMP/scratch/x"
+    as_pg "$COFFRE" -q -c "$TEST_TMP/coffre.conf" wal-get "$seg" "$TEST_TMP/scratch/x" &&
+        [ "$(sha256sum <"$TEST_TMP/scratch/x")" = "$(sha256sum <"$SRC_PGDATA/pg_wal/$seg")" ] ||
+        { n_bad=$((n_bad + 1)); diag "segment $seg is not restorable"; }
+done
+is "$n_bad" "0" "every segment marked done (through $last) is restorable"
+
+# ---- 5. async push: the ready segments go in parallel, later calls answer from the spool
+sed 's/^readahead = 0$/readahead = 0\nasync = true\npush_jobs = 4/' "$TEST_TMP/coffre.conf" \
+    >"$TEST_TMP/async.conf"
+pg_owns "$TEST_TMP/async.conf"
+mkdir -p "$TEST_TMP/fake/pg_wal/archive_status"
+for i in 1 2 3 4 5; do
+    f=00000006000000000000000$i
+    head -c $((1024 * 1024)) /dev/urandom >"$TEST_TMP/fake/pg_wal/$f"
+    : >"$TEST_TMP/fake/pg_wal/archive_status/$f.ready"
+done
+pg_owns "$TEST_TMP/fake"
+_run as_pg_in "$TEST_TMP/fake" "$COFFRE" -c "$TEST_TMP/async.conf" wal-push pg_wal/000000060000000000000001
+is "$LAST_RC" "0" "async wal-push of the first ready segment succeeds"
+n=$(ls "$TEST_TMP/spool/pushed" 2>/dev/null | wc -l)
+is "$n" "3" "push_jobs - 1 = 3 other ready segments were pushed in parallel and recorded"
+n_ok=0
+for i in 1 2 3 4; do
+    f=00000006000000000000000$i
+    rm -f "$TEST_TMP/scratch/$f"
+    as_pg "$COFFRE" -q -c "$TEST_TMP/coffre.conf" wal-get "$f" "$TEST_TMP/scratch/$f" &&
+        cmp -s "$TEST_TMP/scratch/$f" "$TEST_TMP/fake/pg_wal/$f" && n_ok=$((n_ok + 1))
+done
+is "$n_ok" "4" "the 4 segments are in the repository, identical"
+rm "$TEST_TMP/fake/pg_wal/archive_status/000000060000000000000001.ready"
+_run as_pg_in "$TEST_TMP/fake" "$COFFRE" -v -c "$TEST_TMP/async.conf" wal-push pg_wal/000000060000000000000002
+is "$LAST_RC" "0" "the later wal-push of a segment pushed ahead succeeds"
+like "$(cat "$LAST_ERR")" "was archived by an async push" "from its spool record"
+ok "and consumes the record" test ! -e "$TEST_TMP/spool/pushed/000000060000000000000002"
+# a record never vouches for different content
+printf 'Y' | dd of="$TEST_TMP/fake/pg_wal/000000060000000000000003" bs=1 seek=100 conv=notrunc status=none
+_run as_pg_in "$TEST_TMP/fake" "$COFFRE" -c "$TEST_TMP/async.conf" wal-push pg_wal/000000060000000000000003
+is "$LAST_RC" "6" "a spool record does not vouch for a file whose content changed"
+
+# the real server in async mode
+pg_conf src "archive_command = '$COFFRE -c $TEST_TMP/async.conf wal-push %p'"
+psql_at src -c "select pg_reload_conf()" >/dev/null
+before=$(psql_at src -c "select archived_count from pg_stat_archiver")
+failed_before=$(psql_at src -c "select failed_count from pg_stat_archiver")
+for _ in 1 2 3 4 5 6; do
+    psql_at src -c "insert into t values (2, 'y')" >/dev/null
+    psql_at src -c "select pg_switch_wal()" >/dev/null
+done
+ok "the server archives 6 more segments in async mode" wait_archived $((before + 6))
+is "$(psql_at src -c "select failed_count from pg_stat_archiver")" "$failed_before" "with no failure"
+
+# ---- 6. wal-get read-ahead
+sed 's/^readahead = 0$/readahead = 2/' "$TEST_TMP/coffre.conf" >"$TEST_TMP/ra.conf"
+pg_owns "$TEST_TMP/ra.conf"
+segs=$(cd "$SRC_PGDATA/pg_wal/archive_status" && ls -- *.done | sed 's/\.done$//' | grep -E '^[0-9A-F]{24}$' | head -n 3)
+s1=$(echo "$segs" | sed -n 1p) s2=$(echo "$segs" | sed -n 2p)
+rm -f "$TEST_TMP/scratch/"*
+run_ok "wal-get with read-ahead" as_pg "$COFFRE" -c "$TEST_TMP/ra.conf" wal-get "$s1" "$TEST_TMP/scratch/$s1"
+for _ in $(seq 1 100); do
+    [ -n "$(ls "$TEST_TMP/spool/prefetch" 2>/dev/null | grep "^$s2-")" ] && break
+    sleep 0.2
+done
+ok "the next segment was prefetched into the spool" \
+    sh -c "ls '$TEST_TMP/spool/prefetch' | grep -q '^$s2-'"
+run_ok "the next wal-get" as_pg "$COFFRE" -v -c "$TEST_TMP/ra.conf" wal-get "$s2" "$TEST_TMP/scratch/$s2"
+like "$(cat "$LAST_ERR")" "from the read-ahead spool" "is served from the spool"
+ok "byte-identical" cmp -s "$TEST_TMP/scratch/$s2" "$SRC_PGDATA/pg_wal/$s2"
+ok "and the spool copy is removed" sh -c "! ls '$TEST_TMP/spool/prefetch' | grep -q '^$s2-'"
+
+done_testing
