@@ -48,7 +48,7 @@ const char cf_wal_stream_usage[] =
 
 struct ws {
     const struct cf_config *cfg;
-    struct ws_spool spool;
+    struct cf_ws_spool spool;
     PGconn *conn;
     uint32_t tli;
     bool reply_requested;
@@ -81,7 +81,7 @@ notify_status(struct ws *w, uint64_t now, bool force)
 static cf_err
 send_status(struct ws *w, uint64_t now, bool want_reply, struct cf_error *err)
 {
-    uint64_t wr = ws_spool_write_lsn(&w->spool), fl = ws_spool_flush_lsn(&w->spool);
+    uint64_t wr = cf_ws_spool_write_lsn(&w->spool), fl = cf_ws_spool_flush_lsn(&w->spool);
 
     if (fl > w->reported_flush)
         w->reported_flush = fl;
@@ -91,7 +91,7 @@ send_status(struct ws *w, uint64_t now, bool want_reply, struct cf_error *err)
         w->reported_write = w->reported_flush;
     w->last_status_us = now;
     w->reply_requested = false;
-    return ws_send_status(w->conn, w->reported_write, w->reported_flush, want_reply, err);
+    return cf_ws_send_status(w->conn, w->reported_write, w->reported_flush, want_reply, err);
 }
 
 static void
@@ -101,7 +101,7 @@ upload_partial(struct ws *w, uint64_t now)
     uint64_t after;
 
     w->last_upload_us = now;
-    if (ws_spool_upload_partial(&w->spool, &e) != CF_OK) {
+    if (cf_ws_spool_upload_partial(&w->spool, &e) != CF_OK) {
         /* the bytes are safe in the spool; the next interval retries */
         cf_log_warning("wal-stream: could not upload the current partial segment");
         cf_log_cf_error(&e);
@@ -121,17 +121,17 @@ static cf_err
 tick(struct ws *w, bool is_drained, struct cf_error *err)
 {
     uint64_t now = cf_monotonic_us();
-    bool has_unsynced = ws_spool_write_lsn(&w->spool) > ws_spool_flush_lsn(&w->spool);
+    bool has_unsynced = cf_ws_spool_write_lsn(&w->spool) > cf_ws_spool_flush_lsn(&w->spool);
     bool do_sync = has_unsynced && ((w->cfg->wal_synchronous && is_drained) ||
                                     now - w->last_sync_us >= SYNC_INTERVAL_US);
     cf_err rc;
 
     if (do_sync) {
-        if ((rc = ws_spool_sync(&w->spool, err)) != CF_OK)
+        if ((rc = cf_ws_spool_sync(&w->spool, err)) != CF_OK)
             return rc;
         w->last_sync_us = now;
     }
-    if (w->reply_requested || ws_spool_flush_lsn(&w->spool) > w->reported_flush ||
+    if (w->reply_requested || cf_ws_spool_flush_lsn(&w->spool) > w->reported_flush ||
         now - w->last_status_us >= STATUS_INTERVAL_US) {
         if ((rc = send_status(w, now, false, err)) != CF_OK)
             return rc;
@@ -163,7 +163,7 @@ wait_ms(const struct ws *w)
     uint64_t dog = cf_notify_watchdog_due_in(now);
     uint64_t silent = w->last_receive_us + RECEIVE_TIMEOUT_US / (w->has_pinged ? 1 : 2);
 
-    if (ws_spool_write_lsn(&w->spool) > ws_spool_flush_lsn(&w->spool) &&
+    if (cf_ws_spool_write_lsn(&w->spool) > cf_ws_spool_flush_lsn(&w->spool) &&
         w->last_sync_us + SYNC_INTERVAL_US < next)
         next = w->last_sync_us + SYNC_INTERVAL_US;
     if (up < next)
@@ -184,10 +184,10 @@ static cf_err
 handle_message(struct ws *w, const char *buf, int len, struct cf_error *err)
 {
     if (len >= 25 && buf[0] == 'w') {
-        uint64_t start = ws_get_u64(buf + 1);
+        uint64_t start = cf_ws_get_u64(buf + 1);
 
         w->has_streamed = true;
-        return ws_spool_write(&w->spool, w->tli, start, buf + 25, (size_t)len - 25, err);
+        return cf_ws_spool_write(&w->spool, w->tli, start, buf + 25, (size_t)len - 25, err);
     }
     if (len >= 18 && buf[0] == 'k') {
         if (buf[17] != 0)
@@ -242,7 +242,7 @@ stream(struct ws *w, bool *is_ended, struct cf_error *err)
             /* no status update here: a server that is shutting down has left
              * COPY mode, and libpq would turn the refused message into an
              * error result; the next session reports the flush position */
-            return ws_spool_sync(&w->spool, err);
+            return cf_ws_spool_sync(&w->spool, err);
         }
         if (r == -2)
             return pg_failed(w, "replication stream failed", err);
@@ -261,7 +261,7 @@ stream(struct ws *w, bool *is_ended, struct cf_error *err)
 /* The repository's view: after the newest complete segment, or at the start
  * of the newest partial (lsn 0 when the repository holds no WAL). */
 static cf_err
-repo_resume_point(struct ws *w, struct ws_pos *pos, struct cf_error *err)
+repo_resume_point(struct ws *w, struct cf_ws_pos *pos, struct cf_error *err)
 {
     struct cf_wal_object *objs = NULL;
     uint64_t best = 0;
@@ -290,14 +290,15 @@ repo_resume_point(struct ws *w, struct ws_pos *pos, struct cf_error *err)
 }
 
 static cf_err
-resume_point(struct ws *w, const struct ws_server *srv, struct ws_pos *pos, struct cf_error *err)
+resume_point(struct ws *w, const struct cf_ws_server *srv, struct cf_ws_pos *pos,
+             struct cf_error *err)
 {
     uint64_t slot_start = srv->restart_lsn - srv->restart_lsn % srv->segsz;
     char a[CF_LSN_MAX_TEXT], b[CF_LSN_MAX_TEXT];
     const char *from = "the spool";
     cf_err rc;
 
-    if ((rc = ws_spool_resume_point(&w->spool, pos, err)) != CF_OK)
+    if ((rc = cf_ws_spool_resume_point(&w->spool, pos, err)) != CF_OK)
         return rc;
     if (pos->lsn == 0) {
         from = "the repository";
@@ -336,11 +337,11 @@ switch_timeline(struct ws *w, uint32_t next_tli, struct cf_error *err)
     size_t len = 0;
     cf_err rc;
 
-    if ((rc = ws_spool_end_timeline(&w->spool, err)) != CF_OK)
+    if ((rc = cf_ws_spool_end_timeline(&w->spool, err)) != CF_OK)
         return rc;
-    if ((rc = ws_timeline_history(w->conn, next_tli, &name, &content, &len, err)) != CF_OK)
+    if ((rc = cf_ws_timeline_history(w->conn, next_tli, &name, &content, &len, err)) != CF_OK)
         return rc;
-    rc = ws_spool_store_file(&w->spool, name, content, len, err);
+    rc = cf_ws_spool_store_file(&w->spool, name, content, len, err);
     free(name);
     free(content);
     if (rc == CF_OK)
@@ -356,11 +357,11 @@ stop(struct ws *w, struct cf_error *err)
 
     cf_notify_stopping();
     cf_cancel_reset(); /* let the last upload run; a second signal interrupts it */
-    if ((rc = ws_spool_sync(&w->spool, err)) != CF_OK)
+    if ((rc = cf_ws_spool_sync(&w->spool, err)) != CF_OK)
         return rc;
     if (w->conn != NULL)
         (void)send_status(w, cf_monotonic_us(), false, &(struct cf_error)CF_ERROR_INIT);
-    if ((rc = ws_spool_upload_partial(&w->spool, err)) != CF_OK)
+    if ((rc = cf_ws_spool_upload_partial(&w->spool, err)) != CF_OK)
         return rc;
     cf_log_info("wal-stream: stopped; flushed to %X/%X", (unsigned)(w->reported_flush >> 32),
                 (unsigned)w->reported_flush);
@@ -370,12 +371,12 @@ stop(struct ws *w, struct cf_error *err)
 static cf_err
 run_session(struct ws *w, struct cf_error *err)
 {
-    struct ws_server srv;
-    struct ws_pos pos;
+    struct cf_ws_server srv;
+    struct cf_ws_pos pos;
     cf_err rc;
 
-    if ((rc = ws_connect(w->cfg, &w->conn, err)) != CF_OK ||
-        (rc = ws_prepare(w->conn, w->cfg->wal_slot, &srv, err)) != CF_OK)
+    if ((rc = cf_ws_connect(w->cfg, &w->conn, err)) != CF_OK ||
+        (rc = cf_ws_prepare(w->conn, w->cfg->wal_slot, &srv, err)) != CF_OK)
         return rc;
     if (w->spool.segsz != 0 && w->spool.segsz != srv.segsz)
         return cf_error_set(err, CF_ERR_CONFIG, "the server's WAL segment size changed");
@@ -388,7 +389,7 @@ run_session(struct ws *w, struct cf_error *err)
         uint64_t next_lsn;
 
         w->tli = pos.tli;
-        if ((rc = ws_start(w->conn, w->cfg->wal_slot, pos.tli, pos.lsn, err)) != CF_OK)
+        if ((rc = cf_ws_start(w->conn, w->cfg->wal_slot, pos.tli, pos.lsn, err)) != CF_OK)
             return rc;
         w->last_status_us = w->last_sync_us = w->last_upload_us = cf_monotonic_us();
         w->last_receive_us = w->last_status_us;
@@ -399,7 +400,7 @@ run_session(struct ws *w, struct cf_error *err)
             return rc;
         if (w->is_stopping)
             return stop(w, err);
-        if ((rc = ws_end_copy(w->conn, &next_tli, &next_lsn, err)) != CF_OK)
+        if ((rc = cf_ws_end_copy(w->conn, &next_tli, &next_lsn, err)) != CF_OK)
             return rc;
         if (next_tli == 0)
             return cf_error_set(err, CF_ERR_PG, "the server ended the replication stream");
@@ -417,10 +418,10 @@ end_session(struct ws *w)
         /* best effort: what was received is in the spool either way */
         struct cf_error e = CF_ERROR_INIT;
 
-        if (ws_spool_upload_partial(&w->spool, &e) != CF_OK)
+        if (cf_ws_spool_upload_partial(&w->spool, &e) != CF_OK)
             cf_log_cf_error(&e);
     }
-    ws_spool_close(&w->spool);
+    cf_ws_spool_close(&w->spool);
     PQfinish(w->conn);
     w->conn = NULL;
 }
@@ -442,10 +443,10 @@ finish_interrupted(struct ws *w, struct cf_error *err)
     cf_notify_stopping();
     cf_cancel_reset();
     cf_error_clear(err);
-    if ((rc = ws_spool_sync(&w->spool, err)) != CF_OK ||
-        (rc = ws_spool_upload_complete(&w->spool, err)) != CF_OK)
+    if ((rc = cf_ws_spool_sync(&w->spool, err)) != CF_OK ||
+        (rc = cf_ws_spool_upload_complete(&w->spool, err)) != CF_OK)
         return rc;
-    return ws_spool_upload_partial(&w->spool, err);
+    return cf_ws_spool_upload_partial(&w->spool, err);
 }
 
 static bool
@@ -472,7 +473,7 @@ backoff_sleep(unsigned seconds)
 }
 
 static cf_err
-lock_spool(const struct ws_spool *s, int *fd, struct cf_error *err)
+lock_spool(const struct cf_ws_spool *s, int *fd, struct cf_error *err)
 {
     char path[WS_PATH_MAX + 8];
 
@@ -497,7 +498,7 @@ serve(struct ws *w, struct cf_error *err)
 
     for (;;) {
         struct cf_error e = CF_ERROR_INIT;
-        cf_err rc = ws_spool_upload_complete(&w->spool, &e);
+        cf_err rc = cf_ws_spool_upload_complete(&w->spool, &e);
 
         w->has_streamed = false;
         if (rc == CF_OK && !cf_cancel_requested())
@@ -533,7 +534,7 @@ cf_cmd_wal_stream(const struct cf_config *cfg, const struct cf_repo *repo, int a
         return cf_error_set(err, CF_ERR_USAGE, "unexpected argument \"%s\"", argv[1]);
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
-    if ((rc = ws_spool_init(&w.spool, cfg->wal_spool, repo, err)) != CF_OK ||
+    if ((rc = cf_ws_spool_init(&w.spool, cfg->wal_spool, repo, err)) != CF_OK ||
         (rc = lock_spool(&w.spool, &lock_fd, err)) != CF_OK)
         return rc;
     rc = serve(&w, err);

@@ -21,7 +21,7 @@
 #define WS_PATH_MAX 4096
 
 /* The spool: one segment file open at a time. */
-struct ws_spool {
+struct cf_ws_spool {
     const struct cf_repo *repo;
     char dir[WS_PATH_MAX];          /* <spool>/stream */
     uint64_t segsz;                 /* 0 until the server told us */
@@ -37,44 +37,44 @@ struct ws_spool {
 };
 
 /* Where a restart resumes: a segment start on a timeline (lsn 0: nothing known). */
-struct ws_pos {
+struct cf_ws_pos {
     uint32_t tli;
     uint64_t lsn;
 };
 
 /* ---- spool (walstream_spool.c) ---- */
 /* Create <spool>/stream (0700) and fill s; no file is opened. */
-cf_err ws_spool_init(struct ws_spool *s, const char *spool, const struct cf_repo *repo,
+cf_err cf_ws_spool_init(struct cf_ws_spool *s, const char *spool, const struct cf_repo *repo,
                      struct cf_error *err);
 /* Upload and remove every complete segment and history file left in the spool
  * (oldest first).  Needs no server. */
-cf_err ws_spool_upload_complete(struct ws_spool *s, struct cf_error *err);
-/* After ws_spool_upload_complete, with segsz known: upload and remove stale
+cf_err cf_ws_spool_upload_complete(struct cf_ws_spool *s, struct cf_error *err);
+/* After cf_ws_spool_upload_complete, with segsz known: upload and remove stale
  * partials, and return the segment start of the newest partial (pos->lsn 0 if none). */
-cf_err ws_spool_resume_point(struct ws_spool *s, struct ws_pos *pos, struct cf_error *err);
+cf_err cf_ws_spool_resume_point(struct cf_ws_spool *s, struct cf_ws_pos *pos, struct cf_error *err);
 /* Write WAL received at lsn on tli; completes (renames, uploads, removes) every
  * segment the data fills.  lsn must be where the previous write ended, or a
  * segment start when no file is open. */
-cf_err ws_spool_write(struct ws_spool *s, uint32_t tli, uint64_t lsn, const char *data,
+cf_err cf_ws_spool_write(struct cf_ws_spool *s, uint32_t tli, uint64_t lsn, const char *data,
                       size_t len, struct cf_error *err);
-/* fsync what was written; afterwards ws_spool_flush_lsn() is durable. */
-cf_err ws_spool_sync(struct ws_spool *s, struct cf_error *err);
-uint64_t ws_spool_write_lsn(const struct ws_spool *s);
-uint64_t ws_spool_flush_lsn(const struct ws_spool *s);
+/* fsync what was written; afterwards cf_ws_spool_flush_lsn() is durable. */
+cf_err cf_ws_spool_sync(struct cf_ws_spool *s, struct cf_error *err);
+uint64_t cf_ws_spool_write_lsn(const struct cf_ws_spool *s);
+uint64_t cf_ws_spool_flush_lsn(const struct cf_ws_spool *s);
 /* fsync, then store the open segment's durable bytes as
  * "<segment>.partial.<OFFSET>" if they grew since the last upload. */
-cf_err ws_spool_upload_partial(struct ws_spool *s, struct cf_error *err);
+cf_err cf_ws_spool_upload_partial(struct cf_ws_spool *s, struct cf_error *err);
 /* End of a timeline: upload the open partial as its final version, remove it
  * from the spool and close it. */
-cf_err ws_spool_end_timeline(struct ws_spool *s, struct cf_error *err);
+cf_err cf_ws_spool_end_timeline(struct cf_ws_spool *s, struct cf_error *err);
 /* Store a file's content (a timeline history) through the spool: written,
  * fsynced, stored, removed. */
-cf_err ws_spool_store_file(struct ws_spool *s, const char *name, const char *data, size_t len,
+cf_err cf_ws_spool_store_file(struct cf_ws_spool *s, const char *name, const char *data, size_t len,
                            struct cf_error *err);
-void ws_spool_close(struct ws_spool *s);
+void cf_ws_spool_close(struct cf_ws_spool *s);
 
 /* ---- protocol (walstream_proto.c) ---- */
-struct ws_server {
+struct cf_ws_server {
     uint32_t tli;          /* IDENTIFY_SYSTEM timeline */
     uint64_t xlogpos;      /* IDENTIFY_SYSTEM current flush position */
     uint64_t segsz;        /* wal_segment_size */
@@ -83,23 +83,24 @@ struct ws_server {
 };
 
 /* Replication connection from cfg (application_name = slot when synchronous). */
-cf_err ws_connect(const struct cf_config *cfg, PGconn **out, struct cf_error *err);
+cf_err cf_ws_connect(const struct cf_config *cfg, PGconn **out, struct cf_error *err);
 /* IDENTIFY_SYSTEM, wal_segment_size, and the slot (created when missing). */
-cf_err ws_prepare(PGconn *conn, const char *slot, struct ws_server *srv, struct cf_error *err);
-cf_err ws_start(PGconn *conn, const char *slot, uint32_t tli, uint64_t lsn,
+cf_err cf_ws_prepare(PGconn *conn, const char *slot, struct cf_ws_server *srv,
+                     struct cf_error *err);
+cf_err cf_ws_start(PGconn *conn, const char *slot, uint32_t tli, uint64_t lsn,
                 struct cf_error *err);
 /* Standby status update: write/flush positions, apply not reported. */
-cf_err ws_send_status(PGconn *conn, uint64_t write_lsn, uint64_t flush_lsn, bool want_reply,
+cf_err cf_ws_send_status(PGconn *conn, uint64_t write_lsn, uint64_t flush_lsn, bool want_reply,
                       struct cf_error *err);
 /* After the server ended the copy: finish it, and read the next timeline
  * (*next_tli 0 when the server ended streaming without one). */
-cf_err ws_end_copy(PGconn *conn, uint32_t *next_tli, uint64_t *next_lsn, struct cf_error *err);
+cf_err cf_ws_end_copy(PGconn *conn, uint32_t *next_tli, uint64_t *next_lsn, struct cf_error *err);
 /* TIMELINE_HISTORY tli: the file's name and content (both malloc'd). */
-cf_err ws_timeline_history(PGconn *conn, uint32_t tli, char **name, char **content, size_t *len,
+cf_err cf_ws_timeline_history(PGconn *conn, uint32_t tli, char **name, char **content, size_t *len,
                            struct cf_error *err);
 
 /* Big-endian helpers for the CopyBoth messages. */
-uint64_t ws_get_u64(const char *p);
-void ws_put_u64(char *p, uint64_t v);
+uint64_t cf_ws_get_u64(const char *p);
+void cf_ws_put_u64(char *p, uint64_t v);
 
 #endif

@@ -21,7 +21,7 @@
 #define PG_EPOCH_OFFSET_S 946684800LL /* 2000-01-01 in Unix time */
 
 uint64_t
-ws_get_u64(const char *p)
+cf_ws_get_u64(const char *p)
 {
     uint64_t v = 0;
 
@@ -31,7 +31,7 @@ ws_get_u64(const char *p)
 }
 
 void
-ws_put_u64(char *p, uint64_t v)
+cf_ws_put_u64(char *p, uint64_t v)
 {
     for (int i = 7; i >= 0; i--) {
         p[i] = (char)(v & 0xff);
@@ -74,7 +74,7 @@ run(PGconn *conn, const char *cmd, ExecStatusType want, PGresult **out, struct c
 }
 
 cf_err
-ws_connect(const struct cf_config *cfg, PGconn **out, struct cf_error *err)
+cf_ws_connect(const struct cf_config *cfg, PGconn **out, struct cf_error *err)
 {
     /* a connect_timeout in conninfo (later in the list) or PGCONNECT_TIMEOUT
      * wins over ours: without one, a silent network blocks connect for minutes,
@@ -127,7 +127,7 @@ parse_size(const char *text, uint64_t *out)
 }
 
 static cf_err
-read_slot(PGconn *conn, const char *slot, bool *exists, struct ws_server *srv,
+read_slot(PGconn *conn, const char *slot, bool *exists, struct cf_ws_server *srv,
           struct cf_error *err)
 {
     char cmd[128];
@@ -157,7 +157,7 @@ read_slot(PGconn *conn, const char *slot, bool *exists, struct ws_server *srv,
 }
 
 cf_err
-ws_prepare(PGconn *conn, const char *slot, struct ws_server *srv, struct cf_error *err)
+cf_ws_prepare(PGconn *conn, const char *slot, struct cf_ws_server *srv, struct cf_error *err)
 {
     PGresult *res = NULL;
     bool exists = false;
@@ -195,7 +195,7 @@ ws_prepare(PGconn *conn, const char *slot, struct ws_server *srv, struct cf_erro
 }
 
 cf_err
-ws_start(PGconn *conn, const char *slot, uint32_t tli, uint64_t lsn, struct cf_error *err)
+cf_ws_start(PGconn *conn, const char *slot, uint32_t tli, uint64_t lsn, struct cf_error *err)
 {
     char cmd[192];
 
@@ -205,7 +205,7 @@ ws_start(PGconn *conn, const char *slot, uint32_t tli, uint64_t lsn, struct cf_e
 }
 
 cf_err
-ws_send_status(PGconn *conn, uint64_t write_lsn, uint64_t flush_lsn, bool want_reply,
+cf_ws_send_status(PGconn *conn, uint64_t write_lsn, uint64_t flush_lsn, bool want_reply,
                struct cf_error *err)
 {
     char msg[1 + 8 * 4 + 1];
@@ -215,10 +215,10 @@ ws_send_status(PGconn *conn, uint64_t write_lsn, uint64_t flush_lsn, bool want_r
     (void)clock_gettime(CLOCK_REALTIME, &ts);
     now = ((int64_t)ts.tv_sec - PG_EPOCH_OFFSET_S) * 1000000 + ts.tv_nsec / 1000;
     msg[0] = 'r';
-    ws_put_u64(msg + 1, write_lsn);
-    ws_put_u64(msg + 9, flush_lsn);
-    ws_put_u64(msg + 17, 0); /* apply: nothing is replayed here */
-    ws_put_u64(msg + 25, (uint64_t)now);
+    cf_ws_put_u64(msg + 1, write_lsn);
+    cf_ws_put_u64(msg + 9, flush_lsn);
+    cf_ws_put_u64(msg + 17, 0); /* apply: nothing is replayed here */
+    cf_ws_put_u64(msg + 25, (uint64_t)now);
     msg[33] = want_reply ? 1 : 0;
     if (PQputCopyData(conn, msg, (int)sizeof(msg)) <= 0 || PQflush(conn) != 0) {
         cf_error_setf(err, CF_ERR_PG, "could not send a standby status update");
@@ -229,7 +229,7 @@ ws_send_status(PGconn *conn, uint64_t write_lsn, uint64_t flush_lsn, bool want_r
 }
 
 cf_err
-ws_end_copy(PGconn *conn, uint32_t *next_tli, uint64_t *next_lsn, struct cf_error *err)
+cf_ws_end_copy(PGconn *conn, uint32_t *next_tli, uint64_t *next_lsn, struct cf_error *err)
 {
     PGresult *res;
     cf_err rc = CF_OK;
@@ -265,7 +265,7 @@ ws_end_copy(PGconn *conn, uint32_t *next_tli, uint64_t *next_lsn, struct cf_erro
 }
 
 cf_err
-ws_timeline_history(PGconn *conn, uint32_t tli, char **name, char **content, size_t *len,
+cf_ws_timeline_history(PGconn *conn, uint32_t tli, char **name, char **content, size_t *len,
                     struct cf_error *err)
 {
     PGresult *res = NULL;

@@ -29,7 +29,7 @@
 #include "storage/walrepo.h"
 
 static cf_err
-path_of(const struct ws_spool *s, const char *name, char *buf, size_t size, struct cf_error *err)
+path_of(const struct cf_ws_spool *s, const char *name, char *buf, size_t size, struct cf_error *err)
 {
     int n = snprintf(buf, size, "%s/%s", s->dir, name);
 
@@ -39,7 +39,7 @@ path_of(const struct ws_spool *s, const char *name, char *buf, size_t size, stru
 }
 
 static cf_err
-sync_dir(const struct ws_spool *s, struct cf_error *err)
+sync_dir(const struct cf_ws_spool *s, struct cf_error *err)
 {
     int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -64,7 +64,7 @@ make_dir(const char *path, struct cf_error *err)
 }
 
 cf_err
-ws_spool_init(struct ws_spool *s, const char *spool, const struct cf_repo *repo,
+cf_ws_spool_init(struct cf_ws_spool *s, const char *spool, const struct cf_repo *repo,
               struct cf_error *err)
 {
     int n;
@@ -86,7 +86,7 @@ ws_spool_init(struct ws_spool *s, const char *spool, const struct cf_repo *repo,
 
 /* Store the first len bytes of file name (in the spool) as object. */
 static cf_err
-store_path(struct ws_spool *s, const char *file, const char *object, uint64_t len,
+store_path(struct cf_ws_spool *s, const char *file, const char *object, uint64_t len,
            struct cf_error *err)
 {
     char path[WS_PATH_MAX], sha[65];
@@ -116,7 +116,7 @@ store_path(struct ws_spool *s, const char *file, const char *object, uint64_t le
 
 /* Upload a complete file of the spool under its own name, then remove it. */
 static cf_err
-upload_and_remove(struct ws_spool *s, const char *name, struct cf_error *err)
+upload_and_remove(struct cf_ws_spool *s, const char *name, struct cf_error *err)
 {
     char path[WS_PATH_MAX];
     cf_err rc;
@@ -139,7 +139,7 @@ compare_names(const void *a, const void *b)
 /* Names in the spool of the given type, sorted (segment names sort by
  * timeline first; callers needing LSN order sort again). */
 static cf_err
-list_spool(const struct ws_spool *s, enum cf_wal_file_type type, char ***out, size_t *n,
+list_spool(const struct cf_ws_spool *s, enum cf_wal_file_type type, char ***out, size_t *n,
            struct cf_error *err)
 {
     DIR *d = opendir(s->dir);
@@ -191,7 +191,7 @@ free_names(char **names, size_t n)
 }
 
 cf_err
-ws_spool_upload_complete(struct ws_spool *s, struct cf_error *err)
+cf_ws_spool_upload_complete(struct cf_ws_spool *s, struct cf_error *err)
 {
     static const enum cf_wal_file_type types[] = {CF_WAL_HISTORY, CF_WAL_SEGMENT};
     cf_err rc = CF_OK;
@@ -210,7 +210,7 @@ ws_spool_upload_complete(struct ws_spool *s, struct cf_error *err)
 }
 
 static cf_err
-file_size(const struct ws_spool *s, const char *name, uint64_t *size, struct cf_error *err)
+file_size(const struct cf_ws_spool *s, const char *name, uint64_t *size, struct cf_error *err)
 {
     char path[WS_PATH_MAX];
     struct stat st;
@@ -226,7 +226,7 @@ file_size(const struct ws_spool *s, const char *name, uint64_t *size, struct cf_
 
 /* A partial that will not be resumed: store what it holds, then remove it. */
 static cf_err
-retire_partial(struct ws_spool *s, const char *name, struct cf_error *err)
+retire_partial(struct cf_ws_spool *s, const char *name, struct cf_error *err)
 {
     char object[CF_WAL_NAME_MAX + 1], path[WS_PATH_MAX];
     uint64_t size = 0;
@@ -249,7 +249,7 @@ retire_partial(struct ws_spool *s, const char *name, struct cf_error *err)
 }
 
 cf_err
-ws_spool_resume_point(struct ws_spool *s, struct ws_pos *pos, struct cf_error *err)
+cf_ws_spool_resume_point(struct cf_ws_spool *s, struct cf_ws_pos *pos, struct cf_error *err)
 {
     char **names = NULL;
     size_t n = 0, best = 0;
@@ -286,7 +286,7 @@ ws_spool_resume_point(struct ws_spool *s, struct ws_pos *pos, struct cf_error *e
 }
 
 static cf_err
-open_segment(struct ws_spool *s, uint32_t tli, uint64_t lsn, struct cf_error *err)
+open_segment(struct cf_ws_spool *s, uint32_t tli, uint64_t lsn, struct cf_error *err)
 {
     char name[CF_WAL_NAME_MAX + 1], path[WS_PATH_MAX];
     cf_err rc;
@@ -311,12 +311,12 @@ open_segment(struct ws_spool *s, uint32_t tli, uint64_t lsn, struct cf_error *er
 /* The open segment is full: make it durable under its final name, upload it,
  * and remove it from the spool. */
 static cf_err
-complete_segment(struct ws_spool *s, struct cf_error *err)
+complete_segment(struct cf_ws_spool *s, struct cf_error *err)
 {
     char from[WS_PATH_MAX], to[WS_PATH_MAX], name[CF_WAL_NAME_MAX + 1], seg[25];
     cf_err rc;
 
-    if ((rc = ws_spool_sync(s, err)) != CF_OK)
+    if ((rc = cf_ws_spool_sync(s, err)) != CF_OK)
         return rc;
     (void)snprintf(seg, sizeof(seg), "%s", s->seg);
     (void)snprintf(name, sizeof(name), "%s.partial", seg);
@@ -337,7 +337,7 @@ complete_segment(struct ws_spool *s, struct cf_error *err)
 }
 
 cf_err
-ws_spool_write(struct ws_spool *s, uint32_t tli, uint64_t lsn, const char *data, size_t len,
+cf_ws_spool_write(struct cf_ws_spool *s, uint32_t tli, uint64_t lsn, const char *data, size_t len,
                struct cf_error *err)
 {
     cf_err rc;
@@ -378,7 +378,7 @@ ws_spool_write(struct ws_spool *s, uint32_t tli, uint64_t lsn, const char *data,
 }
 
 cf_err
-ws_spool_sync(struct ws_spool *s, struct cf_error *err)
+cf_ws_spool_sync(struct cf_ws_spool *s, struct cf_error *err)
 {
     cf_err rc;
 
@@ -397,26 +397,26 @@ ws_spool_sync(struct ws_spool *s, struct cf_error *err)
 }
 
 uint64_t
-ws_spool_write_lsn(const struct ws_spool *s)
+cf_ws_spool_write_lsn(const struct cf_ws_spool *s)
 {
     return s->seg_start + s->written;
 }
 
 uint64_t
-ws_spool_flush_lsn(const struct ws_spool *s)
+cf_ws_spool_flush_lsn(const struct cf_ws_spool *s)
 {
     return s->seg_start + s->synced;
 }
 
 cf_err
-ws_spool_upload_partial(struct ws_spool *s, struct cf_error *err)
+cf_ws_spool_upload_partial(struct cf_ws_spool *s, struct cf_error *err)
 {
     char name[CF_WAL_NAME_MAX + 1], object[CF_WAL_NAME_MAX + 1];
     cf_err rc;
 
     if (s->fd < 0 || s->written <= s->uploaded)
         return CF_OK;
-    if ((rc = ws_spool_sync(s, err)) != CF_OK)
+    if ((rc = cf_ws_spool_sync(s, err)) != CF_OK)
         return rc;
     (void)snprintf(name, sizeof(name), "%s.partial", s->seg);
     (void)snprintf(object, sizeof(object), "%s.partial.%08X", s->seg, (unsigned)s->synced);
@@ -427,14 +427,14 @@ ws_spool_upload_partial(struct ws_spool *s, struct cf_error *err)
 }
 
 cf_err
-ws_spool_end_timeline(struct ws_spool *s, struct cf_error *err)
+cf_ws_spool_end_timeline(struct cf_ws_spool *s, struct cf_error *err)
 {
     char name[CF_WAL_NAME_MAX + 1], path[WS_PATH_MAX];
     cf_err rc;
 
     if (s->fd < 0)
         return CF_OK;
-    if ((rc = ws_spool_upload_partial(s, err)) != CF_OK)
+    if ((rc = cf_ws_spool_upload_partial(s, err)) != CF_OK)
         return rc;
     (void)snprintf(name, sizeof(name), "%s.partial", s->seg);
     if ((rc = path_of(s, name, path, sizeof(path), err)) != CF_OK)
@@ -442,12 +442,12 @@ ws_spool_end_timeline(struct ws_spool *s, struct cf_error *err)
     /* what it holds is stored: the file would only be resumed on the wrong timeline */
     if (unlink(path) != 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not remove \"%s\"", path);
-    ws_spool_close(s);
+    cf_ws_spool_close(s);
     return sync_dir(s, err);
 }
 
 cf_err
-ws_spool_store_file(struct ws_spool *s, const char *name, const char *data, size_t len,
+cf_ws_spool_store_file(struct cf_ws_spool *s, const char *name, const char *data, size_t len,
                     struct cf_error *err)
 {
     char path[WS_PATH_MAX];
@@ -485,7 +485,7 @@ ws_spool_store_file(struct ws_spool *s, const char *name, const char *data, size
 }
 
 void
-ws_spool_close(struct ws_spool *s)
+cf_ws_spool_close(struct cf_ws_spool *s)
 {
     if (s->fd >= 0)
         (void)close(s->fd);

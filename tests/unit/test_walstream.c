@@ -70,13 +70,13 @@ teardown(void **state)
 }
 
 static void
-spool_open(struct ws_spool *s)
+spool_open(struct cf_ws_spool *s)
 {
     struct cf_error err = CF_ERROR_INIT;
     char dir[128];
 
     (void)snprintf(dir, sizeof(dir), "%s/spool", root);
-    assert_int_equal(ws_spool_init(s, dir, &repo, &err), CF_OK);
+    assert_int_equal(cf_ws_spool_init(s, dir, &repo, &err), CF_OK);
     s->segsz = SEG;
 }
 
@@ -117,7 +117,7 @@ test_write_complete_and_partial(void **state)
 {
     struct cf_error err = CF_ERROR_INIT;
     struct cf_wal_object *o = NULL;
-    struct ws_spool s;
+    struct cf_ws_spool s;
     char hex[65];
     size_t n = 0, total = 2 * SEG + SEG / 2;
 
@@ -126,14 +126,14 @@ test_write_complete_and_partial(void **state)
     for (size_t off = 0; off < total; off += 7919) {
         size_t k = total - off < 7919 ? total - off : 7919;
 
-        assert_int_equal(ws_spool_write(&s, 1, START + off, (const char *)wal + off, k, &err),
+        assert_int_equal(cf_ws_spool_write(&s, 1, START + off, (const char *)wal + off, k, &err),
                          CF_OK);
     }
-    assert_int_equal(ws_spool_write_lsn(&s), START + total);
+    assert_int_equal(cf_ws_spool_write_lsn(&s), START + total);
     /* a completed segment is durable: flush reaches its end at once */
-    assert_int_equal(ws_spool_flush_lsn(&s), START + 2 * SEG);
-    assert_int_equal(ws_spool_sync(&s, &err), CF_OK);
-    assert_int_equal(ws_spool_flush_lsn(&s), START + total);
+    assert_int_equal(cf_ws_spool_flush_lsn(&s), START + 2 * SEG);
+    assert_int_equal(cf_ws_spool_sync(&s, &err), CF_OK);
+    assert_int_equal(cf_ws_spool_flush_lsn(&s), START + total);
 
     assert_int_equal(cf_wal_find(&repo, "000000010000000000000030", false, &o, &n, &err), CF_OK);
     assert_int_equal(n, 1);
@@ -146,10 +146,10 @@ test_write_complete_and_partial(void **state)
     assert_true(spool_has("000000010000000000000032.partial"));
 
     /* the partial: named after its byte count, uploaded only when it grew */
-    assert_int_equal(ws_spool_upload_partial(&s, &err), CF_OK);
+    assert_int_equal(cf_ws_spool_upload_partial(&s, &err), CF_OK);
     assert_string_equal(s.last_upload, "000000010000000000000032.partial.00080000");
     assert_int_equal(count_objects("000000010000000000000032", true), 1);
-    assert_int_equal(ws_spool_upload_partial(&s, &err), CF_OK);
+    assert_int_equal(cf_ws_spool_upload_partial(&s, &err), CF_OK);
     assert_int_equal(count_objects("000000010000000000000032", true), 1);
     assert_int_equal(cf_wal_find(&repo, "000000010000000000000032.partial.00080000", false, &o,
                                  &n, &err), CF_OK);
@@ -159,10 +159,10 @@ test_write_complete_and_partial(void **state)
     free(o);
 
     /* a gap is refused */
-    assert_int_equal(ws_spool_write(&s, 1, START + total + 8, (const char *)wal, 8, &err),
+    assert_int_equal(cf_ws_spool_write(&s, 1, START + total + 8, (const char *)wal, 8, &err),
                      CF_ERR_PG);
     assert_string_equal(err.msg, "unexpected WAL position from the server");
-    ws_spool_close(&s);
+    cf_ws_spool_close(&s);
 }
 
 /* After a "crash": the newest partial is the resume point; an older one is
@@ -171,8 +171,8 @@ static void
 test_resume_after_restart(void **state)
 {
     struct cf_error err = CF_ERROR_INIT;
-    struct ws_spool s;
-    struct ws_pos pos;
+    struct cf_ws_spool s;
+    struct cf_ws_pos pos;
     char path[256];
     FILE *f;
 
@@ -189,11 +189,11 @@ test_resume_after_restart(void **state)
     assert_int_equal(fwrite(wal, 1, SEG, f), SEG);
     assert_int_equal(fclose(f), 0);
 
-    assert_int_equal(ws_spool_upload_complete(&s, &err), CF_OK);
+    assert_int_equal(cf_ws_spool_upload_complete(&s, &err), CF_OK);
     assert_false(spool_has("000000010000000000000029"));
     assert_int_equal(count_objects("000000010000000000000029", false), 1);
 
-    assert_int_equal(ws_spool_resume_point(&s, &pos, &err), CF_OK);
+    assert_int_equal(cf_ws_spool_resume_point(&s, &pos, &err), CF_OK);
     assert_int_equal(pos.tli, 1);
     assert_int_equal(pos.lsn, START + 2 * SEG);
     assert_false(spool_has("000000010000000000000028.partial"));
@@ -201,13 +201,13 @@ test_resume_after_restart(void **state)
     assert_true(spool_has("000000010000000000000032.partial"));
 
     /* resuming rewrites the same bytes from the segment start */
-    assert_int_equal(ws_spool_write(&s, 1, pos.lsn, (const char *)wal + 2 * SEG, SEG, &err),
+    assert_int_equal(cf_ws_spool_write(&s, 1, pos.lsn, (const char *)wal + 2 * SEG, SEG, &err),
                      CF_OK);
     assert_false(spool_has("000000010000000000000032.partial"));
     assert_int_equal(count_objects("000000010000000000000032", false), 1);
-    assert_int_equal(ws_spool_resume_point(&s, &pos, &err), CF_OK);
+    assert_int_equal(cf_ws_spool_resume_point(&s, &pos, &err), CF_OK);
     assert_int_equal(pos.lsn, 0);
-    ws_spool_close(&s);
+    cf_ws_spool_close(&s);
 }
 
 /* End of a timeline: the last partial is stored and leaves the spool. */
@@ -215,20 +215,20 @@ static void
 test_end_timeline(void **state)
 {
     struct cf_error err = CF_ERROR_INIT;
-    struct ws_spool s;
+    struct cf_ws_spool s;
 
     (void)state;
     spool_open(&s);
-    assert_int_equal(ws_spool_write(&s, 1, START + 8 * SEG, (const char *)wal, 1000, &err),
+    assert_int_equal(cf_ws_spool_write(&s, 1, START + 8 * SEG, (const char *)wal, 1000, &err),
                      CF_OK);
-    assert_int_equal(ws_spool_end_timeline(&s, &err), CF_OK);
+    assert_int_equal(cf_ws_spool_end_timeline(&s, &err), CF_OK);
     assert_false(spool_has("000000010000000000000038.partial"));
     assert_int_equal(count_objects("000000010000000000000038.partial.000003E8", false), 1);
-    assert_int_equal(ws_spool_store_file(&s, "00000002.history", "1\t0/38003E8\tno recovery "
+    assert_int_equal(cf_ws_spool_store_file(&s, "00000002.history", "1\t0/38003E8\tno recovery "
                                          "target specified\n", 41, &err), CF_OK);
     assert_false(spool_has("00000002.history"));
     assert_int_equal(count_objects("00000002.history", false), 1);
-    ws_spool_close(&s);
+    cf_ws_spool_close(&s);
 }
 
 int
