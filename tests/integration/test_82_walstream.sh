@@ -232,6 +232,16 @@ wait "$WS_PID" || rc=$?
 is "$rc" 0 "SIGTERM: wal-stream exits 0"
 ok "SIGTERM: STOPPING=1 is sent" grep -qx "STOPPING=1" "$NOTIFY_LOG"
 ok "SIGTERM: the partial is uploaded before exit" partial_covers
+# wal-get serves the newest partial, zero-padded, while the segment is incomplete
+if [ -z "$(find "$WALDIR" -type f -name "$PSEG-*")" ]; then
+    run_ok "wal-get serves the segment from its partial" C wal-get "$PSEG" "$TEST_TMP/got-seg"
+    is "$(stat -c %s "$TEST_TMP/got-seg" 2>/dev/null)" 16777216 "  ... as a full-size segment"
+    PARTIAL_OFF=0
+    partial_covers || true
+    is "$(head -c "$PARTIAL_OFF" "$TEST_TMP/got-seg" 2>/dev/null | sha256sum)" \
+        "$(head -c "$PARTIAL_OFF" "$SRC_PGDATA/pg_wal/$PSEG" | sha256sum)" \
+        "  ... whose first bytes are the server's"
+fi
 # ---------------------------------------------------------------- 5. timeline switch
 
 # wal-stream follows a standby (a cascading slot); the standby is promoted:
