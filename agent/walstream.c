@@ -534,7 +534,7 @@ cf_cmd_wal_stream(const struct cf_config *cfg, const struct cf_repo *repo, int a
         return cf_error_set(err, CF_ERR_USAGE, "unexpected argument \"%s\"", argv[1]);
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
-    if ((rc = cf_ws_spool_init(&w.spool, cfg->wal_spool, repo, err)) != CF_OK ||
+    if ((rc = cf_ws_spool_init(&w.spool, cfg, repo, err)) != CF_OK ||
         (rc = lock_spool(&w.spool, &lock_fd, err)) != CF_OK)
         return rc;
     rc = serve(&w, err);

@@ -22,6 +22,7 @@
 
 /* The spool: one segment file open at a time. */
 struct cf_ws_spool {
+    const struct cf_config *cfg;    /* the Object Lock period of new objects */
     const struct cf_repo *repo;
     char dir[WS_PATH_MAX];          /* <spool>/stream */
     uint64_t segsz;                 /* 0 until the server told us */
@@ -43,9 +44,9 @@ struct cf_ws_pos {
 };
 
 /* ---- spool (walstream_spool.c) ---- */
-/* Create <spool>/stream (0700) and fill s; no file is opened. */
-cf_err cf_ws_spool_init(struct cf_ws_spool *s, const char *spool, const struct cf_repo *repo,
-                     struct cf_error *err);
+/* Create <cfg->wal_spool>/stream (0700) and fill s; no file is opened. */
+cf_err cf_ws_spool_init(struct cf_ws_spool *s, const struct cf_config *cfg,
+                        const struct cf_repo *repo, struct cf_error *err);
 /* Upload and remove every complete segment and history file left in the spool
  * (oldest first).  Needs no server. */
 cf_err cf_ws_spool_upload_complete(struct cf_ws_spool *s, struct cf_error *err);

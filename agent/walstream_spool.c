@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "agent/walspool.h"
 #include "common/sdnotify.h"
 #include "storage/walrepo.h"
 
@@ -64,14 +65,16 @@ make_dir(const char *path, struct cf_error *err)
 }
 
 cf_err
-cf_ws_spool_init(struct cf_ws_spool *s, const char *spool, const struct cf_repo *repo,
-              struct cf_error *err)
+cf_ws_spool_init(struct cf_ws_spool *s, const struct cf_config *cfg, const struct cf_repo *repo,
+                 struct cf_error *err)
 {
+    const char *spool = cfg->wal_spool;
     int n;
     cf_err rc;
 
     memset(s, 0, sizeof(*s));
     s->fd = -1;
+    s->cfg = cfg;
     s->repo = repo;
     n = snprintf(s->dir, sizeof(s->dir), "%s/stream", spool);
     if (n < 0 || (size_t)n >= sizeof(s->dir))
@@ -90,6 +93,7 @@ store_path(struct cf_ws_spool *s, const char *file, const char *object, uint64_t
            struct cf_error *err)
 {
     char path[WS_PATH_MAX], sha[65];
+    struct cf_repo locked;
     bool already = false;
     cf_err rc;
     int fd;
@@ -100,9 +104,11 @@ store_path(struct cf_ws_spool *s, const char *file, const char *object, uint64_t
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open \"%s\"", path);
     /* an upload blocks the receiving loop: ping the watchdog around it */
     cf_notify_watchdog(cf_monotonic_us());
+    /* Object Lock (S3): the same retention as wal-push's objects, from now */
+    cf_wal_lock_repo(s->cfg, s->repo, &locked);
     rc = cf_wal_hash_fd(fd, len, path, sha, err);
     if (rc == CF_OK)
-        rc = cf_wal_store(s->repo, object, fd, len, sha, &already, err);
+        rc = cf_wal_store(&locked, object, fd, len, sha, &already, err);
     (void)close(fd);
     cf_notify_watchdog(cf_monotonic_us());
     if (rc != CF_OK) {

@@ -73,10 +73,12 @@ static void
 spool_open(struct cf_ws_spool *s)
 {
     struct cf_error err = CF_ERROR_INIT;
-    char dir[128];
+    static char dir[128];
+    static struct cf_config cfg; /* only wal_spool is read (posix has no Object Lock) */
 
     (void)snprintf(dir, sizeof(dir), "%s/spool", root);
-    assert_int_equal(cf_ws_spool_init(s, dir, &repo, &err), CF_OK);
+    cfg.wal_spool = dir;
+    assert_int_equal(cf_ws_spool_init(s, &cfg, &repo, &err), CF_OK);
     s->segsz = SEG;
 }
 
