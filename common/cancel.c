@@ -34,6 +34,12 @@ cf_cancel_requested(void)
     return received != 0;
 }
 
+void
+cf_cancel_reset(void)
+{
+    received = 0;
+}
+
 cf_err
 cf_cancel_check(struct cf_error *err)
 {

@@ -18,5 +18,9 @@ void cf_cancel_install(void);
 bool cf_cancel_requested(void);
 /* CF_OK, or CF_ERR_CANCELLED "interrupted by signal SIGTERM" once a signal arrived. */
 cf_err cf_cancel_check(struct cf_error *err);
+/* Forget a received signal: a service that has begun its orderly stop
+ * (wal-stream: flush and upload what it holds) lets that last work run; a
+ * second signal interrupts it again. */
+void cf_cancel_reset(void);
 
 #endif

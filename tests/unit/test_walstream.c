@@ -1,0 +1,246 @@
+/*
+ * test_walstream.c - the wal-stream spool without a server: writes that cross
+ * segment boundaries, completion (rename, upload, removal), partial uploads
+ * only when the segment grew, refusal of a gap, and the resume point after a
+ * restart (older partials retired, complete segments uploaded first).
+ * Segments are 1 MiB (the smallest size PostgreSQL allows).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "agent/walstream_int.h"
+#include "storage/walrepo.h"
+#include "support/testkeys.h"
+
+#define SEG ((uint64_t)1024 * 1024)
+#define START (48 * SEG) /* 000000010000000000000030 */
+
+static char root[64];
+static struct cf_storage *st;
+static struct testkeys tk;
+static struct cf_keyops ops;
+static struct cf_repo repo;
+static uint8_t *wal;
+
+static int
+setup(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+
+    (void)state;
+    if (sodium_init() < 0)
+        return -1;
+    (void)snprintf(root, sizeof(root), "/tmp/coffre-test-walstream-XXXXXX");
+    if (mkdtemp(root) == NULL)
+        return -1;
+    if (cf_storage_posix_new(root, &st, &err) != CF_OK)
+        return -1;
+    testkeys_init(&tk, 7, "pkcs11:token=unit;object=kek");
+    ops = testkeys_ops(&tk);
+    repo.st = st;
+    repo.keys = &ops;
+    repo.instance = "unit";
+    repo.chunk_size = 65536;
+    repo.comp.level = 1;
+    wal = malloc(3 * SEG);
+    randombytes_buf(wal, 3 * SEG);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    char cmd[128];
+
+    (void)state;
+    cf_storage_free(st);
+    free(wal);
+    (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    return system(cmd) == 0 ? 0 : -1; /* NOLINT: test cleanup of our own mkdtemp dir */
+}
+
+static void
+spool_open(struct cf_ws_spool *s)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    static char dir[128];
+    static struct cf_config cfg; /* only wal_spool is read (posix has no Object Lock) */
+
+    (void)snprintf(dir, sizeof(dir), "%s/spool", root);
+    cfg.wal_spool = dir;
+    assert_int_equal(cf_ws_spool_init(s, &cfg, &repo, &err), CF_OK);
+    s->segsz = SEG;
+}
+
+static size_t
+count_objects(const char *name, bool with_partials)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_wal_object *o = NULL;
+    size_t n = 0;
+
+    assert_int_equal(cf_wal_find(&repo, name, with_partials, &o, &n, &err), CF_OK);
+    free(o);
+    return n;
+}
+
+static bool
+spool_has(const char *name)
+{
+    char path[256];
+
+    (void)snprintf(path, sizeof(path), "%s/spool/stream/%s", root, name);
+    return access(path, F_OK) == 0;
+}
+
+static void
+sha_hex(const uint8_t *data, size_t len, char hex[65])
+{
+    uint8_t d[32];
+
+    crypto_hash_sha256(d, data, len);
+    for (int i = 0; i < 32; i++)
+        (void)snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+/* 2.5 segments in odd-sized writes: two stored segments, one partial left. */
+static void
+test_write_complete_and_partial(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_wal_object *o = NULL;
+    struct cf_ws_spool s;
+    char hex[65];
+    size_t n = 0, total = 2 * SEG + SEG / 2;
+
+    (void)state;
+    spool_open(&s);
+    for (size_t off = 0; off < total; off += 7919) {
+        size_t k = total - off < 7919 ? total - off : 7919;
+
+        assert_int_equal(cf_ws_spool_write(&s, 1, START + off, (const char *)wal + off, k, &err),
+                         CF_OK);
+    }
+    assert_int_equal(cf_ws_spool_write_lsn(&s), START + total);
+    /* a completed segment is durable: flush reaches its end at once */
+    assert_int_equal(cf_ws_spool_flush_lsn(&s), START + 2 * SEG);
+    assert_int_equal(cf_ws_spool_sync(&s, &err), CF_OK);
+    assert_int_equal(cf_ws_spool_flush_lsn(&s), START + total);
+
+    assert_int_equal(cf_wal_find(&repo, "000000010000000000000030", false, &o, &n, &err), CF_OK);
+    assert_int_equal(n, 1);
+    sha_hex(wal, SEG, hex);
+    assert_string_equal(o[0].sha256, hex);
+    free(o);
+    assert_int_equal(count_objects("000000010000000000000031", false), 1);
+    assert_false(spool_has("000000010000000000000030"));
+    assert_false(spool_has("000000010000000000000031"));
+    assert_true(spool_has("000000010000000000000032.partial"));
+
+    /* the partial: named after its byte count, uploaded only when it grew */
+    assert_int_equal(cf_ws_spool_upload_partial(&s, &err), CF_OK);
+    assert_string_equal(s.last_upload, "000000010000000000000032.partial.00080000");
+    assert_int_equal(count_objects("000000010000000000000032", true), 1);
+    assert_int_equal(cf_ws_spool_upload_partial(&s, &err), CF_OK);
+    assert_int_equal(count_objects("000000010000000000000032", true), 1);
+    assert_int_equal(cf_wal_find(&repo, "000000010000000000000032.partial.00080000", false, &o,
+                                 &n, &err), CF_OK);
+    assert_int_equal(n, 1);
+    sha_hex(wal + 2 * SEG, SEG / 2, hex);
+    assert_string_equal(o[0].sha256, hex);
+    free(o);
+
+    /* a gap is refused */
+    assert_int_equal(cf_ws_spool_write(&s, 1, START + total + 8, (const char *)wal, 8, &err),
+                     CF_ERR_PG);
+    assert_string_equal(err.msg, "unexpected WAL position from the server");
+    cf_ws_spool_close(&s);
+}
+
+/* After a "crash": the newest partial is the resume point; an older one is
+ * stored and removed; a complete segment left behind is uploaded first. */
+static void
+test_resume_after_restart(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_ws_spool s;
+    struct cf_ws_pos pos;
+    char path[256];
+    FILE *f;
+
+    (void)state;
+    spool_open(&s);
+    (void)snprintf(path, sizeof(path), "%s/spool/stream/000000010000000000000028.partial", root);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(wal, 1, 4096, f), 4096);
+    assert_int_equal(fclose(f), 0);
+    (void)snprintf(path, sizeof(path), "%s/spool/stream/000000010000000000000029", root);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(wal, 1, SEG, f), SEG);
+    assert_int_equal(fclose(f), 0);
+
+    assert_int_equal(cf_ws_spool_upload_complete(&s, &err), CF_OK);
+    assert_false(spool_has("000000010000000000000029"));
+    assert_int_equal(count_objects("000000010000000000000029", false), 1);
+
+    assert_int_equal(cf_ws_spool_resume_point(&s, &pos, &err), CF_OK);
+    assert_int_equal(pos.tli, 1);
+    assert_int_equal(pos.lsn, START + 2 * SEG);
+    assert_false(spool_has("000000010000000000000028.partial"));
+    assert_int_equal(count_objects("000000010000000000000028.partial.00001000", false), 1);
+    assert_true(spool_has("000000010000000000000032.partial"));
+
+    /* resuming rewrites the same bytes from the segment start */
+    assert_int_equal(cf_ws_spool_write(&s, 1, pos.lsn, (const char *)wal + 2 * SEG, SEG, &err),
+                     CF_OK);
+    assert_false(spool_has("000000010000000000000032.partial"));
+    assert_int_equal(count_objects("000000010000000000000032", false), 1);
+    assert_int_equal(cf_ws_spool_resume_point(&s, &pos, &err), CF_OK);
+    assert_int_equal(pos.lsn, 0);
+    cf_ws_spool_close(&s);
+}
+
+/* End of a timeline: the last partial is stored and leaves the spool. */
+static void
+test_end_timeline(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_ws_spool s;
+
+    (void)state;
+    spool_open(&s);
+    assert_int_equal(cf_ws_spool_write(&s, 1, START + 8 * SEG, (const char *)wal, 1000, &err),
+                     CF_OK);
+    assert_int_equal(cf_ws_spool_end_timeline(&s, &err), CF_OK);
+    assert_false(spool_has("000000010000000000000038.partial"));
+    assert_int_equal(count_objects("000000010000000000000038.partial.000003E8", false), 1);
+    assert_int_equal(cf_ws_spool_store_file(&s, "00000002.history", "1\t0/38003E8\tno recovery "
+                                         "target specified\n", 41, &err), CF_OK);
+    assert_false(spool_has("00000002.history"));
+    assert_int_equal(count_objects("00000002.history", false), 1);
+    cf_ws_spool_close(&s);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_write_complete_and_partial),
+        cmocka_unit_test(test_resume_after_restart),
+        cmocka_unit_test(test_end_timeline),
+    };
+
+    return cmocka_run_group_tests_name("walstream", tests, setup, teardown);
+}
