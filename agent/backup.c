@@ -86,7 +86,7 @@ cf_backup_choose_id(const struct cf_config *cfg, struct cf_repo *repo, struct cf
         (void)snprintf(id, CF_OBJECT_ID_MAX + 1, "%s-%d", base, k);
     }
     free(v);
-    cf_log_set_field("COFFRE_BACKUP_ID", r->id);   /* every journal entry of this run */
+    cf_log_set_field("COFFRE_BACKUP_ID", id); /* every journal entry of this run */
     return CF_OK;
 }
 
