@@ -275,8 +275,15 @@ reap(pid_t *pids, size_t n, char **names, time_t deadline)
             for (size_t i = 0; i < n; i++) {
                 if (pids[i] > 0) {
                     cf_log_warning("async push of WAL segment %s is too slow: stopped", names[i]);
-                    (void)kill(pids[i], SIGTERM);
-                    (void)waitpid(pids[i], NULL, 0);
+                    (void)kill(pids[i], SIGTERM); /* lets an S3 upload abort cleanly */
+                    pid_t got = 0;
+
+                    for (int k = 0; k < 250 && (got = waitpid(pids[i], NULL, WNOHANG)) == 0; k++)
+                        (void)usleep(20000);
+                    if (got == 0) { /* still there after 5 s */
+                        (void)kill(pids[i], SIGKILL);
+                        (void)waitpid(pids[i], NULL, 0);
+                    }
                     pids[i] = 0;
                 }
             }
