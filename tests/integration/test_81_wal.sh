@@ -105,6 +105,21 @@ ok "and writes nothing" test ! -e "$TEST_TMP/scratch/F0"
 _run as_pg "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-get 00000002.history "$TEST_TMP/scratch/h"
 is "$LAST_RC" "1" "wal-get of a history file that does not exist exits 1"
 
+# PostgreSQL's own .partial (archived at a promotion) is stored as a partial of
+# its full length and serves the segment when no complete one exists
+mkdir -p "$TEST_TMP/part/pg_wal"
+head -c $((16 * 1024 * 1024)) /dev/urandom >"$TEST_TMP/part/pg_wal/000000070000000000000009.partial"
+pg_owns "$TEST_TMP/part"
+_run as_pg_in "$TEST_TMP/part" "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-push pg_wal/000000070000000000000009.partial
+is "$LAST_RC" "0" "wal-push of a .partial file succeeds"
+ok "it is stored as a partial of its full length" \
+    test -n "$(wal_key 000000070000000000000009.partial.01000000)"
+_run as_pg "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-get 000000070000000000000009 "$TEST_TMP/scratch/p9"
+is "$LAST_RC" "0" "wal-get of its segment serves the partial"
+like "$(cat "$LAST_ERR")" "from partial object" "and says so"
+ok "byte-identical" cmp -s "$TEST_TMP/scratch/p9" "$TEST_TMP/part/pg_wal/000000070000000000000009.partial"
+rm -rf "$TEST_TMP/part" "$TEST_TMP/scratch/p9"
+
 corrupt_seg=$(echo "$done_segs" | sed -n 2p)
 obj=$(wal_key "$corrupt_seg")
 cp "$obj" "$TEST_TMP/object.orig"
