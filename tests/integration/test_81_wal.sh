@@ -218,6 +218,14 @@ printf 'Y' | dd of="$TEST_TMP/fake/pg_wal/$rec2" bs=1 seek=100 conv=notrunc stat
 _run as_pg_in "$TEST_TMP/fake" "$COFFRE" -c "$TEST_TMP/async.conf" wal-push "pg_wal/$rec2"
 is "$LAST_RC" "6" "a spool record does not vouch for a file whose content changed"
 ok "the stale record is removed" test ! -e "$TEST_TMP/spool/pushed/$rec2"
+# a record written for another repository vouches for nothing here
+f5=000000060000000000000005
+printf '%s\nposix /elsewhere acme\n' "$(sha256sum <"$TEST_TMP/fake/pg_wal/$f5" | cut -c1-64)" \
+    >"$TEST_TMP/spool/pushed/$f5"
+pg_owns "$TEST_TMP/spool"
+_run as_pg_in "$TEST_TMP/fake" "$COFFRE" -c "$TEST_TMP/async.conf" wal-push "pg_wal/$f5"
+is "$LAST_RC" "0" "wal-push with a record from another repository"
+ok "really stores the segment" test -n "$(wal_key "$f5")"
 n_ok=0
 for i in 1 2 3 4; do
     f=00000006000000000000000$i
