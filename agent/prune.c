@@ -17,7 +17,9 @@
 
 #include <jansson.h>
 
+#include "agent/prunewal.h"
 #include "common/log.h"
+#include "common/walname.h"
 #include "policies/policy.h"
 
 struct backup {
@@ -26,6 +28,9 @@ struct backup {
     enum cf_prune_action action;
     char note[512];
     size_t deleted, locked;
+    bool is_unreadable;                   /* its manifest could not be read */
+    bool is_physical;                     /* with start_lsn and segment_size: */
+    uint64_t start_lsn, segment_size;
 };
 
 static void
@@ -42,11 +47,20 @@ gather(const struct cf_repo *repo, struct backup *b)
         /* cannot classify what it cannot read: never delete it */
         b->item.cls = CF_CLASS_MONTHLY;
         b->item.lock_until = INT64_MAX;
+        b->is_unreadable = true;
         (void)snprintf(b->note, sizeof(b->note), "kept: manifest unreadable here (%s)", err.msg);
         return;
     }
     b->item.cls = cf_retention_class_parse(m->retention_class);
     b->item.lock_until = m->lock_until;
+    if (m->physical != NULL && m->physical->start_lsn != NULL &&
+        cf_lsn_parse(m->physical->start_lsn, &b->start_lsn) &&
+        cf_wal_segment_size_valid(m->physical->wal_segment_size)) {
+        b->is_physical = true;
+        b->segment_size = m->physical->wal_segment_size;
+    } else if (m->physical != NULL) {
+        b->is_unreadable = true; /* a physical backup whose WAL start we cannot tell */
+    }
     cf_manifest_free(m);
     {
         bool has_record = false, ok = false;
@@ -158,6 +172,36 @@ upload_cb(void *ctx, const struct cf_storage_upload *up, struct cf_error *err)
     return CF_OK;
 }
 
+/*
+ * WAL retention: from the start of the oldest physical backup that stays
+ * (kept, or not deletable because of its lock).  No WAL is deleted without a
+ * retained physical backup, nor when a manifest could not be read.
+ */
+static cf_err
+prune_wal(const struct cf_repo *repo, const struct backup *b, size_t n, bool dry_run, bool json,
+          json_t *arr, struct cf_error *err)
+{
+    const struct backup *oldest = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        bool stays = b[i].action != CF_PRUNE_DELETE || (!dry_run && b[i].locked > 0);
+
+        if (!stays || !b[i].item.is_complete)
+            continue;
+        if (b[i].is_unreadable) {
+            cf_log_info("prune: no WAL deleted: the manifest of backup %s could not be read",
+                        b[i].e->id);
+            return CF_OK;
+        }
+        if (b[i].is_physical && (oldest == NULL || b[i].start_lsn < oldest->start_lsn))
+            oldest = &b[i];
+    }
+    if (oldest == NULL)
+        return CF_OK; /* no physical backup: the WAL is not ours to judge */
+    return cf_prunewal_run(repo, oldest->start_lsn, oldest->segment_size, oldest->e->id, dry_run,
+                           json, arr, err);
+}
+
 static const char *
 describe(const struct backup *b, char *buf, size_t size)
 {
@@ -252,6 +296,8 @@ cf_cmd_prune(const struct cf_config *cfg, const struct cf_repo *repo, bool dry_r
         }
         report(&b[i], dry_run, json, arr);
     }
+    if (rc == CF_OK)
+        rc = prune_wal(repo, b, n, dry_run, json, arr, err);
     if (rc == CF_OK) {
         char prefix[CF_STORAGE_KEY_MAX + 1];
         struct upload_ctx u = {repo->st, now - cfg->stale_after, dry_run, json, 0, arr};

@@ -206,9 +206,22 @@ choose_object(const struct cf_repo *r, const char *name, struct cf_wal_object *o
         return rc;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(v[i].name, name) == 0) {
+            if (best != NULL && best->file.type != CF_WAL_PARTIAL &&
+                strcmp(best->sha256, v[i].sha256) != 0) {
+                /* two pushers raced with different files: neither can be trusted */
+                cf_error_setf(err, CF_ERR_CORRUPT, "the repository holds two different "
+                              "objects for WAL file \"%s\"", name);
+                cf_error_detail(err, "\"%s\" and \"%s\".", best->key, v[i].key);
+                cf_error_hint(err, "Two clusters archive into one repository instance; "
+                                   "find out which object belongs to this cluster.");
+                free(v);
+                return CF_ERR_CORRUPT;
+            }
             best = &v[i];
-            break;
+            continue;
         }
+        if (best != NULL && best->file.type != CF_WAL_PARTIAL)
+            continue;
         if (v[i].file.type == CF_WAL_PARTIAL &&
             (best == NULL || v[i].partial_bytes > best->partial_bytes))
             best = &v[i];

@@ -75,6 +75,18 @@ fsync_dir(const char *dir)
 
 /* ---- async wal-push ------------------------------------------------------- */
 
+/* What a marker vouches for: this content, in this repository and instance (a
+ * marker must not survive a change of repository in the configuration). */
+static void
+repo_identity(const struct cf_config *cfg, char *buf, size_t size)
+{
+    if (cfg->repo_type == CF_REPO_S3)
+        (void)snprintf(buf, size, "s3 %s %s %s %s", cfg->s3_endpoint, cfg->s3_bucket,
+                       cfg->s3_prefix ? cfg->s3_prefix : "", cfg->instance);
+    else
+        (void)snprintf(buf, size, "posix %s %s", cfg->repo_path, cfg->instance);
+}
+
 static const char *
 base_name(const char *path)
 {
@@ -87,9 +99,11 @@ cf_err
 cf_walspool_mark_pushed(const struct cf_config *cfg, const char *path, const char sha256[65],
                         struct cf_error *err)
 {
-    char dir[2048], tmp[4200], final[4200];
+    char dir[2048], tmp[4200], final[4200], id[2048];
     FILE *fp;
     int fd;
+
+    repo_identity(cfg, id, sizeof(id));
 
     if (spool_dir(cfg, "pushed", dir, sizeof(dir), err) != CF_OK)
         return err->code;
@@ -101,7 +115,7 @@ cf_walspool_mark_pushed(const struct cf_config *cfg, const char *path, const cha
             (void)close(fd);
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create \"%s\"", tmp);
     }
-    if (fprintf(fp, "%s\n", sha256) < 0 || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
+    if (fprintf(fp, "%s\n%s\n", sha256, id) < 0 || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
         int e = errno;
 
         (void)fclose(fp);
@@ -118,11 +132,12 @@ cf_walspool_mark_pushed(const struct cf_config *cfg, const char *path, const cha
     return CF_OK;
 }
 
-/* True (and the marker removed) if a child recorded name with content sha. */
+/* True (and the marker removed) if a child recorded name with content sha in
+ * the repository identified by id. */
 static bool
-take_marker(const char *dir, const char *name, const char *sha)
+take_marker(const char *dir, const char *name, const char *sha, const char *id)
 {
-    char path[4200], got[80] = "";
+    char path[4200], got[80] = "", got_id[2100] = "";
     FILE *fp;
     bool ok;
 
@@ -130,7 +145,8 @@ take_marker(const char *dir, const char *name, const char *sha)
     if ((fp = fopen(path, "re")) == NULL)
         return false;
     ok = fgets(got, sizeof(got), fp) != NULL && strlen(got) == 65 && got[64] == '\n' &&
-         strncmp(got, sha, 64) == 0;
+         strncmp(got, sha, 64) == 0 && fgets(got_id, sizeof(got_id), fp) != NULL &&
+         strlen(got_id) == strlen(id) + 1 && strncmp(got_id, id, strlen(id)) == 0;
     (void)fclose(fp);
     (void)unlink(path); /* used or wrong: either way it has served */
     return ok;
@@ -275,8 +291,15 @@ reap(pid_t *pids, size_t n, char **names, time_t deadline)
             for (size_t i = 0; i < n; i++) {
                 if (pids[i] > 0) {
                     cf_log_warning("async push of WAL segment %s is too slow: stopped", names[i]);
-                    (void)kill(pids[i], SIGTERM);
-                    (void)waitpid(pids[i], NULL, 0);
+                    (void)kill(pids[i], SIGTERM); /* lets an S3 upload abort cleanly */
+                    pid_t got = 0;
+
+                    for (int k = 0; k < 250 && (got = waitpid(pids[i], NULL, WNOHANG)) == 0; k++)
+                        (void)usleep(20000);
+                    if (got == 0) { /* still there after 5 s */
+                        (void)kill(pids[i], SIGKILL);
+                        (void)waitpid(pids[i], NULL, 0);
+                    }
                     pids[i] = 0;
                 }
             }
@@ -305,7 +328,10 @@ cf_wal_push_async(const struct cf_config *cfg, const struct cf_repo *repo, const
         (void)close(fd);
         if (rc != CF_OK)
             return rc;
-        if (take_marker(markers, base_name(path), sha)) {
+        char id[2048];
+
+        repo_identity(cfg, id, sizeof(id));
+        if (take_marker(markers, base_name(path), sha, id)) {
             cf_log_debug("WAL file \"%s\" was archived by an async push", path);
             return CF_OK;
         }

@@ -2,7 +2,7 @@
  * walspool.h - the local WAL spool ([wal] spool): async wal-push and wal-get
  * read-ahead (docs/wal.md).
  *
- *   <spool>/pushed/<segment>             "sha256\n": an async wal-push child stored
+ *   <spool>/pushed/<segment>             "sha256\nrepository\n": an async wal-push child stored
  *                                        this segment, durably, with this content
  *   <spool>/prefetch/<segment>-<sha256>  a segment fetched ahead by wal-get
  *

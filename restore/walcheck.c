@@ -207,9 +207,10 @@ check_backup(const struct cf_repo *r, const struct cf_manifest *m, uint64_t targ
             newest = s.segs[i].segno;
     }
     c->end_segno = cf_wal_segno(&stop, c->segment_size);
-    if (target_lsn > 0)
-        c->end_segno = target_lsn / c->segment_size;
-    else if (newest > c->end_segno)
+    if (target_lsn > 0) {
+        if (target_lsn / c->segment_size > c->end_segno)
+            c->end_segno = target_lsn / c->segment_size;
+    } else if (newest > c->end_segno)
         c->end_segno = newest;
     c->missing = cf_wal_find_gaps(&best, start.timeline, c->start_segno, c->end_segno,
                                   c->segment_size, s.segs, s.n_segs, c->gaps, MAX_GAPS,

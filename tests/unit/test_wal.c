@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "agent/prunewal.h"
 #include "common/walhistory.h"
 
 #define SEG ((uint64_t)16 * 1024 * 1024)
@@ -149,6 +150,20 @@ test_gaps_log_boundary(void **state)
     assert_true(cf_wal_find_gaps(&p, 1, 0xFE, 0x102, SEG, have, 4, gaps, 2, &n) == 1);
 }
 
+static void
+test_prune_cutoff(void **state)
+{
+    (void)state;
+    /* a backup starting at 0/5000028: segments 0..4 lie entirely before it */
+    assert_true(cf_prunewal_is_expired(4, 0x5000028, SEG));
+    assert_false(cf_prunewal_is_expired(5, 0x5000028, SEG));
+    /* starting exactly on a boundary: segment 4 ends where the backup starts */
+    assert_true(cf_prunewal_is_expired(4, 0x5000000, SEG));
+    assert_false(cf_prunewal_is_expired(5, 0x5000000, SEG));
+    assert_false(cf_prunewal_is_expired(0, 0, SEG));
+    assert_false(cf_prunewal_is_expired(0, 0x5000000, 0));
+}
+
 int
 main(void)
 {
@@ -158,6 +173,7 @@ main(void)
         cmocka_unit_test(test_gaps_single_timeline),
         cmocka_unit_test(test_gaps_across_timelines),
         cmocka_unit_test(test_gaps_log_boundary),
+        cmocka_unit_test(test_prune_cutoff),
     };
 
     return cmocka_run_group_tests_name("wal", tests, NULL, NULL);
