@@ -16,10 +16,6 @@ KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" \
     coffre_conf "$TEST_TMP/c.conf"
 printf '\n[wal]\nspool = %s\nupload_interval = 2s\n' "$TEST_TMP/spool" >>"$TEST_TMP/c.conf"
 "$COFFRE" --config "$TEST_TMP/c.conf" keys init >/dev/null
-if "$COFFRE" --config "$TEST_TMP/c.conf" wal-stream --help 2>&1 | grep -qx "Usage: coffre wal-stream" &&
-   "$COFFRE" --config "$TEST_TMP/c.conf" wal-stream 2>&1 </dev/null | grep -q "not implemented"; then
-    skip_all "wal-stream is not implemented in this build"
-fi
 
 SOCK="$TEST_TMP/notify.sock"
 LOG="$TEST_TMP/notify.log"
@@ -27,7 +23,7 @@ LOG="$TEST_TMP/notify.log"
 on_exit "kill $!"
 for _ in $(seq 1 50); do [ -e "$LOG.ready" ] && break; sleep 0.1; done
 : >"$LOG"
-WD_USEC=2000000     # WatchdogSec=2s: a ping at least every second
+WD_USEC=2000000     # WatchdogSec=2s: a ping about every second
 # WATCHDOG_PID must be coffre's own pid: exec from a shell that knows it
 sh -c 'WATCHDOG_PID=$$ exec "$0" "$@"' env NOTIFY_SOCKET="$SOCK" WATCHDOG_USEC=$WD_USEC \
     "$COFFRE" --config "$TEST_TMP/c.conf" wal-stream >"$TEST_TMP/ws.out" 2>"$TEST_TMP/ws.err" &
@@ -40,7 +36,9 @@ sleep 5
 n=$(grep -c " WATCHDOG=1$" "$LOG" || true)
 ok "WATCHDOG=1 pings over 5 s: $n (at least 4)" test "$n" -ge 4
 gap=$(awk '/ WATCHDOG=1$/ { if (p) { d = $1 - p; if (d > m) m = d } p = $1 } END { printf "%.2f", m }' "$LOG")
-ok "largest gap between pings ${gap}s <= 1 s (WatchdogSec/2)" awk -v g="$gap" 'BEGIN { exit !(g <= 1.05) }'
+# systemd kills the service when a ping is WatchdogSec (2 s) late; coffre pings
+# every WatchdogSec/2, so a gap must stay well below 2 s even on a loaded machine.
+ok "largest gap between pings ${gap}s < 1.5 s (3/4 of WatchdogSec)" awk -v g="$gap" 'BEGIN { exit !(g < 1.5) }'
 kill -TERM "$WS"
 rc=0
 for _ in $(seq 1 100); do kill -0 "$WS" 2>/dev/null || break; sleep 0.1; done
