@@ -357,7 +357,7 @@ cmd_simple(struct ctx *c, const char *cmd, int argc, char **argv, struct cf_erro
 }
 
 static cf_err
-dispatch(const char *config, int argc, char **argv, struct cf_error *err)
+dispatch(const char *config, int argc, char **argv, bool *wal_missing, struct cf_error *err)
 {
     const char *cmd = argv[0];
     struct ctx c;
@@ -398,7 +398,7 @@ dispatch(const char *config, int argc, char **argv, struct cf_error *err)
         else if (strcmp(cmd, "wal-push") == 0)
             rc = cf_cmd_wal_push(c.cfg, &c.repo, argc, argv, err);
         else if (strcmp(cmd, "wal-get") == 0)
-            rc = cf_cmd_wal_get(c.cfg, &c.repo, argc, argv, err);
+            rc = cf_cmd_wal_get(c.cfg, &c.repo, argc, argv, wal_missing, err);
         else if (strcmp(cmd, "wal-stream") == 0)
             rc = cf_cmd_wal_stream(c.cfg, &c.repo, argc, argv, err);
         else if (strcmp(cmd, "backup") == 0)
@@ -429,7 +429,8 @@ main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
     const char *config = getenv("COFFRE_CONFIG");
     struct cf_error err = CF_ERROR_INIT;
-    int ch;
+    bool wal_missing = false, wal_get;
+    int ch, first;
 
     if (config == NULL)
         config = CF_CONFIG_DEFAULT_PATH;
@@ -458,10 +459,23 @@ main(int argc, char **argv)
         cf_log_error("could not initialise libcurl");
         return 1;
     }
-    (void)dispatch(config, argc - optind, argv + optind, &err);
+    first = optind; /* the commands run getopt again */
+    wal_get = strcmp(argv[first], "wal-get") == 0;
+    (void)dispatch(config, argc - first, argv + first, &wal_missing, &err);
     curl_global_cleanup();
     if (fflush(stdout) != 0 && err.code == CF_OK)
         cf_error_setf(&err, CF_ERR_IO, "could not write to standard output");
+    if (wal_get && wal_missing) {
+        /* restore_command: the normal end of the archive, not a failure */
+        cf_log_info("WAL file \"%s\" is not in the repository",
+                    first + 1 < argc ? argv[first + 1] : "?");
+        return 1;
+    }
     cf_log_cf_error(&err);
+    /* PostgreSQL takes a restore_command status of 125 or less for "no such file" and
+     * ends recovery there; any real failure of wal-get (configuration, HSM, corrupt
+     * object) must stop recovery instead: docs/wal.md */
+    if (wal_get && err.code != CF_OK)
+        return 200 + cf_error_exit_status(err.code);
     return cf_error_exit_status(err.code);
 }

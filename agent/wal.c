@@ -341,11 +341,10 @@ wal_get(const struct cf_config *cfg, const struct cf_repo *repo, const char *nam
 
 cf_err
 cf_cmd_wal_get(const struct cf_config *cfg, const struct cf_repo *repo, int argc, char **argv,
-               struct cf_error *err)
+               bool *missing, struct cf_error *err)
 {
     static const struct option opts[] = {{"prefetch", required_argument, NULL, 'p'},
                                          {NULL, 0, NULL, 0}};
-    bool missing = false;
     uint64_t prefetch = 0;
     int ch;
     cf_err rc;
@@ -366,19 +365,12 @@ cf_cmd_wal_get(const struct cf_config *cfg, const struct cf_repo *repo, int argc
         cf_error_hint(err, "restore_command = 'coffre -c CONF wal-get %%f %%p'");
         rc = CF_ERR_USAGE;
     } else {
-        rc = wal_get(cfg, repo, argv[optind], argv[optind + 1], &missing, err);
+        rc = wal_get(cfg, repo, argv[optind], argv[optind + 1], missing, err);
     }
-    if (rc == CF_OK)
-        return CF_OK;
-    (void)fflush(stdout);
-    if (missing) {
-        /* the normal end of the archive: say so quietly, exit 1 */
-        cf_log_info("WAL file \"%s\" is not in the repository", argv[optind]);
-        (void)fflush(stderr);
-        exit(1);
+    if (rc == CF_ERR_NOT_FOUND && *missing) {
+        /* the normal end of the archive: coffre.c says so quietly and exits 1 */
+        cf_error_clear(err);
+        return CF_ERR_NOT_FOUND;
     }
-    /* any other failure must stop recovery (status > 125, see above) */
-    cf_log_cf_error(err);
-    (void)fflush(stderr);
-    exit(200 + cf_error_exit_status(rc));
+    return rc;
 }
