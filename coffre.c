@@ -168,6 +168,7 @@ command_usage(const char *cmd)
 }
 
 struct ctx {
+    char hsm_lock[4096];
     struct cf_config *cfg;
     struct cf_storage *st;
     struct cf_keyring *kr;
@@ -215,6 +216,11 @@ ctx_open(struct ctx *c, const char *config_path, struct cf_error *err)
     ko.keks = (const char *const *)c->cfg->keks;
     ko.n_keks = c->cfg->n_keks;
     ko.pin_file = c->cfg->pin_file;
+    /* in the spool, which every coffre process of the instance shares (pkcs11/p11.h) */
+    ko.lock_path = NULL;
+    if (snprintf(c->hsm_lock, sizeof(c->hsm_lock), "%s/hsm.lock", c->cfg->wal_spool) <
+        (int)sizeof(c->hsm_lock))
+        ko.lock_path = c->hsm_lock;
     if (cf_keyring_open(&ko, &c->kr, err) != CF_OK)
         return err->code;
     c->repo.st = c->st;

@@ -128,6 +128,9 @@ cf_walspool_mark_pushed(const struct cf_config *cfg, const char *path, const cha
         (void)unlink(tmp);
         return cf_error_set_errno(err, CF_ERR_IO, e, "could not write \"%s\"", final);
     }
+    /* the claim our parent took for us: the marker now speaks (the flock lasts until exit) */
+    (void)snprintf(tmp, sizeof(tmp), "%s/%s.inflight", dir, base_name(path));
+    (void)unlink(tmp);
     fsync_dir(dir);
     return CF_OK;
 }
@@ -198,6 +201,63 @@ cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/*
+ * Claims.  Before starting a child for segment S, the parent creates
+ * pushed/S.inflight and takes an flock on it; the child inherits the
+ * descriptor across fork and exec (the lock belongs to the open file, so it
+ * lasts until the child exits), writes the marker, then removes the file.
+ * A later wal-push of S that finds the lock held waits for it, then reads
+ * the marker.  A child that fails simply exits: the lock goes, no marker
+ * stays, and that wal-push pushes S itself.
+ */
+static int
+claim(const char *dir, const char *name)
+{
+    char path[4200];
+    int fd;
+
+    (void)snprintf(path, sizeof(path), "%s/%s.inflight", dir, name);
+    /* no O_CLOEXEC: the child keeps it through exec */
+    if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600)) < 0) // NOLINT(android-cloexec-open)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        (void)close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* True while another process holds the claim on name. */
+static bool
+in_flight(const char *dir, const char *name)
+{
+    char path[4200];
+    bool busy;
+    int fd;
+
+    (void)snprintf(path, sizeof(path), "%s/%s.inflight", dir, name);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        return false;
+    busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    (void)close(fd);
+    return busy;
+}
+
+/* Wait (until deadline) for the child holding the claim on name to finish. */
+static void
+wait_claim(const char *dir, const char *name, time_t deadline)
+{
+    char path[4200];
+    int fd;
+
+    (void)snprintf(path, sizeof(path), "%s/%s.inflight", dir, name);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        return;
+    while (flock(fd, LOCK_SH | LOCK_NB) != 0 && time(NULL) < deadline)
+        (void)usleep(10000);
+    (void)close(fd);
+}
+
 /* Up to max ready segments (oldest first) other than self, without a marker. */
 static size_t
 ready_segments(const char *waldir, const char *self, const char *markers, char **out, size_t max)
@@ -227,7 +287,7 @@ ready_segments(const char *waldir, const char *self, const char *markers, char *
     (void)closedir(d);
     qsort(all, n, sizeof(all[0]), cmp_str);
     for (size_t i = 0; i < n; i++) {
-        if (k < max && !has_marker(markers, all[i]))
+        if (k < max && !has_marker(markers, all[i]) && !in_flight(markers, all[i]))
             out[k++] = all[i];
         else
             free(all[i]);
@@ -266,100 +326,90 @@ spawn_self(const struct cf_config *cfg, char *const extra[], bool detach)
     _exit(127);
 }
 
-/* Wait for the children until deadline, then stop them: a child that hangs
- * must not hold PostgreSQL's archiver. */
-static void
-reap(pid_t *pids, size_t n, char **names, time_t deadline)
-{
-    size_t left = n;
-
-    while (left > 0) {
-        for (size_t i = 0; i < n; i++) {
-            int status;
-
-            if (pids[i] <= 0 || waitpid(pids[i], &status, WNOHANG) != pids[i])
-                continue;
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                cf_log_warning("async push of WAL segment %s failed; it will be pushed when "
-                               "PostgreSQL asks for it", names[i]);
-            pids[i] = 0;
-            left--;
-        }
-        if (left == 0)
-            break;
-        if (time(NULL) >= deadline) {
-            for (size_t i = 0; i < n; i++) {
-                if (pids[i] > 0) {
-                    cf_log_warning("async push of WAL segment %s is too slow: stopped", names[i]);
-                    (void)kill(pids[i], SIGTERM); /* lets an S3 upload abort cleanly */
-                    pid_t got = 0;
-
-                    for (int k = 0; k < 250 && (got = waitpid(pids[i], NULL, WNOHANG)) == 0; k++)
-                        (void)usleep(20000);
-                    if (got == 0) { /* still there after 5 s */
-                        (void)kill(pids[i], SIGKILL);
-                        (void)waitpid(pids[i], NULL, 0);
-                    }
-                    pids[i] = 0;
-                }
-            }
-            break;
-        }
-        (void)usleep(20000);
-    }
-}
-
 cf_err
 cf_wal_push_async(const struct cf_config *cfg, const struct cf_repo *repo, const char *path,
                   struct cf_error *err)
 {
-    char markers[2048], sha[65], *names[MAX_JOBS], *dir_copy;
-    pid_t pids[MAX_JOBS];
-    size_t n = 0, want = cfg->wal_push_jobs > 0 ? cfg->wal_push_jobs - 1 : 0;
+    char markers[2048], sha[65], id[2048], *names[MAX_JOBS], *dir_copy;
+    size_t n = 0, busy = 0, want = cfg->wal_push_jobs > 0 ? cfg->wal_push_jobs - 1 : 0;
+    time_t deadline = time(NULL) + (cfg->wal_archive_timeout > 0 ? cfg->wal_archive_timeout : 300);
     bool already = false;
     cf_err rc;
     int fd;
 
     if (spool_dir(cfg, "pushed", markers, sizeof(markers), err) != CF_OK)
         return err->code;
-    /* a child already stored this very content: trust its durable marker */
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-        rc = cf_wal_hash_fd(fd, 0, path, sha, err);
-        (void)close(fd);
-        if (rc != CF_OK)
-            return rc;
-        char id[2048];
-
-        repo_identity(cfg, id, sizeof(id));
-        if (take_marker(markers, base_name(path), sha, id)) {
-            cf_log_debug("WAL file \"%s\" was archived by an async push", path);
-            return CF_OK;
-        }
+    repo_identity(cfg, id, sizeof(id));
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open WAL file \"%s\"", path);
+    rc = cf_wal_hash_fd(fd, 0, path, sha, err);
+    (void)close(fd);
+    if (rc != CF_OK)
+        return rc;
+    /* a child is pushing this very segment: wait for it (bounded), then trust its marker */
+    if (in_flight(markers, base_name(path))) {
+        cf_log_debug("WAL file \"%s\" is being archived by an async push: waiting", path);
+        wait_claim(markers, base_name(path), deadline);
     }
+    if (take_marker(markers, base_name(path), sha, id)) {
+        cf_log_debug("WAL file \"%s\" was archived by an async push", path);
+        return CF_OK;
+    }
+    /* keep up to push_jobs - 1 children busy with the next ready segments */
     if (sweep_dir(markers, NULL) >= SPOOL_MAX_MARKERS)
         want = 0; /* bounded spool: nobody consumes the markers, stop making more */
     if (want > MAX_JOBS)
         want = MAX_JOBS;
     if ((dir_copy = strdup(path)) == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    n = ready_segments(dirname(dir_copy), base_name(path), markers, names, want);
+    {
+        char *all[MAX_JOBS * 2];
+        size_t m = ready_segments(dirname(dir_copy), base_name(path), markers, all,
+                                  want > 0 ? MAX_JOBS * 2 : 0);
+        /* ready_segments skipped the claimed ones: count them against want */
+        DIR *d = opendir(markers);
+        struct dirent *e;
+
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            size_t len = strlen(e->d_name);
+            char nm[32];
+
+            if (len == 24 + 9 && strcmp(e->d_name + 24, ".inflight") == 0) {
+                (void)snprintf(nm, sizeof(nm), "%.24s", e->d_name);
+                busy += in_flight(markers, nm) ? 1 : 0;
+            }
+        }
+        if (d != NULL)
+            (void)closedir(d);
+        for (size_t i = 0; i < m; i++) {
+            if (n + busy < want)
+                names[n++] = all[i];
+            else
+                free(all[i]);
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         char seg[4200];
         char *extra[] = {"wal-push", "--spool-only", seg, NULL};
         const char *slash = strrchr(path, '/');
+        int cfd = claim(markers, names[i]);
+        pid_t pid;
 
+        if (cfd < 0)
+            continue; /* somebody else has it */
         (void)snprintf(seg, sizeof(seg), "%.*s%s", slash ? (int)(slash - path + 1) : 0, path,
                        names[i]);
-        pids[i] = spawn_self(cfg, extra, false);
-        if (pids[i] < 0)
+        pid = spawn_self(cfg, extra, true);
+        (void)close(cfd); /* the child holds the claim now */
+        if (pid < 0)
             cf_log_warning("could not start an async push of %s: %s", names[i], strerror(errno));
+        else
+            (void)waitpid(pid, NULL, 0); /* the intermediate process, gone at once */
     }
     free(dir_copy);
-    rc = cf_wal_push_file(repo, path, sha, &already, err);
-    reap(pids, n, names, time(NULL) + (cfg->wal_archive_timeout > 0 ? cfg->wal_archive_timeout
-                                                                     : 300));
     for (size_t i = 0; i < n; i++)
         free(names[i]);
+    rc = cf_wal_push_file(repo, path, sha, &already, err);
     if (rc == CF_OK && already)
         cf_log_info("WAL file \"%s\" was already archived (same sha256)", path);
     return rc;

@@ -198,10 +198,16 @@ if [[ " $PARTS " == *" push "* ]]; then
     n=${#segs[@]}
     log "pushing $n segments with each tool"
     printf '%s\n' "${segs[@]}" >"$TEST_TMP/segs"
-    push_loop() { # TOOL...: called once per segment from PGDATA, as the archiver does
+    push_loop() { # TOOL...: called once per segment from PGDATA, as the archiver does,
+        # which marks each segment .done after a success (async pushers skip those)
+        (cd "$WALGEN_PGDATA/pg_wal/archive_status" &&
+            for f in *.done; do [ -e "$f" ] && mv "$f" "${f%.done}.ready"; done; true)
         cat >"$TEST_TMP/push.sh" <<EOF
 cd "$WALGEN_PGDATA" || exit 1
-while read -r s; do "\$@" "pg_wal/\$s" || exit 1; done <"$TEST_TMP/segs"
+while read -r s; do
+    "\$@" "pg_wal/\$s" || exit 1
+    mv "pg_wal/archive_status/\$s.ready" "pg_wal/archive_status/\$s.done" || exit 1
+done <"$TEST_TMP/segs"
 EOF
         measure bash "$TEST_TMP/push.sh" "$@"
     }

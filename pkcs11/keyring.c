@@ -4,15 +4,19 @@
 #include "pkcs11/keyring.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <p11-kit/p11-kit.h>
 #include <sodium.h>
 
+#include "common/log.h"
 #include "pkcs11/p11.h"
 
 #define CKR(x) {x, #x}
@@ -80,6 +84,9 @@ copy_options(struct cf_keyring *kr, const struct cf_keyring_options *opts, struc
 {
     kr->module_path = strdup(opts->module);
     kr->pin_file = opts->pin_file != NULL ? strdup(opts->pin_file) : NULL;
+    kr->lock_path = opts->lock_path != NULL ? strdup(opts->lock_path) : NULL;
+    if (opts->lock_path != NULL && kr->lock_path == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     kr->keks = calloc(opts->n_keks + 1, sizeof(char *));
     kr->kek_clean = calloc(opts->n_keks + 1, sizeof(char *));
     if (kr->module_path == NULL || (opts->pin_file != NULL && kr->pin_file == NULL) ||
@@ -106,10 +113,41 @@ copy_options(struct cf_keyring *kr, const struct cf_keyring_options *opts, struc
     return CF_OK;
 }
 
+int
+cf_p11_hsm_lock(const struct cf_keyring *kr)
+{
+    int fd;
+
+    if (kr->lock_path == NULL)
+        return -1;
+    fd = open(kr->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -1;
+    /* bounded: a process stuck inside the module must not stall every other one */
+    for (int i = 0; i < 600; i++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return fd;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            break;
+        (void)usleep(50000);
+    }
+    cf_log_warning("could not lock \"%s\" within 30 s; using the HSM without it", kr->lock_path);
+    (void)close(fd);
+    return -1;
+}
+
+void
+cf_p11_hsm_unlock(int fd)
+{
+    if (fd >= 0)
+        (void)close(fd); /* releases the flock */
+}
+
 static cf_err
 load_module(struct cf_keyring *kr, struct cf_error *err)
 {
     const char *why;
+    int lock;
     CK_RV rv;
 
     kr->mod = p11_kit_module_load(kr->module_path, 0);
@@ -120,7 +158,9 @@ load_module(struct cf_keyring *kr, struct cf_error *err)
         cf_error_hint(err, "Check that keys.module names the vendor's PKCS#11 library.");
         return CF_ERR_KEY;
     }
+    lock = cf_p11_hsm_lock(kr);
     rv = p11_kit_module_initialize(kr->mod);
+    cf_p11_hsm_unlock(lock);
     if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
         return CF_OK; /* someone else's reference: not ours to finalize */
     if (rv != CKR_OK)
@@ -174,11 +214,14 @@ cf_keyring_free(struct cf_keyring *kr)
         return;
     /* Closing the last session logs the token out; no explicit C_Logout, which would
      * also log out any other keyring of this process using the same token. */
+    int lock = cf_p11_hsm_lock(kr);
+
     for (size_t i = 0; i < kr->n_tokens; i++)
         if (kr->tokens[i].session != CK_INVALID_HANDLE)
             (void)kr->mod->C_CloseSession(kr->tokens[i].session);
     if (kr->is_initialized)
         (void)p11_kit_module_finalize(kr->mod);
+    cf_p11_hsm_unlock(lock);
     if (kr->mod != NULL)
         p11_kit_module_release(kr->mod);
     for (size_t i = 0; i < kr->n_keks; i++) {
@@ -189,6 +232,7 @@ cf_keyring_free(struct cf_keyring *kr)
     free(kr->kek_clean);
     free(kr->module_path);
     free(kr->pin_file);
+    free(kr->lock_path);
     pthread_mutex_destroy(&kr->lock);
     free(kr);
 }
@@ -275,6 +319,7 @@ cf_p11_tokens_match(struct cf_keyring *kr, const struct cf_p11_uri *u, struct cf
     CK_ULONG n_slots = 0;
     CK_TOKEN_INFO ti;
     size_t found = 0;
+    int lock = cf_p11_hsm_lock(kr);
     cf_err rc;
 
     rc = slot_list(kr, &slots, &n_slots, err);
@@ -289,6 +334,7 @@ cf_p11_tokens_match(struct cf_keyring *kr, const struct cf_p11_uri *u, struct cf
             found++;
     }
     free(slots);
+    cf_p11_hsm_unlock(lock);
     if (rc == CF_OK)
         *n = found;
     return rc;

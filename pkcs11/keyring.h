@@ -41,6 +41,7 @@ struct cf_keyring_options {
     const char *const *keks;   /* KEK URIs used to wrap new objects */
     size_t n_keks;
     const char *pin_file;      /* may be NULL */
+    const char *lock_path;     /* may be NULL: see cf_p11_hsm_lock in p11.h */
 };
 
 /*

@@ -39,11 +39,24 @@ struct cf_keyring {
     char **kek_clean; /* the same without PIN attributes, for display */
     size_t n_keks;
     char *pin_file;
+    char *lock_path;  /* cross-process lock for token reads and logins, or NULL */
     struct cf_p11_token tokens[CF_P11_TOKENS_MAX];
     size_t n_tokens;
     struct cf_keyops ops;
     pthread_mutex_t lock;
 };
+
+/*
+ * Some modules keep a token in files they rewrite on every login (SoftHSM2
+ * updates its PIN-count flags), and a process reading the token at that
+ * moment finds no token or fails C_Login.  Several coffre processes start
+ * together (async wal-push), so module initialisation, token lookup and
+ * login are serialised across processes with an flock on lock_path.
+ * Returns the descriptor to pass to unlock, or -1 (no lock: no path, or it
+ * cannot be created; the operations then run unserialised).
+ */
+int cf_p11_hsm_lock(const struct cf_keyring *kr);
+void cf_p11_hsm_unlock(int fd);
 
 /* A parsed key URI; attribute values point into parsed. */
 struct cf_p11_uri {

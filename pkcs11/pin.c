@@ -149,7 +149,12 @@ cf_p11_login(struct cf_keyring *kr, struct cf_p11_token *tok, const char *uri_pi
     rc = pin_read(path, &pin, &len, err);
     if (rc != CF_OK)
         return rc;
-    rv = kr->mod->C_Login(tok->session, CKU_USER, pin, len);
+    {
+        int lock = cf_p11_hsm_lock(kr);
+
+        rv = kr->mod->C_Login(tok->session, CKU_USER, pin, len);
+        cf_p11_hsm_unlock(lock);
+    }
     sodium_free(pin); /* wipes */
     /* Login state is per token and process: another keyring may have logged in already. */
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
