@@ -39,8 +39,9 @@ const char cf_wal_push_usage[] =
     "\n"
     "archive_command = 'coffre -c CONF wal-push %p'.  Stores the WAL file PATH\n"
     "(a segment, a .partial, a .history or a .backup file) in the repository and\n"
-    "exits 0 only once it is durable there.  With [wal] async = true, also pushes\n"
-    "up to [wal] push_jobs other ready segments in parallel (see docs/wal.md).\n";
+    "exits 0 only once it is durable there.  With [wal] async = true, it also\n"
+    "keeps [wal] push_jobs - 1 other ready segments being pushed in the\n"
+    "background, and later answers for them from their records (docs/wal.md).\n";
 const char cf_wal_get_usage[] =
     "Usage: coffre wal-get NAME PATH\n"
     "\n"

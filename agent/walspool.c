@@ -346,16 +346,8 @@ cf_wal_push_async(const struct cf_config *cfg, const struct cf_repo *repo, const
     (void)close(fd);
     if (rc != CF_OK)
         return rc;
-    /* a child is pushing this very segment: wait for it (bounded), then trust its marker */
-    if (in_flight(markers, base_name(path))) {
-        cf_log_debug("WAL file \"%s\" is being archived by an async push: waiting", path);
-        wait_claim(markers, base_name(path), deadline);
-    }
-    if (take_marker(markers, base_name(path), sha, id)) {
-        cf_log_debug("WAL file \"%s\" was archived by an async push", path);
-        return CF_OK;
-    }
-    /* keep up to push_jobs - 1 children busy with the next ready segments */
+    /* first keep up to push_jobs - 1 children busy with the next ready segments (the
+     * pipeline must not drain while this call waits for its own segment's child) */
     if (sweep_dir(markers, NULL) >= SPOOL_MAX_MARKERS)
         want = 0; /* bounded spool: nobody consumes the markers, stop making more */
     if (want > MAX_JOBS)
@@ -409,6 +401,15 @@ cf_wal_push_async(const struct cf_config *cfg, const struct cf_repo *repo, const
     free(dir_copy);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
+    /* a child is pushing this very segment: wait for it (bounded), then trust its marker */
+    if (in_flight(markers, base_name(path))) {
+        cf_log_debug("WAL file \"%s\" is being archived by an async push: waiting", path);
+        wait_claim(markers, base_name(path), deadline);
+    }
+    if (take_marker(markers, base_name(path), sha, id)) {
+        cf_log_debug("WAL file \"%s\" was archived by an async push", path);
+        return CF_OK;
+    }
     rc = cf_wal_push_file(repo, path, sha, &already, err);
     if (rc == CF_OK && already)
         cf_log_info("WAL file \"%s\" was already archived (same sha256)", path);

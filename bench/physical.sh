@@ -50,7 +50,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 
 cp "$COFFRE" "$TEST_TMP/coffre"
 BIN=$TEST_TMP/coffre
-REV=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo '?')
+REV=$(git -C "$here/.." describe --always --dirty 2>/dev/null || echo "?")
 
 # measure CMD... (as postgres) -> "wall_s max_rss_kib"
 measure() {
@@ -75,6 +75,8 @@ coffre_conf_for() {
         "$LEVEL" "$TEST_TMP/spool-$1" >>"$f"
     mkdir -p "$TEST_TMP/repo-$1" "$TEST_TMP/spool-$1"
     pg_owns "$f" "$TEST_TMP/repo-$1" "$TEST_TMP/spool-$1"
+    # one KEK on the token serves every configuration
+    [ -e "$TEST_TMP/kek.done" ] || { as_pg "$BIN" -c "$f" keys init >/dev/null && : >"$TEST_TMP/kek.done"; }
     echo "$f"
 }
 
@@ -121,7 +123,6 @@ if [[ " $PARTS " == *" base "* ]]; then
     PGBR_SRC=$(pgbr_conf src "$SRC_PGDATA" "$SRC_HOST" "$SRC_PORT")
     pg_conf src "archive_command = '$BIN -c $CONF_SRC wal-push %p && pgbackrest --config=$PGBR_SRC --stanza=src archive-push %p'"
     pg_restart src
-    as_pg "$BIN" -c "$CONF_SRC" keys init >/dev/null
     as_pg pgbackrest --config="$PGBR_SRC" --stanza=src stanza-create >/dev/null
     psql_at src -c "CREATE DATABASE bench"
     log "generating a $SIZE MiB database"
@@ -177,7 +178,6 @@ if [[ " $PARTS " == *" push "* ]]; then
     CONF_WA=$TEST_TMP/coffre-walgen-async.conf
     sed "s|^\[wal\]|[wal]\nasync = true\npush_jobs = $PUSH_JOBS|" "$CONF_W" >"$CONF_WA"
     pg_owns "$CONF_WA"
-    as_pg "$BIN" -c "$CONF_W" keys init >/dev/null
     PGBR_W=$(pgbr_conf walgen "$WALGEN_PGDATA" "$WALGEN_HOST" "$WALGEN_PORT")
     PGBR_WA=$(pgbr_conf walgena "$WALGEN_PGDATA" "$WALGEN_HOST" "$WALGEN_PORT" \
         "archive-async=y" "process-max=$PGBR_PROCESS_MAX")
@@ -242,7 +242,6 @@ if [[ " $PARTS " == *" rpo "* ]]; then
     pg_start rpo
     CONF_R=$(coffre_conf_for rpo "$(pg_conninfo rpo)")
     sed -i "s|^\[wal\]|[wal]\nupload_interval = $UPLOAD_INTERVAL|" "$CONF_R"
-    as_pg "$BIN" -c "$CONF_R" keys init >/dev/null
     psql_at rpo -c "CREATE TABLE marks (m text)"
     as_pg "$BIN" -c "$CONF_R" wal-stream >"$TEST_TMP/wal-stream.log" 2>&1 &
     ws=$!

@@ -114,7 +114,37 @@ is "$(psql_at pitr -c "SELECT sum(length(v)) || '/' || count(*) FROM in_ts")" "$
 is "$(readlink "$TEST_TMP/pitr/data/pg_tblspc/$(psql_at src -c "SELECT oid FROM pg_tablespace WHERE spcname = 'ts1'")")" \
     "$TEST_TMP/ts1_pitr" "pg_tblspc points to the mapped location"
 is "$(psql_at pitr -c "SELECT count(*) FROM base_rows")" "5000" "the base data is there"
+
+# ------------------------------------------------------------- --latest after a timeline switch
+# The promoted cluster is timeline 2 and archives into the same repository
+# (its archive_command came with the backup): rows written there must come
+# back from a restore to the end of WAL, which has to follow 00000002.history.
+is "$(psql_at pitr -c "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)")" "00000002" \
+    "the restored cluster runs on timeline 2"
+for i in 101 102 103; do
+    psql_at pitr -c "INSERT INTO pitr VALUES ($i, clock_timestamp())"
+done
+SEG2=$(psql_at pitr -c "SELECT pg_walfile_name(pg_switch_wal())")
+for _ in $(seq 1 120); do
+    last=$(psql_at pitr -c "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
+    [[ "$last" < "$SEG2" ]] || break
+    sleep 0.5
+done
+is "$last" "$SEG2" "timeline 2's segments are archived by coffre wal-push"
 as_pg "$PG_BIN/pg_ctl" -D "$TEST_TMP/pitr/data" stop -m fast -w >/dev/null 2>&1 || true
+mkdir -p "$TEST_TMP/latest"
+pg_owns "$TEST_TMP/latest"
+LATEST_PORT=$(_free_port)
+LATEST_HOST="$TEST_TMP/latest"
+on_exit "as_pg $PG_BIN/pg_ctl -D $TEST_TMP/latest/data stop -m immediate"
+run_ok "restore --physical --latest (no target) --start" C restore --physical --latest --no-archive \
+    --pgdata "$TEST_TMP/latest/data" --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_latest" \
+    --start --port "$LATEST_PORT" --socket-dir "$TEST_TMP/latest"
+is "$(psql_at latest -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM pitr")" "1,2,3,4,5,101,102,103" \
+    "--latest follows the switch to timeline 2: its rows, and none of timeline 1's after T"
+is "$(psql_at latest -c "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)")" "00000003" \
+    "and promotes a timeline 3 after it"
+as_pg "$PG_BIN/pg_ctl" -D "$TEST_TMP/latest/data" stop -m fast -w >/dev/null 2>&1 || true
 
 # ------------------------------------------------------------- restore to an LSN
 # The restore above promoted timeline 2, branched at T: L (after T) is on

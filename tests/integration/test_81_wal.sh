@@ -327,6 +327,13 @@ else
     like "$(cat "$LAST_ERR")" "missing WAL segment $victim between backup $PID and the newest segment" \
         "and names the gap"
     like "$(cat "$LAST_OUT")" "backup $PID: missing WAL segment $victim" "in its report too"
+    # restore checks the same before it promises a recovery to the end of WAL
+    mkdir -p "$TEST_TMP/gap"
+    pg_owns "$TEST_TMP/gap"
+    run_fails "restore --physical refuses a backup whose WAL has a gap" 5 \
+        P restore --physical --latest --no-archive --pgdata "$TEST_TMP/gap/data"
+    like "$(cat "$LAST_ERR")" "$victim" "and names the missing segment"
+    ok "and restores nothing" test ! -e "$TEST_TMP/gap/data"
 fi
 
 done_testing
