@@ -23,7 +23,7 @@
 #    time from COMMIT of a row holding a unique marker until `coffre wal-get`
 #    returns WAL bytes that contain the marker, $RPO_SAMPLES samples.
 #
-# Output: a markdown table on stdout and in bench/results/<date>-physical-<size>.md.
+# Output: markdown tables on stdout and in bench/results/<date>-physical-<parts>-<size>.md.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 export TMPDIR=${BENCH_DIR:-/var/tmp/coffre-bench}
@@ -291,4 +291,4 @@ fi
     echo "- coffre $REV; zstd level $LEVEL for both; encryption on for both; posix repositories on the same disk; $(nproc) cores"
     echo
     cat "$RESULT"
-} | tee "$OUT_DIR/$(date -u +%Y-%m-%d)-physical-$SIZE.md"
+} | tee "$OUT_DIR/$(date -u +%Y-%m-%d)-physical-$(echo "$PARTS" | tr ' ' '-')-$SIZE.md"
