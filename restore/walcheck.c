@@ -171,13 +171,14 @@ check_backup(const struct cf_repo *r, const struct cf_manifest *m, uint64_t targ
     struct cf_wal_file start, stop;
     struct cf_wal_path path, best;
     struct wal_state s;
-    uint64_t newest = 0;
+    uint64_t newest = 0, stop_lsn = 0;
+    int mine;
     cf_err rc;
 
     memset(c, 0, sizeof(*c));
     (void)snprintf(c->id, sizeof(c->id), "%s", m->id);
-    if (p == NULL || p->wal_start == NULL || p->wal_stop == NULL ||
-        !cf_wal_segment_size_valid(p->wal_segment_size) ||
+    if (p == NULL || p->wal_start == NULL || p->wal_stop == NULL || p->stop_lsn == NULL ||
+        !cf_lsn_parse(p->stop_lsn, &stop_lsn) || !cf_wal_segment_size_valid(p->wal_segment_size) ||
         !cf_wal_parse_name(p->wal_start, &start) || start.type != CF_WAL_SEGMENT ||
         !cf_wal_parse_name(p->wal_stop, &stop) || stop.type != CF_WAL_SEGMENT)
         return bad_manifest(m, err);
@@ -195,7 +196,10 @@ check_backup(const struct cf_repo *r, const struct cf_manifest *m, uint64_t targ
             continue;
         if ((rc = load_path(r, &s, o->file.timeline, &path, err)) != CF_OK)
             goto out;
-        if (cf_wal_path_find(&path, start.timeline) >= 0)
+        /* recovery can follow it only if it leaves our timeline after the backup
+         * ended; an earlier branch is another history (PostgreSQL refuses it) */
+        mine = cf_wal_path_find(&path, start.timeline);
+        if (mine >= 0 && path.end[mine] >= stop_lsn)
             best = path;
     }
     c->target_tli = best.tli[best.n - 1];

@@ -276,4 +276,23 @@ like "$(cat "$LAST_OUT")" '"from_standby": true' "the manifest records that it c
 SID=$(sed -n 's/.*"id": "\([^"]*\)".*/\1/p' "$LAST_OUT")
 run_ok "verify the standby's backup" C verify "$SID"
 
+# ------------------------------------------------------------- a corrupted WAL segment
+# Recovery from the standby's backup needs the segments after its start: flip
+# a byte in the first of them.  wal-get refuses it with a status above 125, so
+# PostgreSQL stops recovery instead of ending it early, and --start says so.
+wal_start=$(C cat "$SID/manifest" | sed -n 's/.*"wal_start": "\([0-9A-F]*\)".*/\1/p')
+victim=$(ls "$TEST_TMP/repo/acme/wal/${wal_start:0:16}/" | grep "^$wal_start-" | head -n 1)
+ok "the backup's first WAL segment is in the repository ($wal_start)" test -n "$victim"
+vobj="$TEST_TMP/repo/acme/wal/${wal_start:0:16}/$victim"
+printf '\x5a' | dd of="$vobj" bs=1 seek=$(($(stat -c %s "$vobj") / 2)) conv=notrunc status=none
+mkdir -p "$TEST_TMP/badwal"
+pg_owns "$TEST_TMP/badwal"
+on_exit "as_pg $PG_BIN/pg_ctl -D $TEST_TMP/badwal/data stop -m immediate"
+run_fails "a restore through a corrupted WAL segment fails" 7 C restore --physical "$SID" --no-archive \
+    --pgdata "$TEST_TMP/badwal/data" --tablespace-map "$TEST_TMP/ts1_stby=$TEST_TMP/ts1_badwal" \
+    --start --port "$(_free_port)" --socket-dir "$TEST_TMP/badwal"
+like "$(cat "$TEST_TMP/badwal/data/log/"* "$TEST_TMP/badwal/data/"*.log 2>/dev/null; cat "$LAST_ERR")" \
+    "$wal_start" "the failure names the corrupted segment"
+unlike "$(cat "$LAST_OUT")" "recovery finished" "and recovery is not reported as finished"
+
 done_testing
