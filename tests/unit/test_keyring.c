@@ -95,7 +95,7 @@ init_token(const char *label)
 static struct cf_keyring *
 open_kr(const char *const *keks, size_t n, const char *pin_file)
 {
-    struct cf_keyring_options o = {MODULE, keks, n, pin_file};
+    struct cf_keyring_options o = {MODULE, keks, n, pin_file, NULL};
     struct cf_error err = CF_ERROR_INIT;
     struct cf_keyring *kr = NULL;
 
@@ -421,7 +421,7 @@ test_missing_token_key_pin(void **state)
 static void
 test_missing_module(void **state)
 {
-    struct cf_keyring_options o = {"/nonexistent/libnope.so", NULL, 0, NULL};
+    struct cf_keyring_options o = {"/nonexistent/libnope.so", NULL, 0, NULL, NULL};
     struct cf_error err = CF_ERROR_INIT;
     struct cf_keyring *kr = NULL;
     const char *prefix = "could not load PKCS#11 module \"/nonexistent/libnope.so\": ";
@@ -493,7 +493,7 @@ test_uri_hygiene(void **state)
     char out[CF_RECIPIENT_URI_MAX + 1];
     struct cf_error err = CF_ERROR_INIT;
     const char *keks[] = {"pkcs11:token=coffre"};
-    struct cf_keyring_options o = {MODULE, keks, 1, NULL};
+    struct cf_keyring_options o = {MODULE, keks, 1, NULL, NULL};
     struct cf_keyring *kr = NULL;
 
     (void)state;
