@@ -214,14 +214,11 @@ cf_keyring_free(struct cf_keyring *kr)
         return;
     /* Closing the last session logs the token out; no explicit C_Logout, which would
      * also log out any other keyring of this process using the same token. */
-    int lock = cf_p11_hsm_lock(kr);
-
     for (size_t i = 0; i < kr->n_tokens; i++)
         if (kr->tokens[i].session != CK_INVALID_HANDLE)
             (void)kr->mod->C_CloseSession(kr->tokens[i].session);
     if (kr->is_initialized)
         (void)p11_kit_module_finalize(kr->mod);
-    cf_p11_hsm_unlock(lock);
     if (kr->mod != NULL)
         p11_kit_module_release(kr->mod);
     for (size_t i = 0; i < kr->n_keks; i++) {
