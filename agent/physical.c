@@ -283,28 +283,6 @@ read_position(PGresult *res, const char *what, uint64_t *lsn, uint32_t *tli, cha
     return CF_OK;
 }
 
-static cf_err
-connect_replication(const char *conninfo, PGconn **out, struct cf_error *err)
-{
-    const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
-    const char *vals[] = {conninfo, "true", "coffre", NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
-
-    if (conn == NULL)
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    if (PQstatus(conn) != CONNECTION_OK) {
-        cf_error_setf(err, CF_ERR_PG, "could not open a replication connection");
-        cf_error_detail(err, "%.*s", (int)strcspn(PQerrorMessage(conn), "\n"),
-                        PQerrorMessage(conn));
-        cf_error_hint(err, "The role of postgres.conninfo needs the REPLICATION attribute, and "
-                           "pg_hba.conf a \"replication\" line for it.");
-        PQfinish(conn);
-        return CF_ERR_PG;
-    }
-    *out = conn;
-    return CF_OK;
-}
-
 /* Facts from a normal connection: version, standby or not, segment size. */
 static cf_err
 inspect_server(struct run *r, struct cf_error *err)
@@ -350,7 +328,7 @@ run_base_backup(struct run *r, struct cf_error *err)
     cf_err rc;
     int step = 0;
 
-    if ((rc = connect_replication(r->cfg->conninfo, &conn, err)) != CF_OK)
+    if ((rc = cf_pg_connect_replication(r->cfg->conninfo, NULL, &conn, err)) != CF_OK)
         return rc;
     res = PQexec(conn, "IDENTIFY_SYSTEM");
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {

@@ -76,33 +76,10 @@ run(PGconn *conn, const char *cmd, ExecStatusType want, PGresult **out, struct c
 cf_err
 cf_ws_connect(const struct cf_config *cfg, PGconn **out, struct cf_error *err)
 {
-    /* a connect_timeout in conninfo (later in the list) or PGCONNECT_TIMEOUT
-     * wins over ours: without one, a silent network blocks connect for minutes,
-     * longer than the systemd watchdog */
-    const char *keys[] = {"connect_timeout", "dbname", "replication", "application_name", NULL};
-    const char *vals[] = {getenv("PGCONNECT_TIMEOUT") ? NULL : "10", cfg->conninfo, "true",
-                          "coffre wal-stream", NULL};
-    PGconn *conn;
-    cf_err rc;
-
-    if ((rc = cf_pg_check_conninfo(cfg->conninfo, "postgres.conninfo", err)) != CF_OK)
-        return rc;
     /* synchronous_standby_names names this stream by the slot's name */
-    if (cfg->wal_synchronous)
-        vals[3] = cfg->wal_slot;
-    conn = PQconnectdbParams(keys, vals, 1);
-    if (conn == NULL)
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    if (PQstatus(conn) != CONNECTION_OK) {
-        cf_error_setf(err, CF_ERR_PG, "could not open a replication connection");
-        pg_message(conn, NULL, err);
-        cf_error_hint(err, "Check postgres.conninfo, that the role has the REPLICATION "
-                           "attribute, and that pg_hba.conf has a \"replication\" line for it.");
-        PQfinish(conn);
-        return CF_ERR_PG;
-    }
-    *out = conn;
-    return CF_OK;
+    return cf_pg_connect_replication(cfg->conninfo,
+                                     cfg->wal_synchronous ? cfg->wal_slot : "coffre wal-stream",
+                                     out, err);
 }
 
 /* "16MB" -> 16777216 (SHOW prints wal_segment_size with a unit). */

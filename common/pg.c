@@ -51,6 +51,39 @@ cf_pg_check_conninfo(const char *conninfo, const char *what, struct cf_error *er
 }
 
 cf_err
+cf_pg_connect_replication(const char *conninfo, const char *application_name, PGconn **out,
+                          struct cf_error *err)
+{
+    /* a connect_timeout in conninfo (later in the list) or PGCONNECT_TIMEOUT wins */
+    const char *keys[] = {"connect_timeout", "dbname", "replication", "application_name", NULL};
+    const char *vals[] = {getenv("PGCONNECT_TIMEOUT") ? NULL : "10", conninfo, "true",
+                          application_name != NULL ? application_name : "coffre", NULL};
+    PGconn *conn;
+    cf_err rc;
+
+    if ((rc = cf_pg_check_conninfo(conninfo, "postgres.conninfo", err)) != CF_OK)
+        return rc;
+    if (application_name == NULL)
+        keys[3] = "fallback_application_name"; /* conninfo's own name, if any, wins */
+    conn = PQconnectdbParams(keys, vals, 1);
+    if (conn == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char line[256];
+
+        first_line(PQerrorMessage(conn), line, sizeof(line));
+        cf_error_setf(err, CF_ERR_PG, "could not open a replication connection");
+        cf_error_detail(err, "%s", line);
+        cf_error_hint(err, "Check postgres.conninfo, that the role has the REPLICATION "
+                           "attribute, and that pg_hba.conf has a \"replication\" line for it.");
+        PQfinish(conn);
+        return CF_ERR_PG;
+    }
+    *out = conn;
+    return CF_OK;
+}
+
+cf_err
 cf_pg_connect(const char *conninfo, const char *dbname, PGconn **out, struct cf_error *err)
 {
     const char *keys[] = {"dbname", "fallback_application_name", "dbname", NULL};

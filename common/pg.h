@@ -16,6 +16,14 @@
 /* Connect with conninfo, replacing its dbname when dbname != NULL. */
 cf_err cf_pg_connect(const char *conninfo, const char *dbname, PGconn **out,
                      struct cf_error *err);
+/*
+ * A physical replication connection (replication=true) with conninfo, as
+ * application_name (NULL: conninfo's, else "coffre").  Unless conninfo or PGCONNECT_TIMEOUT
+ * says otherwise, connecting gives up after 10 s: a silent network would
+ * otherwise block for minutes.  Refuses a conninfo holding a password.
+ */
+cf_err cf_pg_connect_replication(const char *conninfo, const char *application_name,
+                                 PGconn **out, struct cf_error *err);
 /* conninfo with dbname replaced, as a conninfo string for a child's -d
  * (malloc'd).  CF_ERR_CONFIG if conninfo holds a password. */
 cf_err cf_pg_conninfo_with_db(const char *conninfo, const char *dbname, char **out,
