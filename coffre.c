@@ -191,34 +191,21 @@ ctx_open(struct ctx *c, const char *config_path, struct cf_error *err)
     memset(c, 0, sizeof(*c));
     if (cf_config_load(config_path, &c->cfg, err) != CF_OK)
         return err->code;
-    if (c->cfg->repo_type == CF_REPO_S3) {
-        struct cf_s3_options so;
-
-        memset(&so, 0, sizeof(so));
-        so.endpoint = c->cfg->s3_endpoint;
-        so.bucket = c->cfg->s3_bucket;
-        so.region = c->cfg->s3_region;
-        so.prefix = c->cfg->s3_prefix;
-        so.host_style = c->cfg->s3_host_style;
-        so.ca_file = c->cfg->s3_ca_file;
-        so.access_key_file = c->cfg->s3_access_key_file;
-        so.secret_key_file = c->cfg->s3_secret_key_file;
-        so.governance = c->cfg->s3_governance;
-        so.allow_unlocked = c->cfg->s3_allow_unlocked;
-        so.part_size = c->cfg->s3_part_size;
-        so.parts_in_flight = c->cfg->s3_parts_in_flight;
-        if (cf_storage_s3_new(&so, &c->st, err) != CF_OK)
+    for (size_t i = 0; i < c->cfg->n_warnings; i++)
+        cf_log_warning("%s", c->cfg->warnings[i]);
+    if (c->cfg->repo.type == CF_REPO_S3) {
+        if (cf_storage_s3_new(&c->cfg->repo.s3, &c->st, err) != CF_OK)
             return err->code;
-    } else if (cf_storage_posix_new(c->cfg->repo_path, &c->st, err) != CF_OK) {
+    } else if (cf_storage_posix_new(c->cfg->repo.path, &c->st, err) != CF_OK) {
         return err->code;
     }
-    ko.module = c->cfg->module;
-    ko.keks = (const char *const *)c->cfg->keks;
-    ko.n_keks = c->cfg->n_keks;
-    ko.pin_file = c->cfg->pin_file;
+    ko.module = c->cfg->keys.module;
+    ko.keks = (const char *const *)c->cfg->keys.keks;
+    ko.n_keks = c->cfg->keys.n_keks;
+    ko.pin_file = c->cfg->keys.pin_file;
     /* in the spool, which every coffre process of the instance shares (pkcs11/p11.h) */
     ko.lock_path = NULL;
-    if (snprintf(c->hsm_lock, sizeof(c->hsm_lock), "%s/hsm.lock", c->cfg->wal_spool) <
+    if (snprintf(c->hsm_lock, sizeof(c->hsm_lock), "%s/hsm.lock", c->cfg->state_dir) <
         (int)sizeof(c->hsm_lock))
         ko.lock_path = c->hsm_lock;
     if (cf_keyring_open(&ko, &c->kr, err) != CF_OK)
@@ -226,9 +213,9 @@ ctx_open(struct ctx *c, const char *config_path, struct cf_error *err)
     c->repo.st = c->st;
     c->repo.keys = cf_keyring_keyops(c->kr);
     c->repo.instance = c->cfg->instance;
-    c->repo.chunk_size = (uint32_t)c->cfg->chunk_size;
-    c->repo.comp.level = c->cfg->zstd_level;
-    c->repo.comp.workers = c->cfg->zstd_workers;
+    c->repo.chunk_size = (uint32_t)c->cfg->object.chunk_size;
+    c->repo.comp.level = c->cfg->object.zstd_level;
+    c->repo.comp.workers = c->cfg->object.zstd_workers;
     return CF_OK;
 }
 
@@ -287,7 +274,7 @@ cmd_restore(struct ctx *c, int argc, char **argv, struct cf_error *err)
 
     memset(&ro, 0, sizeof(ro));
     ro.jobs = 1;
-    ro.bindir = c->cfg->bindir;
+    ro.bindir = c->cfg->pg.bindir;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 't': ro.target = optarg; break;
@@ -419,7 +406,7 @@ dispatch(const char *config, int argc, char **argv, bool *wal_missing, struct cf
             rc = cf_cmd_alert(c.cfg, &c.repo, argc, argv, err);
         else
             rc = cmd_simple(&c, cmd, argc, argv, err);
-        if (kind != NULL && rc != CF_ERR_USAGE && c.cfg->ops_enabled)
+        if (kind != NULL && rc != CF_ERR_USAGE && c.cfg->metrics.ops_enabled)
             cf_ops_after_run(c.cfg, &c.repo, kind, start, err);
     }
     ctx_close(&c);

@@ -100,21 +100,21 @@ inspect_server(struct run *r, char ***dbs, size_t *n, struct cf_error *err)
 
     *dbs = NULL;
     *n = 0;
-    if ((rc = cf_pg_connect(r->cfg->conninfo, NULL, &conn, err)) != CF_OK)
+    if ((rc = cf_pg_connect(r->cfg->pg.conninfo, NULL, &conn, err)) != CF_OK)
         return rc;
     r->server_version = PQserverVersion(conn);
     r->m.pg_version_num = r->server_version;
     r->m.pg_version = strdup(PQparameterStatus(conn, "server_version"));
     r->is_superuser = strcmp(PQparameterStatus(conn, "is_superuser"), "on") == 0;
-    if (r->opts->db != NULL || r->cfg->n_databases > 0 || r->cfg->formula == CF_FORMULA_MANAGED) {
-        size_t k = r->opts->db ? 1 : r->cfg->n_databases;
+    if (r->opts->db != NULL || r->cfg->pg.n_databases > 0 || r->cfg->formula == CF_FORMULA_MANAGED) {
+        size_t k = r->opts->db ? 1 : r->cfg->pg.n_databases;
 
         *dbs = calloc(k + 1, sizeof(**dbs));
         if (r->opts->db != NULL)
             (*dbs)[(*n)++] = strdup(r->opts->db);
-        else if (r->cfg->n_databases > 0)
+        else if (r->cfg->pg.n_databases > 0)
             for (size_t i = 0; i < k; i++)
-                (*dbs)[(*n)++] = strdup(r->cfg->databases[i]);
+                (*dbs)[(*n)++] = strdup(r->cfg->pg.databases[i]);
         else
             (*dbs)[(*n)++] = strdup(PQdb(conn));
     } else {
@@ -156,8 +156,8 @@ dump_one(struct run *r, const char *db, struct cf_error *err)
     }
     strncat(name, ".dump", sizeof(name) - strlen(name) - 1);
     memset(&o, 0, sizeof(o));
-    job = (struct cf_dump_job){r->repo, r->id, name, r->cfg->conninfo, db, r->cfg->schema,
-                               r->cfg->bindir, r->cfg->row_counts};
+    job = (struct cf_dump_job){r->repo, r->id, name, r->cfg->pg.conninfo, db, r->cfg->pg.schema,
+                               r->cfg->pg.bindir, r->cfg->backup.row_counts};
     if (r->cfg->formula != CF_FORMULA_MANAGED)
         job.schema = NULL;
     rc = cf_dump_database(&job, &o, err);
@@ -192,9 +192,9 @@ dump_globals(struct run *r, struct cf_error *err)
     /* Without superuser, pg_authid (password hashes) is unreadable: pg_roles is. */
     if (!r->is_superuser)
         r->m.globals_note = strdup("role passwords not dumped: the backup role is not a superuser");
-    if (cf_pg_conninfo_with_db(r->cfg->conninfo, NULL, &conn, err) != CF_OK)
+    if (cf_pg_conninfo_with_db(r->cfg->pg.conninfo, NULL, &conn, err) != CF_OK)
         return err->code;
-    cf_pg_tool_path(r->cfg->bindir, r->server_version, "pg_dumpall", tool, sizeof(tool));
+    cf_pg_tool_path(r->cfg->pg.bindir, r->server_version, "pg_dumpall", tool, sizeof(tool));
     {
         const char *argv[] = {tool, "--globals-only", "--no-password", "--dbname", conn,
                               r->is_superuser ? NULL : "--no-role-passwords", NULL};
@@ -273,7 +273,7 @@ cf_cmd_backup(const struct cf_config *cfg, const struct cf_repo *repo,
     r.m.instance = strdup(cfg->instance);
     r.m.kind = strdup("logical");
     r.m.formula = strdup(cfg->formula == CF_FORMULA_MANAGED ? "managed" : "onprem");
-    r.m.schema = cfg->formula == CF_FORMULA_MANAGED ? strdup(cfg->schema) : NULL;
+    r.m.schema = cfg->formula == CF_FORMULA_MANAGED ? strdup(cfg->pg.schema) : NULL;
     r.m.hostname = strdup(host);
     r.m.coffre_version = strdup(opts->version);
     if (r.m.lock_until > 0) {

@@ -62,8 +62,8 @@ keys_init(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char **a
             return cf_error_set(err, CF_ERR_USAGE, "invalid option for keys init");
     }
     if (optind == argc) {
-        for (size_t i = 0; i < cfg->n_keks; i++) {
-            init.uri = cfg->keks[i];
+        for (size_t i = 0; i < cfg->keys.n_keks; i++) {
+            init.uri = cfg->keys.keks[i];
             if (cf_keyring_create(kr, &init, err) != CF_OK)
                 return err->code;
             (void)printf("created %s\n", init.uri);
@@ -82,13 +82,13 @@ keys_init(const struct cf_config *cfg, struct cf_keyring *kr, int argc, char **a
 static cf_err
 keys_list(const struct cf_config *cfg, struct cf_keyring *kr, bool json, struct cf_error *err)
 {
-    struct cf_kek_status *st = calloc(cfg->n_keks, sizeof(*st));
+    struct cf_kek_status *st = calloc(cfg->keys.n_keks, sizeof(*st));
     json_t *arr = json_array();
     size_t unreachable = 0;
 
     if (st == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    if (cf_keyring_status(kr, st, cfg->n_keks, err) != CF_OK) {
+    if (cf_keyring_status(kr, st, cfg->keys.n_keks, err) != CF_OK) {
         free(st);
         json_decref(arr);
         return err->code;
@@ -96,7 +96,7 @@ keys_list(const struct cf_config *cfg, struct cf_keyring *kr, bool json, struct 
     if (!json)
         (void)printf("%-6s %-5s %-9s %-6s %-8s %s\n", "TYPE", "BITS", "REACHABLE", "WRAP", "UNWRAP",
                "URI");
-    for (size_t i = 0; i < cfg->n_keks; i++) {
+    for (size_t i = 0; i < cfg->keys.n_keks; i++) {
         const char *type = !st[i].is_reachable ? "-" : st[i].type == CF_KEK_AES ? "aes" : "rsa";
 
         unreachable += !st[i].is_reachable;
@@ -125,7 +125,7 @@ keys_list(const struct cf_config *cfg, struct cf_keyring *kr, bool json, struct 
     free(st);
     if (unreachable > 0)
         return cf_error_set(err, CF_ERR_KEY, "%zu of %zu configured keys are not reachable",
-                            unreachable, cfg->n_keks);
+                            unreachable, cfg->keys.n_keks);
     return CF_OK;
 }
 
@@ -196,9 +196,9 @@ inventory_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err
 static bool
 is_configured(const struct cf_config *cfg, const char *uri)
 {
-    for (size_t i = 0; i < cfg->n_keks; i++)
-        if (strncmp(cfg->keks[i], uri, strlen(uri)) == 0 &&
-            (cfg->keks[i][strlen(uri)] == '\0' || cfg->keks[i][strlen(uri)] == '?'))
+    for (size_t i = 0; i < cfg->keys.n_keks; i++)
+        if (strncmp(cfg->keys.keks[i], uri, strlen(uri)) == 0 &&
+            (cfg->keys.keks[i][strlen(uri)] == '\0' || cfg->keys.keks[i][strlen(uri)] == '?'))
             return true;
     return false;
 }
@@ -251,7 +251,7 @@ cf_cmd_keys(const struct cf_config *cfg, struct cf_keyring *kr, const struct cf_
     if (strcmp(sub, "check") == 0) {
         if (cf_keyring_check(kr, true, err) != CF_OK)
             return err->code;
-        (void)printf("all %zu keys wrap and unwrap\n", cfg->n_keks);
+        (void)printf("all %zu keys wrap and unwrap\n", cfg->keys.n_keks);
         return keys_needed(cfg, repo, err);
     }
     if (strcmp(sub, "export-public") == 0) {

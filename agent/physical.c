@@ -291,7 +291,7 @@ inspect_server(struct run *r, struct cf_error *err)
     PGresult *res = NULL;
     cf_err rc;
 
-    if ((rc = cf_pg_connect(r->cfg->conninfo, NULL, &conn, err)) != CF_OK)
+    if ((rc = cf_pg_connect(r->cfg->pg.conninfo, NULL, &conn, err)) != CF_OK)
         return rc;
     rc = cf_pg_exec(conn, "SELECT pg_is_in_recovery(), setting::bigint, "
                           "current_setting('archive_mode') FROM pg_settings "
@@ -328,7 +328,7 @@ run_base_backup(struct run *r, struct cf_error *err)
     cf_err rc;
     int step = 0;
 
-    if ((rc = cf_pg_connect_replication(r->cfg->conninfo, NULL, &conn, err)) != CF_OK)
+    if ((rc = cf_pg_connect_replication(r->cfg->pg.conninfo, NULL, &conn, err)) != CF_OK)
         return rc;
     res = PQexec(conn, "IDENTIFY_SYSTEM");
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
@@ -396,7 +396,7 @@ wait_for_wal(struct run *r, struct cf_error *err)
 {
     uint64_t seg = r->ph.wal_segment_size;
     uint64_t first = r->start_lsn / seg, last = (r->stop_lsn - 1) / seg, k = first;
-    time_t deadline = time(NULL) + (time_t)r->cfg->wal_archive_timeout;
+    time_t deadline = time(NULL) + (time_t)r->cfg->wal.archive_timeout;
     char name[32];
 
     if (r->ph.start_timeline != r->ph.stop_timeline)
@@ -425,7 +425,7 @@ wait_for_wal(struct run *r, struct cf_error *err)
         if (time(NULL) >= deadline) {
             cf_error_setf(err, CF_ERR_NOT_FOUND, "WAL segment %s needed by base backup %s did "
                           "not reach the repository within %lld s", name, r->id,
-                          (long long)r->cfg->wal_archive_timeout);
+                          (long long)r->cfg->wal.archive_timeout);
             cf_error_detail(err, "The backup needs WAL %s to %s to be consistent.",
                             r->ph.wal_start, r->ph.wal_stop);
             cf_error_hint(err, "WAL archiving is not working: check archive_command (coffre "

@@ -285,7 +285,7 @@ cf_cmd_prune(const struct cf_config *cfg, const struct cf_repo *repo, bool dry_r
         gather(repo, &b[i]);
         items[i] = b[i].item;
     }
-    cf_prune_plan(&policy, now, cfg->stale_after, items, n, actions);
+    cf_prune_plan(&policy, now, cfg->retention.stale_after, items, n, actions);
     for (size_t i = 0; i < n && rc == CF_OK; i++) {
         b[i].action = b[i].item.time < 0 ? CF_PRUNE_KEEP_RETAINED : actions[i];
         if (b[i].item.time < 0)
@@ -300,7 +300,7 @@ cf_cmd_prune(const struct cf_config *cfg, const struct cf_repo *repo, bool dry_r
         rc = prune_wal(repo, b, n, dry_run, json, arr, err);
     if (rc == CF_OK) {
         char prefix[CF_STORAGE_KEY_MAX + 1];
-        struct upload_ctx u = {repo->st, now - cfg->stale_after, dry_run, json, 0, arr};
+        struct upload_ctx u = {repo->st, now - cfg->retention.stale_after, dry_run, json, 0, arr};
 
         (void)snprintf(prefix, sizeof(prefix), "%s/", repo->instance);
         rc = cf_storage_list_uploads(repo->st, prefix, upload_cb, &u, err);

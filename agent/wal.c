@@ -152,7 +152,7 @@ cf_cmd_wal_push(const struct cf_config *cfg, const struct cf_repo *repo, int arg
         return CF_ERR_USAGE;
     }
     cf_wal_lock_repo(cfg, repo, &locked);
-    if (cfg->wal_async && !spool_only)
+    if (cfg->wal.async && !spool_only)
         return cf_wal_push_async(cfg, &locked, argv[optind], err);
     if ((rc = cf_wal_push_file(&locked, argv[optind], sha, &already, err)) != CF_OK)
         return rc;

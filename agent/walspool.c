@@ -55,10 +55,10 @@ static cf_err
 spool_dir(const struct cf_config *cfg, const char *sub, char *buf, size_t size,
           struct cf_error *err)
 {
-    int n = snprintf(buf, size, "%s/%s", cfg->wal_spool, sub);
+    int n = snprintf(buf, size, "%s/%s", cfg->state_dir, sub);
 
     if (n < 0 || (size_t)n >= size)
-        return cf_error_set(err, CF_ERR_CONFIG, "wal.spool \"%s\" is too long", cfg->wal_spool);
+        return cf_error_set(err, CF_ERR_CONFIG, "wal.spool \"%s\" is too long", cfg->state_dir);
     return make_dir(buf, err);
 }
 
@@ -80,11 +80,11 @@ fsync_dir(const char *dir)
 static void
 repo_identity(const struct cf_config *cfg, char *buf, size_t size)
 {
-    if (cfg->repo_type == CF_REPO_S3)
-        (void)snprintf(buf, size, "s3 %s %s %s %s", cfg->s3_endpoint, cfg->s3_bucket,
-                       cfg->s3_prefix ? cfg->s3_prefix : "", cfg->instance);
+    if (cfg->repo.type == CF_REPO_S3)
+        (void)snprintf(buf, size, "s3 %s %s %s %s", cfg->repo.s3.endpoint, cfg->repo.s3.bucket,
+                       cfg->repo.s3.prefix ? cfg->repo.s3.prefix : "", cfg->instance);
     else
-        (void)snprintf(buf, size, "posix %s %s", cfg->repo_path, cfg->instance);
+        (void)snprintf(buf, size, "posix %s %s", cfg->repo.path, cfg->instance);
 }
 
 static const char *
@@ -331,8 +331,8 @@ cf_wal_push_async(const struct cf_config *cfg, const struct cf_repo *repo, const
                   struct cf_error *err)
 {
     char markers[2048], sha[65], id[2048], *names[MAX_JOBS], *dir_copy;
-    size_t n = 0, busy = 0, want = cfg->wal_push_jobs > 0 ? cfg->wal_push_jobs - 1 : 0;
-    time_t deadline = time(NULL) + (cfg->wal_archive_timeout > 0 ? cfg->wal_archive_timeout : 300);
+    size_t n = 0, busy = 0, want = cfg->wal.push_jobs > 0 ? cfg->wal.push_jobs - 1 : 0;
+    time_t deadline = time(NULL) + (cfg->wal.archive_timeout > 0 ? cfg->wal.archive_timeout : 300);
     bool already = false;
     cf_err rc;
     int fd;
@@ -501,7 +501,7 @@ cf_walspool_serve(const struct cf_config *cfg, const char *name, const char *pat
 {
     char dir[2048], file[4200];
 
-    if (cfg->wal_readahead == 0)
+    if (cfg->wal.readahead == 0)
         return CF_ERR_NOT_FOUND;
     if (spool_dir(cfg, "prefetch", dir, sizeof(dir), err) != CF_OK) {
         cf_error_clear(err); /* no spool: serve from the repository */
@@ -521,7 +521,7 @@ cf_walspool_readahead(const struct cf_config *cfg, const char *name, uint64_t se
     char opt[64], seg[CF_WAL_NAME_MAX + 1];
     char *extra[] = {"wal-get", opt, seg, NULL};
 
-    if (cfg->wal_readahead == 0 || !cf_wal_segment_size_valid(segment_size))
+    if (cfg->wal.readahead == 0 || !cf_wal_segment_size_valid(segment_size))
         return;
     (void)snprintf(opt, sizeof(opt), "--prefetch=%" PRIu64, segment_size);
     (void)snprintf(seg, sizeof(seg), "%s", name);
@@ -537,7 +537,7 @@ cf_walspool_prefetch(const struct cf_config *cfg, const struct cf_repo *repo, co
 {
     char dir[2048], lock[4200];
     struct cf_wal_file f;
-    uint64_t segno, n = cfg->wal_readahead;
+    uint64_t segno, n = cfg->wal.readahead;
     int lfd;
     cf_err rc = CF_OK;
 
@@ -554,8 +554,8 @@ cf_walspool_prefetch(const struct cf_config *cfg, const struct cf_repo *repo, co
         return CF_OK;
     }
     (void)sweep_dir(dir, name); /* what recovery has passed is never asked again */
-    if (n * segment_size > cfg->wal_spool_max)
-        n = cfg->wal_spool_max / segment_size;
+    if (n * segment_size > cfg->wal.spool_max)
+        n = cfg->wal.spool_max / segment_size;
     segno = cf_wal_segno(&f, segment_size);
     for (uint64_t i = 1; i <= n && rc == CF_OK; i++) {
         char next[CF_WAL_NAME_MAX + 1], file[4200];

@@ -122,7 +122,7 @@ tick(struct ws *w, bool is_drained, struct cf_error *err)
 {
     uint64_t now = cf_monotonic_us();
     bool has_unsynced = cf_ws_spool_write_lsn(&w->spool) > cf_ws_spool_flush_lsn(&w->spool);
-    bool do_sync = has_unsynced && ((w->cfg->wal_synchronous && is_drained) ||
+    bool do_sync = has_unsynced && ((w->cfg->wal.synchronous && is_drained) ||
                                     now - w->last_sync_us >= SYNC_INTERVAL_US);
     cf_err rc;
 
@@ -147,7 +147,7 @@ tick(struct ws *w, bool is_drained, struct cf_error *err)
         if ((rc = send_status(w, now, true, err)) != CF_OK)
             return rc;
     }
-    if (now - w->last_upload_us >= (uint64_t)w->cfg->wal_upload_interval * 1000000u)
+    if (now - w->last_upload_us >= (uint64_t)w->cfg->wal.upload_interval * 1000000u)
         upload_partial(w, now); /* may take long: now is stale after it */
     cf_notify_watchdog(cf_monotonic_us());
     notify_status(w, now, false);
@@ -159,7 +159,7 @@ static int
 wait_ms(const struct ws *w)
 {
     uint64_t now = cf_monotonic_us(), next = w->last_status_us + STATUS_INTERVAL_US;
-    uint64_t up = w->last_upload_us + (uint64_t)w->cfg->wal_upload_interval * 1000000u;
+    uint64_t up = w->last_upload_us + (uint64_t)w->cfg->wal.upload_interval * 1000000u;
     uint64_t dog = cf_notify_watchdog_due_in(now);
     uint64_t silent = w->last_receive_us + RECEIVE_TIMEOUT_US / (w->has_pinged ? 1 : 2);
 
@@ -314,7 +314,7 @@ resume_point(struct ws *w, const struct cf_ws_server *srv, struct cf_ws_pos *pos
         cf_lsn_format(pos->lsn, a, sizeof(a));
         cf_lsn_format(slot_start, b, sizeof(b));
         cf_log_warning("wal-stream: WAL from %s to %s is neither in %s nor retained by slot "
-                       "\"%s\"; the archive has a gap there", a, b, from, w->cfg->wal_slot);
+                       "\"%s\"; the archive has a gap there", a, b, from, w->cfg->wal.slot);
         pos->lsn = 0;
     }
     if (pos->lsn == 0) {
@@ -376,7 +376,7 @@ run_session(struct ws *w, struct cf_error *err)
     cf_err rc;
 
     if ((rc = cf_ws_connect(w->cfg, &w->conn, err)) != CF_OK ||
-        (rc = cf_ws_prepare(w->conn, w->cfg->wal_slot, &srv, err)) != CF_OK)
+        (rc = cf_ws_prepare(w->conn, w->cfg->wal.slot, &srv, err)) != CF_OK)
         return rc;
     if (w->spool.segsz != 0 && w->spool.segsz != srv.segsz)
         return cf_error_set(err, CF_ERR_CONFIG, "the server's WAL segment size changed");
@@ -389,7 +389,7 @@ run_session(struct ws *w, struct cf_error *err)
         uint64_t next_lsn;
 
         w->tli = pos.tli;
-        if ((rc = cf_ws_start(w->conn, w->cfg->wal_slot, pos.tli, pos.lsn, err)) != CF_OK)
+        if ((rc = cf_ws_start(w->conn, w->cfg->wal.slot, pos.tli, pos.lsn, err)) != CF_OK)
             return rc;
         w->last_status_us = w->last_sync_us = w->last_upload_us = cf_monotonic_us();
         w->last_receive_us = w->last_status_us;

@@ -44,7 +44,7 @@ struct cf_ws_pos {
 };
 
 /* ---- spool (walstream_spool.c) ---- */
-/* Create <cfg->wal_spool>/stream (0700) and fill s; no file is opened. */
+/* Create <cfg->state_dir>/stream (0700) and fill s; no file is opened. */
 cf_err cf_ws_spool_init(struct cf_ws_spool *s, const struct cf_config *cfg,
                         const struct cf_repo *repo, struct cf_error *err);
 /* Upload and remove every complete segment and history file left in the spool

@@ -77,8 +77,8 @@ cf_err
 cf_ws_connect(const struct cf_config *cfg, PGconn **out, struct cf_error *err)
 {
     /* synchronous_standby_names names this stream by the slot's name */
-    return cf_pg_connect_replication(cfg->conninfo,
-                                     cfg->wal_synchronous ? cfg->wal_slot : "coffre wal-stream",
+    return cf_pg_connect_replication(cfg->pg.conninfo,
+                                     cfg->wal.synchronous ? cfg->wal.slot : "coffre wal-stream",
                                      out, err);
 }
 

@@ -68,7 +68,7 @@ cf_err
 cf_ws_spool_init(struct cf_ws_spool *s, const struct cf_config *cfg, const struct cf_repo *repo,
                  struct cf_error *err)
 {
-    const char *spool = cfg->wal_spool;
+    const char *spool = cfg->state_dir;
     int n;
     cf_err rc;
 

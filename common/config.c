@@ -58,6 +58,7 @@ struct parse_ctx {
     struct cf_config *cfg;
     struct cf_error *err;
     unsigned char seen[96];
+    char *wal_spool; /* [wal] spool, the deprecated name of [coffre] state_dir */
 };
 
 static cf_err set_instance(struct parse_ctx *, const struct key_def *, const char *);
@@ -81,6 +82,7 @@ static cf_err set_uri_style(struct parse_ctx *, const struct key_def *, const ch
 static cf_err set_lock_mode(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_url(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_mail_to(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_wal_spool(struct parse_ctx *, const struct key_def *, const char *);
 
 #define FIELD(f) offsetof(struct cf_config, f)
 
@@ -88,66 +90,67 @@ static cf_err set_mail_to(struct parse_ctx *, const struct key_def *, const char
 static const struct key_def keys[] = {
     {"coffre", "instance", set_instance, 0, 0, 0},
     {"coffre", "formula", set_formula, 0, 0, 0},
+    {"coffre", "state_dir", set_abs_path, FIELD(state_dir), 0, 0},
     {"postgres", "conninfo", set_conninfo, 0, 0, 0},
     {"postgres", "databases", set_databases, 0, 0, 0},
     {"postgres", "schema", set_schema, 0, 0, 0},
-    {"postgres", "bindir", set_abs_path, FIELD(bindir), 0, 0},
+    {"postgres", "bindir", set_abs_path, FIELD(pg.bindir), 0, 0},
     {"repository", "type", set_repo_type, 0, 0, 0},
-    {"repository", "path", set_abs_path, FIELD(repo_path), 0, 0},
-    {"repository", "endpoint", set_endpoint, FIELD(s3_endpoint), 0, 0},
-    {"repository", "bucket", set_string, FIELD(s3_bucket), 3, 63},
-    {"repository", "region", set_string, FIELD(s3_region), 1, 64},
-    {"repository", "prefix", set_string, FIELD(s3_prefix), 1, 256},
+    {"repository", "path", set_abs_path, FIELD(repo.path), 0, 0},
+    {"repository", "endpoint", set_endpoint, FIELD(repo.s3.endpoint), 0, 0},
+    {"repository", "bucket", set_string, FIELD(repo.s3.bucket), 3, 63},
+    {"repository", "region", set_string, FIELD(repo.s3.region), 1, 64},
+    {"repository", "prefix", set_string, FIELD(repo.s3.prefix), 1, 256},
     {"repository", "uri_style", set_uri_style, 0, 0, 0},
-    {"repository", "ca_file", set_abs_path, FIELD(s3_ca_file), 0, 0},
-    {"repository", "access_key_file", set_abs_path, FIELD(s3_access_key_file), 0, 0},
-    {"repository", "secret_key_file", set_abs_path, FIELD(s3_secret_key_file), 0, 0},
+    {"repository", "ca_file", set_abs_path, FIELD(repo.s3.ca_file), 0, 0},
+    {"repository", "access_key_file", set_abs_path, FIELD(repo.s3.access_key_file), 0, 0},
+    {"repository", "secret_key_file", set_abs_path, FIELD(repo.s3.secret_key_file), 0, 0},
     {"repository", "lock_mode", set_lock_mode, 0, 0, 0},
-    {"repository", "allow_unlocked_bucket", set_bool, FIELD(s3_allow_unlocked), 0, 0},
-    {"repository", "part_size", set_size, FIELD(s3_part_size), 5242880, 1073741824},
-    {"repository", "parts_in_flight", set_unsigned, FIELD(s3_parts_in_flight), 1, 16},
-    {"retention", "daily", set_unsigned, FIELD(daily), 0, 10000},
-    {"retention", "weekly", set_unsigned, FIELD(weekly), 0, 10000},
-    {"retention", "monthly", set_unsigned, FIELD(monthly), 0, 10000},
-    {"retention", "min_keep", set_unsigned, FIELD(min_keep), 0, 10000},
-    {"retention", "lock_margin", set_duration, FIELD(lock_margin), 0, 31622400},
-    {"retention", "stale_after", set_duration, FIELD(stale_after), 1, 31622400},
+    {"repository", "allow_unlocked_bucket", set_bool, FIELD(repo.s3.allow_unlocked), 0, 0},
+    {"repository", "part_size", set_size, FIELD(repo.s3.part_size), 5242880, 1073741824},
+    {"repository", "parts_in_flight", set_unsigned, FIELD(repo.s3.parts_in_flight), 1, 16},
+    {"retention", "daily", set_unsigned, FIELD(retention.daily), 0, 10000},
+    {"retention", "weekly", set_unsigned, FIELD(retention.weekly), 0, 10000},
+    {"retention", "monthly", set_unsigned, FIELD(retention.monthly), 0, 10000},
+    {"retention", "min_keep", set_unsigned, FIELD(retention.min_keep), 0, 10000},
+    {"retention", "lock_margin", set_duration, FIELD(retention.lock_margin), 0, 31622400},
+    {"retention", "stale_after", set_duration, FIELD(retention.stale_after), 1, 31622400},
     {"compression", "level", set_level, 0, 1, 19},
-    {"compression", "workers", set_unsigned, FIELD(zstd_workers), 0, 64},
+    {"compression", "workers", set_unsigned, FIELD(object.zstd_workers), 0, 64},
     {"encryption", "chunk_size", set_chunk_size, 0, 4096, 4194304},
-    {"backup", "row_counts", set_bool, FIELD(row_counts), 0, 0},
-    {"wal", "spool", set_abs_path, FIELD(wal_spool), 0, 0},
-    {"wal", "upload_interval", set_duration, FIELD(wal_upload_interval), 1, 86400},
-    {"wal", "slot", set_string, FIELD(wal_slot), 1, 63},
-    {"wal", "synchronous", set_bool, FIELD(wal_synchronous), 0, 0},
-    {"wal", "async", set_bool, FIELD(wal_async), 0, 0},
-    {"wal", "push_jobs", set_unsigned, FIELD(wal_push_jobs), 1, 32},
-    {"wal", "spool_max", set_size, FIELD(wal_spool_max), 16777216, 1099511627776},
-    {"wal", "readahead", set_unsigned, FIELD(wal_readahead), 0, 64},
-    {"wal", "archive_timeout", set_duration, FIELD(wal_archive_timeout), 1, 86400},
-    {"metrics", "textfile", set_abs_path, FIELD(metrics_textfile), 0, 0},
-    {"metrics", "state_dir", set_abs_path, FIELD(state_dir), 0, 0},
-    {"alerts", "backup_age_warning", set_duration, FIELD(alert_age_warning), 1, 31622400},
-    {"alerts", "backup_age_critical", set_duration, FIELD(alert_age_critical), 1, 31622400},
-    {"alerts", "free_space_warning", set_size, FIELD(alert_free_warning), 0, 1125899906842624},
-    {"alerts", "free_space_critical", set_size, FIELD(alert_free_critical), 0, 1125899906842624},
-    {"alerts", "wal_lag_warning", set_duration, FIELD(alert_wal_lag_warning), 1, 31622400},
-    {"alerts", "wal_lag_critical", set_duration, FIELD(alert_wal_lag_critical), 1, 31622400},
-    {"alerts", "reminder", set_duration, FIELD(alert_reminder), 0, 31622400},
-    {"alerts", "webhook_url", set_url, FIELD(alert_webhook_url), 0, 0},
-    {"alerts", "smtp_url", set_url, FIELD(alert_smtp_url), 0, 0},
-    {"alerts", "smtp_from", set_string, FIELD(alert_smtp_from), 3, 254},
+    {"backup", "row_counts", set_bool, FIELD(backup.row_counts), 0, 0},
+    {"wal", "spool", set_wal_spool, 0, 0, 0},
+    {"wal", "upload_interval", set_duration, FIELD(wal.upload_interval), 1, 86400},
+    {"wal", "slot", set_string, FIELD(wal.slot), 1, 63},
+    {"wal", "synchronous", set_bool, FIELD(wal.synchronous), 0, 0},
+    {"wal", "async", set_bool, FIELD(wal.async), 0, 0},
+    {"wal", "push_jobs", set_unsigned, FIELD(wal.push_jobs), 1, 32},
+    {"wal", "spool_max", set_size, FIELD(wal.spool_max), 16777216, 1099511627776},
+    {"wal", "readahead", set_unsigned, FIELD(wal.readahead), 0, 64},
+    {"wal", "archive_timeout", set_duration, FIELD(wal.archive_timeout), 1, 86400},
+    {"metrics", "textfile", set_abs_path, FIELD(metrics.textfile), 0, 0},
+    {"metrics", "state_dir", set_abs_path, FIELD(metrics.state_dir), 0, 0},
+    {"alerts", "backup_age_warning", set_duration, FIELD(alerts.age_warning), 1, 31622400},
+    {"alerts", "backup_age_critical", set_duration, FIELD(alerts.age_critical), 1, 31622400},
+    {"alerts", "free_space_warning", set_size, FIELD(alerts.free_warning), 0, 1125899906842624},
+    {"alerts", "free_space_critical", set_size, FIELD(alerts.free_critical), 0, 1125899906842624},
+    {"alerts", "wal_lag_warning", set_duration, FIELD(alerts.wal_lag_warning), 1, 31622400},
+    {"alerts", "wal_lag_critical", set_duration, FIELD(alerts.wal_lag_critical), 1, 31622400},
+    {"alerts", "reminder", set_duration, FIELD(alerts.reminder), 0, 31622400},
+    {"alerts", "webhook_url", set_url, FIELD(alerts.webhook_url), 0, 0},
+    {"alerts", "smtp_url", set_url, FIELD(alerts.smtp_url), 0, 0},
+    {"alerts", "smtp_from", set_string, FIELD(alerts.smtp_from), 3, 254},
     {"alerts", "smtp_to", set_mail_to, 0, 0, 0},
-    {"alerts", "smtp_user", set_string, FIELD(alert_smtp_user), 1, 254},
-    {"alerts", "smtp_password_file", set_abs_path, FIELD(alert_smtp_password_file), 0, 0},
-    {"alerts", "smtp_starttls", set_bool, FIELD(alert_smtp_starttls), 0, 0},
-    {"alerts", "telegram_api", set_url, FIELD(alert_telegram_api), 0, 0},
-    {"alerts", "telegram_chat_id", set_string, FIELD(alert_telegram_chat_id), 1, 64},
-    {"alerts", "telegram_token_file", set_abs_path, FIELD(alert_telegram_token_file), 0, 0},
-    {"alerts", "ca_file", set_abs_path, FIELD(alert_ca_file), 0, 0},
-    {"keys", "module", set_abs_path, FIELD(module), 0, 0},
+    {"alerts", "smtp_user", set_string, FIELD(alerts.smtp_user), 1, 254},
+    {"alerts", "smtp_password_file", set_abs_path, FIELD(alerts.smtp_password_file), 0, 0},
+    {"alerts", "smtp_starttls", set_bool, FIELD(alerts.smtp_starttls), 0, 0},
+    {"alerts", "telegram_api", set_url, FIELD(alerts.telegram_api), 0, 0},
+    {"alerts", "telegram_chat_id", set_string, FIELD(alerts.telegram_chat_id), 1, 64},
+    {"alerts", "telegram_token_file", set_abs_path, FIELD(alerts.telegram_token_file), 0, 0},
+    {"alerts", "ca_file", set_abs_path, FIELD(alerts.ca_file), 0, 0},
+    {"keys", "module", set_abs_path, FIELD(keys.module), 0, 0},
     {"keys", "kek", set_keks, 0, 0, 0},
-    {"keys", "pin_file", set_abs_path, FIELD(pin_file), 0, 0},
+    {"keys", "pin_file", set_abs_path, FIELD(keys.pin_file), 0, 0},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -268,7 +271,7 @@ set_conninfo(struct parse_ctx *ctx, const struct key_def *def, const char *value
                                 "or in the file named by PGPASSFILE.");
         return rc;
     }
-    return dup_into(ctx, &ctx->cfg->conninfo, value, strlen(value));
+    return dup_into(ctx, &ctx->cfg->pg.conninfo, value, strlen(value));
 }
 
 /*
@@ -330,13 +333,13 @@ check_kek(const char *s, size_t len)
 static cf_err
 set_databases(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 {
-    return split_list(ctx, def, value, ctx->cfg->databases, &ctx->cfg->n_databases, check_pg_name);
+    return split_list(ctx, def, value, ctx->cfg->pg.databases, &ctx->cfg->pg.n_databases, check_pg_name);
 }
 
 static cf_err
 set_keks(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 {
-    return split_list(ctx, def, value, ctx->cfg->keks, &ctx->cfg->n_keks, check_kek);
+    return split_list(ctx, def, value, ctx->cfg->keys.keks, &ctx->cfg->keys.n_keks, check_kek);
 }
 
 static cf_err
@@ -346,18 +349,18 @@ set_schema(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 
     if (len > PG_NAME_MAX)
         return invalid(ctx, def, value, "A PostgreSQL name has at most %d bytes.", PG_NAME_MAX);
-    return dup_into(ctx, &ctx->cfg->schema, value, len);
+    return dup_into(ctx, &ctx->cfg->pg.schema, value, len);
 }
 
 static cf_err
 set_repo_type(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 {
     if (strcmp(value, "posix") == 0) {
-        ctx->cfg->repo_type = CF_REPO_POSIX;
+        ctx->cfg->repo.type = CF_REPO_POSIX;
         return CF_OK;
     }
     if (strcmp(value, "s3") == 0) {
-        ctx->cfg->repo_type = CF_REPO_S3;
+        ctx->cfg->repo.type = CF_REPO_S3;
         return CF_OK;
     }
     return invalid(ctx, def, value, "Accepted values are \"posix\" and \"s3\".");
@@ -436,7 +439,7 @@ static cf_err
 set_uri_style(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 {
     if (strcmp(value, "path") == 0 || strcmp(value, "host") == 0) {
-        ctx->cfg->s3_host_style = strcmp(value, "host") == 0;
+        ctx->cfg->repo.s3.host_style = strcmp(value, "host") == 0;
         return CF_OK;
     }
     return invalid(ctx, def, value, "Accepted values are \"path\" and \"host\".");
@@ -446,7 +449,7 @@ static cf_err
 set_lock_mode(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 {
     if (strcmp(value, "compliance") == 0 || strcmp(value, "governance") == 0) {
-        ctx->cfg->s3_governance = strcmp(value, "governance") == 0;
+        ctx->cfg->repo.s3.governance = strcmp(value, "governance") == 0;
         return CF_OK;
     }
     return invalid(ctx, def, value, "Accepted values are \"compliance\" and \"governance\".");
@@ -484,7 +487,7 @@ check_mail(const char *s, size_t len)
 static cf_err
 set_mail_to(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 {
-    return split_list(ctx, def, value, ctx->cfg->alert_smtp_to, &ctx->cfg->n_alert_smtp_to,
+    return split_list(ctx, def, value, ctx->cfg->alerts.smtp_to, &ctx->cfg->alerts.n_smtp_to,
                       check_mail);
 }
 
@@ -511,6 +514,14 @@ set_abs_path(struct parse_ctx *ctx, const struct key_def *def, const char *value
     if (value[0] != '/')
         return invalid(ctx, def, value, "An absolute path, starting with \"/\", is required.");
     return dup_into(ctx, (char **)((char *)ctx->cfg + def->offset), value, strlen(value));
+}
+
+static cf_err
+set_wal_spool(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    if (value[0] != '/')
+        return invalid(ctx, def, value, "An absolute path, starting with \"/\", is required.");
+    return dup_into(ctx, &ctx->wal_spool, value, strlen(value));
 }
 
 /* Plain decimal digits only: no sign, no blanks, no hex.  false if out of [0, limit]. */
@@ -552,7 +563,7 @@ set_level(struct parse_ctx *ctx, const struct key_def *def, const char *value)
     if (!parse_decimal(value, strlen(value), def->max, &v) || v < def->min)
         return invalid(ctx, def, value, "A zstd level from %lu to %lu is required.", def->min,
                        def->max);
-    ctx->cfg->zstd_level = (int)v;
+    ctx->cfg->object.zstd_level = (int)v;
     return CF_OK;
 }
 
@@ -573,7 +584,7 @@ set_chunk_size(struct parse_ctx *ctx, const struct key_def *def, const char *val
                        "A size from %lu (4k) to %lu (4M) bytes is required, in bytes or with a "
                        "k or M suffix.",
                        def->min, def->max);
-    ctx->cfg->chunk_size = v * mult;
+    ctx->cfg->object.chunk_size = v * mult;
     return CF_OK;
 }
 
@@ -715,14 +726,14 @@ check_required(struct parse_ctx *ctx)
             return cf_error_set(ctx->err, CF_ERR_CONFIG, "%s: missing required key \"%s.%s\"",
                                 ctx->name, required[i][0], required[i][1]);
         if (strcmp(required[i][1], "conninfo") == 0 && ctx->cfg->formula == CF_FORMULA_MANAGED &&
-            ctx->cfg->schema == NULL)
+            ctx->cfg->pg.schema == NULL)
             return cf_error_set(ctx->err, CF_ERR_CONFIG,
                                 "%s: missing required key \"postgres.schema\" "
                                 "(required when coffre.formula = managed)",
                                 ctx->name);
     }
     for (size_t i = 0; i < sizeof(by_type) / sizeof(by_type[0]); i++) {
-        int is_type = (ctx->cfg->repo_type == CF_REPO_S3) == (strcmp(by_type[i][0], "s3") == 0);
+        int is_type = (ctx->cfg->repo.type == CF_REPO_S3) == (strcmp(by_type[i][0], "s3") == 0);
 
         if (is_type && !was_seen(ctx, "repository", by_type[i][1]))
             return cf_error_set(ctx->err, CF_ERR_CONFIG,
@@ -733,51 +744,91 @@ check_required(struct parse_ctx *ctx)
     return CF_OK;
 }
 
+/* A deprecated key that still works: the caller logs the warning. */
+static cf_err
+warn_deprecated(struct parse_ctx *ctx, const char *old_key, const char *new_key)
+{
+    char *w;
+
+    if (ctx->cfg->n_warnings == CF_CONFIG_MAX_WARNINGS)
+        return CF_OK;
+    if (asprintf(&w, "%s: \"%s\" is deprecated: use \"%s\" (same meaning)", ctx->name, old_key,
+                 new_key) < 0)
+        return nomem(ctx);
+    ctx->cfg->warnings[ctx->cfg->n_warnings++] = w;
+    return CF_OK;
+}
+
+/* [coffre] state_dir, or its deprecated alias [wal] spool: one of them. */
+static cf_err
+state_dir_default(struct parse_ctx *ctx)
+{
+    struct cf_config *c = ctx->cfg;
+
+    if (ctx->wal_spool != NULL) {
+        if (c->state_dir != NULL)
+            return cf_error_set(ctx->err, CF_ERR_CONFIG, "%s: \"wal.spool\" and "
+                                "\"coffre.state_dir\" are both set", ctx->name);
+        c->state_dir = ctx->wal_spool;
+        ctx->wal_spool = NULL; /* transferred */
+        if (warn_deprecated(ctx, "wal.spool", "coffre.state_dir") != CF_OK)
+            return ctx->err->code;
+    }
+    if (c->state_dir == NULL && asprintf(&c->state_dir, "/var/lib/coffre/%s", c->instance) < 0) {
+        c->state_dir = NULL;
+        return nomem(ctx);
+    }
+    if (c->metrics.state_dir == NULL &&
+        asprintf(&c->metrics.state_dir, "%s/state", c->state_dir) < 0) {
+        c->metrics.state_dir = NULL;
+        return nomem(ctx);
+    }
+    return CF_OK;
+}
+
 /* Defaults that depend on the instance name. */
 static cf_err
 wal_defaults(struct parse_ctx *ctx)
 {
-    struct cf_config *c = ctx->cfg;
+    struct cf_wal_conf *w = &ctx->cfg->wal;
 
-    if (c->wal_spool == NULL &&
-        asprintf(&c->wal_spool, "/var/lib/coffre/%s", c->instance) < 0) {
-        c->wal_spool = NULL;
-        return nomem(ctx);
-    }
-    if (c->state_dir == NULL && asprintf(&c->state_dir, "%s/state", c->wal_spool) < 0) {
-        c->state_dir = NULL;
-        return nomem(ctx);
-    }
-    if (c->alert_telegram_api == NULL &&
-        (c->alert_telegram_api = strdup("https://api.telegram.org")) == NULL)
-        return nomem(ctx);
-    if (c->alert_smtp_url != NULL && (c->alert_smtp_from == NULL || c->n_alert_smtp_to == 0)) {
-        cf_error_setf(ctx->err, CF_ERR_CONFIG, "%s: \"alerts.smtp_url\" needs \"alerts.smtp_from\" "
-                      "and \"alerts.smtp_to\"", ctx->name);
-        return CF_ERR_CONFIG;
-    }
-    if (c->wal_slot == NULL) {
-        if (asprintf(&c->wal_slot, "coffre_%s", c->instance) < 0) {
-            c->wal_slot = NULL;
+    if (w->slot == NULL) {
+        if (asprintf(&w->slot, "coffre_%s", ctx->cfg->instance) < 0) {
+            w->slot = NULL;
             return nomem(ctx);
         }
-        for (char *p = c->wal_slot; *p != '\0'; p++) {
+        for (char *p = w->slot; *p != '\0'; p++) {
             if (*p >= 'A' && *p <= 'Z')
                 *p = (char)(*p - 'A' + 'a');
             else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
                 *p = '_';
         }
-        if (strlen(c->wal_slot) > 63)
-            c->wal_slot[63] = '\0'; /* PostgreSQL's limit (NAMEDATALEN - 1) */
+        if (strlen(w->slot) > 63)
+            w->slot[63] = '\0'; /* PostgreSQL's limit (NAMEDATALEN - 1) */
     }
-    for (const char *p = c->wal_slot; *p != '\0'; p++) {
+    for (const char *p = w->slot; *p != '\0'; p++) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) {
             cf_error_setf(ctx->err, CF_ERR_CONFIG, "%s: invalid value for \"wal.slot\": \"%s\"",
-                          ctx->name, c->wal_slot);
+                          ctx->name, w->slot);
             cf_error_detail(ctx->err, "A replication slot name has only lower-case letters, "
                                       "digits and underscores.");
             return CF_ERR_CONFIG;
         }
+    }
+    return CF_OK;
+}
+
+static cf_err
+alert_defaults(struct parse_ctx *ctx)
+{
+    struct cf_alerts_conf *a = &ctx->cfg->alerts;
+
+    if (a->telegram_api == NULL && (a->telegram_api = strdup("https://api.telegram.org")) == NULL)
+        return nomem(ctx);
+    if (a->smtp_url != NULL && (a->smtp_from == NULL || a->n_smtp_to == 0)) {
+        cf_error_setf(ctx->err, CF_ERR_CONFIG, "%s: \"alerts.smtp_url\" needs \"alerts.smtp_from\" "
+                      "and \"alerts.smtp_to\"", ctx->name);
+        return CF_ERR_CONFIG;
     }
     return CF_OK;
 }
@@ -798,31 +849,31 @@ parse_buffer(const char *name, const char *text, size_t len, struct cf_config **
         cf_config_free(ctx.cfg);
         return nomem(&ctx);
     }
-    ctx.cfg->daily = 7;
-    ctx.cfg->weekly = 4;
-    ctx.cfg->monthly = 12;
-    ctx.cfg->min_keep = 3;
-    ctx.cfg->zstd_level = 3;
-    ctx.cfg->zstd_workers = 0;
-    ctx.cfg->chunk_size = 65536;
-    ctx.cfg->row_counts = true;
-    ctx.cfg->lock_margin = 86400;
-    ctx.cfg->stale_after = 86400;
-    ctx.cfg->s3_part_size = (size_t)16 * 1024 * 1024;
-    ctx.cfg->s3_parts_in_flight = 2;
-    ctx.cfg->wal_upload_interval = 60;
-    ctx.cfg->wal_push_jobs = 4;
-    ctx.cfg->wal_spool_max = (size_t)1024 * 1024 * 1024;
-    ctx.cfg->wal_readahead = 4;
-    ctx.cfg->wal_archive_timeout = 300;
-    ctx.cfg->alert_age_warning = (int64_t)6 * 3600;
-    ctx.cfg->alert_age_critical = (int64_t)25 * 3600;
-    ctx.cfg->alert_free_warning = (size_t)5 * 1024 * 1024 * 1024;
-    ctx.cfg->alert_free_critical = (size_t)1024 * 1024 * 1024;
-    ctx.cfg->alert_wal_lag_warning = (int64_t)30 * 60;
-    ctx.cfg->alert_wal_lag_critical = (int64_t)2 * 3600;
-    ctx.cfg->alert_reminder = (int64_t)4 * 3600;
-    ctx.cfg->alert_smtp_starttls = true;
+    ctx.cfg->retention.daily = 7;
+    ctx.cfg->retention.weekly = 4;
+    ctx.cfg->retention.monthly = 12;
+    ctx.cfg->retention.min_keep = 3;
+    ctx.cfg->object.zstd_level = 3;
+    ctx.cfg->object.zstd_workers = 0;
+    ctx.cfg->object.chunk_size = 65536;
+    ctx.cfg->backup.row_counts = true;
+    ctx.cfg->retention.lock_margin = 86400;
+    ctx.cfg->retention.stale_after = 86400;
+    ctx.cfg->repo.s3.part_size = (size_t)16 * 1024 * 1024;
+    ctx.cfg->repo.s3.parts_in_flight = 2;
+    ctx.cfg->wal.upload_interval = 60;
+    ctx.cfg->wal.push_jobs = 4;
+    ctx.cfg->wal.spool_max = (size_t)1024 * 1024 * 1024;
+    ctx.cfg->wal.readahead = 4;
+    ctx.cfg->wal.archive_timeout = 300;
+    ctx.cfg->alerts.age_warning = (int64_t)6 * 3600;
+    ctx.cfg->alerts.age_critical = (int64_t)25 * 3600;
+    ctx.cfg->alerts.free_warning = (size_t)5 * 1024 * 1024 * 1024;
+    ctx.cfg->alerts.free_critical = (size_t)1024 * 1024 * 1024;
+    ctx.cfg->alerts.wal_lag_warning = (int64_t)30 * 60;
+    ctx.cfg->alerts.wal_lag_critical = (int64_t)2 * 3600;
+    ctx.cfg->alerts.reminder = (int64_t)4 * 3600;
+    ctx.cfg->alerts.smtp_starttls = true;
 
     rc = ini_parse_stream(read_line, &ctx, handle_pair, &ctx);
     if (err->code == CF_OK && rc > 0)
@@ -832,11 +883,16 @@ parse_buffer(const char *name, const char *text, size_t len, struct cf_config **
     if (err->code == CF_OK)
         (void)check_required(&ctx);
     if (err->code == CF_OK)
+        (void)state_dir_default(&ctx);
+    if (err->code == CF_OK)
         (void)wal_defaults(&ctx);
+    if (err->code == CF_OK)
+        (void)alert_defaults(&ctx);
+    free(ctx.wal_spool);
     for (size_t i = 0; i < N_KEYS; i++)
         if (ctx.seen[i] && (strcmp(keys[i].section, "metrics") == 0 ||
                             strcmp(keys[i].section, "alerts") == 0))
-            ctx.cfg->ops_enabled = true;
+            ctx.cfg->metrics.ops_enabled = true;
     if (err->code != CF_OK) {
         cf_config_free(ctx.cfg);
         return err->code;
@@ -942,37 +998,39 @@ cf_config_free(struct cf_config *cfg)
         return;
     free(cfg->path);
     free(cfg->instance);
-    free(cfg->conninfo);
-    for (size_t i = 0; i < cfg->n_databases; i++)
-        free(cfg->databases[i]);
-    free(cfg->schema);
-    free(cfg->bindir);
-    free(cfg->repo_path);
-    free(cfg->s3_endpoint);
-    free(cfg->s3_bucket);
-    free(cfg->s3_region);
-    free(cfg->s3_prefix);
-    free(cfg->s3_ca_file);
-    free(cfg->s3_access_key_file);
-    free(cfg->s3_secret_key_file);
-    free(cfg->module);
-    for (size_t i = 0; i < cfg->n_keks; i++)
-        free(cfg->keks[i]);
-    free(cfg->pin_file);
-    free(cfg->wal_spool);
-    free(cfg->wal_slot);
-    free(cfg->metrics_textfile);
+    free(cfg->pg.conninfo);
+    for (size_t i = 0; i < cfg->pg.n_databases; i++)
+        free(cfg->pg.databases[i]);
+    free(cfg->pg.schema);
+    free(cfg->pg.bindir);
+    free(cfg->repo.path);
+    free(cfg->repo.s3.endpoint);
+    free(cfg->repo.s3.bucket);
+    free(cfg->repo.s3.region);
+    free(cfg->repo.s3.prefix);
+    free(cfg->repo.s3.ca_file);
+    free(cfg->repo.s3.access_key_file);
+    free(cfg->repo.s3.secret_key_file);
+    free(cfg->keys.module);
+    for (size_t i = 0; i < cfg->keys.n_keks; i++)
+        free(cfg->keys.keks[i]);
+    free(cfg->keys.pin_file);
     free(cfg->state_dir);
-    free(cfg->alert_webhook_url);
-    free(cfg->alert_smtp_url);
-    free(cfg->alert_smtp_from);
-    for (size_t i = 0; i < cfg->n_alert_smtp_to; i++)
-        free(cfg->alert_smtp_to[i]);
-    free(cfg->alert_smtp_user);
-    free(cfg->alert_smtp_password_file);
-    free(cfg->alert_telegram_api);
-    free(cfg->alert_telegram_chat_id);
-    free(cfg->alert_telegram_token_file);
-    free(cfg->alert_ca_file);
+    free(cfg->wal.slot);
+    free(cfg->metrics.textfile);
+    free(cfg->metrics.state_dir);
+    free(cfg->alerts.webhook_url);
+    free(cfg->alerts.smtp_url);
+    free(cfg->alerts.smtp_from);
+    for (size_t i = 0; i < cfg->alerts.n_smtp_to; i++)
+        free(cfg->alerts.smtp_to[i]);
+    free(cfg->alerts.smtp_user);
+    free(cfg->alerts.smtp_password_file);
+    free(cfg->alerts.telegram_api);
+    free(cfg->alerts.telegram_chat_id);
+    free(cfg->alerts.telegram_token_file);
+    free(cfg->alerts.ca_file);
+    for (size_t i = 0; i < cfg->n_warnings; i++)
+        free(cfg->warnings[i]);
     free(cfg);
 }

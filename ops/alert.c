@@ -116,8 +116,8 @@ common_opts(CURL *c, const struct cf_config *cfg)
     (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     (void)curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
-    if (cfg->alert_ca_file != NULL)
-        (void)curl_easy_setopt(c, CURLOPT_CAINFO, cfg->alert_ca_file);
+    if (cfg->alerts.ca_file != NULL)
+        (void)curl_easy_setopt(c, CURLOPT_CAINFO, cfg->alerts.ca_file);
 }
 
 /* POST body as JSON to url; what names the receiver in messages (url may hold a secret). */
@@ -199,7 +199,7 @@ send_webhook(const struct cf_config *cfg, const struct message *m, struct cf_err
     json_decref(root);
     if (body == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    rc = post_json(cfg, cfg->alert_webhook_url, "webhook", body, err);
+    rc = post_json(cfg, cfg->alerts.webhook_url, "webhook", body, err);
     free(body);
     return rc;
 }
@@ -213,7 +213,7 @@ send_telegram(const struct cf_config *cfg, const struct message *m, struct cf_er
     char *body;
     cf_err rc;
 
-    if (read_secret(cfg->alert_telegram_token_file, "coffre-telegram-token", token,
+    if (read_secret(cfg->alerts.telegram_token_file, "coffre-telegram-token", token,
                     sizeof(token), &found, err) != CF_OK)
         return err->code;
     if (!found) {
@@ -222,10 +222,10 @@ send_telegram(const struct cf_config *cfg, const struct message *m, struct cf_er
                            "coffre-telegram-token (LoadCredential=).");
         return CF_ERR_CONFIG;
     }
-    (void)snprintf(url, sizeof(url), "%s/bot%s/sendMessage", cfg->alert_telegram_api, token);
+    (void)snprintf(url, sizeof(url), "%s/bot%s/sendMessage", cfg->alerts.telegram_api, token);
     sodium_memzero(token, sizeof(token));
     text_of(m, text, sizeof(text));
-    root = json_pack("{s:s, s:s, s:b}", "chat_id", cfg->alert_telegram_chat_id, "text", text,
+    root = json_pack("{s:s, s:s, s:b}", "chat_id", cfg->alerts.telegram_chat_id, "text", text,
                      "disable_web_page_preview", 1);
     body = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
@@ -244,7 +244,7 @@ send_mail(const struct cf_config *cfg, const struct message *m, struct cf_error 
 {
     char password[SECRET_MAX], text[1400], date[64], from[300], mail[2600];
     struct curl_slist *rcpt = NULL;
-    bool found = false, tls = strncmp(cfg->alert_smtp_url, "smtps://", 8) == 0;
+    bool found = false, tls = strncmp(cfg->alerts.smtp_url, "smtps://", 8) == 0;
     struct upload up;
     time_t now = time(NULL);
     struct tm tm;
@@ -252,10 +252,10 @@ send_mail(const struct cf_config *cfg, const struct message *m, struct cf_error 
     CURL *c;
     int len;
 
-    if (read_secret(cfg->alert_smtp_password_file, "coffre-smtp-password", password,
+    if (read_secret(cfg->alerts.smtp_password_file, "coffre-smtp-password", password,
                     sizeof(password), &found, err) != CF_OK)
         return err->code;
-    if (found && cfg->alert_smtp_user != NULL && !tls && !cfg->alert_smtp_starttls) {
+    if (found && cfg->alerts.smtp_user != NULL && !tls && !cfg->alerts.smtp_starttls) {
         sodium_memzero(password, sizeof(password));
         cf_error_setf(err, CF_ERR_CONFIG, "e-mail: refusing to send the SMTP password without "
                                           "TLS");
@@ -265,13 +265,13 @@ send_mail(const struct cf_config *cfg, const struct message *m, struct cf_error 
     text_of(m, text, sizeof(text));
     (void)gmtime_r(&now, &tm);
     (void)strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    (void)snprintf(from, sizeof(from), "<%s>", cfg->alert_smtp_from);
+    (void)snprintf(from, sizeof(from), "<%s>", cfg->alerts.smtp_from);
     len = snprintf(mail, sizeof(mail),
                    "Date: %s\r\nFrom: coffre %s\r\nTo: %s\r\nSubject: [coffre %s] %s %s%s\r\n"
                    "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
                    "Content-Transfer-Encoding: 8bit\r\nX-Coffre-Alert: %s\r\n"
                    "X-Coffre-Status: %s\r\n\r\n",
-                   date, from, cfg->alert_smtp_to[0], m->instance,
+                   date, from, cfg->alerts.smtp_to[0], m->instance,
                    strcmp(m->status, "resolved") == 0 ? "RESOLVED" : m->severity, m->alertname,
                    m->reminder ? " (reminder)" : "", m->alertname, m->status);
     /* the body: text with bare LFs turned into CRLF */
@@ -291,21 +291,21 @@ send_mail(const struct cf_config *cfg, const struct message *m, struct cf_error 
         sodium_memzero(password, sizeof(password));
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     }
-    for (size_t i = 0; i < cfg->n_alert_smtp_to; i++) {
+    for (size_t i = 0; i < cfg->alerts.n_smtp_to; i++) {
         char to[300];
 
-        (void)snprintf(to, sizeof(to), "<%s>", cfg->alert_smtp_to[i]);
+        (void)snprintf(to, sizeof(to), "<%s>", cfg->alerts.smtp_to[i]);
         rcpt = curl_slist_append(rcpt, to);
     }
     common_opts(c, cfg);
-    (void)curl_easy_setopt(c, CURLOPT_URL, cfg->alert_smtp_url);
+    (void)curl_easy_setopt(c, CURLOPT_URL, cfg->alerts.smtp_url);
     (void)curl_easy_setopt(c, CURLOPT_USE_SSL,
-                           tls || cfg->alert_smtp_starttls ? (long)CURLUSESSL_ALL
+                           tls || cfg->alerts.smtp_starttls ? (long)CURLUSESSL_ALL
                                                            : (long)CURLUSESSL_NONE);
     (void)curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
     (void)curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
-    if (cfg->alert_smtp_user != NULL && found) {
-        (void)curl_easy_setopt(c, CURLOPT_USERNAME, cfg->alert_smtp_user);
+    if (cfg->alerts.smtp_user != NULL && found) {
+        (void)curl_easy_setopt(c, CURLOPT_USERNAME, cfg->alerts.smtp_user);
         (void)curl_easy_setopt(c, CURLOPT_PASSWORD, password);
     }
     (void)curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
@@ -317,7 +317,7 @@ send_mail(const struct cf_config *cfg, const struct message *m, struct cf_error 
     sodium_memzero(password, sizeof(password));
     if (cc != CURLE_OK) {
         cf_error_setf(err, CF_ERR_REMOTE, "e-mail: could not send through %s: %s",
-                      cfg->alert_smtp_url, curl_easy_strerror(cc));
+                      cfg->alerts.smtp_url, curl_easy_strerror(cc));
         if (cc == CURLE_USE_SSL_FAILED)
             cf_error_hint(err, "The server does not offer STARTTLS; alerts.smtp_starttls = false "
                                "sends in clear (only on a trusted network).");
@@ -337,9 +337,9 @@ send_all(const struct cf_config *cfg, const struct message *m, size_t *tried, si
     struct {
         bool on;
         cf_err (*send)(const struct cf_config *, const struct message *, struct cf_error *);
-    } ch[3] = {{cfg->alert_webhook_url != NULL, send_webhook},
-               {cfg->alert_smtp_url != NULL, send_mail},
-               {cfg->alert_telegram_chat_id != NULL, send_telegram}};
+    } ch[3] = {{cfg->alerts.webhook_url != NULL, send_webhook},
+               {cfg->alerts.smtp_url != NULL, send_mail},
+               {cfg->alerts.telegram_chat_id != NULL, send_telegram}};
 
     *tried = *sent = 0;
     for (size_t i = 0; i < 3; i++) {
@@ -438,7 +438,7 @@ cf_ops_alerts_notify(const struct cf_config *cfg, const struct cf_alert_facts *f
 
             m.since = (int64_t)json_integer_value(json_object_get(prev, "since"));
             if (psev != NULL && strcmp(psev, sev) == 0) {
-                if (cfg->alert_reminder == 0 || f->now - notified < cfg->alert_reminder)
+                if (cfg->alerts.reminder == 0 || f->now - notified < cfg->alerts.reminder)
                     continue;   /* already notified: no storm */
                 m.reminder = true;
             }

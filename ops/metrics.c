@@ -70,7 +70,7 @@ cf_ops_write_metrics(const struct cf_config *cfg, const struct cf_alert_facts *f
     size_t by_sev[3] = {0, 0, 0};
     cf_err rc;
 
-    if (cfg->metrics_textfile == NULL)
+    if (cfg->metrics.textfile == NULL)
         return CF_OK;
     if ((o.buf = malloc(o.cap = 8192)) == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
@@ -177,7 +177,7 @@ cf_ops_write_metrics(const struct cf_config *cfg, const struct cf_alert_facts *f
         free(o.buf);
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     }
-    rc = cf_ops_write_atomic(cfg->metrics_textfile, o.buf, o.len, 0644, err);
+    rc = cf_ops_write_atomic(cfg->metrics.textfile, o.buf, o.len, 0644, err);
     if (rc != CF_OK)
         cf_error_context(err, "while writing metrics.textfile");
     free(o.buf);

@@ -96,14 +96,14 @@ cf_ops_state_open(const struct cf_config *cfg, struct cf_ops_state *s, struct cf
 
     memset(s, 0, sizeof(*s));
     s->lock_fd = -1;
-    if ((rc = make_dirs(cfg->state_dir, 0750)) != 0) {
+    if ((rc = make_dirs(cfg->metrics.state_dir, 0750)) != 0) {
         cf_error_setf_errno(err, CF_ERR_IO, rc, "could not create state directory \"%s\"",
-                            cfg->state_dir);
+                            cfg->metrics.state_dir);
         cf_error_hint(err, "Set metrics.state_dir to a directory the coffre user may write.");
         return CF_ERR_IO;
     }
-    (void)snprintf(s->path, sizeof(s->path), "%s/state.json", cfg->state_dir);
-    (void)snprintf(lock, sizeof(lock), "%s/state.lock", cfg->state_dir);
+    (void)snprintf(s->path, sizeof(s->path), "%s/state.json", cfg->metrics.state_dir);
+    (void)snprintf(lock, sizeof(lock), "%s/state.lock", cfg->metrics.state_dir);
     s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (s->lock_fd < 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open \"%s\"", lock);

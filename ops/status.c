@@ -74,7 +74,7 @@ static void
 gather_space(const struct cf_config *cfg, struct cf_alert_facts *f)
 {
     struct statvfs sv;
-    const char *path = cfg->repo_type == CF_REPO_POSIX ? cfg->repo_path : cfg->state_dir;
+    const char *path = cfg->repo.type == CF_REPO_POSIX ? cfg->repo.path : cfg->metrics.state_dir;
 
     (void)snprintf(f->space_path, sizeof(f->space_path), "%s", path);
     if (statvfs(path, &sv) != 0) {
@@ -168,7 +168,7 @@ cf_ops_gather(const struct cf_config *cfg, const struct cf_repo *repo, json_t *s
     for (size_t i = 0; i < n; i++)
         gather_backup(repo, &v[i], f, &items[i]);
     cf_policy_from_config(cfg, &policy);
-    cf_prune_plan(&policy, f->now, cfg->stale_after, items, n, actions);
+    cf_prune_plan(&policy, f->now, cfg->retention.stale_after, items, n, actions);
     for (size_t i = 0; i < n; i++)
         f->old_to_clean += items[i].time >= 0 && actions[i] == CF_PRUNE_DELETE;
     free(actions);
@@ -332,7 +332,7 @@ cf_cmd_status(const struct cf_config *cfg, const struct cf_repo *repo, int argc,
         char path[600];
         json_error_t je;
 
-        (void)snprintf(path, sizeof(path), "%s/state.json", cfg->state_dir);
+        (void)snprintf(path, sizeof(path), "%s/state.json", cfg->metrics.state_dir);
         st.root = json_load_file(path, 0, &je);
     }
     rc = cf_ops_gather(cfg, repo, st.root, f, err);

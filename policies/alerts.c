@@ -89,12 +89,12 @@ cf_alerts_evaluate(const struct cf_config *cfg, struct cf_alert_facts *f)
                   "instance %s has no complete backup", cfg->instance);
     } else {
         int64_t age = f->now - f->latest_time;
-        enum cf_severity sev = age > cfg->alert_age_critical  ? CF_SEV_CRITICAL
-                               : age > cfg->alert_age_warning ? CF_SEV_WARNING
+        enum cf_severity sev = age > cfg->alerts.age_critical  ? CF_SEV_CRITICAL
+                               : age > cfg->alerts.age_warning ? CF_SEV_WARNING
                                                               : CF_SEV_NONE;
 
         cf_alerts_format_age(age, a, sizeof(a));
-        cf_alerts_format_age(sev == CF_SEV_CRITICAL ? cfg->alert_age_critical : cfg->alert_age_warning, b,
+        cf_alerts_format_age(sev == CF_SEV_CRITICAL ? cfg->alerts.age_critical : cfg->alerts.age_warning, b,
                 sizeof(b));
         if (sev != CF_SEV_NONE)
             add_issue(f, "CoffreBackupTooOld", sev,
@@ -105,8 +105,8 @@ cf_alerts_evaluate(const struct cf_config *cfg, struct cf_alert_facts *f)
     }
     if (f->have_space) {
         uint64_t free_b = f->available_space_bytes;
-        enum cf_severity sev = free_b < cfg->alert_free_critical  ? CF_SEV_CRITICAL
-                               : free_b < cfg->alert_free_warning ? CF_SEV_WARNING
+        enum cf_severity sev = free_b < cfg->alerts.free_critical  ? CF_SEV_CRITICAL
+                               : free_b < cfg->alerts.free_warning ? CF_SEV_WARNING
                                                                   : CF_SEV_NONE;
 
         if (sev != CF_SEV_NONE)
@@ -115,15 +115,15 @@ cf_alerts_evaluate(const struct cf_config *cfg, struct cf_alert_facts *f)
                       "system.",
                       "%.2f GiB free on %s (threshold %.2f GiB)",
                       (double)free_b / (1024.0 * 1024 * 1024), f->space_path,
-                      (double)(sev == CF_SEV_CRITICAL ? cfg->alert_free_critical
-                                                      : cfg->alert_free_warning) /
+                      (double)(sev == CF_SEV_CRITICAL ? cfg->alerts.free_critical
+                                                      : cfg->alerts.free_warning) /
                           (1024.0 * 1024 * 1024));
     }
     eval_runs(f);
     if (f->wal_newest > 0) {
         int64_t lag = f->now - f->wal_newest;
-        enum cf_severity sev = lag > cfg->alert_wal_lag_critical  ? CF_SEV_CRITICAL
-                               : lag > cfg->alert_wal_lag_warning ? CF_SEV_WARNING
+        enum cf_severity sev = lag > cfg->alerts.wal_lag_critical  ? CF_SEV_CRITICAL
+                               : lag > cfg->alerts.wal_lag_warning ? CF_SEV_WARNING
                                                                   : CF_SEV_NONE;
 
         cf_alerts_format_age(lag, a, sizeof(a));

@@ -8,11 +8,11 @@
 void
 cf_policy_from_config(const struct cf_config *cfg, struct cf_retention_policy *out)
 {
-    out->daily = cfg->daily;
-    out->weekly = cfg->weekly;
-    out->monthly = cfg->monthly;
-    out->min_keep = cfg->min_keep;
-    out->margin = cfg->lock_margin;
+    out->daily = cfg->retention.daily;
+    out->weekly = cfg->retention.weekly;
+    out->monthly = cfg->retention.monthly;
+    out->min_keep = cfg->retention.min_keep;
+    out->margin = cfg->retention.lock_margin;
 }
 
 static int

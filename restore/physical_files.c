@@ -313,7 +313,7 @@ verify_files(const struct cf_config *cfg, struct job *j, struct cf_error *err)
                           j->staging, NULL};
     cf_err rc;
 
-    cf_pg_tool_path(cfg->bindir, j->m->pg_version_num, "pg_verifybackup", tool, sizeof(tool));
+    cf_pg_tool_path(cfg->pg.bindir, j->m->pg_version_num, "pg_verifybackup", tool, sizeof(tool));
     (void)snprintf(manifest, sizeof(manifest), "%s/backup_manifest", j->staging);
     rc = cf_child_run(argv, NULL, &out, (size_t)64 * 1024, err);
     free(out);

@@ -92,7 +92,7 @@ run_pg_ctl(const struct cf_config *cfg, const struct cf_phys_opts *o, const char
     int a = 0;
     cf_err rc;
 
-    cf_pg_tool_path(cfg->bindir, o->pg_version_num, "pg_ctl", tool, sizeof(tool));
+    cf_pg_tool_path(cfg->pg.bindir, o->pg_version_num, "pg_ctl", tool, sizeof(tool));
     if (o->port != NULL && strspn(o->port, "0123456789") != strlen(o->port))
         return cf_error_set(err, CF_ERR_USAGE, "invalid --port \"%s\"", o->port);
     if (o->socket_dir != NULL && (o->socket_dir[0] != '/' || strpbrk(o->socket_dir, " '\"\\$`")))
@@ -126,7 +126,7 @@ poll_once(const struct cf_config *cfg, const struct cf_phys_opts *o, bool *done,
           struct cf_error *err)
 {
     const char *keys[] = {"dbname", "fallback_application_name", NULL, NULL, NULL};
-    const char *vals[] = {cfg->conninfo, "coffre", NULL, NULL, NULL};
+    const char *vals[] = {cfg->pg.conninfo, "coffre", NULL, NULL, NULL};
     PGconn *conn;
     PGresult *res = NULL;
     int k = 2;

@@ -36,25 +36,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/config.h"
 #include "storage/storage.h"
 
-struct cf_s3_options {
-    const char *endpoint;         /* "https://host[:port]" or "http://..." */
-    const char *bucket;
-    const char *region;           /* NULL: "us-east-1" */
-    const char *prefix;           /* NULL or "": none */
-    bool host_style;              /* virtual-hosted-style URLs (default path-style) */
-    const char *ca_file;          /* NULL: system CAs; verification is always on */
-    const char *access_key_file;  /* NULL: see above */
-    const char *secret_key_file;
-    bool governance;              /* GOVERNANCE instead of COMPLIANCE */
-    bool allow_unlocked;          /* accept a bucket without Object Lock (warn) */
-    size_t part_size;             /* >= 5 MiB */
-    unsigned parts_in_flight;     /* >= 1 */
-    unsigned max_attempts;        /* 0: default 6 */
-    long connect_timeout_ms;      /* 0: default 10 s */
-    long low_speed_seconds;       /* 0: default 30 s below 1 KiB/s aborts an attempt */
-};
+/* struct cf_s3_options is in common/config.h: the [repository] section fills it. */
 
 /* Open the driver: load credentials, check the bucket and its Object Lock
  * configuration.  *out is set only on success. */

@@ -528,6 +528,7 @@ coffre_conf() {
         echo "[coffre]"
         echo "instance = ${INSTANCE:?coffre_conf: INSTANCE is not set}"
         echo "formula = ${FORMULA:-onprem}"
+        [ -z "${STATE_DIR:-}" ] || echo "state_dir = $STATE_DIR"
         echo
         echo "[postgres]"
         echo "conninfo = ${CONNINFO:?coffre_conf: CONNINFO is not set}"

@@ -23,7 +23,7 @@ hsm_init
 hsm_token coffre 4321
 CONF="$TEST_TMP/coffre.conf"
 mkdir -p "$TEST_TMP/repo" "$TEST_TMP/ts1" "$TEST_TMP/spool"
-INSTANCE=acme CONNINFO="placeholder" REPO="$TEST_TMP/repo" \
+INSTANCE=acme CONNINFO="placeholder" REPO="$TEST_TMP/repo" STATE_DIR="$TEST_TMP/spool" \
 KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" \
     coffre_conf "$CONF.tmpl"
 pg_owns "$HSM_DIR" "$TEST_TMP/repo" "$TEST_TMP/ts1" "$TEST_TMP/spool"
@@ -34,7 +34,7 @@ pg_conf src "archive_mode = on" \
     "archive_command = '$COFFRE --config $CONF wal-push %p'"
 pg_start src
 sed "s|^conninfo = .*|conninfo = $SRC_CONNINFO|" "$CONF.tmpl" >"$CONF"
-printf '\n[wal]\narchive_timeout = 60s\nspool = %s\n' "$TEST_TMP/spool" >>"$CONF"
+printf '\n[wal]\narchive_timeout = 60s\n' >>"$CONF"
 pg_owns "$CONF"
 C() { as_pg "$COFFRE" --config "$CONF" "$@"; }
 

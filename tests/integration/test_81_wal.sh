@@ -10,12 +10,11 @@ plan_start "test_81_wal: wal-push, wal-get, async, read-ahead, verify --wal"
 hsm_init
 hsm_token coffre 4321
 INSTANCE=acme CONNINFO="host=/nonexistent user=postgres dbname=postgres" REPO="$TEST_TMP/repo" \
-KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" \
+STATE_DIR="$TEST_TMP/spool" KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" \
     coffre_conf "$TEST_TMP/coffre.conf"
 cat >>"$TEST_TMP/coffre.conf" <<EOF
 
 [wal]
-spool = $TEST_TMP/spool
 readahead = 0
 EOF
 C() { "$COFFRE" --config "$TEST_TMP/coffre.conf" "$@"; }

@@ -28,7 +28,9 @@ spool = $SPOOL
 upload_interval = 2
 CONF
 C() { "$COFFRE" --config "$CONF" "$@"; }
-C keys init >/dev/null
+run_ok "keys init" C keys init
+like "$(cat "$LAST_ERR")" '"wal.spool" is deprecated: use "coffre.state_dir"' \
+    "[wal] spool still works, with a deprecation warning"
 SLOT=coffre_acme
 WALDIR="$REPO/acme/wal"
 

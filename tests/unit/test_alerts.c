@@ -41,16 +41,16 @@ test_defaults(void **state)
 
     (void)state;
     assert_non_null(cfg);
-    assert_null(cfg->metrics_textfile);
-    assert_false(cfg->ops_enabled);
-    assert_string_equal(cfg->state_dir, "/var/lib/coffre/acme/state");
-    assert_int_equal(cfg->alert_age_warning, 6 * 3600);
-    assert_int_equal(cfg->alert_age_critical, 25 * 3600);
-    assert_true(cfg->alert_free_warning == (size_t)5 << 30);
-    assert_true(cfg->alert_free_critical == (size_t)1 << 30);
-    assert_int_equal(cfg->alert_reminder, 4 * 3600);
-    assert_true(cfg->alert_smtp_starttls);
-    assert_string_equal(cfg->alert_telegram_api, "https://api.telegram.org");
+    assert_null(cfg->metrics.textfile);
+    assert_false(cfg->metrics.ops_enabled);
+    assert_string_equal(cfg->metrics.state_dir, "/var/lib/coffre/acme/state");
+    assert_int_equal(cfg->alerts.age_warning, 6 * 3600);
+    assert_int_equal(cfg->alerts.age_critical, 25 * 3600);
+    assert_true(cfg->alerts.free_warning == (size_t)5 << 30);
+    assert_true(cfg->alerts.free_critical == (size_t)1 << 30);
+    assert_int_equal(cfg->alerts.reminder, 4 * 3600);
+    assert_true(cfg->alerts.smtp_starttls);
+    assert_string_equal(cfg->alerts.telegram_api, "https://api.telegram.org");
     cf_config_free(cfg);
 }
 
@@ -68,13 +68,13 @@ test_keys(void **state)
 
     (void)state;
     assert_non_null(cfg);
-    assert_true(cfg->ops_enabled);
-    assert_int_equal(cfg->alert_age_warning, 7200);
-    assert_true(cfg->alert_free_critical == (size_t)512 << 20);
-    assert_int_equal(cfg->alert_reminder, 0);
-    assert_int_equal(cfg->n_alert_smtp_to, 2);
-    assert_string_equal(cfg->alert_smtp_to[1], "b@x.example");
-    assert_false(cfg->alert_smtp_starttls);
+    assert_true(cfg->metrics.ops_enabled);
+    assert_int_equal(cfg->alerts.age_warning, 7200);
+    assert_true(cfg->alerts.free_critical == (size_t)512 << 20);
+    assert_int_equal(cfg->alerts.reminder, 0);
+    assert_int_equal(cfg->alerts.n_smtp_to, 2);
+    assert_string_equal(cfg->alerts.smtp_to[1], "b@x.example");
+    assert_false(cfg->alerts.smtp_starttls);
     cf_config_free(cfg);
 }
 

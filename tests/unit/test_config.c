@@ -135,16 +135,16 @@ test_design_minimal(void **state)
     assert_string_equal(cfg->path, "acme.conf");
     assert_string_equal(cfg->instance, "acme");
     assert_int_equal(cfg->formula, CF_FORMULA_ONPREM);
-    assert_string_equal(cfg->conninfo, "host=/run/postgresql dbname=postgres user=coffre");
-    assert_int_equal(cfg->n_databases, 0);
-    assert_null(cfg->schema);
-    assert_null(cfg->bindir);
-    assert_int_equal(cfg->repo_type, CF_REPO_POSIX);
-    assert_string_equal(cfg->repo_path, "/var/lib/coffre/repo");
-    assert_string_equal(cfg->module, "/usr/lib/softhsm/libsofthsm2.so");
-    assert_int_equal(cfg->n_keks, 1);
-    assert_string_equal(cfg->keks[0], "pkcs11:token=coffre;object=coffre-kek");
-    assert_string_equal(cfg->pin_file, "/etc/coffre/hsm.pin");
+    assert_string_equal(cfg->pg.conninfo, "host=/run/postgresql dbname=postgres user=coffre");
+    assert_int_equal(cfg->pg.n_databases, 0);
+    assert_null(cfg->pg.schema);
+    assert_null(cfg->pg.bindir);
+    assert_int_equal(cfg->repo.type, CF_REPO_POSIX);
+    assert_string_equal(cfg->repo.path, "/var/lib/coffre/repo");
+    assert_string_equal(cfg->keys.module, "/usr/lib/softhsm/libsofthsm2.so");
+    assert_int_equal(cfg->keys.n_keks, 1);
+    assert_string_equal(cfg->keys.keks[0], "pkcs11:token=coffre;object=coffre-kek");
+    assert_string_equal(cfg->keys.pin_file, "/etc/coffre/hsm.pin");
     cf_config_free(cfg);
 }
 
@@ -154,20 +154,20 @@ test_defaults(void **state)
     struct cf_config *cfg = parse_ok(base);
 
     (void)state;
-    assert_int_equal(cfg->daily, 7);
-    assert_int_equal(cfg->weekly, 4);
-    assert_int_equal(cfg->monthly, 12);
-    assert_int_equal(cfg->min_keep, 3);
-    assert_int_equal(cfg->zstd_level, 3);
-    assert_int_equal(cfg->zstd_workers, 0);
-    assert_int_equal(cfg->chunk_size, 65536);
+    assert_int_equal(cfg->retention.daily, 7);
+    assert_int_equal(cfg->retention.weekly, 4);
+    assert_int_equal(cfg->retention.monthly, 12);
+    assert_int_equal(cfg->retention.min_keep, 3);
+    assert_int_equal(cfg->object.zstd_level, 3);
+    assert_int_equal(cfg->object.zstd_workers, 0);
+    assert_int_equal(cfg->object.chunk_size, 65536);
     cf_config_free(cfg);
 
     /* pin_file is optional */
     cfg =
         parse_ok("[coffre]\ninstance=a\nformula=onprem\n[postgres]\nconninfo=dbname=x\n"
                  "[repository]\ntype=posix\npath=/r\n[keys]\nmodule=/m.so\nkek=pkcs11:object=k\n");
-    assert_null(cfg->pin_file);
+    assert_null(cfg->keys.pin_file);
     cf_config_free(cfg);
 }
 
@@ -206,27 +206,27 @@ test_all_keys(void **state)
     (void)state;
     assert_string_equal(cfg->instance, "Acme_prod.eu-1");
     assert_int_equal(cfg->formula, CF_FORMULA_MANAGED);
-    assert_string_equal(cfg->conninfo,
+    assert_string_equal(cfg->pg.conninfo,
                         "postgresql://coffre@db.example/postgres?sslmode=verify-full");
-    assert_int_equal(cfg->n_databases, 3);
-    assert_string_equal(cfg->databases[0], "app");
-    assert_string_equal(cfg->databases[1], "billing");
-    assert_string_equal(cfg->databases[2], "x");
-    assert_string_equal(cfg->schema, "tenant_a#b;c");
-    assert_string_equal(cfg->bindir, "/usr/lib/postgresql/15/bin");
-    assert_string_equal(cfg->repo_path, "/srv/coffre repo");
-    assert_int_equal(cfg->daily, 0);
-    assert_int_equal(cfg->weekly, 10000);
-    assert_int_equal(cfg->monthly, 1);
-    assert_int_equal(cfg->min_keep, 10);
-    assert_int_equal(cfg->zstd_level, 19);
-    assert_int_equal(cfg->zstd_workers, 64);
-    assert_int_equal(cfg->chunk_size, 1048576);
-    assert_string_equal(cfg->module, "/usr/lib/softhsm/libsofthsm2.so");
-    assert_int_equal(cfg->n_keks, 2);
-    assert_string_equal(cfg->keks[0], "pkcs11:token=coffre;object=kek-2025");
-    assert_string_equal(cfg->keks[1], "pkcs11:token=dr;object=kek%20b");
-    assert_null(cfg->pin_file);
+    assert_int_equal(cfg->pg.n_databases, 3);
+    assert_string_equal(cfg->pg.databases[0], "app");
+    assert_string_equal(cfg->pg.databases[1], "billing");
+    assert_string_equal(cfg->pg.databases[2], "x");
+    assert_string_equal(cfg->pg.schema, "tenant_a#b;c");
+    assert_string_equal(cfg->pg.bindir, "/usr/lib/postgresql/15/bin");
+    assert_string_equal(cfg->repo.path, "/srv/coffre repo");
+    assert_int_equal(cfg->retention.daily, 0);
+    assert_int_equal(cfg->retention.weekly, 10000);
+    assert_int_equal(cfg->retention.monthly, 1);
+    assert_int_equal(cfg->retention.min_keep, 10);
+    assert_int_equal(cfg->object.zstd_level, 19);
+    assert_int_equal(cfg->object.zstd_workers, 64);
+    assert_int_equal(cfg->object.chunk_size, 1048576);
+    assert_string_equal(cfg->keys.module, "/usr/lib/softhsm/libsofthsm2.so");
+    assert_int_equal(cfg->keys.n_keks, 2);
+    assert_string_equal(cfg->keys.keks[0], "pkcs11:token=coffre;object=kek-2025");
+    assert_string_equal(cfg->keys.keks[1], "pkcs11:token=dr;object=kek%20b");
+    assert_null(cfg->keys.pin_file);
     cf_config_free(cfg);
 }
 
@@ -272,7 +272,7 @@ test_chunk_size(void **state)
         text = append(base, line);
         cfg = parse_ok(text);
         free(text);
-        assert_int_equal(cfg->chunk_size, good[i].bytes);
+        assert_int_equal(cfg->object.chunk_size, good[i].bytes);
         cf_config_free(cfg);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -334,7 +334,7 @@ test_row_counts(void **state)
 
     (void)state;
     cfg = parse_ok(base);
-    assert_true(cfg->row_counts);
+    assert_true(cfg->backup.row_counts);
     cf_config_free(cfg);
     for (size_t i = 0; i < 4; i++) {
         char extra[64];
@@ -342,7 +342,7 @@ test_row_counts(void **state)
         (void)snprintf(extra, sizeof(extra), "[backup]\nrow_counts = %s\n", off[i]);
         text = append(base, extra);
         cfg = parse_ok(text);
-        assert_false(cfg->row_counts);
+        assert_false(cfg->backup.row_counts);
         cf_config_free(cfg);
         free(text);
     }
@@ -361,8 +361,8 @@ test_lists(void **state)
     text = append(base, "[postgres]\ndatabases = a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p\n");
     cfg = parse_ok(text);
     free(text);
-    assert_int_equal(cfg->n_databases, CF_CONFIG_MAX_LIST);
-    assert_string_equal(cfg->databases[15], "p");
+    assert_int_equal(cfg->pg.n_databases, CF_CONFIG_MAX_LIST);
+    assert_string_equal(cfg->pg.databases[15], "p");
     cf_config_free(cfg);
 
     parse_fails(append(base, "[postgres]\ndatabases = a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q\n"),
@@ -410,14 +410,14 @@ test_inline_comments(void **state)
                 "conninfo = host=/run/postgresql dbname=db#1;x user=coffre\t# comment ; more");
     cfg = parse_ok(text);
     free(text);
-    assert_string_equal(cfg->conninfo, "host=/run/postgresql dbname=db#1;x user=coffre");
+    assert_string_equal(cfg->pg.conninfo, "host=/run/postgresql dbname=db#1;x user=coffre");
     cf_config_free(cfg);
 
     /* a comment on a section line, and whole-line comments of both kinds */
     text = edit(base, "[keys]\n", "[keys]   ; the HSM\n# comment\n   ; indented comment\n");
     cfg = parse_ok(text);
     free(text);
-    assert_string_equal(cfg->module, "/usr/lib/softhsm/libsofthsm2.so");
+    assert_string_equal(cfg->keys.module, "/usr/lib/softhsm/libsofthsm2.so");
     cf_config_free(cfg);
 }
 
@@ -538,25 +538,25 @@ test_s3(void **state)
                 "access_key_file = /etc/coffre/s3.access\nsecret_key_file = /etc/coffre/s3.secret\n"
                 "lock_mode = governance\npart_size = 64M\nparts_in_flight = 4\n");
     cfg = parse_ok(text);
-    assert_int_equal(cfg->repo_type, CF_REPO_S3);
-    assert_string_equal(cfg->s3_endpoint, "https://s3.fr-par.scw.cloud");
-    assert_string_equal(cfg->s3_bucket, "acme-backups");
-    assert_string_equal(cfg->s3_region, "fr-par");
-    assert_string_equal(cfg->s3_prefix, "coffre");
-    assert_true(cfg->s3_host_style);
-    assert_true(cfg->s3_governance);
-    assert_false(cfg->s3_allow_unlocked);
-    assert_int_equal(cfg->s3_part_size, 64 * 1024 * 1024);
-    assert_int_equal(cfg->s3_parts_in_flight, 4);
-    assert_null(cfg->repo_path);
+    assert_int_equal(cfg->repo.type, CF_REPO_S3);
+    assert_string_equal(cfg->repo.s3.endpoint, "https://s3.fr-par.scw.cloud");
+    assert_string_equal(cfg->repo.s3.bucket, "acme-backups");
+    assert_string_equal(cfg->repo.s3.region, "fr-par");
+    assert_string_equal(cfg->repo.s3.prefix, "coffre");
+    assert_true(cfg->repo.s3.host_style);
+    assert_true(cfg->repo.s3.governance);
+    assert_false(cfg->repo.s3.allow_unlocked);
+    assert_int_equal(cfg->repo.s3.part_size, 64 * 1024 * 1024);
+    assert_int_equal(cfg->repo.s3.parts_in_flight, 4);
+    assert_null(cfg->repo.path);
     cf_config_free(cfg);
     free(text);
     text = edit(base, "type = posix\npath = /var/lib/coffre/repo\n",
                 "type = s3\nendpoint = http://127.0.0.1:7480\nbucket = b01\n");
     cfg = parse_ok(text);
-    assert_int_equal(cfg->s3_part_size, 16 * 1024 * 1024);
-    assert_int_equal(cfg->s3_parts_in_flight, 2);
-    assert_int_equal(cfg->lock_margin, 86400);
+    assert_int_equal(cfg->repo.s3.part_size, 16 * 1024 * 1024);
+    assert_int_equal(cfg->repo.s3.parts_in_flight, 2);
+    assert_int_equal(cfg->retention.lock_margin, 86400);
     cf_config_free(cfg);
     free(text);
     parse_fails(append(base, "[repository]\npart_size = 1M\n"),
@@ -569,8 +569,8 @@ test_s3(void **state)
                 "acme.conf:14: invalid value for \"retention.lock_margin\": \"2w\"");
     text = append(base, "[retention]\nlock_margin = 12h\nstale_after = 30m\n");
     cfg = parse_ok(text);
-    assert_int_equal(cfg->lock_margin, 12 * 3600);
-    assert_int_equal(cfg->stale_after, 1800);
+    assert_int_equal(cfg->retention.lock_margin, 12 * 3600);
+    assert_int_equal(cfg->retention.stale_after, 1800);
     cf_config_free(cfg);
     free(text);
 }
@@ -591,7 +591,7 @@ test_managed_schema(void **state)
     free(managed);
     free(text);
     assert_int_equal(cfg->formula, CF_FORMULA_MANAGED);
-    assert_string_equal(cfg->schema, "tenant_acme");
+    assert_string_equal(cfg->pg.schema, "tenant_acme");
     cf_config_free(cfg);
 }
 
@@ -705,7 +705,7 @@ test_load(void **state)
     path = write_file("acme.conf", design_minimal, strlen(design_minimal));
     assert_int_equal(cf_config_load(path, &cfg, &err), CF_OK);
     assert_string_equal(cfg->path, path);
-    assert_string_equal(cfg->keks[0], "pkcs11:token=coffre;object=coffre-kek");
+    assert_string_equal(cfg->keys.keks[0], "pkcs11:token=coffre;object=coffre-kek");
     cf_config_free(cfg);
     free(path);
 
@@ -771,9 +771,9 @@ test_example_file(void **state)
     if (cf_config_load("coffre.conf.example", &cfg, &err) != CF_OK)
         fail_msg("%s (%s)", err.msg, err.detail);
     assert_string_equal(cfg->instance, "acme");
-    assert_string_equal(cfg->conninfo, "host=/run/postgresql dbname=postgres user=coffre");
-    assert_string_equal(cfg->keks[0], "pkcs11:token=coffre;object=coffre-kek");
-    assert_string_equal(cfg->pin_file, "/etc/coffre/hsm.pin");
+    assert_string_equal(cfg->pg.conninfo, "host=/run/postgresql dbname=postgres user=coffre");
+    assert_string_equal(cfg->keys.keks[0], "pkcs11:token=coffre;object=coffre-kek");
+    assert_string_equal(cfg->keys.pin_file, "/etc/coffre/hsm.pin");
     cf_config_free(cfg);
 }
 
@@ -801,8 +801,8 @@ check_any(const char *text)
     if (rc == CF_OK) {
         assert_non_null(cfg);
         assert_non_null(cfg->instance);
-        assert_non_null(cfg->conninfo);
-        assert_true(cfg->n_keks >= 1);
+        assert_non_null(cfg->pg.conninfo);
+        assert_true(cfg->keys.n_keks >= 1);
         cf_config_free(cfg);
     } else {
         assert_int_equal(rc, CF_ERR_CONFIG);
@@ -846,6 +846,39 @@ test_fuzz(void **state)
     }
 }
 
+/* [coffre] state_dir, its default, and the deprecated [wal] spool alias. */
+static void
+test_state_dir(void **state)
+{
+    struct cf_config *cfg = parse_ok(design_minimal);
+    char *text;
+
+    (void)state;
+    assert_string_equal(cfg->state_dir, "/var/lib/coffre/acme");
+    assert_string_equal(cfg->metrics.state_dir, "/var/lib/coffre/acme/state");
+    assert_int_equal(cfg->n_warnings, 0);
+    cf_config_free(cfg);
+
+    text = append(design_minimal, "[wal]\nspool = /srv/coffre/acme\n");
+    cfg = parse_ok(text);
+    free(text);
+    assert_string_equal(cfg->state_dir, "/srv/coffre/acme");
+    assert_string_equal(cfg->metrics.state_dir, "/srv/coffre/acme/state");
+    assert_int_equal(cfg->n_warnings, 1);
+    assert_string_equal(cfg->warnings[0], "acme.conf: \"wal.spool\" is deprecated: use "
+                                          "\"coffre.state_dir\" (same meaning)");
+    cf_config_free(cfg);
+
+    text = append(design_minimal, "[metrics]\nstate_dir = /run/coffre\n");
+    cfg = parse_ok(text);
+    free(text);
+    assert_string_equal(cfg->metrics.state_dir, "/run/coffre");
+    cf_config_free(cfg);
+
+    parse_fails(append(design_minimal, "[wal]\nspool = relative\n"),
+                "acme.conf:35: invalid value for \"wal.spool\": \"relative\"");
+}
+
 static void
 test_free_null(void **state)
 {
@@ -877,6 +910,7 @@ main(void)
         cmocka_unit_test(test_load_cleanup),
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_state_dir),
         cmocka_unit_test(test_free_null),
     };
 
