@@ -28,8 +28,9 @@ SAN ?=
 CFLAGS_ALL := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SAN) -I. $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
 
-LIB_SRC := $(sort $(wildcard common/*.c stream/*.c storage/*.c storage/*/*.c pkcs11/*.c \
-                            policies/*.c agent/*.c restore/*.c ops/*.c))
+LIB_SRC := $(sort $(filter-out cli/main.c, \
+                $(wildcard common/*.c stream/*.c storage/*.c storage/*/*.c pkcs11/*.c \
+                           policies/*.c agent/*.c restore/*.c ops/*.c cli/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -49,7 +50,7 @@ $(BUILD)/libcoffre.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/coffre: $(BUILD)/coffre.o $(BUILD)/libcoffre.a
+$(BUILD)/coffre: $(BUILD)/cli/main.o $(BUILD)/libcoffre.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_SUPPORT_OBJ) $(BUILD)/libcoffre.a
@@ -103,4 +104,4 @@ fuzz:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/coffre.d $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/cli/main.d $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d)

@@ -1,10 +1,8 @@
 /*
- * backup.c - `coffre backup` (see backup.h).
+ * backup.c - the logical backup engine (see backup.h).
  *
  * Order: every database dump, then the globals, then the manifest, written
- * last.  Any failure stops the backup before the manifest, so it is never
- * listed; the objects already written are removed (best effort: a WORM
- * repository keeps them until prune).
+ * last.
  */
 #include "agent/backup.h"
 
@@ -22,10 +20,10 @@
 #include "stream/hash.h"
 
 struct run {
-    const struct cf_config *cfg;
+    const struct cf_backup_opts *o;
+    const struct cf_pg_conf *pg;
     const struct cf_repo *repo;   /* &repo_copy: carries this backup's lock date */
     struct cf_repo repo_copy;
-    const struct cf_backup_options *opts;
     struct cf_manifest m;
     char id[CF_OBJECT_ID_MAX + 1];
     int server_version;
@@ -38,7 +36,7 @@ struct run {
  * object this backup writes.
  */
 static void
-classify(const struct cf_config *cfg, struct cf_repo *repo, struct cf_manifest *m,
+classify(const struct cf_retention_conf *retention, struct cf_repo *repo, struct cf_manifest *m,
          const struct cf_backup_entry *v, size_t n)
 {
     struct cf_retention_policy policy;
@@ -49,7 +47,7 @@ classify(const struct cf_config *cfg, struct cf_repo *repo, struct cf_manifest *
     for (size_t i = 0; prev != NULL && i < n; i++)
         if (v[i].has_manifest && cf_backup_id_time(v[i].id) >= 0)
             prev[k++] = cf_backup_id_time(v[i].id);
-    cf_policy_from_config(cfg, &policy);
+    cf_policy_from_conf(retention, &policy);
     cls = cf_retention_classify(t, prev, k);
     free(prev);
     m->retention_class = strdup(cf_retention_class_name(cls));
@@ -61,8 +59,8 @@ classify(const struct cf_config *cfg, struct cf_repo *repo, struct cf_manifest *
 }
 
 cf_err
-cf_backup_choose_id(const struct cf_config *cfg, struct cf_repo *repo, struct cf_manifest *m,
-                    char *id, struct cf_error *err)
+cf_backup_choose_id(const struct cf_retention_conf *retention, struct cf_repo *repo,
+                    struct cf_manifest *m, char *id, struct cf_error *err)
 {
     struct cf_backup_entry *v = NULL;
     size_t n = 0;
@@ -74,7 +72,7 @@ cf_backup_choose_id(const struct cf_config *cfg, struct cf_repo *repo, struct cf
     (void)strftime(base, sizeof(base), "%Y%m%dT%H%M%SZ", &tm);
     if (cf_repo_list_backups(repo, &v, &n, err) != CF_OK)
         return err->code;
-    classify(cfg, repo, m, v, n);
+    classify(retention, repo, m, v, n);
     (void)snprintf(id, CF_OBJECT_ID_MAX + 1, "%s", base);
     for (int k = 2;; k++) {
         int taken = 0;
@@ -100,21 +98,21 @@ inspect_server(struct run *r, char ***dbs, size_t *n, struct cf_error *err)
 
     *dbs = NULL;
     *n = 0;
-    if ((rc = cf_pg_connect(r->cfg->pg.conninfo, NULL, &conn, err)) != CF_OK)
+    if ((rc = cf_pg_connect(r->pg->conninfo, NULL, &conn, err)) != CF_OK)
         return rc;
     r->server_version = PQserverVersion(conn);
     r->m.pg_version_num = r->server_version;
     r->m.pg_version = strdup(PQparameterStatus(conn, "server_version"));
     r->is_superuser = strcmp(PQparameterStatus(conn, "is_superuser"), "on") == 0;
-    if (r->opts->db != NULL || r->cfg->pg.n_databases > 0 || r->cfg->formula == CF_FORMULA_MANAGED) {
-        size_t k = r->opts->db ? 1 : r->cfg->pg.n_databases;
+    if (r->o->db != NULL || r->pg->n_databases > 0 || r->o->formula == CF_FORMULA_MANAGED) {
+        size_t k = r->o->db ? 1 : r->pg->n_databases;
 
         *dbs = calloc(k + 1, sizeof(**dbs));
-        if (r->opts->db != NULL)
-            (*dbs)[(*n)++] = strdup(r->opts->db);
-        else if (r->cfg->pg.n_databases > 0)
+        if (r->o->db != NULL)
+            (*dbs)[(*n)++] = strdup(r->o->db);
+        else if (r->pg->n_databases > 0)
             for (size_t i = 0; i < k; i++)
-                (*dbs)[(*n)++] = strdup(r->cfg->pg.databases[i]);
+                (*dbs)[(*n)++] = strdup(r->pg->databases[i]);
         else
             (*dbs)[(*n)++] = strdup(PQdb(conn));
     } else {
@@ -156,9 +154,9 @@ dump_one(struct run *r, const char *db, struct cf_error *err)
     }
     strncat(name, ".dump", sizeof(name) - strlen(name) - 1);
     memset(&o, 0, sizeof(o));
-    job = (struct cf_dump_job){r->repo, r->id, name, r->cfg->pg.conninfo, db, r->cfg->pg.schema,
-                               r->cfg->pg.bindir, r->cfg->backup.row_counts};
-    if (r->cfg->formula != CF_FORMULA_MANAGED)
+    job = (struct cf_dump_job){r->repo, r->id, name, r->pg->conninfo, db, r->pg->schema,
+                               r->pg->bindir, r->o->backup->row_counts};
+    if (r->o->formula != CF_FORMULA_MANAGED)
         job.schema = NULL;
     rc = cf_dump_database(&job, &o, err);
     if (rc == CF_OK) {
@@ -185,16 +183,16 @@ dump_globals(struct run *r, struct cf_error *err)
     cf_err rc;
 
     /* The managed formula shares roles with other tenants: never dump them. */
-    if (r->cfg->formula == CF_FORMULA_MANAGED) {
+    if (r->o->formula == CF_FORMULA_MANAGED) {
         r->m.globals_note = strdup("not dumped: managed formula (tenant role only)");
         return CF_OK;
     }
     /* Without superuser, pg_authid (password hashes) is unreadable: pg_roles is. */
     if (!r->is_superuser)
         r->m.globals_note = strdup("role passwords not dumped: the backup role is not a superuser");
-    if (cf_pg_conninfo_with_db(r->cfg->pg.conninfo, NULL, &conn, err) != CF_OK)
+    if (cf_pg_conninfo_with_db(r->pg->conninfo, NULL, &conn, err) != CF_OK)
         return err->code;
-    cf_pg_tool_path(r->cfg->pg.bindir, r->server_version, "pg_dumpall", tool, sizeof(tool));
+    cf_pg_tool_path(r->pg->bindir, r->server_version, "pg_dumpall", tool, sizeof(tool));
     {
         const char *argv[] = {tool, "--globals-only", "--no-password", "--dbname", conn,
                               r->is_superuser ? NULL : "--no-role-passwords", NULL};
@@ -232,48 +230,56 @@ cf_backup_remove_partial(const struct cf_repo *repo, const struct cf_manifest *m
     }
 }
 
-static void
-print_result(const struct run *r)
+void
+cf_backup_result_fill(const struct cf_manifest *m, struct cf_backup_result *res)
 {
-    uint64_t plain = 0, stored = 0;
-
-    for (size_t i = 0; i < r->m.n_objects; i++) {
-        plain += r->m.objects[i].plain;
-        stored += r->m.objects[i].stored;
+    (void)snprintf(res->id, sizeof(res->id), "%s", m->id ? m->id : "");
+    (void)snprintf(res->kind, sizeof(res->kind), "%s", m->kind ? m->kind : "");
+    (void)snprintf(res->retention_class, sizeof(res->retention_class), "%s",
+                   m->retention_class ? m->retention_class : "");
+    res->start_time = m->start_time;
+    res->stop_time = m->stop_time;
+    res->lock_until = m->lock_until;
+    res->n_objects = m->n_objects;
+    for (size_t i = 0; i < m->n_objects; i++) {
+        res->plain_bytes += m->objects[i].plain;
+        res->compressed_bytes += m->objects[i].compressed;
+        res->stored_bytes += m->objects[i].stored;
     }
-    if (r->opts->json)
-        (void)printf("{\"id\": \"%s\", \"objects\": %zu, \"plain_bytes\": %llu, "
-               "\"stored_bytes\": %llu, \"seconds\": %lld}\n",
-               r->id, r->m.n_objects, (unsigned long long)plain, (unsigned long long)stored,
-               (long long)(r->m.stop_time - r->m.start_time));
-    else
-        (void)printf("%s\n", r->id);
+    if (m->physical != NULL) {
+        (void)snprintf(res->start_lsn, sizeof(res->start_lsn), "%s",
+                       m->physical->start_lsn ? m->physical->start_lsn : "");
+        (void)snprintf(res->stop_lsn, sizeof(res->stop_lsn), "%s",
+                       m->physical->stop_lsn ? m->physical->stop_lsn : "");
+        res->timeline = m->physical->stop_timeline;
+    }
 }
 
 cf_err
-cf_cmd_backup(const struct cf_config *cfg, const struct cf_repo *repo,
-              const struct cf_backup_options *opts, struct cf_error *err)
+cf_backup_run(const struct cf_backup_opts *opts, struct cf_backup_result *res,
+              struct cf_error *err)
 {
     struct run r;
     char **dbs = NULL, host[256] = "";
     size_t n = 0;
     cf_err rc;
 
+    memset(res, 0, sizeof(*res));
     memset(&r, 0, sizeof(r));
-    r.cfg = cfg;
-    r.repo_copy = *repo;
+    r.o = opts;
+    r.pg = opts->pg;
+    r.repo_copy = *opts->repo;
     r.repo = &r.repo_copy;
-    r.opts = opts;
     r.m.start_time = (int64_t)time(NULL);
     (void)gethostname(host, sizeof(host) - 1);
-    if ((rc = cf_backup_choose_id(cfg, &r.repo_copy, &r.m, r.id, err)) != CF_OK ||
+    if ((rc = cf_backup_choose_id(opts->retention, &r.repo_copy, &r.m, r.id, err)) != CF_OK ||
         (rc = inspect_server(&r, &dbs, &n, err)) != CF_OK)
         goto out;
     r.m.id = strdup(r.id);
-    r.m.instance = strdup(cfg->instance);
+    r.m.instance = strdup(opts->instance);
     r.m.kind = strdup("logical");
-    r.m.formula = strdup(cfg->formula == CF_FORMULA_MANAGED ? "managed" : "onprem");
-    r.m.schema = cfg->formula == CF_FORMULA_MANAGED ? strdup(cfg->pg.schema) : NULL;
+    r.m.formula = strdup(opts->formula == CF_FORMULA_MANAGED ? "managed" : "onprem");
+    r.m.schema = opts->formula == CF_FORMULA_MANAGED ? strdup(r.pg->schema) : NULL;
     r.m.hostname = strdup(host);
     r.m.coffre_version = strdup(opts->version);
     if (r.m.lock_until > 0) {
@@ -281,10 +287,10 @@ cf_cmd_backup(const struct cf_config *cfg, const struct cf_repo *repo,
 
         cf_format_time(r.m.lock_until, lock, sizeof(lock));
         cf_log_info("backup %s (%s): %zu database(s) of instance \"%s\", locked until %s", r.id,
-                    r.m.retention_class, n, cfg->instance, lock);
+                    r.m.retention_class, n, opts->instance, lock);
     } else {
         cf_log_info("backup %s (%s): %zu database(s) of instance \"%s\"", r.id,
-                    r.m.retention_class, n, cfg->instance);
+                    r.m.retention_class, n, opts->instance);
     }
     for (size_t i = 0; i < n && rc == CF_OK; i++)
         rc = dump_one(&r, dbs[i], err);
@@ -294,7 +300,7 @@ cf_cmd_backup(const struct cf_config *cfg, const struct cf_repo *repo,
     if (rc == CF_OK)
         rc = cf_repo_write_manifest(r.repo, &r.m, err);
     if (rc == CF_OK)
-        print_result(&r);
+        cf_backup_result_fill(&r.m, res);
     else {
         cf_error_context(err, "backup %s was not completed and is not restorable", r.id);
         cf_backup_remove_partial(r.repo, &r.m, r.id);

@@ -19,7 +19,6 @@
  */
 #include "agent/physical.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,16 +34,8 @@
 #include "common/walname.h"
 #include "storage/walrepo.h"
 
-const char cf_backup_physical_usage[] =
-    "Usage: coffre backup --physical [--json]\n"
-    "Take a base backup over the replication protocol (BASE_BACKUP): one object per\n"
-    "tablespace (base.tar, <oid>.tar) and the server's backup_manifest, then wait up\n"
-    "to [wal] archive_timeout for the WAL it needs to reach the repository.  The\n"
-    "manifest is written last: a backup without it is never listed as restorable.\n"
-    "  --json   print a JSON summary instead of the backup id\n";
-
 struct run {
-    const struct cf_config *cfg;
+    const struct cf_backup_physical_opts *o;
     struct cf_repo repo;          /* a copy: carries this backup's lock date */
     struct cf_manifest m;
     struct cf_manifest_physical ph; /* hangs off m.physical while the manifest is written */
@@ -291,7 +282,7 @@ inspect_server(struct run *r, struct cf_error *err)
     PGresult *res = NULL;
     cf_err rc;
 
-    if ((rc = cf_pg_connect(r->cfg->pg.conninfo, NULL, &conn, err)) != CF_OK)
+    if ((rc = cf_pg_connect(r->o->pg->conninfo, NULL, &conn, err)) != CF_OK)
         return rc;
     rc = cf_pg_exec(conn, "SELECT pg_is_in_recovery(), setting::bigint, "
                           "current_setting('archive_mode') FROM pg_settings "
@@ -328,7 +319,7 @@ run_base_backup(struct run *r, struct cf_error *err)
     cf_err rc;
     int step = 0;
 
-    if ((rc = cf_pg_connect_replication(r->cfg->pg.conninfo, NULL, &conn, err)) != CF_OK)
+    if ((rc = cf_pg_connect_replication(r->o->pg->conninfo, NULL, &conn, err)) != CF_OK)
         return rc;
     res = PQexec(conn, "IDENTIFY_SYSTEM");
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
@@ -396,7 +387,7 @@ wait_for_wal(struct run *r, struct cf_error *err)
 {
     uint64_t seg = r->ph.wal_segment_size;
     uint64_t first = r->start_lsn / seg, last = (r->stop_lsn - 1) / seg, k = first;
-    time_t deadline = time(NULL) + (time_t)r->cfg->wal.archive_timeout;
+    time_t deadline = time(NULL) + (time_t)r->o->archive_timeout;
     char name[32];
 
     if (r->ph.start_timeline != r->ph.stop_timeline)
@@ -425,7 +416,7 @@ wait_for_wal(struct run *r, struct cf_error *err)
         if (time(NULL) >= deadline) {
             cf_error_setf(err, CF_ERR_NOT_FOUND, "WAL segment %s needed by base backup %s did "
                           "not reach the repository within %lld s", name, r->id,
-                          (long long)r->cfg->wal.archive_timeout);
+                          (long long)r->o->archive_timeout);
             cf_error_detail(err, "The backup needs WAL %s to %s to be consistent.",
                             r->ph.wal_start, r->ph.wal_stop);
             cf_error_hint(err, "WAL archiving is not working: check archive_command (coffre "
@@ -439,78 +430,35 @@ wait_for_wal(struct run *r, struct cf_error *err)
     return CF_OK;
 }
 
-static void
-print_result(const struct run *r, bool json)
-{
-    uint64_t plain = 0, stored = 0;
-
-    for (size_t i = 0; i < r->m.n_objects; i++) {
-        plain += r->m.objects[i].plain;
-        stored += r->m.objects[i].stored;
-    }
-    if (json)
-        (void)printf("{\"id\": \"%s\", \"kind\": \"physical\", \"objects\": %zu, "
-                     "\"plain_bytes\": %llu, \"stored_bytes\": %llu, \"seconds\": %lld, "
-                     "\"start_lsn\": \"%s\", \"stop_lsn\": \"%s\", \"timeline\": %u, "
-                     "\"wal_start\": \"%s\", \"wal_stop\": \"%s\", \"from_standby\": %s}\n",
-                     r->id, r->m.n_objects, (unsigned long long)plain,
-                     (unsigned long long)stored, (long long)(r->m.stop_time - r->m.start_time),
-                     r->ph.start_lsn, r->ph.stop_lsn, r->ph.stop_timeline, r->ph.wal_start,
-                     r->ph.wal_stop, r->ph.from_standby ? "true" : "false");
-    else
-        (void)printf("%s\n", r->id);
-}
-
-static cf_err
-parse_options(int argc, char **argv, bool *json, struct cf_error *err)
-{
-    static const struct option opts[] = {{"physical", no_argument, NULL, 'p'},
-                                          {"json", no_argument, NULL, 'j'},
-                                          {NULL, 0, NULL, 0}};
-    int ch;
-
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (ch == 'j')
-            *json = true;
-        else if (ch != 'p')
-            return cf_error_set(err, CF_ERR_USAGE, "invalid option for backup --physical");
-    }
-    if (optind != argc)
-        return cf_error_set(err, CF_ERR_USAGE, "unexpected argument \"%s\"", argv[optind]);
-    return CF_OK;
-}
-
 cf_err
-cf_cmd_backup_physical(const struct cf_config *cfg, const struct cf_repo *repo, int argc,
-                       char **argv, const char *version, struct cf_error *err)
+cf_backup_physical_run(const struct cf_backup_physical_opts *opts, struct cf_backup_result *res,
+                       struct cf_error *err)
 {
     struct run r;
     char host[256] = "";
-    bool json = false;
     cf_err rc;
 
-    if (parse_options(argc, argv, &json, err) != CF_OK)
-        return err->code;
-    if (cfg->formula == CF_FORMULA_MANAGED) {
+    memset(res, 0, sizeof(*res));
+    if (opts->formula == CF_FORMULA_MANAGED) {
         cf_error_setf(err, CF_ERR_USAGE, "physical backups need the onprem formula");
         cf_error_hint(err, "The managed formula has no replication rights: use \"coffre "
                            "backup\" (logical).");
         return CF_ERR_USAGE;
     }
     memset(&r, 0, sizeof(r));
-    r.cfg = cfg;
-    r.repo = *repo;
+    r.o = opts;
+    r.repo = *opts->repo;
     r.m.start_time = (int64_t)time(NULL);
     (void)gethostname(host, sizeof(host) - 1);
-    if ((rc = cf_backup_choose_id(cfg, &r.repo, &r.m, r.id, err)) != CF_OK ||
+    if ((rc = cf_backup_choose_id(opts->retention, &r.repo, &r.m, r.id, err)) != CF_OK ||
         (rc = inspect_server(&r, err)) != CF_OK)
         goto out;
     r.m.id = strdup(r.id);
-    r.m.instance = strdup(cfg->instance);
+    r.m.instance = strdup(opts->instance);
     r.m.kind = strdup("physical");
     r.m.formula = strdup("onprem");
     r.m.hostname = strdup(host);
-    r.m.coffre_version = strdup(version);
+    r.m.coffre_version = strdup(opts->version);
     rc = run_base_backup(&r, err);
     if (rc == CF_OK) {
         cf_log_info("base backup %s: start %s, stop %s on timeline %u", r.id, r.ph.start_lsn,
@@ -521,11 +469,15 @@ cf_cmd_backup_physical(const struct cf_config *cfg, const struct cf_repo *repo, 
     if (rc == CF_OK) {
         r.m.physical = &r.ph;
         rc = cf_repo_write_manifest(&r.repo, &r.m, err);
+        if (rc == CF_OK) {
+            cf_backup_result_fill(&r.m, res);
+            (void)snprintf(res->wal_start, sizeof(res->wal_start), "%s", r.ph.wal_start);
+            (void)snprintf(res->wal_stop, sizeof(res->wal_stop), "%s", r.ph.wal_stop);
+            res->from_standby = r.ph.from_standby;
+        }
         r.m.physical = NULL;
     }
-    if (rc == CF_OK) {
-        print_result(&r, json);
-    } else {
+    if (rc != CF_OK) {
         cf_error_context(err, "backup %s was not completed and is not restorable", r.id);
         cf_backup_remove_partial(&r.repo, &r.m, r.id);
     }

@@ -7,12 +7,21 @@
 #define CF_PHYSICAL_H
 
 #include "common/config.h"
+#include "agent/backup.h"
 #include "storage/repo.h"
 
-extern const char cf_backup_physical_usage[];
+struct cf_backup_physical_opts {
+    const struct cf_repo *repo;
+    const char *instance;                      /* [coffre] instance */
+    enum cf_formula formula;                   /* must be onprem */
+    const struct cf_pg_conf *pg;               /* [postgres] conninfo (replication=true added) */
+    const struct cf_retention_conf *retention; /* class and lock date */
+    int64_t archive_timeout;                   /* [wal] archive_timeout: wait for the WAL */
+    const char *version;                       /* coffre's version, for the manifest */
+};
 
-/* argv[0] is "backup"; "--physical" is among the options. */
-cf_err cf_cmd_backup_physical(const struct cf_config *cfg, const struct cf_repo *repo, int argc,
-                              char **argv, const char *version, struct cf_error *err);
+/* Run a base backup; res is filled on success (agent/backup.h). */
+cf_err cf_backup_physical_run(const struct cf_backup_physical_opts *opts,
+                              struct cf_backup_result *res, struct cf_error *err);
 
 #endif

@@ -1,12 +1,5 @@
 /*
- * prune.c - `coffre prune`: delete what the retention policy lets go.
- *
- * The plan is policies/retention.c's (pure); this file only gathers the
- * facts (backups, their classes and lock dates from their manifests) and
- * carries the plan out.  A backup is deleted manifest first, so that an
- * interrupted prune leaves an incomplete backup, never a complete-looking
- * one with objects missing.  An object the storage refuses to delete
- * because of its lock is skipped with a one-line reason: WORM wins.
+ * prune.c - the prune engine (see prune.h).
  */
 #include "agent/prune.h"
 
@@ -14,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <jansson.h>
 
 #include "agent/prunewal.h"
 #include "common/log.h"
@@ -148,9 +139,8 @@ delete_backup(const struct cf_repo *repo, struct backup *b, struct cf_error *err
 struct upload_ctx {
     struct cf_storage *st;
     int64_t before;
-    bool dry_run, json;
-    size_t aborted;
-    json_t *arr;
+    bool dry_run;
+    struct cf_prune_result *res;
 };
 
 static cf_err
@@ -162,13 +152,9 @@ upload_cb(void *ctx, const struct cf_storage_upload *up, struct cf_error *err)
         return CF_OK;
     if (!u->dry_run && cf_storage_abort_upload(u->st, up, err) != CF_OK)
         return err->code;
-    u->aborted++;
-    if (u->json)
-        json_array_append_new(u->arr, json_pack("{s:s, s:s}", "upload", up->key, "action",
-                                                u->dry_run ? "would abort" : "aborted"));
-    else
-        (void)printf("%s unfinished upload of %s\n", u->dry_run ? "would abort" : "aborted",
-                     up->key);
+    if (cf_prune_result_add(u->res, CF_PRUNE_SUBJECT_UPLOAD, up->key,
+                            u->dry_run ? "would abort" : "aborted") == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     return CF_OK;
 }
 
@@ -178,8 +164,8 @@ upload_cb(void *ctx, const struct cf_storage_upload *up, struct cf_error *err)
  * retained physical backup, nor when a manifest could not be read.
  */
 static cf_err
-prune_wal(const struct cf_repo *repo, const struct backup *b, size_t n, bool dry_run, bool json,
-          json_t *arr, struct cf_error *err)
+prune_wal(const struct cf_repo *repo, const struct backup *b, size_t n, bool dry_run,
+          struct cf_prune_result *res, struct cf_error *err)
 {
     const struct backup *oldest = NULL;
 
@@ -199,7 +185,7 @@ prune_wal(const struct cf_repo *repo, const struct backup *b, size_t n, bool dry
     if (oldest == NULL)
         return CF_OK; /* no physical backup: the WAL is not ours to judge */
     return cf_prunewal_run(repo, oldest->start_lsn, oldest->segment_size, oldest->e->id, dry_run,
-                           json, arr, err);
+                           res, err);
 }
 
 static const char *
@@ -233,9 +219,10 @@ describe(const struct backup *b, char *buf, size_t size)
     return buf;
 }
 
-static void
-report(struct backup *b, bool dry_run, bool json, json_t *arr)
+static cf_err
+report(struct backup *b, bool dry_run, struct cf_prune_result *res, struct cf_error *err)
 {
+    struct cf_prune_entry *e;
     char why[512];
     const char *verb = b->action != CF_PRUNE_DELETE ? "keep"
                        : dry_run                    ? "would delete"
@@ -249,28 +236,58 @@ report(struct backup *b, bool dry_run, bool json, json_t *arr)
                                       : "skipped: %zu object(s) still locked by the storage",
                        b->locked);
     describe(b, why, sizeof(why));
-    if (json)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "id", b->e->id, "action", verb,
-                                             "reason", why));
-    else
-        (void)printf("%-14s %-22s %s\n", verb, b->e->id, why);
+    if ((e = cf_prune_result_add(res, CF_PRUNE_SUBJECT_BACKUP, b->e->id, verb)) == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    (void)snprintf(e->reason, sizeof(e->reason), "%s", why);
+    return CF_OK;
+}
+
+struct cf_prune_entry *
+cf_prune_result_add(struct cf_prune_result *res, enum cf_prune_subject subject, const char *name,
+                    const char *verb)
+{
+    struct cf_prune_entry *e;
+
+    if (res->n == res->cap) {
+        size_t cap = res->cap ? res->cap * 2 : 16;
+        struct cf_prune_entry *grown = realloc(res->entries, cap * sizeof(*grown));
+
+        if (grown == NULL)
+            return NULL;
+        res->entries = grown;
+        res->cap = cap;
+    }
+    e = &res->entries[res->n++];
+    memset(e, 0, sizeof(*e));
+    e->subject = subject;
+    (void)snprintf(e->name, sizeof(e->name), "%s", name);
+    (void)snprintf(e->verb, sizeof(e->verb), "%s", verb);
+    return e;
+}
+
+void
+cf_prune_result_clear(struct cf_prune_result *res)
+{
+    free(res->entries);
+    memset(res, 0, sizeof(*res));
 }
 
 cf_err
-cf_cmd_prune(const struct cf_config *cfg, const struct cf_repo *repo, bool dry_run, bool json,
-             struct cf_error *err)
+cf_prune_run(const struct cf_prune_opts *opts, struct cf_prune_result *res, struct cf_error *err)
 {
+    const struct cf_repo *repo = opts->repo;
+    bool dry_run = opts->dry_run;
     struct cf_retention_policy policy;
     struct cf_backup_entry *v = NULL;
     struct backup *b = NULL;
     struct cf_prune_item *items = NULL;
     enum cf_prune_action *actions = NULL;
-    json_t *arr = json_array();
     int64_t now = (int64_t)time(NULL);
-    size_t n = 0, deleted = 0;
+    size_t n = 0;
     cf_err rc;
 
-    cf_policy_from_config(cfg, &policy);
+    memset(res, 0, sizeof(*res));
+    cf_policy_from_conf(opts->retention, &policy);
     if ((rc = cf_repo_list_backups(repo, &v, &n, err)) != CF_OK)
         goto out;
     b = calloc(n + 1, sizeof(*b));
@@ -285,38 +302,32 @@ cf_cmd_prune(const struct cf_config *cfg, const struct cf_repo *repo, bool dry_r
         gather(repo, &b[i]);
         items[i] = b[i].item;
     }
-    cf_prune_plan(&policy, now, cfg->retention.stale_after, items, n, actions);
+    cf_prune_plan(&policy, now, opts->retention->stale_after, items, n, actions);
+    res->examined = n;
     for (size_t i = 0; i < n && rc == CF_OK; i++) {
         b[i].action = b[i].item.time < 0 ? CF_PRUNE_KEEP_RETAINED : actions[i];
         if (b[i].item.time < 0)
             (void)snprintf(b[i].note, sizeof(b[i].note), "kept: not a backup id");
         if (b[i].action == CF_PRUNE_DELETE && !dry_run) {
             rc = delete_backup(repo, &b[i], err);
-            deleted += b[i].locked == 0;
+            res->deleted += b[i].locked == 0;
         }
-        report(&b[i], dry_run, json, arr);
+        if (report(&b[i], dry_run, res, err) != CF_OK && rc == CF_OK)
+            rc = err->code;
     }
     if (rc == CF_OK)
-        rc = prune_wal(repo, b, n, dry_run, json, arr, err);
+        rc = prune_wal(repo, b, n, dry_run, res, err);
     if (rc == CF_OK) {
         char prefix[CF_STORAGE_KEY_MAX + 1];
-        struct upload_ctx u = {repo->st, now - cfg->retention.stale_after, dry_run, json, 0, arr};
+        struct upload_ctx u = {repo->st, now - opts->retention->stale_after, dry_run, res};
 
         (void)snprintf(prefix, sizeof(prefix), "%s/", repo->instance);
         rc = cf_storage_list_uploads(repo->st, prefix, upload_cb, &u, err);
     }
-    if (json) {
-        char *s = json_dumps(arr, JSON_INDENT(2));
-
-        if (s != NULL)
-            (void)printf("%s\n", s);
-        free(s);
-    }
     if (rc == CF_OK)
-        cf_log_info("prune: %zu backup(s) examined, %zu deleted%s", n, deleted,
+        cf_log_info("prune: %zu backup(s) examined, %zu deleted%s", n, res->deleted,
                     dry_run ? " (dry run: nothing changed)" : "");
 out:
-    json_decref(arr);
     free(actions);
     free(items);
     free(b);

@@ -60,11 +60,12 @@ prune_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
 
 cf_err
 cf_prunewal_run(const struct cf_repo *repo, uint64_t start_lsn, uint64_t segment_size,
-                const char *backup_id, bool dry_run, bool json, json_t *arr,
+                const char *backup_id, bool dry_run, struct cf_prune_result *res,
                 struct cf_error *err)
 {
     struct walprune w = {repo, start_lsn, segment_size, dry_run, false, 0, 0};
-    char prefix[CF_STORAGE_KEY_MAX + 1], lsn[CF_LSN_MAX_TEXT], reason[256];
+    char prefix[CF_STORAGE_KEY_MAX + 1], lsn[CF_LSN_MAX_TEXT];
+    struct cf_prune_entry *e;
     const char *verb;
     cf_err rc;
 
@@ -76,18 +77,16 @@ cf_prunewal_run(const struct cf_repo *repo, uint64_t start_lsn, uint64_t segment
         return rc;
     cf_lsn_format(start_lsn, lsn, sizeof(lsn));
     verb = dry_run ? "would delete" : w.locked > 0 && w.deleted == 0 ? "skipped" : "deleted";
+    if ((e = cf_prune_result_add(res, CF_PRUNE_SUBJECT_WAL, lsn, verb)) == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    e->objects = w.deleted;
+    e->locked = w.locked;
     if (w.locked > 0)
-        (void)snprintf(reason, sizeof(reason), "%zu WAL object(s) before %s (start of the oldest "
-                       "retained physical backup %s); %zu still locked by the storage",
+        (void)snprintf(e->reason, sizeof(e->reason), "%zu WAL object(s) before %s (start of the "
+                       "oldest retained physical backup %s); %zu still locked by the storage",
                        w.deleted, lsn, backup_id, w.locked);
     else
-        (void)snprintf(reason, sizeof(reason), "%zu WAL object(s) before %s (start of the oldest "
-                       "retained physical backup %s)", w.deleted, lsn, backup_id);
-    if (json)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:s}", "wal", lsn, "action",
-                                             verb, "objects", (json_int_t)w.deleted, "locked",
-                                             (json_int_t)w.locked, "reason", reason));
-    else
-        (void)printf("%-14s %-22s %s\n", verb, "WAL", reason);
+        (void)snprintf(e->reason, sizeof(e->reason), "%zu WAL object(s) before %s (start of the "
+                       "oldest retained physical backup %s)", w.deleted, lsn, backup_id);
     return CF_OK;
 }

@@ -16,8 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
+#include "agent/prune.h"
 #include "storage/repo.h"
 
 /* True if segment segno of a WAL object lies entirely before start_lsn. */
@@ -26,7 +25,7 @@ bool cf_prunewal_is_expired(uint64_t segno, uint64_t start_lsn, uint64_t segment
 /* Delete (or, dry_run, list) the WAL before start_lsn, kept for backup_id.
  * Reports one line (or one JSON element appended to arr). */
 cf_err cf_prunewal_run(const struct cf_repo *repo, uint64_t start_lsn, uint64_t segment_size,
-                       const char *backup_id, bool dry_run, bool json, json_t *arr,
+                       const char *backup_id, bool dry_run, struct cf_prune_result *res,
                        struct cf_error *err);
 
 #endif

@@ -61,7 +61,7 @@ cf_wal_lock_repo(const struct cf_config *cfg, const struct cf_repo *repo, struct
 
     *copy = *repo;
     if (repo->st->features & CF_STORAGE_FEAT_OBJECT_LOCK) {
-        cf_policy_from_config(cfg, &policy);
+        cf_policy_from_conf(&cfg->retention, &policy);
         copy->retain_until = cf_retention_lock_until(&policy, CF_CLASS_DAILY, (int64_t)time(NULL));
     }
 }

@@ -11,7 +11,6 @@
  * read from files, never logged, never put in an error message.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +23,6 @@
 #include "common/manifest.h"
 #include "ops/ops.h"
 #include "ops/ops_int.h"
-
-const char cf_alert_usage[] =
-    "Usage: coffre alert check\n"
-    "       coffre alert test\n"
-    "\n"
-    "check: evaluate the alert conditions (backup age, free space, failed runs,\n"
-    "WAL archive lag, keys) and notify the configured receivers of every change;\n"
-    "also refreshes the metrics textfile.  Run by coffre-alert@.timer; backup,\n"
-    "prune and verify do the same when they end.\n"
-    "test: send a test notification to every configured receiver.\n";
 
 #define SECRET_MAX 512
 
@@ -499,21 +488,21 @@ refresh(const struct cf_config *cfg, const struct cf_repo *repo, const char *kin
 }
 
 void
-cf_ops_after_run(const struct cf_config *cfg, const struct cf_repo *repo, const char *kind,
+cf_ops_after_run(const struct cf_config *cfg, const struct cf_repo *repo, enum cf_run_kind kind,
                  int64_t start, const struct cf_error *run_err)
 {
     struct cf_error e = CF_ERROR_INIT;
 
-    if (refresh(cfg, repo, kind, start, run_err, &e) != CF_OK)
-        cf_log_warning("could not update the metrics and alerts after %s: %s%s%s", kind, e.msg,
+    if (refresh(cfg, repo, cf_alert_kinds[kind], start, run_err, &e) != CF_OK)
+        cf_log_warning("could not update the metrics and alerts after %s: %s%s%s",
+                       cf_alert_kinds[kind], e.msg,
                        e.hint[0] ? " -- " : "", e.hint);
 }
 
-static cf_err
-alert_test(const struct cf_config *cfg, struct cf_error *err)
+cf_err
+cf_alert_test_run(const struct cf_config *cfg, size_t *tried, size_t *sent, struct cf_error *err)
 {
     struct message m = {0};
-    size_t tried, sent;
     cf_err rc = CF_OK;
 
     m.instance = cfg->instance;
@@ -523,28 +512,18 @@ alert_test(const struct cf_config *cfg, struct cf_error *err)
     m.summary = "test notification from coffre alert test: this receiver works";
     m.hint = "Nothing: this is a test.";
     m.since = (int64_t)time(NULL);
-    send_all(cfg, &m, &tried, &sent, &rc, err);
-    if (tried == 0) {
+    send_all(cfg, &m, tried, sent, &rc, err);
+    if (*tried == 0) {
         cf_error_setf(err, CF_ERR_CONFIG, "no alert receiver is configured");
         cf_error_hint(err, "Set alerts.webhook_url, alerts.smtp_url or alerts.telegram_chat_id "
                            "in %s.", cfg->path);
         return CF_ERR_CONFIG;
     }
-    (void)printf("test notification sent to %zu of %zu receiver(s)\n", sent, tried);
-    return sent == tried ? CF_OK : rc;
+    return *sent == *tried ? CF_OK : rc;
 }
 
 cf_err
-cf_cmd_alert(const struct cf_config *cfg, const struct cf_repo *repo, int argc, char **argv,
-             struct cf_error *err)
+cf_alert_check_run(const struct cf_config *cfg, const struct cf_repo *repo, struct cf_error *err)
 {
-    const char *sub = argc > 1 ? argv[1] : NULL;
-
-    if (sub == NULL || argc > 2)
-        return cf_error_set(err, CF_ERR_USAGE, "alert needs one subcommand: check or test");
-    if (strcmp(sub, "test") == 0)
-        return alert_test(cfg, err);
-    if (strcmp(sub, "check") == 0)
-        return refresh(cfg, repo, NULL, 0, NULL, err);
-    return cf_error_set(err, CF_ERR_USAGE, "unknown alert subcommand \"%s\"", sub);
+    return refresh(cfg, repo, NULL, 0, NULL, err);
 }

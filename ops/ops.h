@@ -16,23 +16,28 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "policies/alerts.h"
 #include "storage/repo.h"
 
-extern const char cf_status_usage[];
-extern const char cf_alert_usage[];
-
-/* Record that a run of kind ("backup", "prune", "verify") that started at
+/* Record that a run of kind (backup, prune, verify) that started at
  * start ended with run_err (code CF_OK: success), then refresh the metrics and
  * evaluate the alerts.  Failures are logged as warnings. */
-void cf_ops_after_run(const struct cf_config *cfg, const struct cf_repo *repo, const char *kind,
-                      int64_t start, const struct cf_error *run_err);
+void cf_ops_after_run(const struct cf_config *cfg, const struct cf_repo *repo,
+                      enum cf_run_kind kind, int64_t start, const struct cf_error *run_err);
 
-/* `coffre status [--json]`: argv[0] is "status". */
-cf_err cf_cmd_status(const struct cf_config *cfg, const struct cf_repo *repo, int argc,
-                     char **argv, struct cf_error *err);
+/*
+ * The status engine: every fact about the instance (repository, state file,
+ * free space, WAL archive) and the alert conditions they raise, into *f.
+ * Only reads: no lock, no directory created.
+ */
+cf_err cf_status_run(const struct cf_config *cfg, const struct cf_repo *repo,
+                     struct cf_alert_facts *f, struct cf_error *err);
 
-/* `coffre alert check|test`: argv[0] is "alert". */
-cf_err cf_cmd_alert(const struct cf_config *cfg, const struct cf_repo *repo, int argc,
-                    char **argv, struct cf_error *err);
+/* `alert check`: gather, write the metrics, notify the receivers of every change. */
+cf_err cf_alert_check_run(const struct cf_config *cfg, const struct cf_repo *repo,
+                          struct cf_error *err);
+/* `alert test`: a test notification to every receiver; how many were tried and reached. */
+cf_err cf_alert_test_run(const struct cf_config *cfg, size_t *tried, size_t *sent,
+                         struct cf_error *err);
 
 #endif

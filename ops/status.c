@@ -1,9 +1,8 @@
 /*
  * status.c - the facts operators need (gathered from the repository, the
- * state file and the file system), evaluated by policies/alerts.c, and
- * `coffre status [--json]`, whose JSON carries the seed's metrics keys.
+ * state file and the file system), evaluated by policies/alerts.c: what
+ * `coffre status`, the metrics and the alerts report.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,15 +15,6 @@
 #include "ops/ops_int.h"
 #include "policies/policy.h"
 #include "storage/walrepo.h"
-
-const char cf_status_usage[] =
-    "Usage: coffre status [--json]\n"
-    "\n"
-    "Summarise the instance's backups for an operator: how many, how big, the\n"
-    "newest and its age, free space, what prune would delete, the last backup,\n"
-    "prune and verify runs, the WAL archive, and the health with every issue\n"
-    "(the conditions that alerts notify; see docs/operations.md).  Exit status 0\n"
-    "whatever the health; read health_status.\n";
 
 static void
 read_runs(json_t *state, struct cf_alert_facts *f)
@@ -167,7 +157,7 @@ cf_ops_gather(const struct cf_config *cfg, const struct cf_repo *repo, json_t *s
     }
     for (size_t i = 0; i < n; i++)
         gather_backup(repo, &v[i], f, &items[i]);
-    cf_policy_from_config(cfg, &policy);
+    cf_policy_from_conf(&cfg->retention, &policy);
     cf_prune_plan(&policy, f->now, cfg->retention.stale_after, items, n, actions);
     for (size_t i = 0; i < n; i++)
         f->old_to_clean += items[i].time >= 0 && actions[i] == CF_PRUNE_DELETE;
@@ -176,173 +166,23 @@ cf_ops_gather(const struct cf_config *cfg, const struct cf_repo *repo, json_t *s
     free(v);
     gather_space(cfg, f);
     gather_wal(repo, f);
-    cf_alerts_evaluate(cfg, f);
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, f);
     return CF_OK;
 }
 
-/* ---- `coffre status` --------------------------------------------------- */
-
-static json_t *
-time_or_null(int64_t t)
-{
-    char buf[32];
-
-    if (t <= 0)
-        return json_null();
-    cf_format_time(t, buf, sizeof(buf));
-    return json_string(buf);
-}
-
-static void
-print_json(const struct cf_config *cfg, const struct cf_alert_facts *f)
-{
-    json_t *root = json_object(), *issues = json_array(), *runs = json_object();
-    double age_h = f->latest_backup[0] ? (double)(f->now - f->latest_time) / 3600.0 : -1;
-    char *s;
-
-    for (size_t i = 0; i < f->n_issues; i++)
-        json_array_append_new(issues, json_pack("{s:s, s:s, s:s, s:s}", "name",
-                                                f->issues[i].name, "severity",
-                                                cf_severity_name(f->issues[i].severity),
-                                                "summary", f->issues[i].summary, "hint",
-                                                f->issues[i].hint));
-    for (size_t k = 0; k < CF_ALERT_KINDS; k++) {
-        const struct cf_alert_run *r = &f->runs[k];
-
-        if (!r->present) {
-            json_object_set_new(runs, cf_alert_kinds[k], json_null());
-            continue;
-        }
-        json_object_set_new(runs, cf_alert_kinds[k],
-                            json_pack("{s:b, s:o, s:o, s:f, s:s*}", "ok", r->ok, "end",
-                                      time_or_null(r->end), "last_success",
-                                      time_or_null(r->last_success), "duration_seconds",
-                                      r->duration, "error", r->ok ? NULL : r->error));
-    }
-    json_object_set_new(root, "instance", json_string(cfg->instance));
-    json_object_set_new(root, "time", time_or_null(f->now));
-    json_object_set_new(
-        root, "basic",
-        json_pack("{s:I, s:I, s:o, s:I, s:I}", "total_backups", (json_int_t)f->total_backups,
-                  "total_size_bytes", (json_int_t)f->total_size_bytes, "available_space_bytes",
-                  f->have_space ? json_integer((json_int_t)f->available_space_bytes)
-                                : json_null(),
-                  "incomplete_backups", (json_int_t)f->incomplete, "unreadable_backups",
-                  (json_int_t)f->unreadable + (json_int_t)f->key_missing));
-    json_object_set_new(
-        root, "backup",
-        json_pack("{s:o, s:o, s:o, s:I, s:o}", "latest_backup",
-                  f->latest_backup[0] ? json_string(f->latest_backup) : json_null(),
-                  "backup_age_hours", age_h >= 0 ? json_real(age_h) : json_null(),
-                  "latest_kind", f->latest_backup[0] ? json_string(f->latest_kind) : json_null(),
-                  "backup_size_bytes", (json_int_t)f->latest_stored, "backup_time",
-                  time_or_null(f->latest_time)));
-    json_object_set_new(
-        root, "retention",
-        json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}}", "daily_backups_last_24h",
-                  (json_int_t)f->last_24h, "weekly_backups_last_7d", (json_int_t)f->last_7d,
-                  "monthly_backups_last_30d", (json_int_t)f->last_30d, "old_backups_to_clean",
-                  (json_int_t)f->old_to_clean, "by_class", "daily", (json_int_t)f->by_class[0],
-                  "weekly", (json_int_t)f->by_class[1], "monthly", (json_int_t)f->by_class[2]));
-    json_object_set_new(root, "wal",
-                        json_pack("{s:I, s:I, s:o, s:o}", "objects", (json_int_t)f->wal_objects,
-                                  "stored_bytes", (json_int_t)f->wal_bytes, "newest",
-                                  time_or_null(f->wal_newest), "lag_seconds",
-                                  f->wal_newest > 0 ? json_integer(f->now - f->wal_newest)
-                                                    : json_null()));
-    json_object_set_new(root, "runs", runs);
-    json_object_set_new(root, "health",
-                        json_pack("{s:s, s:I, s:o}", "health_status", cf_alerts_health(f),
-                                  "health_issues_count", (json_int_t)f->n_issues, "issues",
-                                  issues));
-    s = json_dumps(root, JSON_INDENT(2));
-    json_decref(root);
-    if (s != NULL)
-        (void)printf("%s\n", s);
-    free(s);
-}
-
-static void
-print_human(const struct cf_config *cfg, const struct cf_alert_facts *f)
-{
-    char when[32], age[32];
-
-    (void)printf("instance:        %s\n", cfg->instance);
-    (void)printf("health:          %s (%zu issue(s))\n", cf_alerts_health(f), f->n_issues);
-    for (size_t i = 0; i < f->n_issues; i++)
-        (void)printf("  %-8s %s\n           %s\n", cf_severity_name(f->issues[i].severity),
-                     f->issues[i].summary, f->issues[i].hint);
-    (void)printf("backups:         %zu complete, %zu incomplete, %zu unreadable; %.1f MiB "
-                 "stored\n",
-                 f->total_backups, f->incomplete, f->unreadable + f->key_missing,
-                 (double)f->total_size_bytes / (1024.0 * 1024));
-    if (f->latest_backup[0] != '\0') {
-        cf_alerts_format_age(f->now - f->latest_time, age, sizeof(age));
-        (void)printf("newest:          %s (%s, %s old, %.1f MiB stored)\n", f->latest_backup,
-                     f->latest_kind, age, (double)f->latest_stored / (1024.0 * 1024));
-    }
-    (void)printf("by class:        %zu daily, %zu weekly, %zu monthly; prune would delete %zu\n",
-                 f->by_class[0], f->by_class[1], f->by_class[2], f->old_to_clean);
-    if (f->have_space)
-        (void)printf("free space:      %.2f GiB on %s\n",
-                     (double)f->available_space_bytes / (1024.0 * 1024 * 1024), f->space_path);
-    if (f->wal_newest > 0) {
-        cf_alerts_format_age(f->now - f->wal_newest, age, sizeof(age));
-        (void)printf("WAL archive:     %zu object(s), newest %s old\n", f->wal_objects, age);
-    }
-    for (size_t k = 0; k < CF_ALERT_KINDS; k++) {
-        const struct cf_alert_run *r = &f->runs[k];
-
-        if (!r->present) {
-            (void)printf("last %-10s never recorded\n", cf_alert_kinds[k]);
-            continue;
-        }
-        cf_format_time(r->end, when, sizeof(when));
-        (void)printf("last %-10s %s at %s (%.0f s)%s%s\n", cf_alert_kinds[k],
-                     r->ok ? "succeeded" : "FAILED", when, r->duration, r->ok ? "" : ": ",
-                     r->ok ? "" : r->error);
-    }
-}
-
 cf_err
-cf_cmd_status(const struct cf_config *cfg, const struct cf_repo *repo, int argc, char **argv,
+cf_status_run(const struct cf_config *cfg, const struct cf_repo *repo, struct cf_alert_facts *f,
               struct cf_error *err)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    struct cf_ops_state st;
-    struct cf_alert_facts *f;
-    bool json = false;
-    int ch;
+    char path[600];
+    json_error_t je;
+    json_t *state;
     cf_err rc;
 
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'j': json = true; break;
-        case 'h': (void)fputs(cf_status_usage, stdout); return CF_OK;
-        default: return cf_error_set(err, CF_ERR_USAGE, "invalid option for status");
-        }
-    }
-    if (optind != argc)
-        return cf_error_set(err, CF_ERR_USAGE, "unexpected argument \"%s\"", argv[optind]);
-    if ((f = malloc(sizeof(*f))) == NULL)
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     /* status only reads the state: no lock, no directory created */
-    {
-        char path[600];
-        json_error_t je;
-
-        (void)snprintf(path, sizeof(path), "%s/state.json", cfg->metrics.state_dir);
-        st.root = json_load_file(path, 0, &je);
-    }
-    rc = cf_ops_gather(cfg, repo, st.root, f, err);
-    json_decref(st.root);
-    if (rc == CF_OK) {
-        if (json)
-            print_json(cfg, f);
-        else
-            print_human(cfg, f);
-    }
-    free(f);
+    (void)snprintf(path, sizeof(path), "%s/state.json", cfg->metrics.state_dir);
+    state = json_load_file(path, 0, &je);
+    rc = cf_ops_gather(cfg, repo, state, f, err);
+    json_decref(state);
     return rc;
 }

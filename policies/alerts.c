@@ -78,7 +78,8 @@ eval_runs(struct cf_alert_facts *f)
 }
 
 void
-cf_alerts_evaluate(const struct cf_config *cfg, struct cf_alert_facts *f)
+cf_alerts_evaluate(const struct cf_alerts_conf *th, const char *instance,
+                   struct cf_alert_facts *f)
 {
     char a[32], b[32];
 
@@ -86,27 +87,27 @@ cf_alerts_evaluate(const struct cf_config *cfg, struct cf_alert_facts *f)
     if (f->total_backups == 0) {
         add_issue(f, "CoffreNoBackup", CF_SEV_CRITICAL,
                   "Run \"coffre backup\" and check that coffre-backup@INSTANCE.timer is enabled.",
-                  "instance %s has no complete backup", cfg->instance);
+                  "instance %s has no complete backup", instance);
     } else {
         int64_t age = f->now - f->latest_time;
-        enum cf_severity sev = age > cfg->alerts.age_critical  ? CF_SEV_CRITICAL
-                               : age > cfg->alerts.age_warning ? CF_SEV_WARNING
+        enum cf_severity sev = age > th->age_critical  ? CF_SEV_CRITICAL
+                               : age > th->age_warning ? CF_SEV_WARNING
                                                               : CF_SEV_NONE;
 
         cf_alerts_format_age(age, a, sizeof(a));
-        cf_alerts_format_age(sev == CF_SEV_CRITICAL ? cfg->alerts.age_critical : cfg->alerts.age_warning, b,
+        cf_alerts_format_age(sev == CF_SEV_CRITICAL ? th->age_critical : th->age_warning, b,
                 sizeof(b));
         if (sev != CF_SEV_NONE)
             add_issue(f, "CoffreBackupTooOld", sev,
                       "Check the backup timer (systemctl list-timers 'coffre-backup@*') and the "
                       "last backup run's log.",
-                      "the newest backup of %s (%s) is %s old (threshold %s)", cfg->instance,
+                      "the newest backup of %s (%s) is %s old (threshold %s)", instance,
                       f->latest_backup, a, b);
     }
     if (f->have_space) {
         uint64_t free_b = f->available_space_bytes;
-        enum cf_severity sev = free_b < cfg->alerts.free_critical  ? CF_SEV_CRITICAL
-                               : free_b < cfg->alerts.free_warning ? CF_SEV_WARNING
+        enum cf_severity sev = free_b < th->free_critical  ? CF_SEV_CRITICAL
+                               : free_b < th->free_warning ? CF_SEV_WARNING
                                                                   : CF_SEV_NONE;
 
         if (sev != CF_SEV_NONE)
@@ -115,15 +116,15 @@ cf_alerts_evaluate(const struct cf_config *cfg, struct cf_alert_facts *f)
                       "system.",
                       "%.2f GiB free on %s (threshold %.2f GiB)",
                       (double)free_b / (1024.0 * 1024 * 1024), f->space_path,
-                      (double)(sev == CF_SEV_CRITICAL ? cfg->alerts.free_critical
-                                                      : cfg->alerts.free_warning) /
+                      (double)(sev == CF_SEV_CRITICAL ? th->free_critical
+                                                      : th->free_warning) /
                           (1024.0 * 1024 * 1024));
     }
     eval_runs(f);
     if (f->wal_newest > 0) {
         int64_t lag = f->now - f->wal_newest;
-        enum cf_severity sev = lag > cfg->alerts.wal_lag_critical  ? CF_SEV_CRITICAL
-                               : lag > cfg->alerts.wal_lag_warning ? CF_SEV_WARNING
+        enum cf_severity sev = lag > th->wal_lag_critical  ? CF_SEV_CRITICAL
+                               : lag > th->wal_lag_warning ? CF_SEV_WARNING
                                                                   : CF_SEV_NONE;
 
         cf_alerts_format_age(lag, a, sizeof(a));
@@ -132,7 +133,7 @@ cf_alerts_evaluate(const struct cf_config *cfg, struct cf_alert_facts *f)
                       "Check archive_command / coffre-wal-stream@INSTANCE and "
                       "pg_stat_archiver.failed_count; point-in-time recovery stops at the "
                       "newest archived WAL.",
-                      "the newest archived WAL of %s is %s old", cfg->instance, a);
+                      "the newest archived WAL of %s is %s old", instance, a);
     }
     if (f->key_missing > 0)
         add_issue(f, "CoffreKeyMissing", CF_SEV_CRITICAL,
@@ -141,11 +142,11 @@ cf_alerts_evaluate(const struct cf_config *cfg, struct cf_alert_facts *f)
                   "backups are needed.",
                   "%zu retained backup(s) of %s, e.g. %s, need a key that no configured HSM "
                   "key can unwrap",
-                  f->key_missing, cfg->instance, f->key_missing_id);
+                  f->key_missing, instance, f->key_missing_id);
     if (f->unreadable > 0)
         add_issue(f, "CoffreBackupUnreadable", CF_SEV_WARNING,
                   "Run \"coffre list\" and \"coffre verify\" on them.",
-                  "%zu backup manifest(s) of %s cannot be read", f->unreadable, cfg->instance);
+                  "%zu backup manifest(s) of %s cannot be read", f->unreadable, instance);
 }
 
 const char *

@@ -36,8 +36,11 @@ struct cf_alert_run {
     char error_class[24];        /* cf_err_name() */
 };
 
+/* The kinds of run whose outcome is recorded (state.json, metrics, alerts). */
+enum cf_run_kind { CF_RUN_BACKUP = 0, CF_RUN_PRUNE = 1, CF_RUN_VERIFY = 2 };
 #define CF_ALERT_KINDS 3
-extern const char *const cf_alert_kinds[CF_ALERT_KINDS];   /* backup, prune, verify */
+/* Their names, indexed by enum cf_run_kind: backup, prune, verify. */
+extern const char *const cf_alert_kinds[CF_ALERT_KINDS];
 
 struct cf_alert_facts {
     int64_t now;
@@ -65,8 +68,9 @@ struct cf_alert_facts {
     size_t n_issues;
 };
 
-/* Fill f->issues from the facts and the thresholds of cfg. */
-void cf_alerts_evaluate(const struct cf_config *cfg, struct cf_alert_facts *f);
+/* Fill f->issues from the facts and the [alerts] thresholds; instance names it in summaries. */
+void cf_alerts_evaluate(const struct cf_alerts_conf *thresholds, const char *instance,
+                        struct cf_alert_facts *f);
 /* "unhealthy" (a critical issue), "degraded" (warnings only) or "healthy". */
 const char *cf_alerts_health(const struct cf_alert_facts *f);
 const char *cf_severity_name(enum cf_severity s);

@@ -6,13 +6,13 @@
 #include <string.h>
 
 void
-cf_policy_from_config(const struct cf_config *cfg, struct cf_retention_policy *out)
+cf_policy_from_conf(const struct cf_retention_conf *conf, struct cf_retention_policy *out)
 {
-    out->daily = cfg->retention.daily;
-    out->weekly = cfg->retention.weekly;
-    out->monthly = cfg->retention.monthly;
-    out->min_keep = cfg->retention.min_keep;
-    out->margin = cfg->retention.lock_margin;
+    out->daily = conf->daily;
+    out->weekly = conf->weekly;
+    out->monthly = conf->monthly;
+    out->min_keep = conf->min_keep;
+    out->margin = conf->lock_margin;
 }
 
 static int

@@ -14,7 +14,8 @@
 #include "common/config.h"
 #include "policies/retention.h"
 
-void cf_policy_from_config(const struct cf_config *cfg, struct cf_retention_policy *out);
+/* The [retention] section as the policy the pure functions take. */
+void cf_policy_from_conf(const struct cf_retention_conf *conf, struct cf_retention_policy *out);
 
 /* Seconds since the epoch of a backup id, or -1 if id is not of that form. */
 int64_t cf_backup_id_time(const char *id);

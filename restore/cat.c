@@ -1,9 +1,8 @@
 /*
- * cat.c - `coffre cat OBJECT`: one object's plaintext on stdout, for manual
- * recovery.  It needs only the object and a key: OBJECT may be "ID/NAME"
- * (checked against the manifest when there is one), a repository key, or
- * the path of an object file copied out of any repository.
+ * cat.c - the cat engine (see cat.h).
  */
+#include "restore/cat.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,11 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "restore/commands.h"
 #include "stream/hash.h"
 
 static cf_err
-cat_file(const struct cf_repo *repo, const char *path, struct cf_error *err)
+cat_file(const struct cf_cat_opts *o, const char *path, struct cf_error *err)
 {
     struct cf_restore_chain chain = {NULL, NULL, NULL};
     struct cf_source *src = NULL;
@@ -29,8 +27,8 @@ cat_file(const struct cf_repo *repo, const char *path, struct cf_error *err)
         (void)close(fd);
         return rc;
     }
-    if ((rc = cf_fd_sink_new(STDOUT_FILENO, 0, "standard output", &out, err)) == CF_OK &&
-        (rc = cf_restore_chain_new(repo->keys, NULL, path, NULL, out, &chain, err)) == CF_OK)
+    if ((rc = cf_fd_sink_new(o->fd, 0, o->fd_name, &out, err)) == CF_OK &&
+        (rc = cf_restore_chain_new(o->repo->keys, NULL, path, NULL, out, &chain, err)) == CF_OK)
         rc = cf_pump(src, chain.head, CF_PUMP_BUFFER, err);
     cf_sink_free(chain.head);
     cf_source_free(src);
@@ -38,8 +36,10 @@ cat_file(const struct cf_repo *repo, const char *path, struct cf_error *err)
 }
 
 cf_err
-cf_cmd_cat(const struct cf_repo *repo, const char *object, struct cf_error *err)
+cf_cat_run(const struct cf_cat_opts *o, struct cf_error *err)
 {
+    const struct cf_repo *repo = o->repo;
+    const char *object = o->object;
     char prefix[CF_STORAGE_KEY_MAX + 1], id[CF_OBJECT_ID_MAX + 1];
     const char *rel = object, *slash;
     struct cf_manifest *m = NULL;
@@ -50,7 +50,7 @@ cf_cmd_cat(const struct cf_repo *repo, const char *object, struct cf_error *err)
     cf_err rc;
 
     if (strchr(object, '/') != NULL && access(object, R_OK) == 0 && object[0] == '/')
-        return cat_file(repo, object, err);
+        return cat_file(o, object, err);
     (void)snprintf(prefix, sizeof(prefix), "%s/backup/", repo->instance);
     if (strncmp(rel, prefix, strlen(prefix)) == 0)
         rel += strlen(prefix);
@@ -70,7 +70,7 @@ cf_cmd_cat(const struct cf_repo *repo, const char *object, struct cf_error *err)
                 sha = digest;
     }
     cf_manifest_free(m);
-    if ((rc = cf_fd_sink_new(STDOUT_FILENO, 0, "standard output", &out, err)) != CF_OK)
+    if ((rc = cf_fd_sink_new(o->fd, 0, o->fd_name, &out, err)) != CF_OK)
         return rc;
     return cf_repo_get(repo, id, slash + 1, kind, sha, out, err);
 }

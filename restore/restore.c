@@ -1,25 +1,8 @@
 /*
- * restore.c - `coffre restore ID --target CONNINFO`: a logical backup into
- * a database, through pg_restore.
- *
- * Nothing half-restored may look like a good database:
- *   --create   restore into a temporary database "<target>_coffre_<pid>",
- *              renamed to the target only after pg_restore succeeded and
- *              every byte passed its AEAD and sha256 checks; dropped on any
- *              failure.  The target must not exist.
- *   --replace  the same, but the target may exist: on success it is renamed
- *              "<target>_old_<time>" (kept, never dropped by coffre) and the
- *              new database takes its name.
- *   otherwise  the target must exist and be empty; the object is verified
- *              first, then streamed into pg_restore --single-transaction, so
- *              a failure rolls everything back.
- *   --jobs N, --schema, --table
- *              the object is first decrypted and verified into a private
- *              temporary file ($TMPDIR), which pg_restore reads: -j N needs a
- *              seekable archive, and a selective restore needs the archive's
- *              table of contents to include the schema itself (pg_restore -n
- *              restores the objects in a schema, not the schema).
+ * restore.c - the logical restore engine (see restore.h).
  */
+#include "restore/restore.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -31,13 +14,12 @@
 
 #include "common/log.h"
 #include "common/pg.h"
-#include "restore/commands.h"
 #include "stream/child.h"
 #include "stream/hash.h"
 
 struct job {
     const struct cf_repo *repo;
-    const struct cf_restore_options *o;
+    const struct cf_restore_opts *o;
     struct cf_manifest *m;
     const struct cf_manifest_object *obj;
     uint8_t sha[CF_SHA256_BYTES];
@@ -249,44 +231,72 @@ has_line(const char *text, const char *line)
     return 0;
 }
 
-/*
- * Write the -L list for a selective restore: the entries pg_restore selects
- * for -n/-t, plus the schema's own entries, in archive order.
- */
+size_t
+cf_restore_filter_toc(const char *all, const char *selected, const char *schema, char **out)
+{
+    size_t cap = strlen(all) + 2, len = 0, kept = 0;
+    char *buf = malloc(cap);
+
+    *out = NULL;
+    if (buf == NULL)
+        return 0;
+    buf[0] = '\0';
+    for (const char *line = all; *line != '\0';) {
+        const char *eol = strchr(line, '\n');
+        size_t n = eol != NULL ? (size_t)(eol - line) : strlen(line);
+        char *copy = strndup(line, n);
+
+        if (copy == NULL) {
+            free(buf);
+            return 0;
+        }
+        if (n > 0 && copy[0] != ';' &&
+            ((schema != NULL && is_schema_entry(copy, schema)) || has_line(selected, copy))) {
+            memcpy(buf + len, copy, n);
+            len += n;
+            buf[len++] = '\n';
+            buf[len] = '\0';
+            kept++;
+        }
+        free(copy);
+        line += n + (eol != NULL);
+    }
+    *out = buf;
+    return kept;
+}
+
+/* Write the -L list for a selective restore (cf_restore_filter_toc) into a new 0600 file. */
 static cf_err
 write_list(const struct job *j, const char *file, const char *list, struct cf_error *err)
 {
-    char *all = NULL, *sel = NULL, *line, *save = NULL;
-    FILE *f = NULL;
-    size_t kept = 0;
+    char *all = NULL, *sel = NULL, *text = NULL;
+    size_t kept = 0, len;
+    int fd = -1;
     cf_err rc;
 
     if ((rc = toc_list(j, file, 0, &all, err)) != CF_OK ||
         (rc = toc_list(j, file, 1, &sel, err)) != CF_OK)
         goto out;
-    f = fopen(list, "w");
-    if (f == NULL) {
-        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not create \"%s\"", list);
+    kept = cf_restore_filter_toc(all, sel, j->o->schema, &text);
+    if (text == NULL) {
+        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (line = strtok_r(all, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-        if (line[0] == ';')
-            continue;
-        if ((j->o->schema != NULL && is_schema_entry(line, j->o->schema)) ||
-            has_line(sel, line)) {
-            (void)fprintf(f, "%s\n", line);
-            kept++;
-        }
-    }
-    if (fclose(f) != 0)
-        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not write \"%s\"", list);
-    if (rc == CF_OK && kept == 0) {
+    if (kept == 0) {
         rc = cf_error_set(err, CF_ERR_USAGE, "nothing in backup %s matches the selection",
                           j->o->id);
         cf_error_detail(err, "Selection: schema \"%s\", table \"%s\".",
                         j->o->schema ? j->o->schema : "*", j->o->table ? j->o->table : "*");
+        goto out;
     }
+    fd = open(list, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    len = strlen(text);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len)
+        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not write \"%s\"", list);
+    if (fd >= 0 && close(fd) != 0 && rc == CF_OK)
+        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not write \"%s\"", list);
 out:
+    free(text);
     free(all);
     free(sel);
     return rc;
@@ -380,7 +390,7 @@ swap_out(struct job *j, char *old, size_t size, struct cf_error *err)
 }
 
 static cf_err
-restore_create(struct job *j, struct cf_error *err)
+restore_create(struct job *j, struct cf_restore_result *res, struct cf_error *err)
 {
     char tmp[64], old[64] = "";
     int exists = 0;
@@ -412,9 +422,8 @@ restore_create(struct job *j, struct cf_error *err)
                                &ignored);
         }
     }
-    if (rc == CF_OK && old[0] != '\0')
-        cf_log_info("the previous database \"%s\" was kept as \"%s\"; drop it when satisfied",
-                    j->target_db, old);
+    if (rc == CF_OK)
+        (void)snprintf(res->old_db, sizeof(res->old_db), "%s", old);
     if (rc != CF_OK) {
         struct cf_error ignored = CF_ERROR_INIT;
 
@@ -447,14 +456,25 @@ restore_existing(struct job *j, struct cf_error *err)
     return run_restore(j, err);
 }
 
+static double
+now_seconds(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 cf_err
-cf_cmd_restore(const struct cf_repo *repo, const struct cf_restore_options *o,
+cf_restore_run(const struct cf_restore_opts *o, struct cf_restore_result *res,
                struct cf_error *err)
 {
+    const struct cf_repo *repo = o->repo;
     struct job j;
-    time_t t0 = time(NULL);
+    double t0 = now_seconds();
     cf_err rc;
 
+    memset(res, 0, sizeof(*res));
     memset(&j, 0, sizeof(j));
     j.repo = repo;
     j.o = o;
@@ -471,11 +491,14 @@ cf_cmd_restore(const struct cf_repo *repo, const struct cf_restore_options *o,
         (rc = cf_pg_connect(o->target, "postgres", &j.admin, err)) != CF_OK)
         goto out;
     j.server_version = PQserverVersion(j.admin);
-    rc = o->create || o->replace ? restore_create(&j, err) : restore_existing(&j, err);
-    if (rc == CF_OK)
-        cf_log_info("restored database \"%s\" of backup %s into \"%s\" (%llu bytes) in %lld s",
-                    j.obj->database ? j.obj->database : "?", o->id, j.target_db,
-                    (unsigned long long)j.obj->plain, (long long)(time(NULL) - t0));
+    rc = o->create || o->replace ? restore_create(&j, res, err) : restore_existing(&j, err);
+    if (rc == CF_OK) {
+        (void)snprintf(res->database, sizeof(res->database), "%s",
+                       j.obj->database ? j.obj->database : "");
+        (void)snprintf(res->target_db, sizeof(res->target_db), "%s", j.target_db);
+        res->plain_bytes = j.obj->plain;
+        res->seconds = now_seconds() - t0;
+    }
 out:
     PQfinish(j.admin);
     cf_manifest_free(j.m);

@@ -1,14 +1,13 @@
 /*
- * verify.c - `coffre verify`: read every object of a backup, check its AEAD
- * and its sha256 against the manifest, restore nothing.  Also checks that
- * the backup holds exactly the objects its manifest lists.
+ * verify.c - the verify engine (see verify.h).
  */
+#include "restore/verify.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
-#include "restore/commands.h"
 #include "stream/hash.h"
 
 struct presence {
@@ -110,21 +109,48 @@ verify_one(const struct cf_repo *repo, const char *id, struct cf_error *err)
     return rc;
 }
 
-cf_err
-cf_cmd_verify(const struct cf_repo *repo, const char *id, bool json, struct cf_error *err)
+static cf_err
+add_item(const struct cf_verify_opts *o, struct cf_verify_result *res, const char *id,
+         const struct cf_error *e, struct cf_error *err)
 {
+    struct cf_verify_item *it, *grown = realloc(res->items, (res->n + 1) * sizeof(*it));
+
+    if (grown == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    res->items = grown;
+    it = &res->items[res->n++];
+    memset(it, 0, sizeof(*it));
+    (void)snprintf(it->id, sizeof(it->id), "%s", id);
+    it->ok = e->code == CF_OK;
+    it->error = *e;
+    if (it->ok)
+        res->n_ok++;
+    else
+        res->n_failed++;
+    if (o->on_item != NULL)
+        o->on_item(o->arg, it);
+    return CF_OK;
+}
+
+cf_err
+cf_verify_run(const struct cf_verify_opts *opts, struct cf_verify_result *res,
+              struct cf_error *err)
+{
+    const struct cf_repo *repo = opts->repo;
     struct cf_backup_entry *v = NULL;
-    size_t n = 0, bad = 0, good = 0;
+    size_t n = 0;
     cf_err first = CF_OK;
 
-    if (id != NULL) {
-        if (verify_one(repo, id, err) != CF_OK)
+    memset(res, 0, sizeof(*res));
+    if (opts->id != NULL) {
+        struct cf_error e = CF_ERROR_INIT;
+
+        (void)verify_one(repo, opts->id, &e);
+        if (add_item(opts, res, opts->id, &e, err) != CF_OK)
             return err->code;
-        if (json)
-            (void)printf("{\"id\": \"%s\", \"status\": \"ok\"}\n", id);
-        else
-            (void)printf("backup %s: ok\n", id);
-        return CF_OK;
+        if (e.code != CF_OK)
+            *err = e;
+        return e.code;
     }
     if (cf_repo_list_backups(repo, &v, &n, err) != CF_OK)
         return err->code;
@@ -133,31 +159,31 @@ cf_cmd_verify(const struct cf_repo *repo, const char *id, bool json, struct cf_e
 
         if (!v[i].has_manifest)
             continue;  /* incomplete backups are not restorable and not verified */
-        if (verify_one(repo, v[i].id, &e) == CF_OK) {
-            good++;
-            (void)printf(json ? "{\"id\": \"%s\", \"status\": \"ok\"}\n" : "backup %s: ok\n", v[i].id);
-            continue;
+        (void)verify_one(repo, v[i].id, &e);
+        if (add_item(opts, res, v[i].id, &e, err) != CF_OK) {
+            free(v);
+            return err->code;
         }
-        bad++;
-        (void)printf(json ? "{\"id\": \"%s\", \"status\": \"failed\"}\n" : "backup %s: FAILED\n",
-               v[i].id);
-        cf_log_cf_error(&e);
-        if (first == CF_OK) {
-            *err = e;
+        if (e.code != CF_OK && first == CF_OK)
             first = e.code;
-        }
     }
     free(v);
-    if (bad + good == 0) {
+    if (res->n == 0) {
         cf_error_setf(err, CF_ERR_NOT_FOUND, "no complete backup of instance \"%s\" to verify",
                       repo->instance);
         cf_error_hint(err, "Run \"coffre backup\" first; \"coffre list\" shows what the "
                            "repository holds.");
         return CF_ERR_NOT_FOUND;
     }
-    if (bad > 0) {
-        cf_error_clear(err);
-        cf_error_setf(err, first, "%zu of %zu backups failed verification", bad, bad + good);
-    }
-    return bad > 0 ? first : CF_OK;
+    if (res->n_failed > 0)
+        cf_error_setf(err, first, "%zu of %zu backups failed verification", res->n_failed,
+                      res->n);
+    return first;
+}
+
+void
+cf_verify_result_clear(struct cf_verify_result *res)
+{
+    free(res->items);
+    memset(res, 0, sizeof(*res));
 }

@@ -11,23 +11,13 @@
  */
 #include "restore/walcheck.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "common/log.h"
 #include "common/walhistory.h"
 #include "storage/walrepo.h"
-
-const char cf_verify_wal_usage[] =
-    "Usage: coffre verify --wal [--json]\n"
-    "\n"
-    "Check that the repository holds every WAL segment from each complete physical\n"
-    "backup's start through the newest archived segment, following timeline switches\n"
-    "through the history files.  Exit status 5 names the first missing segment.\n";
 
 #define HISTORY_MAX ((size_t)1024 * 1024)
 #define MAX_GAPS 16
@@ -277,64 +267,48 @@ cf_walcheck_for_restore(const struct cf_repo *r, const struct cf_manifest *m, ui
     return c.missing > 0 ? gap_error(&c, err) : CF_OK;
 }
 
-/* ---- verify --wal ----------------------------------------------------------- */
+/* ---- verify --wal ---------------------------------------------------------- */
 
-static void
-report(const struct check *c, bool ok, const struct cf_error *e, json_t *arr)
+static cf_err
+add_item(struct cf_verify_wal_result *res, const struct check *c, const struct cf_error *e,
+         struct cf_error *err)
 {
-    char start[32], end[32];
+    struct cf_verify_wal_item *it, *grown = realloc(res->items, (res->n + 1) * sizeof(*it));
 
-    seg_name(c, c->start_tli, c->start_segno, start, sizeof(start));
-    seg_name(c, c->target_tli, c->end_segno, end, sizeof(end));
-    if (arr != NULL) {
-        json_t *o = json_pack("{s:s, s:b, s:s, s:s, s:i, s:I}", "id", c->id, "ok", ok,
-                              "wal_start", start, "newest", end, "timeline",
-                              (int)c->target_tli, "missing_segments",
-                              (json_int_t)(ok ? 0 : c->missing));
-
-        if (o != NULL && !ok)
-            json_object_set_new(o, "error", json_string(e->msg));
-        if (o != NULL)
-            json_array_append_new(arr, o);
-        return;
+    if (grown == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    res->items = grown;
+    it = &res->items[res->n++];
+    memset(it, 0, sizeof(*it));
+    (void)snprintf(it->id, sizeof(it->id), "%s", c->id);
+    it->ok = e->code == CF_OK;
+    /* a manifest without a valid WAL range has no segment size to name segments with */
+    if (c->segment_size > 0) {
+        seg_name(c, c->start_tli, c->start_segno, it->wal_start, sizeof(it->wal_start));
+        seg_name(c, c->target_tli, c->end_segno, it->newest, sizeof(it->newest));
+    } else {
+        (void)snprintf(it->wal_start, sizeof(it->wal_start), "-");
+        (void)snprintf(it->newest, sizeof(it->newest), "-");
     }
-    if (ok)
-        printf("backup %s: WAL continuous from %s to %s (timeline %u)\n", c->id, start, end,
-               c->target_tli);
-    else
-        printf("backup %s: %s\n", c->id, e->msg);
+    it->timeline = c->target_tli;
+    it->missing_segments = it->ok ? 0 : c->missing;
+    it->error = *e;
+    res->n_failed += !it->ok;
+    return CF_OK;
 }
 
 cf_err
-cf_cmd_verify_wal(const struct cf_config *cfg, const struct cf_repo *repo, int argc, char **argv,
+cf_verify_wal_run(const struct cf_repo *repo, struct cf_verify_wal_result *res,
                   struct cf_error *err)
 {
-    static const struct option opts[] = {{"wal", no_argument, NULL, 'w'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {NULL, 0, NULL, 0}};
     struct cf_backup_entry *v = NULL;
-    json_t *arr = NULL;
-    size_t n = 0, checked = 0, failed = 0;
-    bool json = false;
-    int ch;
+    size_t n = 0;
     cf_err rc, first = CF_OK;
 
-    (void)cfg;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (ch == 'j')
-            json = true;
-        else if (ch != 'w')
-            return cf_error_set(err, CF_ERR_USAGE, "invalid option for verify --wal");
-    }
-    if (optind != argc)
-        return cf_error_set(err, CF_ERR_USAGE, "unexpected argument \"%s\"", argv[optind]);
+    memset(res, 0, sizeof(*res));
     if ((rc = cf_repo_list_backups(repo, &v, &n, err)) != CF_OK)
         return rc;
-    if (json && (arr = json_array()) == NULL) {
-        free(v);
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && rc == CF_OK; i++) {
         struct cf_manifest *m = NULL;
         struct cf_error e = CF_ERROR_INIT;
         struct check c;
@@ -347,36 +321,30 @@ cf_cmd_verify_wal(const struct cf_config *cfg, const struct cf_repo *repo, int a
             cf_manifest_free(m);
             continue;
         }
-        checked++;
-        rc = check_backup(repo, m, 0, &c, &e);
-        if (rc == CF_OK && c.missing > 0)
-            rc = gap_error(&c, &e);
-        if (rc != CF_OK) {
-            failed++;
-            if (first == CF_OK) {
-                first = rc;
-                *err = e;
-            }
+        memset(&c, 0, sizeof(c));
+        if (check_backup(repo, m, 0, &c, &e) == CF_OK && c.missing > 0)
+            (void)gap_error(&c, &e);
+        if (e.code != CF_OK && first == CF_OK) {
+            first = e.code;
+            *err = e;
         }
-        report(&c, rc == CF_OK, &e, arr);
+        rc = add_item(res, &c, &e, err);
         cf_manifest_free(m);
-        rc = CF_OK;
     }
     free(v);
-    if (rc == CF_OK && arr != NULL) {
-        char *s = json_dumps(arr, JSON_INDENT(2));
-
-        if (s != NULL)
-            printf("%s\n", s);
-        free(s);
-    }
-    json_decref(arr);
     if (rc != CF_OK)
         return rc;
-    if (checked == 0)
+    if (res->n == 0)
         return cf_error_set(err, CF_ERR_NOT_FOUND, "no complete physical backup of instance "
                             "\"%s\" to check WAL from", repo->instance);
-    if (failed > 0)
-        cf_log_error("%zu of %zu physical backups lack WAL", failed, checked);
+    if (res->n_failed > 0)
+        cf_log_error("%zu of %zu physical backups lack WAL", res->n_failed, res->n);
     return first;
+}
+
+void
+cf_verify_wal_result_clear(struct cf_verify_wal_result *res)
+{
+    free(res->items);
+    memset(res, 0, sizeof(*res));
 }

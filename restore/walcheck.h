@@ -5,17 +5,36 @@
 #ifndef CF_WALCHECK_H
 #define CF_WALCHECK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
-#include "common/config.h"
 #include "common/manifest.h"
 #include "storage/repo.h"
 
-extern const char cf_verify_wal_usage[];
+/* One physical backup's WAL, from its start to the newest segment recovery would reach. */
+struct cf_verify_wal_item {
+    char id[CF_OBJECT_ID_MAX + 1];
+    bool ok;
+    char wal_start[32], newest[32];   /* segment names */
+    unsigned timeline;                /* the timeline recovery would follow */
+    uint64_t missing_segments;
+    struct cf_error error;            /* the first gap, when not ok */
+};
 
-/* argv[0] is "verify"; "--wal" is among the options. */
-cf_err cf_cmd_verify_wal(const struct cf_config *cfg, const struct cf_repo *repo, int argc,
-                         char **argv, struct cf_error *err);
+struct cf_verify_wal_result {
+    struct cf_verify_wal_item *items;
+    size_t n, n_failed;
+};
+
+/*
+ * `verify --wal`: the WAL continuity of every complete physical backup.
+ * CF_OK when every one is continuous; else the first gap's error
+ * (CF_ERR_NOT_FOUND), with res filled all the same; CF_ERR_NOT_FOUND when
+ * there is no physical backup.
+ */
+cf_err cf_verify_wal_run(const struct cf_repo *repo, struct cf_verify_wal_result *res,
+                         struct cf_error *err);
+void cf_verify_wal_result_clear(struct cf_verify_wal_result *res);
 
 /*
  * Check that the repository holds every WAL segment that recovery from

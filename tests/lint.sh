@@ -2,7 +2,7 @@
 # make lint: banned functions, cppcheck, clang-tidy.  Exit non-zero on any finding.
 set -u
 cd "$(dirname "$0")/.." || exit 2
-SRC=$(ls common/*.c stream/*.c storage/*.c storage/*/*.c pkcs11/*.c policies/*.c agent/*.c restore/*.c ops/*.c coffre.c 2>/dev/null)
+SRC=$(ls common/*.c stream/*.c storage/*.c storage/*/*.c pkcs11/*.c policies/*.c agent/*.c restore/*.c ops/*.c cli/*.c 2>/dev/null)
 CFLAGS="-std=c17 -D_GNU_SOURCE -I. $(pkg-config --cflags libpq libcurl libxml-2.0 libsodium p11-kit-1 libzstd libsystemd jansson inih libcrypto)"
 status=0
 

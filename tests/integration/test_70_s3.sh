@@ -43,7 +43,7 @@ s3_conf() { # PATH BUCKET [extra lines]
     printf '%b' "${3:-}" >>"$1"
 }
 # every class expires at once; the lock lasts lock_margin (seconds)
-s3_conf "$TEST_TMP/s3.conf" "$BUCKET" '\n[retention]\ndaily = 0\nweekly = 0\nmonthly = 0\nmin_keep = 0\nlock_margin = 12s\nstale_after = 1s\n'
+s3_conf "$TEST_TMP/s3.conf" "$BUCKET" '\n[retention]\ndaily = 0\nweekly = 0\nmonthly = 0\nmin_keep = 0\nlock_margin = 25s\nstale_after = 1s\n'
 C() { env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$COFFRE" --config "$TEST_TMP/s3.conf" "$@"; }
 C keys init >/dev/null
 

@@ -143,39 +143,39 @@ test_evaluate(void **state)
     (void)state;
     assert_non_null(cfg);
     healthy_facts(&f);
-    cf_alerts_evaluate(cfg, &f);
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
     assert_int_equal(f.n_issues, 0);
     assert_string_equal(cf_alerts_health(&f), "healthy");
 
     /* age: > 6 h warning (6 h itself is not), > 25 h critical */
     f.latest_time = f.now - 6 * 3600;
-    cf_alerts_evaluate(cfg, &f);
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
     assert_null(find(&f, "CoffreBackupTooOld"));
     f.latest_time = f.now - 6 * 3600 - 1;
-    cf_alerts_evaluate(cfg, &f);
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
     assert_int_equal(find(&f, "CoffreBackupTooOld")->severity, CF_SEV_WARNING);
     assert_string_equal(cf_alerts_health(&f), "degraded");
     f.latest_time = f.now - 25 * 3600 - 1;
-    cf_alerts_evaluate(cfg, &f);
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
     assert_int_equal(find(&f, "CoffreBackupTooOld")->severity, CF_SEV_CRITICAL);
     assert_string_equal(cf_alerts_health(&f), "unhealthy");
 
     /* space: < 5 GiB warning, < 1 GiB critical */
     healthy_facts(&f);
     f.available_space_bytes = ((uint64_t)5 << 30) - 1;
-    cf_alerts_evaluate(cfg, &f);
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
     assert_int_equal(find(&f, "CoffreLowDiskSpace")->severity, CF_SEV_WARNING);
     f.available_space_bytes = ((uint64_t)1 << 30) - 1;
-    cf_alerts_evaluate(cfg, &f);
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
     assert_int_equal(find(&f, "CoffreLowDiskSpace")->severity, CF_SEV_CRITICAL);
 
     /* WAL lag only once WAL exists */
     healthy_facts(&f);
     f.wal_newest = f.now - 31 * 60;
-    cf_alerts_evaluate(cfg, &f);
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
     assert_int_equal(find(&f, "CoffreWalArchiveLag")->severity, CF_SEV_WARNING);
     f.wal_newest = f.now - 2 * 3600 - 1;
-    cf_alerts_evaluate(cfg, &f);
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
     assert_int_equal(find(&f, "CoffreWalArchiveLag")->severity, CF_SEV_CRITICAL);
 
     /* failed runs, missing keys, no backup */
@@ -185,14 +185,14 @@ test_evaluate(void **state)
     f.runs[1] = (struct cf_alert_run){.present = true, .ok = false, .end = f.now};
     f.runs[2] = (struct cf_alert_run){.present = true, .ok = true, .end = f.now};
     f.key_missing = 2;
-    cf_alerts_evaluate(cfg, &f);
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
     assert_int_equal(find(&f, "CoffreBackupFailed")->severity, CF_SEV_CRITICAL);
     assert_non_null(strstr(find(&f, "CoffreBackupFailed")->summary, "could not connect"));
     assert_int_equal(find(&f, "CoffrePruneFailed")->severity, CF_SEV_WARNING);
     assert_null(find(&f, "CoffreVerifyFailed"));
     assert_int_equal(find(&f, "CoffreKeyMissing")->severity, CF_SEV_CRITICAL);
     f.total_backups = 0;
-    cf_alerts_evaluate(cfg, &f);
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
     assert_int_equal(find(&f, "CoffreNoBackup")->severity, CF_SEV_CRITICAL);
     assert_null(find(&f, "CoffreBackupTooOld"));
     cf_config_free(cfg);

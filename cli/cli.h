@@ -1,0 +1,67 @@
+/*
+ * cli.h - the command-line client: one table of commands, each a thin layer
+ * that parses its arguments into an engine's options, calls the engine, and
+ * prints the engine's result as text or (with --json) JSON through jansson.
+ *
+ * The engines (agent/, restore/, ops/) never read argv and never print
+ * their results; a drill or a migration calls them the way these files do.
+ * Adding a command: write its engine with an options and a result struct,
+ * then a cli/<area>.c function and one line in cli/commands.c.
+ */
+#ifndef CF_CLI_H
+#define CF_CLI_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "cli/context.h"
+#include "common/error.h"
+
+#define COFFRE_VERSION "0.1.0"
+
+/* What a command's CLI function gets besides its arguments. */
+struct cf_cli_run {
+    struct cf_context *ctx;   /* opened as the table entry's needs say */
+    bool record;              /* recorded for metrics and alerts (the entry has a run kind);
+                                 a command clears it for a run that changes nothing
+                                 (prune --dry-run) */
+    bool wal_missing;         /* wal-get: the file is not in the repository (exit 1) */
+};
+
+typedef cf_err (*cf_cli_main)(struct cf_cli_run *run, int argc, char **argv,
+                              struct cf_error *err);
+
+enum cf_cli_exit {
+    CF_CLI_EXIT_CLASS = 0,    /* the documented status of the error class */
+    CF_CLI_EXIT_RESTORE_CMD   /* restore_command: 1 = no such file, 200 + class otherwise */
+};
+
+struct cf_cli_command {
+    const char *name;         /* argv[0] of the command */
+    const char *selector;     /* the option that picks this variant ("--physical"), or NULL */
+    const char *synopsis;     /* one line of coffre --help */
+    const char *usage;        /* coffre CMD --help */
+    unsigned needs;           /* enum cf_need */
+    int run_kind;             /* enum cf_run_kind recorded after the run, or -1 */
+    enum cf_cli_exit exit;
+    cf_cli_main main;
+};
+
+extern const struct cf_cli_command cf_cli_commands[];
+extern const size_t cf_cli_n_commands;
+
+/* A CF_ERR_USAGE with the "Run coffre --help" hint. */
+cf_err cf_cli_usage_error(struct cf_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Print v (stolen) on stdout, indented, followed by a newline. */
+cf_err cf_cli_print_json(json_t *v, struct cf_error *err);
+
+/* A time as JSON: "YYYY-MM-DD HH:MM:SSZ"-style text (cf_format_time), or null for 0. */
+json_t *cf_cli_time_json(int64_t t);
+
+/* "1.5 GiB": bytes in binary units, for tables. */
+void cf_cli_human_bytes(uint64_t bytes, char *buf, size_t size);
+
+#endif
