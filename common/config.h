@@ -71,10 +71,12 @@ struct cf_config {
     size_t chunk_size;                /* bytes; default 65536; 4 KiB..4 MiB; "64k", "1M" accepted */
 
     /* [backup] */
-    bool row_counts;                  /* count rows per table in the dump's snapshot; default true */
+    bool row_counts;                  /* count rows per table in the dump's snapshot;
+                                         default true */
 
     /* [wal] (physical backups, archiving, streaming) */
-    char *wal_spool;                  /* local spool directory; default /var/lib/coffre/<instance> */
+    char *wal_spool;                  /* local spool directory;
+                                         default /var/lib/coffre/<instance> */
     int64_t wal_upload_interval;      /* wal-stream: upload the current partial segment this
                                          often (seconds), default 60 */
     char *wal_slot;                   /* wal-stream: physical slot, default coffre_<instance>

@@ -94,8 +94,9 @@ cf_alerts_evaluate(const struct cf_config *cfg, struct cf_alert_facts *f)
                                                               : CF_SEV_NONE;
 
         cf_alerts_format_age(age, a, sizeof(a));
-        cf_alerts_format_age(sev == CF_SEV_CRITICAL ? cfg->alert_age_critical : cfg->alert_age_warning, b,
-                sizeof(b));
+        cf_alerts_format_age(sev == CF_SEV_CRITICAL ? cfg->alert_age_critical
+                                                    : cfg->alert_age_warning,
+                             b, sizeof(b));
         if (sev != CF_SEV_NONE)
             add_issue(f, "CoffreBackupTooOld", sev,
                       "Check the backup timer (systemctl list-timers 'coffre-backup@*') and the "

@@ -135,7 +135,8 @@ cf_cmd_verify(const struct cf_repo *repo, const char *id, bool json, struct cf_e
             continue;  /* incomplete backups are not restorable and not verified */
         if (verify_one(repo, v[i].id, &e) == CF_OK) {
             good++;
-            (void)printf(json ? "{\"id\": \"%s\", \"status\": \"ok\"}\n" : "backup %s: ok\n", v[i].id);
+            (void)printf(json ? "{\"id\": \"%s\", \"status\": \"ok\"}\n" : "backup %s: ok\n",
+                         v[i].id);
             continue;
         }
         bad++;

@@ -178,7 +178,8 @@ struct s3_list_page {
     bool is_truncated;
     char next_token[S3_TOKEN_MAX + 1];                 /* NextContinuationToken */
     char next_key_marker[S3_KEY_MAX + 1];              /* NextKeyMarker */
-    char next_id_marker[S3_UPLOAD_ID_MAX + 1];         /* NextVersionIdMarker / NextUploadIdMarker */
+    char next_id_marker[S3_UPLOAD_ID_MAX + 1];         /* NextVersionIdMarker or
+                                                          NextUploadIdMarker */
 };
 typedef cf_err (*s3_entry_cb)(void *ctx, const struct s3_entry *e, struct cf_error *err);
 
