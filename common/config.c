@@ -333,7 +333,8 @@ check_kek(const char *s, size_t len)
 static cf_err
 set_databases(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 {
-    return split_list(ctx, def, value, ctx->cfg->pg.databases, &ctx->cfg->pg.n_databases, check_pg_name);
+    return split_list(ctx, def, value, ctx->cfg->pg.databases, &ctx->cfg->pg.n_databases,
+                      check_pg_name);
 }
 
 static cf_err

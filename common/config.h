@@ -87,7 +87,8 @@ struct cf_object_conf {
 
 /* [backup] */
 struct cf_backup_conf {
-    bool row_counts;                  /* count rows per table in the dump's snapshot; default true */
+    bool row_counts;                  /* count rows per table in the dump's snapshot;
+                                         default true */
 };
 
 /* [wal] (physical backups, archiving, streaming) */

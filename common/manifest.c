@@ -104,9 +104,9 @@ cf_manifest_to_json(const struct cf_manifest *m, char **out, size_t *len, struct
 
         cf_format_time(m->expires, expires, sizeof(expires));
         cf_format_time(m->lock_until, lock, sizeof(lock));
-        root = json_pack("{s:s, s:s, s:o}", "class", m->retention_class ? m->retention_class : "daily",
-                         "expires", expires, "lock_until",
-                         m->lock_until > 0 ? json_string(lock) : json_null());
+        root = json_pack("{s:s, s:s, s:o}", "class",
+                         m->retention_class ? m->retention_class : "daily", "expires", expires,
+                         "lock_until", m->lock_until > 0 ? json_string(lock) : json_null());
     }
     retention = root;
     root = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o}",

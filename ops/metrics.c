@@ -94,7 +94,8 @@ cf_ops_write_metrics(const struct cf_config *cfg, const struct cf_alert_facts *f
             put(&o,
                 "coffre_last_success_timestamp_seconds{coffre_instance=\"%s\",kind=\"%s\"} %lld\n",
                 inst, cf_alert_kinds[k], (long long)f->runs[k].last_success);
-    head(&o, "coffre_last_run_duration_seconds", "gauge", "How long the last run of each kind took.");
+    head(&o, "coffre_last_run_duration_seconds", "gauge",
+         "How long the last run of each kind took.");
     for (size_t k = 0; k < CF_ALERT_KINDS; k++)
         if (f->runs[k].present)
             put(&o, "coffre_last_run_duration_seconds{coffre_instance=\"%s\",kind=\"%s\"} %.3f\n",

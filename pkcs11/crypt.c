@@ -27,7 +27,8 @@ gcm_mechanism(CK_MECHANISM *mech, CK_GCM_PARAMS *gcm, const uint8_t *iv, const u
     memset(gcm, 0, sizeof(*gcm));
     gcm->pIv = (CK_BYTE_PTR)iv;
     gcm->ulIvLen = GCM_IV_BYTES;
-    gcm->ulIvBits = (CK_ULONG)GCM_IV_BYTES * 8; /* SoftHSM reads ulIvBits, the spec ulIvLen: set both */
+    /* SoftHSM reads ulIvBits, the spec ulIvLen: set both */
+    gcm->ulIvBits = (CK_ULONG)GCM_IV_BYTES * 8;
     gcm->pAAD = (CK_BYTE_PTR)aad;
     gcm->ulAADLen = aad_len;
     gcm->ulTagBits = (CK_ULONG)GCM_TAG_BYTES * 8;

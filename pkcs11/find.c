@@ -233,7 +233,8 @@ cf_p11_label_free(struct cf_keyring *kr, struct cf_p11_token *tok, const char *l
     if (rc != CF_OK)
         return rc;
     if (n > 0)
-        return cf_error_set(err, CF_ERR_EXISTS, "a key labelled \"%s\" already exists on token \"%s\"",
-                            label, tok->label);
+        return cf_error_set(err, CF_ERR_EXISTS,
+                            "a key labelled \"%s\" already exists on token \"%s\"", label,
+                            tok->label);
     return CF_OK;
 }

@@ -21,7 +21,8 @@
  * Errors (all CF_ERR_KEY unless noted; exact wording is asserted by tests):
  *   module missing     could not load PKCS#11 module "PATH": REASON
  *   token missing      no PKCS#11 token matches "URI"
- *   wrong PIN          could not log in to token "LABEL": C_Login returned CKR_PIN_INCORRECT (0x000000A0)
+ *   wrong PIN          could not log in to token "LABEL":
+ *                      C_Login returned CKR_PIN_INCORRECT (0x000000A0)
  *   key missing        no key matches "URI" on token "LABEL"
  *   PIN file           could not read PIN file "PATH": REASON   (CF_ERR_CONFIG)
  */

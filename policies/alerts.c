@@ -78,8 +78,7 @@ eval_runs(struct cf_alert_facts *f)
 }
 
 void
-cf_alerts_evaluate(const struct cf_alerts_conf *th, const char *instance,
-                   struct cf_alert_facts *f)
+cf_alerts_evaluate(const struct cf_alerts_conf *th, const char *instance, struct cf_alert_facts *f)
 {
     char a[32], b[32];
 
@@ -92,11 +91,11 @@ cf_alerts_evaluate(const struct cf_alerts_conf *th, const char *instance,
         int64_t age = f->now - f->latest_time;
         enum cf_severity sev = age > th->age_critical  ? CF_SEV_CRITICAL
                                : age > th->age_warning ? CF_SEV_WARNING
-                                                              : CF_SEV_NONE;
+                                                       : CF_SEV_NONE;
 
         cf_alerts_format_age(age, a, sizeof(a));
         cf_alerts_format_age(sev == CF_SEV_CRITICAL ? th->age_critical : th->age_warning, b,
-                sizeof(b));
+                             sizeof(b));
         if (sev != CF_SEV_NONE)
             add_issue(f, "CoffreBackupTooOld", sev,
                       "Check the backup timer (systemctl list-timers 'coffre-backup@*') and the "
@@ -108,7 +107,7 @@ cf_alerts_evaluate(const struct cf_alerts_conf *th, const char *instance,
         uint64_t free_b = f->available_space_bytes;
         enum cf_severity sev = free_b < th->free_critical  ? CF_SEV_CRITICAL
                                : free_b < th->free_warning ? CF_SEV_WARNING
-                                                                  : CF_SEV_NONE;
+                                                           : CF_SEV_NONE;
 
         if (sev != CF_SEV_NONE)
             add_issue(f, "CoffreLowDiskSpace", sev,
@@ -116,8 +115,7 @@ cf_alerts_evaluate(const struct cf_alerts_conf *th, const char *instance,
                       "system.",
                       "%.2f GiB free on %s (threshold %.2f GiB)",
                       (double)free_b / (1024.0 * 1024 * 1024), f->space_path,
-                      (double)(sev == CF_SEV_CRITICAL ? th->free_critical
-                                                      : th->free_warning) /
+                      (double)(sev == CF_SEV_CRITICAL ? th->free_critical : th->free_warning) /
                           (1024.0 * 1024 * 1024));
     }
     eval_runs(f);
@@ -125,7 +123,7 @@ cf_alerts_evaluate(const struct cf_alerts_conf *th, const char *instance,
         int64_t lag = f->now - f->wal_newest;
         enum cf_severity sev = lag > th->wal_lag_critical  ? CF_SEV_CRITICAL
                                : lag > th->wal_lag_warning ? CF_SEV_WARNING
-                                                                  : CF_SEV_NONE;
+                                                           : CF_SEV_NONE;
 
         cf_alerts_format_age(lag, a, sizeof(a));
         if (sev != CF_SEV_NONE)
@@ -157,7 +155,7 @@ cf_alerts_health(const struct cf_alert_facts *f)
     for (size_t i = 0; i < f->n_issues; i++)
         if (f->issues[i].severity > worst)
             worst = f->issues[i].severity;
-    return worst == CF_SEV_CRITICAL ? "unhealthy" : worst == CF_SEV_WARNING ? "degraded"
-                                                                             : "healthy";
+    return worst == CF_SEV_CRITICAL  ? "unhealthy"
+           : worst == CF_SEV_WARNING ? "degraded"
+                                     : "healthy";
 }
-

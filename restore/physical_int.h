@@ -26,8 +26,8 @@ struct cf_phys_opts {
     const char *maps[CF_PHYS_MAX_MAPS]; /* "OLD=NEW" */
     int n_maps;
     bool start;
-    bool no_archive;
-    const char *timeline;       /* recovery_target_timeline: latest (default), current, N */            /* archive_mode = off in postgresql.auto.conf */
+    bool no_archive;            /* archive_mode = off in postgresql.auto.conf */
+    const char *timeline;       /* recovery_target_timeline: latest (default), current, N */
     const char *port, *socket_dir;
     int pg_version_num;         /* of the backup: picks pg_ctl */
     char pgdata_abs[PATH_MAX];  /* pgdata made absolute; pgdata then points here */

@@ -98,8 +98,9 @@ struct cf_storage {
 cf_err cf_storage_check_key(const char *key, struct cf_error *err);
 
 /* opts may be NULL (no lock). */
-cf_err cf_storage_open_write(struct cf_storage *st, const char *key, const struct cf_write_opts *opts,
-                             struct cf_sink **out, struct cf_error *err);
+cf_err cf_storage_open_write(struct cf_storage *st, const char *key,
+                             const struct cf_write_opts *opts, struct cf_sink **out,
+                             struct cf_error *err);
 /* CF_ERR_NOT_FOUND: object "KEY" does not exist in the repository */
 cf_err cf_storage_open_read(struct cf_storage *st, const char *key, struct cf_source **out,
                             struct cf_error *err);

@@ -51,10 +51,11 @@ cf_err cf_wal_hash_fd(int fd, uint64_t len, const char *what, char hex[65],
 /*
  * Store name (a WAL file name, or "<segment>.partial.<OFFSET>") from the first
  * len bytes of fd (read with pread from offset 0; len 0: up to end of file),
- * whose plaintext digest is sha256 (cf_wal_hash_fd over the same bytes).  If an object for the same name and the
- * same digest exists already, nothing is written and *already is true.  If one
- * exists with a different digest (partials excepted), CF_ERR_CORRUPT: the
- * repository holds another file under this name.
+ * whose plaintext digest is sha256 (cf_wal_hash_fd over the same bytes).  If
+ * an object for the same name and the same digest exists already, nothing is
+ * written and *already is true.  If one exists with a different digest
+ * (partials excepted), CF_ERR_CORRUPT: the repository holds another file under
+ * this name.
  */
 cf_err cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len,
                     const char sha256[65],

@@ -209,7 +209,8 @@ check_expected(struct crypt_sink *c, struct cf_error *err)
     const struct cf_decrypt_expect *e = &c->expect;
 
     if ((e->backup_id != NULL && strcmp(e->backup_id, h->backup_id) != 0) ||
-        (e->name != NULL && strcmp(e->name, h->name) != 0) || (e->kind != 0 && e->kind != h->kind)) {
+        (e->name != NULL && strcmp(e->name, h->name) != 0) ||
+        (e->kind != 0 && e->kind != h->kind)) {
         cf_error_setf(err, CF_ERR_CORRUPT, "object \"%s\" holds another object's content", c->what);
         cf_error_detail(err, "Its header names %s \"%s\" of backup %s.",
                         cf_object_kind_name(h->kind), h->name, h->backup_id);

@@ -21,7 +21,8 @@
 #define CF_RECIPIENTS_MAX 8
 
 enum cf_recipient_kind {
-    CF_RECIPIENT_AES_GCM = 1,  /* AES-256 secret key, CKM_AES_GCM, wrapped = iv(12)||ct(32)||tag(16) */
+    CF_RECIPIENT_AES_GCM = 1,  /* AES-256 secret key, CKM_AES_GCM,
+                                  wrapped = iv(12)||ct(32)||tag(16) */
     CF_RECIPIENT_RSA_OAEP = 2, /* RSA key pair, CKM_RSA_PKCS_OAEP with SHA-256/MGF1-SHA-256 */
     CF_RECIPIENT_RSA_OAEP_SHA1 = 3, /* the same with SHA-1/MGF1-SHA-1, for modules (SoftHSM
                                        2.6) that refuse SHA-256 in OAEP; still sound: OAEP's

@@ -348,7 +348,7 @@ s3_xfer_release(struct s3_xfer *x)
     s3_resp_reset(&x->resp);
 }
 
-static bool
+bool
 is_retry_curl(CURLcode cc)
 {
     switch (cc) {
@@ -364,7 +364,7 @@ is_retry_curl(CURLcode cc)
     }
 }
 
-static bool
+bool
 is_retry_status(long status, const char *code)
 {
     return status == 500 || status == 502 || status == 503 || status == 504 || status == 429 ||

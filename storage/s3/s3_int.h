@@ -131,6 +131,17 @@ void s3_xfer_release(struct s3_xfer *x);   /* keeps x->easy; frees resp too */
 cf_err s3_request(struct s3_storage *st, const struct s3_req *req, struct s3_resp *resp,
                   struct cf_error *err);
 void s3_resp_reset(struct s3_resp *resp);
+/*
+ * The retry classification, extern only so that tests/unit/test_s3_retry.c
+ * can pin it; nothing outside request.c calls them (s3_xfer_finish does).
+ * They keep their static names until the driver's s3_ -> cf_s3_ rename.
+ * A transport failure worth another attempt: timeouts, refused connections,
+ * send/receive errors, empty or short replies.
+ */
+bool is_retry_curl(CURLcode cc);
+/* An HTTP failure worth another attempt: 500, 502, 503, 504, 429, or the S3
+ * codes SlowDown, InternalError, RequestTimeout whatever the status. */
+bool is_retry_status(long status, const char *code);
 /* The wait before attempt n+1 (n >= 1): full jitter in [0, min(cap, base * 2^(n-1))]. */
 unsigned s3_backoff_ms(const struct s3_storage *st, unsigned attempt);
 /* Sleep ms, returning early (CF_ERR_CANCELLED) on a signal. */
@@ -178,7 +189,8 @@ struct s3_list_page {
     bool is_truncated;
     char next_token[S3_TOKEN_MAX + 1];                 /* NextContinuationToken */
     char next_key_marker[S3_KEY_MAX + 1];              /* NextKeyMarker */
-    char next_id_marker[S3_UPLOAD_ID_MAX + 1];         /* NextVersionIdMarker / NextUploadIdMarker */
+    char next_id_marker[S3_UPLOAD_ID_MAX + 1];         /* NextVersionIdMarker or
+                                                          NextUploadIdMarker */
 };
 typedef cf_err (*s3_entry_cb)(void *ctx, const struct s3_entry *e, struct cf_error *err);
 

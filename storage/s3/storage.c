@@ -321,8 +321,9 @@ s3_list_uploads(struct cf_storage *base, const char *prefix, cf_storage_upload_c
 static bool
 is_no_retention(const struct s3_resp *resp)
 {
-    return resp->status == 404 && (strcmp(resp->code, "ObjectLockConfigurationNotFoundError") == 0 ||
-                                   strcmp(resp->code, "NoSuchObjectLockConfiguration") == 0);
+    return resp->status == 404 &&
+           (strcmp(resp->code, "ObjectLockConfigurationNotFoundError") == 0 ||
+            strcmp(resp->code, "NoSuchObjectLockConfiguration") == 0);
 }
 
 static cf_err
@@ -641,8 +642,8 @@ bucket_get(struct s3_storage *st, const char *sub, const char *what, struct s3_r
            struct cf_error *err)
 {
     char query[32];
-    struct s3_req req = {.method = "GET", .query = query, .max_body = S3_SMALL_BODY_MAX, .what = what,
-                         .quiet_status = {404, 0}};
+    struct s3_req req = {.method = "GET", .query = query, .max_body = S3_SMALL_BODY_MAX,
+                         .what = what, .quiet_status = {404, 0}};
 
     (void)snprintf(query, sizeof(query), "%s=", sub);
     if (s3_request(st, &req, resp, err) != CF_OK)

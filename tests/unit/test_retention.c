@@ -579,7 +579,8 @@ struct sim_case {
     struct cf_retention_policy policy;
     struct cf_retention_policy later;  /* from switch_day on, if switch_day > 0 */
     int switch_day;
-    unsigned skip, fail, unverified, corrupt;  /* per mille: per day, per run, per backup, per day */
+    /* per mille: per day, per run, per backup, per day */
+    unsigned skip, fail, unverified, corrupt;
     int64_t grace;
     int y, m, d, wd;                           /* day 0 and its weekday (0 = Monday) */
     bool check_monthly_max;                    /* at most monthly + 1 monthly backups kept */

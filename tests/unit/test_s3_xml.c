@@ -70,7 +70,8 @@ test_url(void **state)
     st.endpoint = "https://127.0.0.1:7443";
     st.bucket = "coffre";
     url = s3_url(&st, "a b/c=d", "retention=&versionId=x%2By");
-    assert_string_equal(url, "https://127.0.0.1:7443/coffre/a%20b/c%3Dd?retention=&versionId=x%2By");
+    assert_string_equal(url,
+                        "https://127.0.0.1:7443/coffre/a%20b/c%3Dd?retention=&versionId=x%2By");
     free(url);
     url = s3_url(&st, NULL, "object-lock=");
     assert_string_equal(url, "https://127.0.0.1:7443/coffre/?object-lock=");
