@@ -193,12 +193,17 @@ check_backup(const struct cf_repo *r, const struct cf_manifest *m, uint64_t targ
             best = path;
     }
     c->target_tli = best.tli[best.n - 1];
-    /* the end: the newest complete segment on that path (at least wal_stop) */
+    /* the end: the newest complete segment on that path (at least wal_stop); the
+     * segments of an earlier timeline after the one holding its switch point are
+     * not on the path (an old primary may archive some after a failover) */
     for (size_t i = 0; i < s.n_segs; i++) {
         int k = cf_wal_path_find(&best, s.segs[i].tli);
 
-        if (k >= 0 && k >= cf_wal_path_find(&best, start.timeline) && s.segs[i].segno > newest)
-            newest = s.segs[i].segno;
+        if (k < 0 || k < cf_wal_path_find(&best, start.timeline) || s.segs[i].segno <= newest)
+            continue;
+        if ((size_t)k + 1 < best.n && s.segs[i].segno >= best.end[k] / c->segment_size + 1)
+            continue;
+        newest = s.segs[i].segno;
     }
     c->end_segno = cf_wal_segno(&stop, c->segment_size);
     if (target_lsn > 0) {

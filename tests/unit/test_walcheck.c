@@ -237,6 +237,24 @@ test_timeline_old_segment_on_new_timeline(void **state)
 }
 
 static void
+test_timeline_old_timeline_beyond_switch(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+
+    (void)state;
+    /* a failover with asynchronous replication: the old primary archived
+     * segments of timeline 1 past the switch point (0/5000000) before it was
+     * fenced.  Recovery leaves timeline 1 at the switch, so those segments do
+     * not make the end of the archive; timeline 2's segments 5 and 6 are the
+     * end, and nothing is missing. */
+    store("00000002.history", "1\t0/5000000\tno recovery target specified\n");
+    store_segments(1, 2, 8);
+    store_segments(2, 5, 6);
+    if (check(0, &err) != CF_OK)
+        fail_msg("unexpected: %s", err.msg);
+}
+
+static void
 test_timeline_branch_before_backup_end(void **state)
 {
     (void)state;
@@ -324,6 +342,7 @@ main(void)
         TEST(test_partial_fills_no_gap),
         TEST(test_timeline_switch),
         TEST(test_timeline_old_segment_on_new_timeline),
+        TEST(test_timeline_old_timeline_beyond_switch),
         TEST(test_timeline_branch_before_backup_end),
         TEST(test_timeline_highest_descendant),
         TEST(test_corrupt_history),
