@@ -137,6 +137,9 @@ static const struct key_def keys[] = {
     {"alerts", "wal_lag_warning", set_duration, FIELD(alerts.wal_lag_warning), 1, 31622400},
     {"alerts", "wal_lag_critical", set_duration, FIELD(alerts.wal_lag_critical), 1, 31622400},
     {"alerts", "reminder", set_duration, FIELD(alerts.reminder), 0, 31622400},
+    {"alerts", "drill_age_warning", set_duration, FIELD(alerts.drill_age_warning), 1, 31622400},
+    {"alerts", "drill_age_critical", set_duration, FIELD(alerts.drill_age_critical), 1,
+     31622400},
     {"alerts", "webhook_url", set_url, FIELD(alerts.webhook_url), 0, 0},
     {"alerts", "smtp_url", set_url, FIELD(alerts.smtp_url), 0, 0},
     {"alerts", "smtp_from", set_string, FIELD(alerts.smtp_from), 3, 254},
@@ -148,6 +151,15 @@ static const struct key_def keys[] = {
     {"alerts", "telegram_chat_id", set_string, FIELD(alerts.telegram_chat_id), 1, 64},
     {"alerts", "telegram_token_file", set_abs_path, FIELD(alerts.telegram_token_file), 0, 0},
     {"alerts", "ca_file", set_abs_path, FIELD(alerts.ca_file), 0, 0},
+    {"drill", "target", set_conninfo, FIELD(drill.target), 0, 0},
+    {"drill", "check_sql", set_abs_path, FIELD(drill.check_sql), 0, 0},
+    {"drill", "rto_simple", set_duration, FIELD(drill.rto_simple), 1, 31622400},
+    {"drill", "rto_partial", set_duration, FIELD(drill.rto_partial), 1, 31622400},
+    {"drill", "rto_total", set_duration, FIELD(drill.rto_total), 1, 31622400},
+    {"drill", "rto_pitr", set_duration, FIELD(drill.rto_pitr), 1, 31622400},
+    {"drill", "rpo", set_duration, FIELD(drill.rpo), 1, 31622400},
+    {"drill", "timeout", set_duration, FIELD(drill.timeout), 1, 31622400},
+    {"drill", "jobs", set_unsigned, FIELD(drill.jobs), 1, 64},
     {"keys", "module", set_abs_path, FIELD(keys.module), 0, 0},
     {"keys", "kek", set_keks, 0, 0, 0},
     {"keys", "pin_file", set_abs_path, FIELD(keys.pin_file), 0, 0},
@@ -239,6 +251,8 @@ set_formula(struct parse_ctx *ctx, const struct key_def *def, const char *value)
     return CF_OK;
 }
 
+/* A libpq connection string without a password, into the field def names
+ * (NULL offset: postgres.conninfo). */
 static cf_err
 set_conninfo(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 {
@@ -271,7 +285,9 @@ set_conninfo(struct parse_ctx *ctx, const struct key_def *def, const char *value
                                 "or in the file named by PGPASSFILE.");
         return rc;
     }
-    return dup_into(ctx, &ctx->cfg->pg.conninfo, value, strlen(value));
+    return dup_into(ctx, def->offset ? (char **)((char *)ctx->cfg + def->offset)
+                                     : &ctx->cfg->pg.conninfo,
+                    value, strlen(value));
 }
 
 /*
@@ -875,6 +891,15 @@ parse_buffer(const char *name, const char *text, size_t len, struct cf_config **
     ctx.cfg->alerts.wal_lag_critical = (int64_t)2 * 3600;
     ctx.cfg->alerts.reminder = (int64_t)4 * 3600;
     ctx.cfg->alerts.smtp_starttls = true;
+    ctx.cfg->alerts.drill_age_warning = (int64_t)8 * 86400;
+    ctx.cfg->alerts.drill_age_critical = (int64_t)95 * 86400;
+    ctx.cfg->drill.rto_simple = (int64_t)30 * 60;
+    ctx.cfg->drill.rto_partial = (int64_t)2 * 3600;
+    ctx.cfg->drill.rto_total = (int64_t)4 * 3600;
+    ctx.cfg->drill.rto_pitr = (int64_t)4 * 3600;
+    ctx.cfg->drill.rpo = (int64_t)3600;
+    ctx.cfg->drill.timeout = (int64_t)4 * 3600;
+    ctx.cfg->drill.jobs = 2;
 
     rc = ini_parse_stream(read_line, &ctx, handle_pair, &ctx);
     if (err->code == CF_OK && rc > 0)
@@ -1031,6 +1056,8 @@ cf_config_free(struct cf_config *cfg)
     free(cfg->alerts.telegram_chat_id);
     free(cfg->alerts.telegram_token_file);
     free(cfg->alerts.ca_file);
+    free(cfg->drill.target);
+    free(cfg->drill.check_sql);
     for (size_t i = 0; i < cfg->n_warnings; i++)
         free(cfg->warnings[i]);
     free(cfg);

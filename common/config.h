@@ -130,6 +130,8 @@ struct cf_alerts_conf {
     int64_t wal_lag_warning;          /* newest archived WAL older than this: 30 min */
     int64_t wal_lag_critical;         /* 2 h */
     int64_t reminder;                 /* repeat a firing alert this often, 0 never; 4 h */
+    int64_t drill_age_warning;        /* no successful drill for longer than this: 8 days */
+    int64_t drill_age_critical;       /* 95 days (a quarter and a few days) */
     char *webhook_url;                /* Alertmanager-style JSON POST */
     char *smtp_url;                   /* smtp://host:port or smtps://host:port */
     char *smtp_from;
@@ -142,6 +144,21 @@ struct cf_alerts_conf {
     char *telegram_chat_id;
     char *telegram_token_file;        /* else $CREDENTIALS_DIRECTORY/coffre-telegram-token */
     char *ca_file;                    /* CA bundle for https/smtps receivers */
+};
+
+/* [drill] (docs/drill.md): targets from seed 003 */
+struct cf_drill_conf {
+    char *target;                     /* a staging server (conninfo) for the logical scenarios;
+                                         NULL: a scratch instance coffre starts itself */
+    char *check_sql;                  /* operator checks: a file of SQL queries, each must
+                                         return true */
+    int64_t rto_simple;               /* 30 min */
+    int64_t rto_partial;              /* 2 h */
+    int64_t rto_total;                /* 4 h */
+    int64_t rto_pitr;                 /* 4 h */
+    int64_t rpo;                      /* 1 h */
+    int64_t timeout;                  /* the whole drill, default 4 h (--timeout) */
+    unsigned jobs;                    /* pg_restore --jobs of the logical scenarios, default 2 */
 };
 
 /* [keys] */
@@ -172,6 +189,7 @@ struct cf_config {
     struct cf_wal_conf wal;
     struct cf_metrics_conf metrics;
     struct cf_alerts_conf alerts;
+    struct cf_drill_conf drill;
     struct cf_keys_conf keys;
 
     /* what the file says that still works but should change (deprecated keys);

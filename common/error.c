@@ -128,6 +128,8 @@ cf_error_exit_status(cf_err code)
         return 7;
     case CF_ERR_CANCELLED:
         return 8;
+    case CF_ERR_CHECK:
+        return 9;
     case CF_ERR_INTERNAL:
     case CF_ERR_NOMEM:
         break;
@@ -156,6 +158,7 @@ cf_err_name(cf_err code)
     case CF_ERR_KEY: return "key";
     case CF_ERR_CORRUPT: return "corrupt";
     case CF_ERR_CANCELLED: return "cancelled";
+    case CF_ERR_CHECK: return "check-failed";
     }
     return "unknown";
 }

@@ -33,7 +33,8 @@ typedef enum cf_err {
     CF_ERR_LOCKED = 32,
     CF_ERR_KEY = 40,
     CF_ERR_CORRUPT = 50,
-    CF_ERR_CANCELLED = 60
+    CF_ERR_CANCELLED = 60,
+    CF_ERR_CHECK = 70          /* a drill check failed: the backup is bad or a target was missed */
 } cf_err;
 
 struct cf_error {

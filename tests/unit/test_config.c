@@ -879,6 +879,47 @@ test_state_dir(void **state)
                 "acme.conf:35: invalid value for \"wal.spool\": \"relative\"");
 }
 
+/* [drill]: seed 003's targets by default, a staging target without a password. */
+static void
+test_drill(void **state)
+{
+    struct cf_config *cfg = parse_ok(design_minimal);
+    char *text;
+
+    (void)state;
+    assert_null(cfg->drill.target);
+    assert_null(cfg->drill.check_sql);
+    assert_int_equal(cfg->drill.rto_simple, 30 * 60);
+    assert_int_equal(cfg->drill.rto_partial, 2 * 3600);
+    assert_int_equal(cfg->drill.rto_total, 4 * 3600);
+    assert_int_equal(cfg->drill.rto_pitr, 4 * 3600);
+    assert_int_equal(cfg->drill.rpo, 3600);
+    assert_int_equal(cfg->drill.timeout, 4 * 3600);
+    assert_int_equal(cfg->drill.jobs, 2);
+    assert_int_equal(cfg->alerts.drill_age_warning, 8 * 86400);
+    assert_int_equal(cfg->alerts.drill_age_critical, 95 * 86400);
+    cf_config_free(cfg);
+
+    text = append(design_minimal, "[drill]\ntarget = host=staging dbname=postgres\n"
+                                  "check_sql = /etc/coffre/drill.sql\nrto_simple = 10m\n"
+                                  "rpo = 2h\njobs = 4\n");
+    cfg = parse_ok(text);
+    free(text);
+    assert_string_equal(cfg->drill.target, "host=staging dbname=postgres");
+    assert_string_equal(cfg->drill.check_sql, "/etc/coffre/drill.sql");
+    assert_int_equal(cfg->drill.rto_simple, 600);
+    assert_int_equal(cfg->drill.rpo, 7200);
+    assert_int_equal(cfg->drill.jobs, 4);
+    assert_string_equal(cfg->pg.conninfo, "host=/run/postgresql dbname=postgres user=coffre");
+    cf_config_free(cfg);
+
+    parse_fails(append(design_minimal, "[drill]\ntarget = host=staging password=secret\n"),
+                "acme.conf:35: \"drill.target\" must not contain a password");
+    assert_null(strstr(last_err.detail, "secret"));
+    parse_fails(append(design_minimal, "[drill]\njobs = 0\n"),
+                "acme.conf:35: invalid value for \"drill.jobs\": \"0\"");
+}
+
 static void
 test_free_null(void **state)
 {
@@ -911,6 +952,7 @@ main(void)
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_fuzz),
         cmocka_unit_test(test_state_dir),
+        cmocka_unit_test(test_drill),
         cmocka_unit_test(test_free_null),
     };
 
