@@ -189,6 +189,20 @@ run_fails "a target beyond the archived WAL fails" 7 C restore --physical \
 like "$(cat "$LAST_ERR")" "recovery ended before the recovery target was reached" \
     "the error says the target was not reached"
 
+# --start without --port/--socket-dir must follow the restored server only,
+# never the one postgres.conninfo names (here the running source, which is
+# not in recovery): a target the WAL never reaches fails, it is not reported
+# as the end of recovery.
+mkdir -p "$TEST_TMP/noport"
+pg_owns "$TEST_TMP/noport"
+on_exit "as_pg $PG_BIN/pg_ctl -D $TEST_TMP/noport/data stop -m immediate"
+run_fails "--start without --port/--socket-dir follows only the restored server" 7 C restore \
+    --physical "$ID" --time "2099-01-01 00:00:00+00" --no-archive --pgdata "$TEST_TMP/noport/data" \
+    --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_noport" --start
+like "$(cat "$LAST_ERR")" "recovery ended before the recovery target was reached" \
+    "it fails with the restored server's reason"
+unlike "$(cat "$LAST_OUT")" "recovery finished" "and does not take the source's state for the end of recovery"
+
 mkdir -p "$TEST_TMP/full/data"
 echo keep >"$TEST_TMP/full/data/mine"
 pg_owns "$TEST_TMP/full"
