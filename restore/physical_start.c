@@ -74,9 +74,13 @@ conninfo_user(const char *conninfo)
     PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
     char *user = NULL;
 
-    for (PQconninfoOption *p = opts; p != NULL && p->keyword != NULL; p++)
-        if (strcmp(p->keyword, "user") == 0 && p->val != NULL && p->val[0] != '\0')
-            user = strdup(p->val);
+    for (PQconninfoOption *p = opts; p != NULL && p->keyword != NULL; p++) {
+        if (strcmp(p->keyword, "user") == 0) {
+            if (p->val != NULL && p->val[0] != '\0')
+                user = strdup(p->val);
+            break;
+        }
+    }
     PQconninfoFree(opts);
     return user;
 }
