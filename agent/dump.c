@@ -5,15 +5,22 @@
  * We open a REPEATABLE READ transaction, export its snapshot, and start
  * pg_dump --snapshot with it, so the dump and our row counts see exactly
  * the same data.  The counting query is sent asynchronously before the dump
- * is pumped and collected after, so the server counts while pg_dump reads.
+ * is pumped, so the server counts while pg_dump reads, and its answer is
+ * collected once pg_dump's output has been pumped to its end but before the
+ * storage commits the object (cf_repo_put_hooked): counts are what drills
+ * trust, so a dump whose counts failed never becomes visible.
  */
 #include "agent/dump.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/cancel.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "stream/child.h"
@@ -28,77 +35,195 @@ now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The SQL that counts every table of the dump in one statement. */
+/* The counting of one database: built before pg_dump starts, collected before the commit. */
+struct counts {
+    PGconn *conn;                  /* borrowed: the snapshot's session */
+    const char *database;
+    struct cf_manifest_object *o;  /* filled on success only */
+    char *sql;                     /* NULL: nothing to count */
+    int n_tables;
+    double t0;
+};
+
+static cf_err count_failed(struct cf_error *err, cf_err code, const char *database,
+                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* "could not count rows in database "x"" with a one-sentence detail. */
 static cf_err
-build_count_sql(PGconn *conn, const char *schema, char **out, struct cf_error *err)
+count_failed(struct cf_error *err, cf_err code, const char *database, const char *fmt, ...)
+{
+    char detail[400];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    cf_error_setf(err, code, "could not count rows in database \"%s\"", database);
+    cf_error_detail(err, "%s", detail);
+    return err->code;
+}
+
+/* First line of a libpq message, for a detail. */
+static const char *
+first_line(const char *msg, char *buf, size_t size)
+{
+    (void)snprintf(buf, size, "%.*s", (int)strcspn(msg, "\n"), msg);
+    return buf;
+}
+
+/*
+ * The SQL that counts every table of the dump in one statement, built by the
+ * server (format's %L and %I quote), so no table can drop out of it and its
+ * size needs no client-side arithmetic.
+ */
+static cf_err
+build_count_sql(struct counts *c, const char *schema, struct cf_error *err)
 {
     static const char *list_sql =
-        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
+        "SELECT count(*), string_agg(format('SELECT %L, count(*) FROM ONLY %s', name, name), "
+        "' UNION ALL ' ORDER BY name) FROM ("
+        "SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' "
         "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
         "AND n.nspname !~ '^pg_(toast|temp)' AND ($1::text IS NULL OR n.nspname = $1) "
         "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
-        "AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1";
+        "AND d.objid = c.oid AND d.deptype = 'e')) AS tables";
     const char *params[1] = {schema};
+    struct cf_error e = CF_ERROR_INIT;
     PGresult *res = NULL;
-    size_t cap = 64, len = 0;
-    char *sql;
+    char *end = NULL;
+    long n;
 
-    cf_err rc = cf_pg_exec(conn, list_sql, 1, params, &res, err);
-
-    if (rc != CF_OK)
-        return rc;
-    for (int i = 0; i < PQntuples(res); i++)
-        cap += 2 * strlen(PQgetvalue(res, i, 0)) + 64;
-    sql = malloc(cap);
-    if (sql == NULL) {
+    if (cf_pg_exec(c->conn, list_sql, 1, params, &res, &e) != CF_OK)
+        return count_failed(err, CF_ERR_PG, c->database, "Listing the tables failed: %s.",
+                            e.msg);
+    n = strtol(PQgetvalue(res, 0, 0), &end, 10);
+    if (PQntuples(res) != 1 || *end != '\0' || n < 0 || n > 100000000) {
         PQclear(res);
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        return count_failed(err, CF_ERR_PG, c->database, "The list of tables is not a count.");
     }
-    sql[0] = '\0';
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char *t = PQgetvalue(res, i, 0);
-        char *lit = PQescapeLiteral(conn, t, strlen(t));
-
-        if (lit == NULL)
-            continue;
-        len += (size_t)snprintf(sql + len, cap - len, "%sSELECT %s, count(*) FROM ONLY %s",
-                                i ? " UNION ALL " : "", lit, t);
-        PQfreemem(lit);
+    c->n_tables = (int)n;
+    if (n > 0 && (c->sql = strdup(PQgetvalue(res, 0, 1))) == NULL) {
+        PQclear(res);
+        return count_failed(err, CF_ERR_NOMEM, c->database,
+                            "Out of memory for the count query of %ld tables.", n);
     }
     PQclear(res);
-    *out = sql;
     return CF_OK;
 }
 
-static cf_err
-collect_counts(PGconn *conn, struct cf_manifest_object *o, struct cf_error *err)
+static void
+cancel_query(PGconn *conn)
 {
-    PGresult *res;
-    cf_err rc = CF_OK;
+    PGcancel *cancel = PQgetCancel(conn);
+    char buf[256];
 
-    while ((res = PQgetResult(conn)) != NULL) {
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            if (rc == CF_OK) {
-                cf_error_setf(err, CF_ERR_PG, "could not count rows in database \"%s\"",
-                             PQdb(conn));
-                cf_error_detail(err, "%s", PQresultErrorMessage(res));
-                rc = CF_ERR_PG;
-            }
-        } else if (rc == CF_OK) {
-            int n = PQntuples(res);
+    if (cancel != NULL)
+        (void)PQcancel(cancel, buf, (int)sizeof(buf));
+    PQfreeCancel(cancel);
+}
 
-            o->tables = calloc((size_t)n + 1, sizeof(*o->tables));
-            for (int i = 0; o->tables != NULL && i < n; i++) {
-                o->tables[i].name = strdup(PQgetvalue(res, i, 0));
-                o->tables[i].rows = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-                o->n_tables = (size_t)i + 1;
-            }
+/* Wait for the count query's answer; a signal cancels it. */
+static cf_err
+wait_for_counts(struct counts *c, struct cf_error *err)
+{
+    char line[256];
+
+    while (PQisBusy(c->conn)) {
+        struct pollfd pfd = {PQsocket(c->conn), POLLIN, 0};
+        int r;
+
+        if (cf_cancel_check(err) != CF_OK) {
+            cancel_query(c->conn);
+            return err->code;
         }
+        r = pfd.fd < 0 ? 1 : poll(&pfd, 1, 500);
+        if (r < 0 && errno != EINTR)
+            return count_failed(err, CF_ERR_PG, c->database,
+                                "Waiting for the count query failed: %s.", strerror(errno));
+        if (r > 0 && !PQconsumeInput(c->conn))
+            return count_failed(err, CF_ERR_PG, c->database, "The connection was lost: %s.",
+                                first_line(PQerrorMessage(c->conn), line, sizeof(line)));
+    }
+    return CF_OK;
+}
+
+/* One answer of the count query into a new array; on failure nothing is kept. */
+static cf_err
+take_counts(struct counts *c, PGresult *res, struct cf_table_count **out, struct cf_error *err)
+{
+    const char *why;
+    int n = PQntuples(res);
+    struct cf_table_count *t;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        why = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        return count_failed(err, CF_ERR_PG, c->database, "The count query failed: %s.",
+                            why != NULL ? why : PQresStatus(PQresultStatus(res)));
+    }
+    if (n != c->n_tables)
+        return count_failed(err, CF_ERR_PG, c->database,
+                            "The count query returned %d rows for %d tables.", n, c->n_tables);
+    if ((t = calloc((size_t)n + 1, sizeof(*t))) == NULL)
+        return count_failed(err, CF_ERR_NOMEM, c->database,
+                            "Out of memory for the counts of %d tables.", n);
+    for (int i = 0; i < n; i++) {
+        const char *v = PQgetvalue(res, i, 1);
+        char *end = NULL;
+
+        errno = 0;
+        t[i].rows = strtoll(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || t[i].rows < 0) {
+            (void)count_failed(err, CF_ERR_PG, c->database, "The count of table %s is not a number "
+                         "(\"%s\").", PQgetvalue(res, i, 0), v);
+        } else if ((t[i].name = strdup(PQgetvalue(res, i, 0))) == NULL) {
+            (void)count_failed(err, CF_ERR_NOMEM, c->database,
+                         "Out of memory for the counts of %d tables.", n);
+        }
+        if (err->code != CF_OK) {
+            for (int k = 0; k < i; k++)
+                free(t[k].name);
+            free(t);
+            return err->code;
+        }
+    }
+    *out = t;
+    return CF_OK;
+}
+
+/* The pre-commit check of the dump: every count, or the object is not stored. */
+static cf_err
+collect_counts(void *arg, struct cf_error *err)
+{
+    struct counts *c = arg;
+    struct cf_table_count *tables = NULL;
+    PGresult *res;
+    int answers = 0;
+
+    if (c->sql == NULL)
+        return CF_OK;
+    if (wait_for_counts(c, err) != CF_OK)
+        return err->code;
+    /* drain every result so the connection is clean, keeping the first error */
+    while ((res = PQgetResult(c->conn)) != NULL) {
+        if (err->code == CF_OK && answers++ == 0)
+            (void)take_counts(c, res, &tables, err);
         PQclear(res);
     }
-    return rc;
+    if (err->code == CF_OK && answers != 1)
+        (void)count_failed(err, CF_ERR_PG, c->database, "The count query returned %d answers.",
+                     answers);
+    if (err->code != CF_OK) {
+        for (int i = 0; tables != NULL && i < c->n_tables; i++)
+            free(tables[i].name);
+        free(tables);
+        return err->code;
+    }
+    c->o->tables = tables;
+    c->o->n_tables = (size_t)c->n_tables;
+    c->o->count_seconds = now_seconds() - c->t0;
+    return CF_OK;
 }
 
 /* Start pg_dump on the exported snapshot. */
@@ -150,9 +275,8 @@ cf_dump_database(const struct cf_dump_job *job, struct cf_manifest_object *o,
     PGresult *res = NULL;
     struct cf_source *src = NULL;
     struct cf_backup_sizes sizes;
-    char *count_sql = NULL;
-    char snapshot[128];
-    double t0;
+    struct counts counts = {NULL, job->database, o, NULL, 0, 0.0};
+    char snapshot[128], line[256];
     cf_err rc;
 
     if ((rc = cf_pg_connect(job->conninfo, job->database, &conn, err)) != CF_OK)
@@ -162,38 +286,23 @@ cf_dump_database(const struct cf_dump_job *job, struct cf_manifest_object *o,
         (rc = cf_pg_exec(conn, "SELECT pg_export_snapshot()", 0, NULL, &res, err)) != CF_OK)
         goto out;
     (void)snprintf(snapshot, sizeof(snapshot), "%s", PQgetvalue(res, 0, 0));
-    if (!job->row_counts)
-        count_sql = strdup("");
-    else if ((rc = build_count_sql(conn, job->schema, &count_sql, err)) != CF_OK)
+    counts.conn = conn;
+    if (job->row_counts && (rc = build_count_sql(&counts, job->schema, err)) != CF_OK)
         goto out;
-    if (count_sql == NULL) {
-        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-        goto out;
-    }
     if ((rc = start_pg_dump(job, snapshot, PQserverVersion(conn), &src, err)) != CF_OK)
         goto out;
-    t0 = now_seconds();
-    if (count_sql[0] != '\0' && !PQsendQuery(conn, count_sql)) {
-        rc = cf_error_set(err, CF_ERR_PG, "could not count rows in database \"%s\": %s",
-                          job->database, PQerrorMessage(conn));
+    counts.t0 = now_seconds();
+    if (counts.sql != NULL && !PQsendQuery(conn, counts.sql)) {
+        rc = count_failed(err, CF_ERR_PG, job->database, "The count query could not be sent: "
+                          "%s.", first_line(PQerrorMessage(conn), line, sizeof(line)));
         goto out;
     }
-    rc = cf_repo_put(job->repo, job->backup_id, job->object_name, CF_OBJ_DUMP, src, &sizes, err);
+    rc = cf_repo_put_hooked(job->repo, job->backup_id, job->object_name, CF_OBJ_DUMP, src,
+                            collect_counts, &counts, &sizes, err);
     if (rc != CF_OK) {
         cf_error_context(err, "while dumping database \"%s\"", job->database);
         goto out;
     }
-    if (count_sql[0] != '\0' && (rc = collect_counts(conn, o, err)) != CF_OK) {
-        /* the object is stored but will not be in the manifest: remove it */
-        char key[CF_STORAGE_KEY_MAX + 1];
-        struct cf_error ignored = CF_ERROR_INIT;
-
-        if (cf_repo_key(job->repo, job->backup_id, job->object_name, key, sizeof(key),
-                        &ignored) == CF_OK)
-            (void)cf_storage_remove(job->repo->st, key, NULL, &ignored);
-        goto out;
-    }
-    o->count_seconds = now_seconds() - t0;
     o->plain = sizes.plain;
     o->compressed = sizes.compressed;
     o->stored = sizes.stored;
@@ -202,6 +311,6 @@ out:
     cf_source_free(src);
     PQclear(res);
     PQfinish(conn);
-    free(count_sql);
+    free(counts.sql);
     return rc;
 }

@@ -230,11 +230,29 @@ cf_phys_dir_state(const char *path)
     return empty ? 0 : -1;
 }
 
+/* What --start leaves running, and how the operator reaches and stops it. */
+static void
+print_started(const struct cf_phys_opts *o, const struct cf_phys_start_result *r)
+{
+    const struct cf_recovery_state *st = &r->recovery;
+
+    (void)printf("recovery finished: replayed up to LSN %s, last transaction committed at %s, "
+                 "timeline %u\n", st->replay_lsn[0] ? st->replay_lsn : "-",
+                 st->last_commit_text[0] ? st->last_commit_text : "-", st->timeline);
+    (void)printf("the restored server keeps running: socket directory %s, port %d\n",
+                 r->socket_dir, r->port);
+    (void)printf("connect with: psql \"%s\"\n", r->conninfo);
+    (void)printf("stop it with: pg_ctl -D %s stop\n", o->pgdata);
+    (void)printf("its log and the settings it runs with are in %s\n", r->workdir);
+    (void)fflush(stdout);
+}
+
 cf_err
 cf_cmd_restore_physical(const struct cf_config *cfg, const struct cf_repo *repo, int argc,
                         char **argv, struct cf_error *err)
 {
     struct cf_phys_opts o;
+    struct cf_phys_start_result started;
     struct cf_manifest *m = NULL;
     uint64_t wal_end = 0;
     cf_err rc;
@@ -251,6 +269,8 @@ cf_cmd_restore_physical(const struct cf_config *cfg, const struct cf_repo *repo,
                            "start the server yourself.");
         return CF_ERR_USAGE;
     }
+    if (o.start && (rc = cf_phys_start_check(&o, err)) != CF_OK)
+        return rc;
     if ((rc = cf_phys_choose_backup(repo, &o, &m, err)) != CF_OK)
         return rc;
     /* --immediate needs the WAL up to the end of the backup only */
@@ -267,8 +287,8 @@ cf_cmd_restore_physical(const struct cf_config *cfg, const struct cf_repo *repo,
     (void)printf("restored backup %s into %s\n", m->id, o.pgdata);
     (void)fflush(stdout);
     o.pg_version_num = m->pg_version_num;
-    if (o.start)
-        rc = cf_phys_start(cfg, &o, err);
+    if (o.start && (rc = cf_phys_start(cfg, &o, &started, err)) == CF_OK)
+        print_started(&o, &started);
 out:
     cf_manifest_free(m);
     return rc;

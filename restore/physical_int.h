@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "restore/cluster.h"
 #include "storage/repo.h"
 
 #define CF_PHYS_MAX_MAPS 64
@@ -48,8 +49,28 @@ cf_err cf_phys_choose_backup(const struct cf_repo *repo, const struct cf_phys_op
 cf_err cf_phys_restore_files(const struct cf_config *cfg, const struct cf_repo *repo,
                              const struct cf_manifest *m, struct cf_phys_opts *o,
                              struct cf_error *err);
-/* Start the restored server and wait for the end of recovery. */
+/*
+ * --start: the restored server runs through restore/cluster.c with its work
+ * directory (log, pg_hba.conf, pg_ident.conf, socket/) in "<DIR>.coffre",
+ * listening only on --socket-dir/--port, else on that socket directory and
+ * a free port.  After recovery it keeps running for the operator.
+ */
+struct cf_phys_start_result {
+    struct cf_recovery_state recovery;  /* when recovery ended */
+    char conninfo[PATH_MAX + 512];      /* how to connect (dbname postgres) */
+    char socket_dir[PATH_MAX];
+    int port;
+    char workdir[PATH_MAX];             /* log and settings the server runs with */
+    char log[PATH_MAX];
+};
+
+/* Before anything is restored: CF_ERR_EXISTS when --start's work directory
+ * is taken, CF_ERR_USAGE when its socket path would be too long. */
+cf_err cf_phys_start_check(const struct cf_phys_opts *o, struct cf_error *err);
+/* Start the restored server and wait for the end of recovery; *res on success.
+ * The server is only stopped by PostgreSQL itself: on cancellation it keeps
+ * running (the hint says how to stop it). */
 cf_err cf_phys_start(const struct cf_config *cfg, const struct cf_phys_opts *o,
-                     struct cf_error *err);
+                     struct cf_phys_start_result *res, struct cf_error *err);
 
 #endif

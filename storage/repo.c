@@ -24,26 +24,50 @@ cf_repo_key(const struct cf_repo *r, const char *id, const char *name, char *buf
     return cf_storage_check_key(buf, err);
 }
 
-cf_err
-cf_repo_put(const struct cf_repo *r, const char *id, const char *name, unsigned kind,
-            struct cf_source *src, struct cf_backup_sizes *sizes, struct cf_error *err)
-{
-    char key[CF_STORAGE_KEY_MAX + 1];
-    cf_err rc;
+/*
+ * The pre-commit check rides on the source: when the wrapped source reports
+ * its end, the check runs, and a failure there is a read failure to
+ * cf_pump, which then aborts the chain instead of closing it.
+ */
+struct precommit_source {
+    struct cf_source base;
+    struct cf_source *inner;     /* borrowed */
+    cf_repo_precommit_fn fn;
+    void *arg;
+    bool has_run;
+};
 
-    if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK)
+static cf_err
+pc_read(struct cf_source *src, void *buf, size_t cap, size_t *n, struct cf_error *err)
+{
+    struct precommit_source *ps = (struct precommit_source *)src;
+    cf_err rc = cf_source_read(ps->inner, buf, cap, n, err);
+
+    if (rc != CF_OK || *n > 0 || ps->has_run)
         return rc;
-    return cf_repo_put_key(r, key, id, name, kind, src, sizes, err);
+    ps->has_run = true;
+    if ((rc = ps->fn(ps->arg, err)) != CF_OK && err->code == CF_OK)
+        rc = cf_error_set(err, CF_ERR_INTERNAL, "the pre-commit check failed without a reason");
+    return rc;
 }
 
-cf_err
-cf_repo_put_key(const struct cf_repo *r, const char *key, const char *id, const char *name,
-                unsigned kind, struct cf_source *src, struct cf_backup_sizes *sizes,
-                struct cf_error *err)
+static void
+pc_free(struct cf_source *src)
+{
+    (void)src; /* on the stack of put_key; inner is the caller's */
+}
+
+static const struct cf_source_ops precommit_ops = {"precommit", pc_read, pc_free};
+
+static cf_err
+put_key(const struct cf_repo *r, const char *key, const char *id, const char *name,
+        unsigned kind, struct cf_source *src, cf_repo_precommit_fn precommit, void *arg,
+        struct cf_backup_sizes *sizes, struct cf_error *err)
 {
     struct cf_encrypt_options enc = {(uint8_t)kind, id, name, r->chunk_size};
     struct cf_write_opts wo = {r->retain_until};
     struct cf_backup_chain chain = {NULL, NULL, NULL};
+    struct precommit_source ps = {{&precommit_ops}, src, precommit, arg, false};
     struct cf_sink *terminal = NULL;
     cf_err rc;
 
@@ -51,7 +75,8 @@ cf_repo_put_key(const struct cf_repo *r, const char *key, const char *id, const 
         (rc = cf_storage_open_write(r->st, key, &wo, &terminal, err)) != CF_OK ||
         (rc = cf_backup_chain_new(r->keys, &enc, &r->comp, terminal, &chain, err)) != CF_OK)
         goto out;
-    rc = cf_pump_progress(src, chain.head, CF_PUMP_BUFFER, name, err);
+    rc = cf_pump_progress(precommit != NULL ? &ps.base : src, chain.head, CF_PUMP_BUFFER, name,
+                          err);
     if (rc == CF_OK)
         cf_backup_chain_sizes(&chain, sizes);
 out:
@@ -59,6 +84,34 @@ out:
         cf_error_context(err, "while storing object \"%s\"", key);
     cf_sink_free(chain.head);
     return rc;
+}
+
+cf_err
+cf_repo_put_hooked(const struct cf_repo *r, const char *id, const char *name, unsigned kind,
+                   struct cf_source *src, cf_repo_precommit_fn precommit, void *arg,
+                   struct cf_backup_sizes *sizes, struct cf_error *err)
+{
+    char key[CF_STORAGE_KEY_MAX + 1];
+    cf_err rc;
+
+    if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK)
+        return rc;
+    return put_key(r, key, id, name, kind, src, precommit, arg, sizes, err);
+}
+
+cf_err
+cf_repo_put(const struct cf_repo *r, const char *id, const char *name, unsigned kind,
+            struct cf_source *src, struct cf_backup_sizes *sizes, struct cf_error *err)
+{
+    return cf_repo_put_hooked(r, id, name, kind, src, NULL, NULL, sizes, err);
+}
+
+cf_err
+cf_repo_put_key(const struct cf_repo *r, const char *key, const char *id, const char *name,
+                unsigned kind, struct cf_source *src, struct cf_backup_sizes *sizes,
+                struct cf_error *err)
+{
+    return put_key(r, key, id, name, kind, src, NULL, NULL, sizes, err);
 }
 
 cf_err

@@ -36,6 +36,20 @@ cf_err cf_repo_key(const struct cf_repo *r, const char *id, const char *name, ch
 cf_err cf_repo_put(const struct cf_repo *r, const char *id, const char *name, unsigned kind,
                    struct cf_source *src, struct cf_backup_sizes *sizes, struct cf_error *err);
 
+/*
+ * A last check before an object becomes visible.  cf_repo_put_hooked calls
+ * it once, after src reported its end (for a child source: the child exited
+ * 0) and before the chain is closed, i.e. before the storage driver commits
+ * (posix link(), S3 single PUT or CompleteMultipartUpload).  When it fails,
+ * its error is returned and the chain is aborted: nothing is stored.  It
+ * must fill err when it fails; arg is the caller's.
+ */
+typedef cf_err (*cf_repo_precommit_fn)(void *arg, struct cf_error *err);
+/* cf_repo_put with a pre-commit check (precommit NULL: cf_repo_put). */
+cf_err cf_repo_put_hooked(const struct cf_repo *r, const char *id, const char *name,
+                          unsigned kind, struct cf_source *src, cf_repo_precommit_fn precommit,
+                          void *arg, struct cf_backup_sizes *sizes, struct cf_error *err);
+
 /* Decrypt object name of backup id into terminal (owned: freed here).
  * sha256 (binary) may be NULL to skip the manifest check. */
 cf_err cf_repo_get(const struct cf_repo *r, const char *id, const char *name, unsigned kind,

@@ -141,6 +141,12 @@ psql_at src shared -c "CREATE ROLE tenant_acme LOGIN; CREATE SCHEMA tenant_acme 
 psql_at src shared -c "SET ROLE tenant_acme; CREATE TABLE tenant_acme.notes (id int PRIMARY KEY, body text, tags text[]);
     INSERT INTO tenant_acme.notes SELECT g, 'note ' || g, ARRAY['a', g::text] FROM generate_series(1, 200) g"
 psql_at src shared -c "CREATE TABLE public.other_tenant_data (x int)"
+# The tenant names tables: quotes double in the count query's literals, which
+# must still be sized exactly (three names of 60 single quotes overran it).
+Q=$(printf "%0.s'" $(seq 1 60))
+for i in 1 2 3; do
+    psql_at src shared -c "SET ROLE tenant_acme; CREATE TABLE tenant_acme.\"$Q$i\" AS SELECT generate_series(1, $((i + 4))) AS i"
+done
 INSTANCE=acme-managed FORMULA=managed SCHEMA=tenant_acme CONNINFO="$(pg_conninfo src shared | sed 's/user=postgres/user=tenant_acme/')" \
 REPO="$TEST_TMP/repo" KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" \
     coffre_conf "$TEST_TMP/managed.conf"
@@ -149,6 +155,7 @@ MID=$(cat "$LAST_OUT")
 "$COFFRE" --config "$TEST_TMP/managed.conf" cat "$MID/manifest" >"$TEST_TMP/managed.json"
 like "$(cat "$TEST_TMP/managed.json")" '"globals_note": "not dumped: managed formula (tenant role only)"' "managed: no globals"
 like "$(cat "$TEST_TMP/managed.json")" '"tenant_acme.notes": 200' "managed: row counts of the schema"
+like "$(cat "$TEST_TMP/managed.json")" "\"tenant_acme.\\\"${Q}3\\\"\": 7" "managed: row counts of tables named with quotes"
 unlike "$(cat "$TEST_TMP/managed.json")" 'other_tenant_data' "managed: nothing outside the schema"
 psql_at src -c "CREATE DATABASE tenant_copy"
 run_ok "managed restore" "$COFFRE" --config "$TEST_TMP/managed.conf" restore "$MID" --target "$(pg_conninfo src tenant_copy)"

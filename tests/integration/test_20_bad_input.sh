@@ -171,6 +171,69 @@ like "$(cat "$TEST_TMP/killed.err")" "coffre: error: pg_dump failed with exit co
 like "$(cat "$TEST_TMP/killed.err")" "terminating connection due to administrator command" "terminated backend: pg_dump's reason"
 like "$(cat "$TEST_TMP/killed.err")" "was not completed and is not restorable" "terminated backend: says the backup is not restorable"
 
+# 10b. row counting failing: the count query of coffre's own session hits a
+# lock_timeout (pg_dump turns lock_timeout off in its session, so it waits and
+# succeeds).  The backup must fail with the count's reason, and the dump must
+# never become visible in the repository: an inotify watcher records every
+# file created under the repository while the backup runs.
+watch_repo() { # DIR LOG: append the path of every file created under DIR to LOG
+    python3 - "$1" "$2" <<'PY'
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+IN_CREATE, IN_MOVED_TO, IN_ISDIR = 0x100, 0x80, 0x40000000
+fd = libc.inotify_init1(0)
+watches = {}
+def add(path):
+    w = libc.inotify_add_watch(fd, path.encode(), IN_CREATE | IN_MOVED_TO)
+    if w >= 0:
+        watches[w] = path
+    for e in os.scandir(path):
+        if e.is_dir(follow_symlinks=False):
+            add(e.path)
+add(sys.argv[1])
+out = open(sys.argv[2], "a", buffering=1)
+out.write("ready\n")
+while True:
+    buf = os.read(fd, 65536)
+    i = 0
+    while i < len(buf):
+        w, mask, _cookie, n = struct.unpack_from("iIII", buf, i)
+        name = buf[i + 16:i + 16 + n].rstrip(b"\0").decode()
+        i += 16 + n
+        path = os.path.join(watches.get(w, "?"), name)
+        if mask & IN_ISDIR:
+            try:
+                add(path)
+            except OSError:
+                pass
+        else:
+            out.write(path + "\n")
+PY
+}
+sed "s|^conninfo = .*|conninfo = $(pg_conninfo src app) options='-c lock_timeout=1000'|" "$CONF" >"$TEST_TMP/locktimeout.conf"
+: >"$TEST_TMP/created.log"
+watch_repo "$REPO" "$TEST_TMP/created.log" &
+WATCHER=$!
+on_exit "kill $WATCHER"
+for _ in $(seq 1 50); do grep -q ready "$TEST_TMP/created.log" && break; sleep 0.1; done
+( psql_at src app -c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null 2>&1 & )
+for _ in $(seq 1 50); do
+    n=$(psql_at src app -c "SELECT count(*) FROM pg_locks WHERE relation = 't'::regclass AND mode = 'AccessExclusiveLock' AND granted")
+    [ "$n" = 1 ] && break
+    sleep 0.1
+done
+run_fails "row count failure: backup fails" 7 "$COFFRE" --config "$TEST_TMP/locktimeout.conf" backup
+kill "$WATCHER" 2>/dev/null || true
+FID=$(sed -n 's/^coffre: info: backup \([0-9TZ-]*\) .*/\1/p' "$LAST_ERR" | head -n 1)
+like "$(cat "$LAST_ERR")" 'coffre: error: could not count rows in database "app"' "row count failure: exact message"
+like "$(cat "$LAST_ERR")" "canceling statement due to lock timeout" "row count failure: the server's reason"
+like "$(cat "$LAST_ERR")" "backup $FID was not completed and is not restorable" "row count failure: the backup is not restorable"
+is "$(grep -c "/$FID/db/app.dump\$" "$TEST_TMP/created.log")" "0" \
+   "row count failure: the dump never became visible in the repository"
+is "$(find "$REPO/acme/backup/$FID" -type f 2>/dev/null | wc -l)" "0" "row count failure: no object of the failed backup is left"
+unlike "$(C list)" "$FID" "row count failure: the failed backup is not listed"
+psql_at src -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(4)%' AND pid <> pg_backend_pid()" >/dev/null
+
 # 11. a dead server
 pg_stop src
 run_fails "dead server: backup fails" 7 C backup

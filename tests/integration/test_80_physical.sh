@@ -151,12 +151,21 @@ as_pg "$PG_BIN/pg_ctl" -D "$TEST_TMP/latest/data" stop -m fast -w >/dev/null 2>&
 # timeline 1 only, which "latest" would not follow.
 mkdir -p "$TEST_TMP/lsn"
 pg_owns "$TEST_TMP/lsn"
-LSN_PORT=$(_free_port)
-LSN_HOST="$TEST_TMP/lsn"
 on_exit "as_pg $PG_BIN/pg_ctl -D $TEST_TMP/lsn/data stop -m immediate"
+# no --port/--socket-dir: coffre picks a port and a socket directory of the
+# restored server's own, and says how to reach it
 run_ok "restore --physical --lsn L --timeline current --start" C restore --physical --lsn "$L" \
     --timeline current --no-archive --pgdata "$TEST_TMP/lsn/data" --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_lsn" \
-    --start --port "$LSN_PORT" --socket-dir "$TEST_TMP/lsn"
+    --start
+LSN_HOST=$(sed -n 's/^connect with: psql "host=\([^ ]*\) port=.*/\1/p' "$LAST_OUT")
+LSN_PORT=$(sed -n 's/^connect with: psql "host=[^ ]* port=\([0-9]*\) .*/\1/p' "$LAST_OUT")
+is "$LSN_HOST" "$TEST_TMP/lsn/data.coffre/socket" "--start picks a socket directory of the restored server's own"
+like "$(cat "$LAST_OUT")" "the restored server keeps running: socket directory $LSN_HOST, port $LSN_PORT" \
+    "--start says where the restored server runs"
+like "$(cat "$LAST_OUT")" "stop it with: pg_ctl -D $TEST_TMP/lsn/data stop" "and how to stop it"
+ok "the new timeline of the promoted server is reported" \
+    grep -Eq '^recovery finished: replayed up to LSN .*, timeline [2-9]$' "$LAST_OUT"
+is "$(stat -c %a "$LSN_HOST")" "700" "its socket directory is private"
 is "$(psql_at lsn -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM pitr")" "1,2,3,4,5,6,7" \
     "the cluster restored to L holds exactly the rows committed before L"
 as_pg "$PG_BIN/pg_ctl" -D "$TEST_TMP/lsn/data" stop -m fast -w >/dev/null 2>&1 || true
@@ -188,6 +197,20 @@ run_fails "a target beyond the archived WAL fails" 7 C restore --physical \
     --start --port "$(_free_port)" --socket-dir "$TEST_TMP/future"
 like "$(cat "$LAST_ERR")" "recovery ended before the recovery target was reached" \
     "the error says the target was not reached"
+
+# --start without --port/--socket-dir must follow the restored server only,
+# never the one postgres.conninfo names (here the running source, which is
+# not in recovery): a target the WAL never reaches fails, it is not reported
+# as the end of recovery.
+mkdir -p "$TEST_TMP/noport"
+pg_owns "$TEST_TMP/noport"
+on_exit "as_pg $PG_BIN/pg_ctl -D $TEST_TMP/noport/data stop -m immediate"
+run_fails "--start without --port/--socket-dir follows only the restored server" 7 C restore \
+    --physical "$ID" --time "2099-01-01 00:00:00+00" --no-archive --pgdata "$TEST_TMP/noport/data" \
+    --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_noport" --start
+like "$(cat "$LAST_ERR")" "recovery ended before the recovery target was reached" \
+    "it fails with the restored server's reason"
+unlike "$(cat "$LAST_OUT")" "recovery finished" "and does not take the source's state for the end of recovery"
 
 mkdir -p "$TEST_TMP/full/data"
 echo keep >"$TEST_TMP/full/data/mine"
@@ -291,7 +314,7 @@ on_exit "as_pg $PG_BIN/pg_ctl -D $TEST_TMP/badwal/data stop -m immediate"
 run_fails "a restore through a corrupted WAL segment fails" 7 C restore --physical "$SID" --no-archive \
     --pgdata "$TEST_TMP/badwal/data" --tablespace-map "$TEST_TMP/ts1_stby=$TEST_TMP/ts1_badwal" \
     --start --port "$(_free_port)" --socket-dir "$TEST_TMP/badwal"
-like "$(cat "$TEST_TMP/badwal/data/log/"* "$TEST_TMP/badwal/data/"*.log 2>/dev/null; cat "$LAST_ERR")" \
+like "$(cat "$TEST_TMP/badwal/data.coffre/postgres.log" 2>/dev/null; cat "$LAST_ERR")" \
     "$wal_start" "the failure names the corrupted segment"
 unlike "$(cat "$LAST_OUT")" "recovery finished" "and recovery is not reported as finished"
 

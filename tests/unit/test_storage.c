@@ -13,8 +13,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
+#include "storage/repo.h"
 #include "storage/storage.h"
+#include "tests/unit/support/testkeys.h"
 
 static char root[256];
 
@@ -196,6 +199,161 @@ test_relative_root_refused(void **state)
     assert_string_equal(err.msg, "repository path \"relative/repo\" is not absolute");
 }
 
+/* ---- cf_repo_put_hooked: the pre-commit check decides before anything is visible ---- */
+
+#define PAYLOAD_LEN ((size_t)300 * 1024) /* more than one pump buffer */
+
+struct counting_source {
+    struct cf_source base;
+    const unsigned char *data;
+    size_t len, off;
+    bool is_at_end;
+};
+
+static cf_err
+cs_read(struct cf_source *src, void *buf, size_t cap, size_t *n, struct cf_error *err)
+{
+    struct counting_source *cs = (struct counting_source *)src;
+    size_t k = cs->len - cs->off < cap ? cs->len - cs->off : cap;
+
+    (void)err;
+    memcpy(buf, cs->data + cs->off, k);
+    cs->off += k;
+    cs->is_at_end = k == 0;
+    *n = k;
+    return CF_OK;
+}
+
+static void
+cs_free(struct cf_source *src)
+{
+    (void)src;
+}
+
+static const struct cf_source_ops cs_ops = {"counting", cs_read, cs_free};
+
+struct hook_state {
+    struct counting_source *src;
+    int calls;
+    bool saw_end;        /* the source had reported its end when the hook ran */
+    bool saw_no_object;  /* nothing was visible yet when the hook ran */
+    struct cf_storage *st;
+    const char *key;
+    cf_err result;
+};
+
+static cf_err
+hook(void *arg, struct cf_error *err)
+{
+    struct hook_state *h = arg;
+    struct cf_storage_info info;
+    struct cf_error e = CF_ERROR_INIT;
+
+    h->calls++;
+    h->saw_end = h->src->is_at_end && h->src->off == h->src->len;
+    h->saw_no_object = cf_storage_info(h->st, h->key, &info, &e) == CF_ERR_NOT_FOUND;
+    if (h->result != CF_OK)
+        return cf_error_set(err, h->result, "could not count rows in database \"app\"");
+    return CF_OK;
+}
+
+static int n_files;
+
+static int
+count_file(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)path, (void)sb, (void)ftw;
+    if (flag == FTW_F)
+        n_files++;
+    return 0;
+}
+
+/* Regular files under root/dir, temporaries included (0 if dir does not exist). */
+static int
+files_under(const char *dir)
+{
+    char path[600];
+
+    (void)snprintf(path, sizeof(path), "%s/%s", root, dir);
+    n_files = 0;
+    (void)nftw(path, count_file, 16, FTW_PHYS);
+    return n_files;
+}
+
+static void
+put_with_hook(struct cf_storage *st, const char *id, cf_err result, struct hook_state *h,
+              cf_err *rc, struct cf_error *err)
+{
+    static unsigned char payload[PAYLOAD_LEN];
+    struct testkeys tk;
+    struct cf_keyops ops;
+    struct cf_repo repo;
+    struct counting_source src = {{&cs_ops}, payload, PAYLOAD_LEN, 0, false};
+    struct cf_backup_sizes sizes;
+    static char key[256];
+
+    for (size_t i = 0; i < PAYLOAD_LEN; i++)
+        payload[i] = (unsigned char)(i * 7 + i / 1000);
+    testkeys_init(&tk, 9, "pkcs11:token=test;object=k9");
+    ops = testkeys_ops(&tk);
+    memset(&repo, 0, sizeof(repo));
+    repo.st = st;
+    repo.keys = &ops;
+    repo.instance = "inst";
+    repo.chunk_size = 4096;
+    repo.comp.level = 3;
+    (void)snprintf(key, sizeof(key), "inst/backup/%s/db/app.dump", id);
+    memset(h, 0, sizeof(*h));
+    h->src = &src;
+    h->st = st;
+    h->key = key;
+    h->result = result;
+    *rc = cf_repo_put_hooked(&repo, id, "db/app.dump", 1, &src.base, hook, h, &sizes, err);
+    if (*rc == CF_OK)
+        assert_int_equal(sizes.plain, PAYLOAD_LEN);
+}
+
+static void
+test_precommit_failure_stores_nothing(void **state)
+{
+    struct cf_storage *st = *state;
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_storage_info info;
+    struct hook_state h;
+    cf_err rc;
+
+    put_with_hook(st, "b3", CF_ERR_PG, &h, &rc, &err);
+    assert_int_equal(rc, CF_ERR_PG);
+    assert_string_equal(err.msg, "could not count rows in database \"app\"");
+    assert_non_null(strstr(err.detail, "while storing object \"inst/backup/b3/db/app.dump\""));
+    assert_int_equal(h.calls, 1);
+    assert_true(h.saw_end);
+    assert_true(h.saw_no_object);
+    err = (struct cf_error)CF_ERROR_INIT;
+    assert_int_equal(cf_storage_info(st, "inst/backup/b3/db/app.dump", &info, &err),
+                     CF_ERR_NOT_FOUND);
+    /* not even a temporary file is left */
+    assert_int_equal(files_under("inst/backup/b3"), 0);
+}
+
+static void
+test_precommit_success_stores(void **state)
+{
+    struct cf_storage *st = *state;
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_storage_info info;
+    struct hook_state h;
+    cf_err rc;
+
+    put_with_hook(st, "b4", CF_OK, &h, &rc, &err);
+    assert_int_equal(rc, CF_OK);
+    assert_int_equal(h.calls, 1);
+    assert_true(h.saw_end);
+    assert_true(h.saw_no_object);
+    assert_int_equal(cf_storage_info(st, "inst/backup/b4/db/app.dump", &info, &err), CF_OK);
+    assert_true(info.size > 0);
+}
+
 int
 main(void)
 {
@@ -205,7 +363,11 @@ main(void)
         cmocka_unit_test(test_list_sorted_and_ignores_temporaries),
         cmocka_unit_test(test_invalid_keys),
         cmocka_unit_test(test_relative_root_refused),
+        cmocka_unit_test(test_precommit_failure_stores_nothing),
+        cmocka_unit_test(test_precommit_success_stores),
     };
 
+    if (sodium_init() < 0)
+        return 1;
     return cmocka_run_group_tests_name("storage", tests, setup, teardown);
 }
