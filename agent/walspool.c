@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 
 #define SPOOL_MAX_MARKERS 1024         /* pushed/ never holds more than this */
@@ -31,27 +32,6 @@
 /* ---- small file helpers ------------------------------------------------- */
 
 static cf_err
-make_dir(const char *path, struct cf_error *err)
-{
-    char *copy = strdup(path);
-
-    if (copy == NULL)
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    for (char *p = copy + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        (void)mkdir(copy, 0700);
-        *p = '/';
-    }
-    free(copy);
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create spool directory \"%s\"",
-                                  path);
-    return CF_OK;
-}
-
-static cf_err
 spool_dir(const struct cf_config *cfg, const char *sub, char *buf, size_t size,
           struct cf_error *err)
 {
@@ -59,18 +39,9 @@ spool_dir(const struct cf_config *cfg, const char *sub, char *buf, size_t size,
 
     if (n < 0 || (size_t)n >= size)
         return cf_error_set(err, CF_ERR_CONFIG, "wal.spool \"%s\" is too long", cfg->state_dir);
-    return make_dir(buf, err);
-}
-
-static void
-fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd >= 0) {
-        (void)fsync(fd);
-        (void)close(fd);
-    }
+    if (cf_mkdir_p(buf, 0700, err) != CF_OK)
+        cf_error_context(err, "while creating the spool directory (state_dir)");
+    return err->code;
 }
 
 /* ---- async wal-push ------------------------------------------------------- */
@@ -131,7 +102,11 @@ cf_walspool_mark_pushed(const struct cf_config *cfg, const char *path, const cha
     /* the claim our parent took for us: the marker now speaks (the flock lasts until exit) */
     (void)snprintf(tmp, sizeof(tmp), "%s/%s.inflight", dir, base_name(path));
     (void)unlink(tmp);
-    fsync_dir(dir);
+    {
+        struct cf_error ignored = CF_ERROR_INIT; /* the marker is only an optimisation */
+
+        (void)cf_fsync_dir(dir, &ignored);
+    }
     return CF_OK;
 }
 

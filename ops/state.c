@@ -13,30 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "ops/ops_int.h"
-
-/* mkdir -p, each missing level with mode. */
-static int
-make_dirs(const char *path, mode_t mode)
-{
-    char buf[600];
-
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-        return ENAMETOOLONG;
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-
-            *p = '\0';
-            if (mkdir(buf, mode) != 0 && errno != EEXIST)
-                return errno;
-            *p = c;
-            if (c == '\0')
-                return 0;
-        }
-    }
-}
 
 cf_err
 cf_ops_write_atomic(const char *path, const char *data, size_t len, mode_t mode,
@@ -92,15 +71,13 @@ cf_ops_state_open(const struct cf_config *cfg, struct cf_ops_state *s, struct cf
 {
     char lock[640];
     json_error_t je;
-    int rc;
 
     memset(s, 0, sizeof(*s));
     s->lock_fd = -1;
-    if ((rc = make_dirs(cfg->metrics.state_dir, 0750)) != 0) {
-        cf_error_setf_errno(err, CF_ERR_IO, rc, "could not create state directory \"%s\"",
-                            cfg->metrics.state_dir);
+    if (cf_mkdir_p(cfg->metrics.state_dir, 0750, err) != CF_OK) {
         cf_error_hint(err, "Set metrics.state_dir to a directory the coffre user may write.");
-        return CF_ERR_IO;
+        cf_error_context(err, "while creating the state directory (metrics.state_dir)");
+        return err->code;
     }
     (void)snprintf(s->path, sizeof(s->path), "%s/state.json", cfg->metrics.state_dir);
     (void)snprintf(lock, sizeof(lock), "%s/state.lock", cfg->metrics.state_dir);
