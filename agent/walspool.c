@@ -70,43 +70,22 @@ cf_err
 cf_walspool_mark_pushed(const struct cf_config *cfg, const char *path, const char sha256[65],
                         struct cf_error *err)
 {
-    char dir[2048], tmp[4200], final[4200], id[2048];
-    FILE *fp;
-    int fd;
+    char dir[2048], final[4200], id[2048], text[2200];
+    int n;
 
     repo_identity(cfg, id, sizeof(id));
 
     if (spool_dir(cfg, "pushed", dir, sizeof(dir), err) != CF_OK)
         return err->code;
-    (void)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%ld", dir, base_name(path), (long)getpid());
     (void)snprintf(final, sizeof(final), "%s/%s", dir, base_name(path));
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
-        (fp = fdopen(fd, "w")) == NULL) {
-        if (fd >= 0)
-            (void)close(fd);
-        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create \"%s\"", tmp);
-    }
-    if (fprintf(fp, "%s\n%s\n", sha256, id) < 0 || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-        int e = errno;
-
-        (void)fclose(fp);
-        (void)unlink(tmp);
-        return cf_error_set_errno(err, CF_ERR_IO, e, "could not write \"%s\"", tmp);
-    }
-    if (fclose(fp) != 0 || rename(tmp, final) != 0) {
-        int e = errno;
-
-        (void)unlink(tmp);
-        return cf_error_set_errno(err, CF_ERR_IO, e, "could not write \"%s\"", final);
-    }
+    n = snprintf(text, sizeof(text), "%s\n%s\n", sha256, id);
+    if (n < 0 || (size_t)n >= sizeof(text))
+        return cf_error_set(err, CF_ERR_INTERNAL, "marker for \"%s\" is too long", final);
+    if (cf_write_atomic(final, text, (size_t)n, 0600, err) != CF_OK)
+        return err->code;
     /* the claim our parent took for us: the marker now speaks (the flock lasts until exit) */
-    (void)snprintf(tmp, sizeof(tmp), "%s/%s.inflight", dir, base_name(path));
-    (void)unlink(tmp);
-    {
-        struct cf_error ignored = CF_ERROR_INIT; /* the marker is only an optimisation */
-
-        (void)cf_fsync_dir(dir, &ignored);
-    }
+    (void)snprintf(final, sizeof(final), "%s/%s.inflight", dir, base_name(path));
+    (void)unlink(final);
     return CF_OK;
 }
 
@@ -417,15 +396,15 @@ find_prefetched(const char *dir, const char *name, char *file, size_t size)
 static cf_err
 copy_verified(const char *src, const char *want_sha, const char *path, struct cf_error *err)
 {
-    char sha[65], *tmp = NULL, *dir_copy = strdup(path);
-    int in = -1, out = -1;
+    char sha[65];
+    struct cf_atomic_file *out = NULL;
+    struct cf_error ignored = CF_ERROR_INIT; /* any failure: served from the repository */
+    int in = -1;
     cf_err rc = CF_ERR_NOT_FOUND;
     char buf[65536];
     ssize_t got;
     off_t off = 0;
 
-    if (dir_copy == NULL)
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
         goto out;
     if (cf_wal_hash_fd(in, 0, src, sha, err) != CF_OK) {
@@ -437,36 +416,22 @@ copy_verified(const char *src, const char *want_sha, const char *path, struct cf
                        src);
         goto out;
     }
-    if (asprintf(&tmp, "%s/.coffre-wal-get.XXXXXX", dirname(dir_copy)) < 0) {
-        tmp = NULL;
+    if (cf_atomic_file_open(path, 0600, &out, &ignored) != CF_OK)
         goto out;
-    }
-    if ((out = mkostemp(tmp, O_CLOEXEC)) < 0) {
-        free(tmp);
-        tmp = NULL;
-        goto out;
-    }
     while ((got = pread(in, buf, sizeof(buf), off)) > 0) {
-        if (write(out, buf, (size_t)got) != got)
+        if (cf_write_all(cf_atomic_file_fd(out), buf, (size_t)got) != 0)
             goto out;
         off += got;
     }
-    if (got < 0 || fsync(out) != 0 || rename(tmp, path) != 0)
+    if (got < 0)
         goto out;
-    free(tmp);
-    tmp = NULL;
-    rc = CF_OK;
+    rc = cf_atomic_file_commit(out, &ignored) == CF_OK ? CF_OK : CF_ERR_NOT_FOUND;
+    out = NULL; /* committed or not, freed */
 out:
-    if (out >= 0)
-        (void)close(out);
-    if (tmp != NULL) {
-        (void)unlink(tmp);
-        free(tmp);
-    }
+    cf_atomic_file_abort(out);
     if (in >= 0)
         (void)close(in);
     (void)unlink(src); /* served or bad: it goes either way */
-    free(dir_copy);
     return rc;
 }
 

@@ -433,35 +433,12 @@ cf_ws_spool_store_file(struct cf_ws_spool *s, const char *name, const char *data
                     struct cf_error *err)
 {
     char path[WS_PATH_MAX];
-    size_t done = 0;
     cf_err rc;
-    int fd;
 
     if ((rc = path_of(s, name, path, sizeof(path), err)) != CF_OK)
         return rc;
-    if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create \"%s\"", path);
-    while (done < len) {
-        ssize_t w = write(fd, data + done, len - done);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            int e = errno;
-
-            (void)close(fd);
-            return cf_error_set_errno(err, CF_ERR_IO, e, "could not write \"%s\"", path);
-        }
-        done += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        int e = errno;
-
-        (void)close(fd);
-        return cf_error_set_errno(err, CF_ERR_IO, e, "could not fsync \"%s\"", path);
-    }
-    (void)close(fd);
-    if ((rc = cf_fsync_dir(s->dir, err)) != CF_OK)
+    /* atomic: a file of the spool is uploaded as complete after a crash */
+    if ((rc = cf_write_atomic(path, data, len, 0600, err)) != CF_OK)
         return rc;
     return upload_and_remove(s, name, err);
 }
