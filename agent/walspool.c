@@ -1,9 +1,10 @@
 /*
  * walspool.c - async wal-push and wal-get read-ahead (see walspool.h).
  *
- * Children are separate processes (fork + exec of ourselves), never threads
- * and never a bare fork: a PKCS#11 module may not be used across fork() and
- * the keyring is not thread-safe, so each child opens its own.
+ * Children are separate processes (coffre started again, detached, through
+ * cf_child_spawn_detached), never threads and never a bare fork: a PKCS#11
+ * module may not be used across fork() and the keyring is not thread-safe,
+ * so each child opens its own.
  */
 #include "agent/walspool.h"
 
@@ -12,18 +13,17 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "stream/child.h"
 
 #define SPOOL_MAX_MARKERS 1024         /* pushed/ never holds more than this */
 #define SPOOL_STALE_SECONDS 86400      /* older markers and prefetched files are removed */
@@ -158,8 +158,9 @@ cmp_str(const void *a, const void *b)
 /*
  * Claims.  Before starting a child for segment S, the parent creates
  * pushed/S.inflight and takes an flock on it; the child inherits the
- * descriptor across fork and exec (the lock belongs to the open file, so it
- * lasts until the child exits), writes the marker, then removes the file.
+ * descriptor across fork and exec (keep_fd of cf_child_spawn_detached; the
+ * lock belongs to the open file, so it lasts until the child exits), writes
+ * the marker, then removes the file.
  * A later wal-push of S that finds the lock held waits for it, then reads
  * the marker.  A child that fails simply exits: the lock goes, no marker
  * stays, and that wal-push pushes S itself.
@@ -171,8 +172,8 @@ claim(const char *dir, const char *name)
     int fd;
 
     (void)snprintf(path, sizeof(path), "%s/%s.inflight", dir, name);
-    /* no O_CLOEXEC: the child keeps it through exec */
-    if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600)) < 0) // NOLINT(android-cloexec-open)
+    /* O_CLOEXEC all the same: only the child it is passed to keeps it through exec */
+    if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
         return -1;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         (void)close(fd);
@@ -249,12 +250,14 @@ ready_segments(const char *waldir, const char *self, const char *markers, char *
     return k;
 }
 
-static pid_t
-spawn_self(const struct cf_config *cfg, char *const extra[], bool detach)
+/* Start coffre itself with extra arguments, detached (see cf_child_spawn_detached);
+ * keep_fd: a claim the child inherits (-1: none). */
+static cf_err
+spawn_self(const struct cf_config *cfg, const char *const extra[], int keep_fd,
+           struct cf_error *err)
 {
-    char *argv[12];
+    const char *argv[12];
     size_t k = 0;
-    pid_t pid;
 
     argv[k++] = "coffre";
     argv[k++] = "-c";
@@ -264,20 +267,7 @@ spawn_self(const struct cf_config *cfg, char *const extra[], bool detach)
     for (size_t i = 0; extra[i] != NULL && k < 11; i++)
         argv[k++] = extra[i];
     argv[k] = NULL;
-    (void)fflush(NULL);
-    if ((pid = fork()) != 0)
-        return pid;
-    if (detach) {
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-        (void)setsid();
-        if (null >= 0)
-            (void)dup2(null, STDIN_FILENO);
-        if (fork() != 0) /* the grandchild is reparented: nobody waits for it */
-            _exit(0);
-    }
-    execv("/proc/self/exe", argv);
-    _exit(127);
+    return cf_child_spawn_detached("/proc/self/exe", argv, keep_fd, NULL, err);
 }
 
 cf_err
@@ -336,21 +326,18 @@ cf_wal_push_async(const struct cf_config *cfg, const struct cf_repo *repo, const
     }
     for (size_t i = 0; i < n; i++) {
         char seg[4200];
-        char *extra[] = {"wal-push", "--spool-only", seg, NULL};
+        const char *extra[] = {"wal-push", "--spool-only", seg, NULL};
         const char *slash = strrchr(path, '/');
+        struct cf_error e = CF_ERROR_INIT;
         int cfd = claim(markers, names[i]);
-        pid_t pid;
 
         if (cfd < 0)
             continue; /* somebody else has it */
         (void)snprintf(seg, sizeof(seg), "%.*s%s", slash ? (int)(slash - path + 1) : 0, path,
                        names[i]);
-        pid = spawn_self(cfg, extra, true);
-        (void)close(cfd); /* the child holds the claim now */
-        if (pid < 0)
-            cf_log_warning("could not start an async push of %s: %s", names[i], strerror(errno));
-        else
-            (void)waitpid(pid, NULL, 0); /* the intermediate process, gone at once */
+        if (spawn_self(cfg, extra, cfd, &e) != CF_OK)
+            cf_log_warning("could not start an async push of %s: %s", names[i], e.msg);
+        (void)close(cfd); /* the child holds the claim now (or nobody: this call pushes) */
     }
     free(dir_copy);
     for (size_t i = 0; i < n; i++)
@@ -459,16 +446,14 @@ void
 cf_walspool_readahead(const struct cf_config *cfg, const char *name, uint64_t segment_size)
 {
     char opt[64], seg[CF_WAL_NAME_MAX + 1];
-    char *extra[] = {"wal-get", opt, seg, NULL};
+    const char *extra[] = {"wal-get", opt, seg, NULL};
+    struct cf_error ignored = CF_ERROR_INIT; /* no read-ahead: recovery asks the repository */
 
     if (cfg->wal.readahead == 0 || !cf_wal_segment_size_valid(segment_size))
         return;
     (void)snprintf(opt, sizeof(opt), "--prefetch=%" PRIu64, segment_size);
     (void)snprintf(seg, sizeof(seg), "%s", name);
-    pid_t pid = spawn_self(cfg, extra, true);
-
-    if (pid > 0)
-        (void)waitpid(pid, NULL, 0); /* the intermediate child exits at once */
+    (void)spawn_self(cfg, extra, -1, &ignored);
 }
 
 cf_err
