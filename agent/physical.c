@@ -85,7 +85,7 @@ copy_next(struct copy_stream *cs, struct cf_error *err)
     }
     if (n < 1) {
         cf_error_setf(err, CF_ERR_PG, "base backup stream failed");
-        cf_error_detail(err, "%.400s", PQerrorMessage(cs->conn));
+        cf_pg_error_detail(cs->conn, NULL, err);
         if (buf != NULL)
             PQfreemem(buf);
         return CF_ERR_PG;
@@ -330,11 +330,13 @@ run_base_backup(struct run *r, struct cf_error *err)
 
     if ((rc = cf_pg_connect_replication(r->cfg->pg.conninfo, NULL, &conn, err)) != CF_OK)
         return rc;
-    res = PQexec(conn, "IDENTIFY_SYSTEM");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        cf_error_setf(err, CF_ERR_PG, "IDENTIFY_SYSTEM failed");
-        cf_error_detail(err, "%.400s", PQerrorMessage(conn));
-        rc = CF_ERR_PG;
+    if ((rc = cf_pg_replication_command(conn, "IDENTIFY_SYSTEM", PGRES_TUPLES_OK, &res,
+                                        err)) != CF_OK)
+        goto out;
+    if (PQntuples(res) != 1 || PQnfields(res) < 2) {
+        rc = cf_error_set(err, CF_ERR_PG, "replication command IDENTIFY_SYSTEM failed");
+        cf_error_detail(err, "The server answered %d rows of %d columns.", PQntuples(res),
+                        PQnfields(res));
         goto out;
     }
     cf_log_info("base backup %s of system %s (timeline %s)%s", r->id, PQgetvalue(res, 0, 0),
@@ -346,7 +348,7 @@ run_base_backup(struct run *r, struct cf_error *err)
                    "MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA256', TARGET 'client')", r->id);
     if (!PQsendQuery(conn, sql)) {
         rc = cf_error_set(err, CF_ERR_PG, "could not send BASE_BACKUP");
-        cf_error_detail(err, "%.400s", PQerrorMessage(conn));
+        cf_pg_error_detail(conn, NULL, err);
         goto out;
     }
     /* start position, tablespaces, then the COPY */
@@ -361,7 +363,7 @@ run_base_backup(struct run *r, struct cf_error *err)
         if ((step == 1 && PQresultStatus(res) != PGRES_TUPLES_OK) ||
             (step == 2 && PQresultStatus(res) != PGRES_COPY_OUT)) {
             cf_error_setf(err, CF_ERR_PG, "base backup failed");
-            cf_error_detail(err, "%.400s", PQerrorMessage(conn));
+            cf_pg_error_detail(conn, NULL, err);
             rc = CF_ERR_PG;
         }
         PQclear(res);
@@ -376,7 +378,7 @@ run_base_backup(struct run *r, struct cf_error *err)
                                &r->ph.stop_lsn, err);
         else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             cf_error_setf(err, CF_ERR_PG, "base backup failed");
-            cf_error_detail(err, "%.400s", PQerrorMessage(conn));
+            cf_pg_error_detail(conn, NULL, err);
             rc = CF_ERR_PG;
         }
         PQclear(res);
