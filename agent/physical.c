@@ -161,8 +161,8 @@ archive_oid(const char *name, uint32_t *oid)
 
 /* Store the stream's current archive (or manifest) as object name. */
 static cf_err
-store_one(struct run *r, struct copy_stream *cs, const char *name, unsigned kind,
-          const char *mkind, struct cf_error *err)
+store_one(struct run *r, struct copy_stream *cs, const char *name, enum cf_object_kind kind,
+          struct cf_error *err)
 {
     struct archive_source src = {{&archive_ops}, cs};
     struct cf_manifest_object o;
@@ -173,12 +173,12 @@ store_one(struct run *r, struct copy_stream *cs, const char *name, unsigned kind
         return err->code;
     memset(&o, 0, sizeof(o));
     o.name = strdup(name);
-    o.kind = strdup(mkind);
+    o.kind = kind;
     o.plain = sizes.plain;
     o.compressed = sizes.compressed;
     o.stored = sizes.stored;
     cf_hex_encode(sizes.sha256, CF_SHA256_BYTES, o.sha256);
-    if (o.name == NULL || o.kind == NULL) {
+    if (o.name == NULL) {
         cf_manifest_object_clear(&o);
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     }
@@ -234,11 +234,11 @@ receive_stream(struct run *r, PGconn *conn, struct cf_error *err)
             }
             (void)snprintf(object, sizeof(object), "%s", name);
             if ((rc = add_tablespace(r, oid, path, object, err)) == CF_OK)
-                rc = store_one(r, &cs, object, CF_OBJ_BASE_TAR, "base_tar", err);
+                rc = store_one(r, &cs, object, CF_OBJ_BASE_TAR, err);
         } else if (type == 'm' && r->ph.pg_manifest != NULL) {
             rc = cf_error_set(err, CF_ERR_PG, "the server sent two backup manifests");
         } else if (type == 'm') {
-            rc = store_one(r, &cs, "backup_manifest", CF_OBJ_PG_MANIFEST, "pg_manifest", err);
+            rc = store_one(r, &cs, "backup_manifest", CF_OBJ_PG_MANIFEST, err);
             if (rc == CF_OK && (r->ph.pg_manifest = strdup("backup_manifest")) == NULL)
                 rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
         } else if (type == 'p') {

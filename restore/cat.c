@@ -66,8 +66,10 @@ cf_cmd_cat(const struct cf_repo *repo, const char *object, struct cf_error *err)
     else if (cf_repo_read_manifest(repo, id, &m, &(struct cf_error)CF_ERROR_INIT) == CF_OK) {
         for (size_t i = 0; i < m->n_objects; i++)
             if (strcmp(m->objects[i].name, slash + 1) == 0 &&
-                cf_hex_decode(m->objects[i].sha256, digest, sizeof(digest)) == 0)
+                cf_hex_decode(m->objects[i].sha256, digest, sizeof(digest)) == 0) {
                 sha = digest;
+                kind = m->objects[i].kind;
+            }
     }
     cf_manifest_free(m);
     if ((rc = cf_fd_sink_new(STDOUT_FILENO, 0, "standard output", &out, err)) != CF_OK)
