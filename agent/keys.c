@@ -215,8 +215,9 @@ keys_needed(const struct cf_config *cfg, const struct cf_repo *repo, struct cf_e
     inv.hdr = malloc(sizeof(*inv.hdr));
     if (inv.hdr == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    (void)snprintf(prefix, sizeof(prefix), "%s/backup/", repo->instance);
-    rc = cf_storage_list(repo->st, prefix, inventory_cb, &inv, err);
+    rc = cf_repo_backup_prefix(repo, NULL, prefix, sizeof(prefix), err);
+    if (rc == CF_OK)
+        rc = cf_storage_list(repo->st, prefix, inventory_cb, &inv, err);
     if (rc == CF_OK) {
         (void)printf("keys that the %zu stored objects need:\n", inv.objects);
         for (size_t i = 0; i < inv.n_needs; i++)

@@ -51,7 +51,8 @@ cf_cmd_cat(const struct cf_repo *repo, const char *object, struct cf_error *err)
 
     if (strchr(object, '/') != NULL && access(object, R_OK) == 0 && object[0] == '/')
         return cat_file(repo, object, err);
-    (void)snprintf(prefix, sizeof(prefix), "%s/backup/", repo->instance);
+    if ((rc = cf_repo_backup_prefix(repo, NULL, prefix, sizeof(prefix), err)) != CF_OK)
+        return rc;
     if (strncmp(rel, prefix, strlen(prefix)) == 0)
         rel += strlen(prefix);
     slash = strchr(rel, '/');

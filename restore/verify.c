@@ -63,9 +63,10 @@ check_backup(const struct cf_repo *repo, const char *id, int64_t *lock_until,
     if (rc == CF_OK) {
         memset(&p, 0, sizeof(p));
         p.m = m;
-        (void)snprintf(prefix, sizeof(prefix), "%s/backup/%s/", repo->instance, id);
-        p.prefix_len = strlen(prefix);
-        rc = cf_storage_list(repo->st, prefix, presence_cb, &p, err);
+        if ((rc = cf_repo_backup_prefix(repo, id, prefix, sizeof(prefix), err)) == CF_OK) {
+            p.prefix_len = strlen(prefix);
+            rc = cf_storage_list(repo->st, prefix, presence_cb, &p, err);
+        }
         if (rc == CF_OK && p.extra[0] != '\0')
             rc = cf_error_set(err, CF_ERR_CORRUPT, "backup %s holds object \"%s\" that its "
                               "manifest does not list", id, p.extra);
