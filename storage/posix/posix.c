@@ -245,6 +245,7 @@ posix_info(struct cf_storage *st, const char *key, struct cf_storage_info *info,
 
     if (path == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    memset(info, 0, sizeof(*info)); /* no version id, no delete marker: files have neither */
     rc = stat(path, &sb);
     free(path);
     if (rc != 0 && errno == ENOENT)
