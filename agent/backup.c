@@ -161,7 +161,7 @@ dump_one(struct run *r, const char *db, struct cf_error *err)
     rc = cf_dump_database(&job, &o, err);
     if (rc == CF_OK) {
         o.name = strdup(name);
-        o.kind = strdup("dump");
+        o.kind = CF_OBJ_DUMP;
         o.database = safe;
         safe = NULL; /* transferred */
         cf_log_info("database \"%s\": %llu bytes dumped, %llu stored, %zu tables counted", db,
@@ -207,7 +207,7 @@ dump_globals(struct run *r, struct cf_error *err)
         return rc;
     memset(&o, 0, sizeof(o));
     o.name = strdup("globals.sql");
-    o.kind = strdup("globals");
+    o.kind = CF_OBJ_GLOBALS;
     o.plain = sizes.plain;
     o.compressed = sizes.compressed;
     o.stored = sizes.stored;

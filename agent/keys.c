@@ -133,8 +133,9 @@ cf_keys_check_run(struct cf_keyring *kr, const struct cf_keys_conf *keys,
     inv.hdr = malloc(sizeof(*inv.hdr));
     if (inv.hdr == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    (void)snprintf(prefix, sizeof(prefix), "%s/backup/", repo->instance);
-    rc = cf_storage_list(repo->st, prefix, inventory_cb, &inv, err);
+    rc = cf_repo_backup_prefix(repo, NULL, prefix, sizeof(prefix), err);
+    if (rc == CF_OK)
+        rc = cf_storage_list(repo->st, prefix, inventory_cb, &inv, err);
     free(inv.hdr);
     for (size_t i = 0; i < res->n_needs; i++)
         res->needs[i].is_configured = is_configured(keys, res->needs[i].uri);

@@ -76,7 +76,7 @@ copy_next(struct copy_stream *cs, struct cf_error *err)
     }
     if (n < 1) {
         cf_error_setf(err, CF_ERR_PG, "base backup stream failed");
-        cf_error_detail(err, "%.400s", PQerrorMessage(cs->conn));
+        cf_pg_error_detail(cs->conn, NULL, err);
         if (buf != NULL)
             PQfreemem(buf);
         return CF_ERR_PG;
@@ -152,8 +152,8 @@ archive_oid(const char *name, uint32_t *oid)
 
 /* Store the stream's current archive (or manifest) as object name. */
 static cf_err
-store_one(struct run *r, struct copy_stream *cs, const char *name, unsigned kind,
-          const char *mkind, struct cf_error *err)
+store_one(struct run *r, struct copy_stream *cs, const char *name, enum cf_object_kind kind,
+          struct cf_error *err)
 {
     struct archive_source src = {{&archive_ops}, cs};
     struct cf_manifest_object o;
@@ -164,12 +164,12 @@ store_one(struct run *r, struct copy_stream *cs, const char *name, unsigned kind
         return err->code;
     memset(&o, 0, sizeof(o));
     o.name = strdup(name);
-    o.kind = strdup(mkind);
+    o.kind = kind;
     o.plain = sizes.plain;
     o.compressed = sizes.compressed;
     o.stored = sizes.stored;
     cf_hex_encode(sizes.sha256, CF_SHA256_BYTES, o.sha256);
-    if (o.name == NULL || o.kind == NULL) {
+    if (o.name == NULL) {
         cf_manifest_object_clear(&o);
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     }
@@ -225,11 +225,11 @@ receive_stream(struct run *r, PGconn *conn, struct cf_error *err)
             }
             (void)snprintf(object, sizeof(object), "%s", name);
             if ((rc = add_tablespace(r, oid, path, object, err)) == CF_OK)
-                rc = store_one(r, &cs, object, CF_OBJ_BASE_TAR, "base_tar", err);
+                rc = store_one(r, &cs, object, CF_OBJ_BASE_TAR, err);
         } else if (type == 'm' && r->ph.pg_manifest != NULL) {
             rc = cf_error_set(err, CF_ERR_PG, "the server sent two backup manifests");
         } else if (type == 'm') {
-            rc = store_one(r, &cs, "backup_manifest", CF_OBJ_PG_MANIFEST, "pg_manifest", err);
+            rc = store_one(r, &cs, "backup_manifest", CF_OBJ_PG_MANIFEST, err);
             if (rc == CF_OK && (r->ph.pg_manifest = strdup("backup_manifest")) == NULL)
                 rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
         } else if (type == 'p') {
@@ -321,11 +321,13 @@ run_base_backup(struct run *r, struct cf_error *err)
 
     if ((rc = cf_pg_connect_replication(r->o->pg->conninfo, NULL, &conn, err)) != CF_OK)
         return rc;
-    res = PQexec(conn, "IDENTIFY_SYSTEM");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        cf_error_setf(err, CF_ERR_PG, "IDENTIFY_SYSTEM failed");
-        cf_error_detail(err, "%.400s", PQerrorMessage(conn));
-        rc = CF_ERR_PG;
+    if ((rc = cf_pg_replication_command(conn, "IDENTIFY_SYSTEM", PGRES_TUPLES_OK, &res,
+                                        err)) != CF_OK)
+        goto out;
+    if (PQntuples(res) != 1 || PQnfields(res) < 2) {
+        rc = cf_error_set(err, CF_ERR_PG, "replication command IDENTIFY_SYSTEM failed");
+        cf_error_detail(err, "The server answered %d rows of %d columns.", PQntuples(res),
+                        PQnfields(res));
         goto out;
     }
     cf_log_info("base backup %s of system %s (timeline %s)%s", r->id, PQgetvalue(res, 0, 0),
@@ -337,7 +339,7 @@ run_base_backup(struct run *r, struct cf_error *err)
                    "MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA256', TARGET 'client')", r->id);
     if (!PQsendQuery(conn, sql)) {
         rc = cf_error_set(err, CF_ERR_PG, "could not send BASE_BACKUP");
-        cf_error_detail(err, "%.400s", PQerrorMessage(conn));
+        cf_pg_error_detail(conn, NULL, err);
         goto out;
     }
     /* start position, tablespaces, then the COPY */
@@ -352,7 +354,7 @@ run_base_backup(struct run *r, struct cf_error *err)
         if ((step == 1 && PQresultStatus(res) != PGRES_TUPLES_OK) ||
             (step == 2 && PQresultStatus(res) != PGRES_COPY_OUT)) {
             cf_error_setf(err, CF_ERR_PG, "base backup failed");
-            cf_error_detail(err, "%.400s", PQerrorMessage(conn));
+            cf_pg_error_detail(conn, NULL, err);
             rc = CF_ERR_PG;
         }
         PQclear(res);
@@ -367,7 +369,7 @@ run_base_backup(struct run *r, struct cf_error *err)
                                &r->ph.stop_lsn, err);
         else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             cf_error_setf(err, CF_ERR_PG, "base backup failed");
-            cf_error_detail(err, "%.400s", PQerrorMessage(conn));
+            cf_pg_error_detail(conn, NULL, err);
             rc = CF_ERR_PG;
         }
         PQclear(res);

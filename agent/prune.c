@@ -120,8 +120,10 @@ delete_backup(const struct cf_repo *repo, struct backup *b, struct cf_error *err
     cf_err rc;
 
     d.use_versions = (repo->st->features & CF_STORAGE_FEAT_VERSIONS) != 0;
-    (void)snprintf(prefix, sizeof(prefix), "%s/backup/%s/", repo->instance, b->e->id);
-    (void)snprintf(manifest, sizeof(manifest), "%s%s", prefix, CF_MANIFEST_NAME);
+    if ((rc = cf_repo_backup_prefix(repo, b->e->id, prefix, sizeof(prefix), err)) != CF_OK ||
+        (rc = cf_repo_key(repo, b->e->id, CF_MANIFEST_NAME, manifest, sizeof(manifest), err)) !=
+            CF_OK)
+        return rc;
     if (d.use_versions) {
         rc = cf_storage_list_versions(repo->st, prefix, manifest_cb, &d, err);
         if (rc == CF_OK && d.locked == 0)

@@ -70,7 +70,8 @@ cf_prunewal_run(const struct cf_repo *repo, uint64_t start_lsn, uint64_t segment
     cf_err rc;
 
     w.use_versions = (repo->st->features & CF_STORAGE_FEAT_VERSIONS) != 0;
-    (void)snprintf(prefix, sizeof(prefix), "%s/wal/", repo->instance);
+    if ((rc = cf_repo_wal_prefix(repo, prefix, sizeof(prefix), err)) != CF_OK)
+        return rc;
     rc = w.use_versions ? cf_storage_list_versions(repo->st, prefix, prune_cb, &w, err)
                         : cf_storage_list(repo->st, prefix, prune_cb, &w, err);
     if (rc != CF_OK)

@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include <unistd.h>
 
 #include "agent/walspool.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "policies/policy.h"
 #include "storage/walrepo.h"
@@ -237,26 +237,14 @@ cf_err
 cf_wal_get_to_path(const struct cf_repo *r, const struct cf_wal_object *o, const char *path,
                    struct cf_error *err)
 {
-    char *dir_copy = strdup(path), *tmp = NULL;
+    struct cf_atomic_file *f = NULL;
     struct cf_sink *sink = NULL;
-    const char *dir;
-    cf_err rc = CF_OK;
-    int fd = -1;
+    cf_err rc;
+    int fd;
 
-    if (dir_copy == NULL)
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    dir = dirname(dir_copy);
-    if (asprintf(&tmp, "%s/.coffre-wal-get.XXXXXX", dir) < 0) {
-        tmp = NULL;
-        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not create a file in \"%s\"", dir);
-        free(tmp);
-        tmp = NULL;
-        goto out;
-    }
+    if ((rc = cf_atomic_file_open(path, 0600, &f, err)) != CF_OK)
+        return rc;
+    fd = cf_atomic_file_fd(f);
     if ((rc = cf_fd_sink_new(fd, 0, path, &sink, err)) != CF_OK)
         goto out;
     if ((rc = cf_wal_fetch(r, o, sink, err)) != CF_OK) /* sink: transferred */
@@ -272,29 +260,15 @@ cf_wal_get_to_path(const struct cf_repo *r, const struct cf_wal_object *o, const
         cf_log_info("serving %s from partial object \"%s\" (%u bytes, zero-padded to %llu)",
                     o->name, o->key, o->partial_bytes, (unsigned long long)size);
         if (ftruncate(fd, (off_t)size) != 0) {
-            rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not extend \"%s\"", tmp);
+            rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not extend \"%s\"",
+                                    cf_atomic_file_tmp_path(f));
             goto out;
         }
     }
-    if (fsync(fd) != 0) {
-        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not fsync \"%s\"", tmp);
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not rename \"%s\" to \"%s\"", tmp,
-                                path);
-        goto out;
-    }
-    free(tmp);
-    tmp = NULL; /* renamed: nothing to remove */
+    rc = cf_atomic_file_commit(f, err);
+    f = NULL; /* committed or not, freed */
 out:
-    if (fd >= 0)
-        (void)close(fd);
-    if (tmp != NULL) {
-        (void)unlink(tmp);
-        free(tmp);
-    }
-    free(dir_copy);
+    cf_atomic_file_abort(f);
     return rc;
 }
 

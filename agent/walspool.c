@@ -1,9 +1,10 @@
 /*
  * walspool.c - async wal-push and wal-get read-ahead (see walspool.h).
  *
- * Children are separate processes (fork + exec of ourselves), never threads
- * and never a bare fork: a PKCS#11 module may not be used across fork() and
- * the keyring is not thread-safe, so each child opens its own.
+ * Children are separate processes (coffre started again, detached, through
+ * cf_child_spawn_detached), never threads and never a bare fork: a PKCS#11
+ * module may not be used across fork() and the keyring is not thread-safe,
+ * so each child opens its own.
  */
 #include "agent/walspool.h"
 
@@ -12,44 +13,23 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
+#include "stream/child.h"
 
 #define SPOOL_MAX_MARKERS 1024         /* pushed/ never holds more than this */
 #define SPOOL_STALE_SECONDS 86400      /* older markers and prefetched files are removed */
 #define MAX_JOBS 32
 
 /* ---- small file helpers ------------------------------------------------- */
-
-static cf_err
-make_dir(const char *path, struct cf_error *err)
-{
-    char *copy = strdup(path);
-
-    if (copy == NULL)
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    for (char *p = copy + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        (void)mkdir(copy, 0700);
-        *p = '/';
-    }
-    free(copy);
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create spool directory \"%s\"",
-                                  path);
-    return CF_OK;
-}
 
 static cf_err
 spool_dir(const struct cf_config *cfg, const char *sub, char *buf, size_t size,
@@ -59,18 +39,9 @@ spool_dir(const struct cf_config *cfg, const char *sub, char *buf, size_t size,
 
     if (n < 0 || (size_t)n >= size)
         return cf_error_set(err, CF_ERR_CONFIG, "wal.spool \"%s\" is too long", cfg->state_dir);
-    return make_dir(buf, err);
-}
-
-static void
-fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd >= 0) {
-        (void)fsync(fd);
-        (void)close(fd);
-    }
+    if (cf_mkdir_p(buf, 0700, err) != CF_OK)
+        cf_error_context(err, "while creating the spool directory (state_dir)");
+    return err->code;
 }
 
 /* ---- async wal-push ------------------------------------------------------- */
@@ -99,39 +70,22 @@ cf_err
 cf_walspool_mark_pushed(const struct cf_config *cfg, const char *path, const char sha256[65],
                         struct cf_error *err)
 {
-    char dir[2048], tmp[4200], final[4200], id[2048];
-    FILE *fp;
-    int fd;
+    char dir[2048], final[4200], id[2048], text[2200];
+    int n;
 
     repo_identity(cfg, id, sizeof(id));
 
     if (spool_dir(cfg, "pushed", dir, sizeof(dir), err) != CF_OK)
         return err->code;
-    (void)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%ld", dir, base_name(path), (long)getpid());
     (void)snprintf(final, sizeof(final), "%s/%s", dir, base_name(path));
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
-        (fp = fdopen(fd, "w")) == NULL) {
-        if (fd >= 0)
-            (void)close(fd);
-        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create \"%s\"", tmp);
-    }
-    if (fprintf(fp, "%s\n%s\n", sha256, id) < 0 || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-        int e = errno;
-
-        (void)fclose(fp);
-        (void)unlink(tmp);
-        return cf_error_set_errno(err, CF_ERR_IO, e, "could not write \"%s\"", tmp);
-    }
-    if (fclose(fp) != 0 || rename(tmp, final) != 0) {
-        int e = errno;
-
-        (void)unlink(tmp);
-        return cf_error_set_errno(err, CF_ERR_IO, e, "could not write \"%s\"", final);
-    }
+    n = snprintf(text, sizeof(text), "%s\n%s\n", sha256, id);
+    if (n < 0 || (size_t)n >= sizeof(text))
+        return cf_error_set(err, CF_ERR_INTERNAL, "marker for \"%s\" is too long", final);
+    if (cf_write_atomic(final, text, (size_t)n, 0600, err) != CF_OK)
+        return err->code;
     /* the claim our parent took for us: the marker now speaks (the flock lasts until exit) */
-    (void)snprintf(tmp, sizeof(tmp), "%s/%s.inflight", dir, base_name(path));
-    (void)unlink(tmp);
-    fsync_dir(dir);
+    (void)snprintf(final, sizeof(final), "%s/%s.inflight", dir, base_name(path));
+    (void)unlink(final);
     return CF_OK;
 }
 
@@ -204,8 +158,9 @@ cmp_str(const void *a, const void *b)
 /*
  * Claims.  Before starting a child for segment S, the parent creates
  * pushed/S.inflight and takes an flock on it; the child inherits the
- * descriptor across fork and exec (the lock belongs to the open file, so it
- * lasts until the child exits), writes the marker, then removes the file.
+ * descriptor across fork and exec (keep_fd of cf_child_spawn_detached; the
+ * lock belongs to the open file, so it lasts until the child exits), writes
+ * the marker, then removes the file.
  * A later wal-push of S that finds the lock held waits for it, then reads
  * the marker.  A child that fails simply exits: the lock goes, no marker
  * stays, and that wal-push pushes S itself.
@@ -217,8 +172,8 @@ claim(const char *dir, const char *name)
     int fd;
 
     (void)snprintf(path, sizeof(path), "%s/%s.inflight", dir, name);
-    /* no O_CLOEXEC: the child keeps it through exec */
-    if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600)) < 0) // NOLINT(android-cloexec-open)
+    /* O_CLOEXEC all the same: only the child it is passed to keeps it through exec */
+    if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
         return -1;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         (void)close(fd);
@@ -295,12 +250,14 @@ ready_segments(const char *waldir, const char *self, const char *markers, char *
     return k;
 }
 
-static pid_t
-spawn_self(const struct cf_config *cfg, char *const extra[], bool detach)
+/* Start coffre itself with extra arguments, detached (see cf_child_spawn_detached);
+ * keep_fd: a claim the child inherits (-1: none). */
+static cf_err
+spawn_self(const struct cf_config *cfg, const char *const extra[], int keep_fd,
+           struct cf_error *err)
 {
-    char *argv[12];
+    const char *argv[12];
     size_t k = 0;
-    pid_t pid;
 
     argv[k++] = "coffre";
     argv[k++] = "-c";
@@ -310,20 +267,7 @@ spawn_self(const struct cf_config *cfg, char *const extra[], bool detach)
     for (size_t i = 0; extra[i] != NULL && k < 11; i++)
         argv[k++] = extra[i];
     argv[k] = NULL;
-    (void)fflush(NULL);
-    if ((pid = fork()) != 0)
-        return pid;
-    if (detach) {
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-        (void)setsid();
-        if (null >= 0)
-            (void)dup2(null, STDIN_FILENO);
-        if (fork() != 0) /* the grandchild is reparented: nobody waits for it */
-            _exit(0);
-    }
-    execv("/proc/self/exe", argv);
-    _exit(127);
+    return cf_child_spawn_detached("/proc/self/exe", argv, keep_fd, NULL, err);
 }
 
 cf_err
@@ -382,21 +326,18 @@ cf_wal_push_async(const struct cf_config *cfg, const struct cf_repo *repo, const
     }
     for (size_t i = 0; i < n; i++) {
         char seg[4200];
-        char *extra[] = {"wal-push", "--spool-only", seg, NULL};
+        const char *extra[] = {"wal-push", "--spool-only", seg, NULL};
         const char *slash = strrchr(path, '/');
+        struct cf_error e = CF_ERROR_INIT;
         int cfd = claim(markers, names[i]);
-        pid_t pid;
 
         if (cfd < 0)
             continue; /* somebody else has it */
         (void)snprintf(seg, sizeof(seg), "%.*s%s", slash ? (int)(slash - path + 1) : 0, path,
                        names[i]);
-        pid = spawn_self(cfg, extra, true);
-        (void)close(cfd); /* the child holds the claim now */
-        if (pid < 0)
-            cf_log_warning("could not start an async push of %s: %s", names[i], strerror(errno));
-        else
-            (void)waitpid(pid, NULL, 0); /* the intermediate process, gone at once */
+        if (spawn_self(cfg, extra, cfd, &e) != CF_OK)
+            cf_log_warning("could not start an async push of %s: %s", names[i], e.msg);
+        (void)close(cfd); /* the child holds the claim now (or nobody: this call pushes) */
     }
     free(dir_copy);
     for (size_t i = 0; i < n; i++)
@@ -442,15 +383,15 @@ find_prefetched(const char *dir, const char *name, char *file, size_t size)
 static cf_err
 copy_verified(const char *src, const char *want_sha, const char *path, struct cf_error *err)
 {
-    char sha[65], *tmp = NULL, *dir_copy = strdup(path);
-    int in = -1, out = -1;
+    char sha[65];
+    struct cf_atomic_file *out = NULL;
+    struct cf_error ignored = CF_ERROR_INIT; /* any failure: served from the repository */
+    int in = -1;
     cf_err rc = CF_ERR_NOT_FOUND;
     char buf[65536];
     ssize_t got;
     off_t off = 0;
 
-    if (dir_copy == NULL)
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
         goto out;
     if (cf_wal_hash_fd(in, 0, src, sha, err) != CF_OK) {
@@ -462,36 +403,22 @@ copy_verified(const char *src, const char *want_sha, const char *path, struct cf
                        src);
         goto out;
     }
-    if (asprintf(&tmp, "%s/.coffre-wal-get.XXXXXX", dirname(dir_copy)) < 0) {
-        tmp = NULL;
+    if (cf_atomic_file_open(path, 0600, &out, &ignored) != CF_OK)
         goto out;
-    }
-    if ((out = mkostemp(tmp, O_CLOEXEC)) < 0) {
-        free(tmp);
-        tmp = NULL;
-        goto out;
-    }
     while ((got = pread(in, buf, sizeof(buf), off)) > 0) {
-        if (write(out, buf, (size_t)got) != got)
+        if (cf_write_all(cf_atomic_file_fd(out), buf, (size_t)got) != 0)
             goto out;
         off += got;
     }
-    if (got < 0 || fsync(out) != 0 || rename(tmp, path) != 0)
+    if (got < 0)
         goto out;
-    free(tmp);
-    tmp = NULL;
-    rc = CF_OK;
+    rc = cf_atomic_file_commit(out, &ignored) == CF_OK ? CF_OK : CF_ERR_NOT_FOUND;
+    out = NULL; /* committed or not, freed */
 out:
-    if (out >= 0)
-        (void)close(out);
-    if (tmp != NULL) {
-        (void)unlink(tmp);
-        free(tmp);
-    }
+    cf_atomic_file_abort(out);
     if (in >= 0)
         (void)close(in);
     (void)unlink(src); /* served or bad: it goes either way */
-    free(dir_copy);
     return rc;
 }
 
@@ -519,16 +446,14 @@ void
 cf_walspool_readahead(const struct cf_config *cfg, const char *name, uint64_t segment_size)
 {
     char opt[64], seg[CF_WAL_NAME_MAX + 1];
-    char *extra[] = {"wal-get", opt, seg, NULL};
+    const char *extra[] = {"wal-get", opt, seg, NULL};
+    struct cf_error ignored = CF_ERROR_INIT; /* no read-ahead: recovery asks the repository */
 
     if (cfg->wal.readahead == 0 || !cf_wal_segment_size_valid(segment_size))
         return;
     (void)snprintf(opt, sizeof(opt), "--prefetch=%" PRIu64, segment_size);
     (void)snprintf(seg, sizeof(seg), "%s", name);
-    pid_t pid = spawn_self(cfg, extra, true);
-
-    if (pid > 0)
-        (void)waitpid(pid, NULL, 0); /* the intermediate child exits at once */
+    (void)spawn_self(cfg, extra, -1, &ignored);
 }
 
 cf_err

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "agent/walstream_int.h"
+#include "common/backoff.h"
 #include "common/cancel.h"
 #include "common/log.h"
 #include "common/sdnotify.h"
@@ -494,11 +495,12 @@ lock_spool(const struct cf_ws_spool *s, int *fd, struct cf_error *err)
 static cf_err
 serve(struct ws *w, struct cf_error *err)
 {
-    unsigned backoff = 1;
+    unsigned attempt = 0;
 
     for (;;) {
         struct cf_error e = CF_ERROR_INIT;
         cf_err rc = cf_ws_spool_upload_complete(&w->spool, &e);
+        unsigned backoff;
 
         w->has_streamed = false;
         if (rc == CF_OK && !cf_cancel_requested())
@@ -512,13 +514,14 @@ serve(struct ws *w, struct cf_error *err)
             return rc;
         }
         if (w->has_streamed)
-            backoff = 1;
+            attempt = 0;
+        /* the ceiling, no jitter: one client, and the documented 1 s, 2 s, ... 60 s */
+        backoff = cf_backoff_ceiling_ms(1000, BACKOFF_MAX_S * 1000, ++attempt) / 1000;
         cf_log_cf_error(&e);
         cf_log_warning("wal-stream: retrying in %u s", backoff);
         cf_notify_status("retrying in %u s: %s", backoff, e.msg);
         if (!backoff_sleep(backoff))
             return CF_OK;
-        backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
     }
 }
 

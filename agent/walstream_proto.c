@@ -1,7 +1,7 @@
 /*
  * walstream_proto.c - the streaming replication protocol for wal-stream
  * (see walstream_int.h).  Replication commands go through the simple query
- * protocol (PQexec): a walsender accepts no other.
+ * protocol (cf_pg_replication_command): a walsender accepts no other.
  *
  * CopyBoth messages (PostgreSQL 15, "Streaming Replication Protocol"):
  *   server 'w'  int64 start, int64 server end, int64 send time, data
@@ -37,40 +37,6 @@ cf_ws_put_u64(char *p, uint64_t v)
         p[i] = (char)(v & 0xff);
         v >>= 8;
     }
-}
-
-static void
-pg_message(PGconn *conn, const PGresult *res, struct cf_error *err)
-{
-    const char *m = res != NULL ? PQresultErrorMessage(res) : "";
-    size_t n;
-
-    if (m == NULL || m[0] == '\0')
-        m = PQerrorMessage(conn);
-    n = strcspn(m, "\n");
-    cf_error_detail(err, "%.*s", (int)(n > 400 ? 400 : n), m);
-}
-
-/* PQexec a replication command expecting status want. */
-static cf_err
-run(PGconn *conn, const char *cmd, ExecStatusType want, PGresult **out, struct cf_error *err)
-{
-    PGresult *res = PQexec(conn, cmd);
-
-    if (PQresultStatus(res) != want) {
-        char verb[32];
-
-        (void)snprintf(verb, sizeof(verb), "%.*s", (int)strcspn(cmd, " "), cmd);
-        cf_error_setf(err, CF_ERR_PG, "replication command %s failed", verb);
-        pg_message(conn, res, err);
-        PQclear(res);
-        return CF_ERR_PG;
-    }
-    if (out != NULL)
-        *out = res;
-    else
-        PQclear(res);
-    return CF_OK;
 }
 
 cf_err
@@ -112,7 +78,7 @@ read_slot(PGconn *conn, const char *slot, bool *exists, struct cf_ws_server *srv
     cf_err rc;
 
     (void)snprintf(cmd, sizeof(cmd), "READ_REPLICATION_SLOT %s", slot);
-    if ((rc = run(conn, cmd, PGRES_TUPLES_OK, &res, err)) != CF_OK) {
+    if ((rc = cf_pg_replication_command(conn, cmd, PGRES_TUPLES_OK, &res, err)) != CF_OK) {
         cf_error_hint(err, "wal-stream needs PostgreSQL 15 or later.");
         return rc;
     }
@@ -142,7 +108,8 @@ cf_ws_prepare(PGconn *conn, const char *slot, struct cf_ws_server *srv, struct c
     cf_err rc;
 
     memset(srv, 0, sizeof(*srv));
-    if ((rc = run(conn, "IDENTIFY_SYSTEM", PGRES_TUPLES_OK, &res, err)) != CF_OK)
+    if ((rc = cf_pg_replication_command(conn, "IDENTIFY_SYSTEM", PGRES_TUPLES_OK, &res,
+                                        err)) != CF_OK)
         return rc;
     if (PQntuples(res) != 1 || PQnfields(res) < 3 ||
         !cf_lsn_parse(PQgetvalue(res, 0, 2), &srv->xlogpos)) {
@@ -151,7 +118,8 @@ cf_ws_prepare(PGconn *conn, const char *slot, struct cf_ws_server *srv, struct c
     }
     srv->tli = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
     PQclear(res);
-    if ((rc = run(conn, "SHOW wal_segment_size", PGRES_TUPLES_OK, &res, err)) != CF_OK)
+    if ((rc = cf_pg_replication_command(conn, "SHOW wal_segment_size", PGRES_TUPLES_OK, &res,
+                                        err)) != CF_OK)
         return rc;
     if (PQntuples(res) != 1 || !parse_size(PQgetvalue(res, 0, 0), &srv->segsz) ||
         !cf_wal_segment_size_valid(srv->segsz)) {
@@ -164,7 +132,7 @@ cf_ws_prepare(PGconn *conn, const char *slot, struct cf_ws_server *srv, struct c
     if ((rc = read_slot(conn, slot, &exists, srv, err)) != CF_OK || exists)
         return rc;
     (void)snprintf(cmd, sizeof(cmd), "CREATE_REPLICATION_SLOT %s PHYSICAL RESERVE_WAL", slot);
-    if ((rc = run(conn, cmd, PGRES_TUPLES_OK, NULL, err)) != CF_OK) {
+    if ((rc = cf_pg_replication_command(conn, cmd, PGRES_TUPLES_OK, NULL, err)) != CF_OK) {
         cf_error_hint(err, "Raise max_replication_slots, or create the slot yourself.");
         return rc;
     }
@@ -178,7 +146,7 @@ cf_ws_start(PGconn *conn, const char *slot, uint32_t tli, uint64_t lsn, struct c
 
     (void)snprintf(cmd, sizeof(cmd), "START_REPLICATION SLOT %s PHYSICAL %X/%X TIMELINE %u",
                    slot, (unsigned)(lsn >> 32), (unsigned)lsn, tli);
-    return run(conn, cmd, PGRES_COPY_BOTH, NULL, err);
+    return cf_pg_replication_command(conn, cmd, PGRES_COPY_BOTH, NULL, err);
 }
 
 cf_err
@@ -199,7 +167,7 @@ cf_ws_send_status(PGconn *conn, uint64_t write_lsn, uint64_t flush_lsn, bool wan
     msg[33] = want_reply ? 1 : 0;
     if (PQputCopyData(conn, msg, (int)sizeof(msg)) <= 0 || PQflush(conn) != 0) {
         cf_error_setf(err, CF_ERR_PG, "could not send a standby status update");
-        pg_message(conn, NULL, err);
+        cf_pg_error_detail(conn, NULL, err);
         return CF_ERR_PG;
     }
     return CF_OK;
@@ -220,7 +188,7 @@ cf_ws_end_copy(PGconn *conn, uint32_t *next_tli, uint64_t *next_lsn, struct cf_e
             /* the server's CopyDone arrived; answer with ours */
             if (PQputCopyEnd(conn, NULL) <= 0 || PQflush(conn) != 0) {
                 cf_error_setf(err, CF_ERR_PG, "could not end the replication stream");
-                pg_message(conn, res, err);
+                cf_pg_error_detail(conn, res, err);
                 rc = CF_ERR_PG;
             }
         } else if (st == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 2) {
@@ -231,7 +199,7 @@ cf_ws_end_copy(PGconn *conn, uint32_t *next_tli, uint64_t *next_lsn, struct cf_e
             }
         } else if (st != PGRES_COMMAND_OK && rc == CF_OK) {
             cf_error_setf(err, CF_ERR_PG, "the replication stream ended with an error");
-            pg_message(conn, res, err);
+            cf_pg_error_detail(conn, res, err);
             rc = CF_ERR_PG;
         }
         PQclear(res);
@@ -250,7 +218,7 @@ cf_ws_timeline_history(PGconn *conn, uint32_t tli, char **name, char **content, 
     cf_err rc;
 
     (void)snprintf(cmd, sizeof(cmd), "TIMELINE_HISTORY %u", tli);
-    if ((rc = run(conn, cmd, PGRES_TUPLES_OK, &res, err)) != CF_OK)
+    if ((rc = cf_pg_replication_command(conn, cmd, PGRES_TUPLES_OK, &res, err)) != CF_OK)
         return rc;
     if (PQntuples(res) != 1 || PQnfields(res) != 2) {
         PQclear(res);

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "agent/walspool.h"
 #include "common/sdnotify.h"
@@ -36,31 +37,6 @@ path_of(const struct cf_ws_spool *s, const char *name, char *buf, size_t size, s
 
     if (n < 0 || (size_t)n >= size)
         return cf_error_set(err, CF_ERR_CONFIG, "spool path \"%s\" is too long", s->dir);
-    return CF_OK;
-}
-
-static cf_err
-sync_dir(const struct cf_ws_spool *s, struct cf_error *err)
-{
-    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-
-        if (fd >= 0)
-            (void)close(fd);
-        return cf_error_set_errno(err, CF_ERR_IO, e, "could not fsync directory \"%s\"", s->dir);
-    }
-    (void)close(fd);
-    return CF_OK;
-}
-
-static cf_err
-make_dir(const char *path, struct cf_error *err)
-{
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create spool directory \"%s\"",
-                                  path);
     return CF_OK;
 }
 
@@ -79,7 +55,7 @@ cf_ws_spool_init(struct cf_ws_spool *s, const struct cf_config *cfg, const struc
     n = snprintf(s->dir, sizeof(s->dir), "%s/stream", spool);
     if (n < 0 || (size_t)n >= sizeof(s->dir))
         return cf_error_set(err, CF_ERR_CONFIG, "wal.spool \"%s\" is too long", spool);
-    if ((rc = make_dir(spool, err)) != CF_OK || (rc = make_dir(s->dir, err)) != CF_OK) {
+    if ((rc = cf_mkdir_p(s->dir, 0700, err)) != CF_OK) {
         cf_error_hint(err, "Create the directory named by wal.spool, owned by the user "
                            "coffre runs as, or fix its permissions.");
         return rc;
@@ -133,7 +109,7 @@ upload_and_remove(struct cf_ws_spool *s, const char *name, struct cf_error *err)
     if (unlink(path) != 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not remove \"%s\"", path);
     cf_log_info("wal-stream: archived %s", name);
-    return sync_dir(s, err);
+    return cf_fsync_dir(s->dir, err);
 }
 
 static int
@@ -251,7 +227,7 @@ retire_partial(struct cf_ws_spool *s, const char *name, struct cf_error *err)
     if (unlink(path) != 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not remove \"%s\"", path);
     cf_log_info("wal-stream: retired %s (%llu bytes)", name, (unsigned long long)size);
-    return sync_dir(s, err);
+    return cf_fsync_dir(s->dir, err);
 }
 
 cf_err
@@ -335,7 +311,7 @@ complete_segment(struct cf_ws_spool *s, struct cf_error *err)
     s->fd = -1;
     if (rename(from, to) != 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not rename \"%s\"", from);
-    if ((rc = sync_dir(s, err)) != CF_OK)
+    if ((rc = cf_fsync_dir(s->dir, err)) != CF_OK)
         return rc;
     s->seg_start += s->segsz;
     s->written = s->synced = s->uploaded = 0;
@@ -394,7 +370,7 @@ cf_ws_spool_sync(struct cf_ws_spool *s, struct cf_error *err)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not fsync \"%s/%s.partial\"",
                                   s->dir, s->seg);
     if (s->is_new_file) {
-        if ((rc = sync_dir(s, err)) != CF_OK)
+        if ((rc = cf_fsync_dir(s->dir, err)) != CF_OK)
             return rc;
         s->is_new_file = false;
     }
@@ -449,7 +425,7 @@ cf_ws_spool_end_timeline(struct cf_ws_spool *s, struct cf_error *err)
     if (unlink(path) != 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not remove \"%s\"", path);
     cf_ws_spool_close(s);
-    return sync_dir(s, err);
+    return cf_fsync_dir(s->dir, err);
 }
 
 cf_err
@@ -457,35 +433,12 @@ cf_ws_spool_store_file(struct cf_ws_spool *s, const char *name, const char *data
                     struct cf_error *err)
 {
     char path[WS_PATH_MAX];
-    size_t done = 0;
     cf_err rc;
-    int fd;
 
     if ((rc = path_of(s, name, path, sizeof(path), err)) != CF_OK)
         return rc;
-    if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create \"%s\"", path);
-    while (done < len) {
-        ssize_t w = write(fd, data + done, len - done);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            int e = errno;
-
-            (void)close(fd);
-            return cf_error_set_errno(err, CF_ERR_IO, e, "could not write \"%s\"", path);
-        }
-        done += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        int e = errno;
-
-        (void)close(fd);
-        return cf_error_set_errno(err, CF_ERR_IO, e, "could not fsync \"%s\"", path);
-    }
-    (void)close(fd);
-    if ((rc = sync_dir(s, err)) != CF_OK)
+    /* atomic: a file of the spool is uploaded as complete after a crash */
+    if ((rc = cf_write_atomic(path, data, len, 0600, err)) != CF_OK)
         return rc;
     return upload_and_remove(s, name, err);
 }

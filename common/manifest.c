@@ -46,7 +46,8 @@ object_to_json(const struct cf_manifest_object *o)
 
     for (size_t i = 0; i < o->n_tables; i++)
         json_object_set_new(tables, o->tables[i].name, json_integer(o->tables[i].rows));
-    j = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:I}", "name", o->name, "kind", o->kind,
+    j = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:I}", "name", o->name, "kind",
+                  cf_object_kind_name(o->kind),
                   "database", str_or_null(o->database), "sha256", o->sha256, "plain_bytes",
                   (json_int_t)o->plain, "compressed_bytes", (json_int_t)o->compressed,
                   "stored_bytes", (json_int_t)o->stored);
@@ -147,7 +148,7 @@ dup_opt(json_t *j)
 }
 
 static int
-object_from_json(json_t *j, struct cf_manifest_object *o)
+object_from_json(json_t *j, struct cf_manifest_object *o, struct cf_error *err)
 {
     const char *name, *kind, *sha;
     json_t *db = NULL, *tables = NULL, *secs = NULL;
@@ -162,8 +163,9 @@ object_from_json(json_t *j, struct cf_manifest_object *o)
                     "row_count_seconds", &secs) != 0 ||
         strlen(sha) != 64 || !json_is_object(tables) || plain < 0 || comp < 0 || stored < 0)
         return -1;
+    if (cf_object_kind_parse(kind, name, &o->kind, err) != CF_OK)
+        return -1; /* never guessed: an unknown kind is not a dump */
     o->name = strdup(name);
-    o->kind = strdup(kind);
     o->database = dup_opt(db);
     memcpy(o->sha256, sha, 65);
     o->plain = (uint64_t)plain;
@@ -171,7 +173,7 @@ object_from_json(json_t *j, struct cf_manifest_object *o)
     o->stored = (uint64_t)stored;
     o->count_seconds = json_is_number(secs) ? json_number_value(secs) : 0;
     o->tables = calloc(json_object_size(tables) + 1, sizeof(*o->tables));
-    if (o->name == NULL || o->kind == NULL || o->tables == NULL)
+    if (o->name == NULL || o->tables == NULL)
         return -1;
     json_object_foreach(tables, key, val) {
         if (!json_is_integer(val))
@@ -257,7 +259,7 @@ physical_from_json(json_t *j, struct cf_manifest *m)
 }
 
 static int
-manifest_from_root(json_t *root, struct cf_manifest *m)
+manifest_from_root(json_t *root, struct cf_manifest *m, struct cf_error *err)
 {
     const char *id, *inst, *kind, *formula, *pgv, *host, *cv, *start, *stop;
     json_t *schema = NULL, *note = NULL, *objs = NULL, *o;
@@ -297,7 +299,7 @@ manifest_from_root(json_t *root, struct cf_manifest *m)
         return -1;
     json_array_foreach(objs, i, o) {
         m->n_objects = i + 1;
-        if (object_from_json(o, &m->objects[i]) != 0)
+        if (object_from_json(o, &m->objects[i], err) != 0)
             return -1;
     }
     return 0;
@@ -317,9 +319,11 @@ cf_manifest_from_json(const char *json, size_t len, const char *what, struct cf_
         return CF_ERR_CORRUPT;
     }
     m = calloc(1, sizeof(*m));
-    if (m == NULL || manifest_from_root(root, m) != 0) {
+    if (m == NULL || manifest_from_root(root, m, err) != 0) {
         json_decref(root);
         cf_manifest_free(m);
+        if (err->code != CF_OK) /* a specific error (an unknown kind): say where */
+            cf_error_context(err, "in manifest \"%s\"", what);
         return cf_error_set(err, CF_ERR_CORRUPT, "manifest \"%s\" has missing or invalid fields",
                             what);
     }
@@ -332,7 +336,6 @@ void
 cf_manifest_object_clear(struct cf_manifest_object *o)
 {
     free(o->name);
-    free(o->kind);
     free(o->database);
     for (size_t i = 0; i < o->n_tables; i++)
         free(o->tables[i].name);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/kind.h"
 
 #define CF_MANIFEST_FORMAT 1
 
@@ -24,7 +25,7 @@ struct cf_table_count {
 
 struct cf_manifest_object {
     char *name;          /* path within the backup, e.g. "db/app.dump" */
-    char *kind;          /* "dump" | "globals" | "base_tar" | "pg_manifest" */
+    enum cf_object_kind kind; /* dump, globals, base_tar, pg_manifest (by name in the JSON) */
     char *database;      /* dumps: the database; NULL for globals */
     char sha256[65];     /* of the plaintext, hex */
     uint64_t plain, compressed, stored;

@@ -50,32 +50,69 @@ cf_pg_check_conninfo(const char *conninfo, const char *what, struct cf_error *er
     return CF_OK;
 }
 
-cf_err
-cf_pg_connect_replication(const char *conninfo, const char *application_name, PGconn **out,
-                          struct cf_error *err)
+/* What a failed connection says: message, detail (libpq's first line), hint. */
+static cf_err
+connect_error(const struct cf_pg_target *t, PGconn *conn, struct cf_error *err)
 {
-    /* a connect_timeout in conninfo (later in the list) or PGCONNECT_TIMEOUT wins */
-    const char *keys[] = {"connect_timeout", "dbname", "replication", "application_name", NULL};
-    const char *vals[] = {getenv("PGCONNECT_TIMEOUT") ? NULL : "10", conninfo, "true",
-                          application_name != NULL ? application_name : "coffre", NULL};
-    PGconn *conn;
-    cf_err rc;
+    char line[256];
 
-    if ((rc = cf_pg_check_conninfo(conninfo, "postgres.conninfo", err)) != CF_OK)
-        return rc;
-    if (application_name == NULL)
-        keys[3] = "fallback_application_name"; /* conninfo's own name, if any, wins */
-    conn = PQconnectdbParams(keys, vals, 1);
-    if (conn == NULL)
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    if (PQstatus(conn) != CONNECTION_OK) {
-        char line[256];
-
-        first_line(PQerrorMessage(conn), line, sizeof(line));
+    first_line(PQerrorMessage(conn), line, sizeof(line));
+    if (t->replication) {
         cf_error_setf(err, CF_ERR_PG, "could not open a replication connection");
-        cf_error_detail(err, "%s", line);
         cf_error_hint(err, "Check postgres.conninfo, that the role has the REPLICATION "
                            "attribute, and that pg_hba.conf has a \"replication\" line for it.");
+    } else {
+        cf_error_setf(err, CF_ERR_PG, "could not connect to database \"%s\"",
+                      t->dbname ? t->dbname : (PQdb(conn) ? PQdb(conn) : "?"));
+        cf_error_hint(err, "Check postgres.conninfo (or --target) and that the server is running.");
+    }
+    cf_error_detail(err, "%s", line);
+    return CF_ERR_PG;
+}
+
+cf_err
+cf_pg_connect_to(const struct cf_pg_target *t, PGconn **out, struct cf_error *err)
+{
+    /* PQconnectdbParams: a later keyword wins over an earlier one, and the
+     * conninfo expands where "dbname" stands.  So connect_timeout before it
+     * (conninfo's own wins), the explicit settings after it. */
+    const char *keys[9], *vals[9];
+    char timeout[16];
+    int k = 0;
+    PGconn *conn;
+
+    if (t->replication && cf_pg_check_conninfo(t->conninfo, "postgres.conninfo", err) != CF_OK)
+        return err->code;
+    if (t->connect_timeout > 0 && getenv("PGCONNECT_TIMEOUT") == NULL) {
+        (void)snprintf(timeout, sizeof(timeout), "%d", t->connect_timeout);
+        keys[k] = "connect_timeout";
+        vals[k++] = timeout;
+    }
+    keys[k] = "dbname";
+    vals[k++] = t->conninfo;
+    keys[k] = t->application_name != NULL ? "application_name" : "fallback_application_name";
+    vals[k++] = t->application_name != NULL ? t->application_name : "coffre";
+    if (t->dbname != NULL) {
+        keys[k] = "dbname";
+        vals[k++] = t->dbname;
+    }
+    if (t->host != NULL) {
+        keys[k] = "host";
+        vals[k++] = t->host;
+    }
+    if (t->port != NULL) {
+        keys[k] = "port";
+        vals[k++] = t->port;
+    }
+    if (t->replication) {
+        keys[k] = "replication";
+        vals[k++] = "true";
+    }
+    keys[k] = vals[k] = NULL;
+    if ((conn = PQconnectdbParams(keys, vals, 1)) == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    if (PQstatus(conn) != CONNECTION_OK) {
+        (void)connect_error(t, conn, err);
         PQfinish(conn);
         return CF_ERR_PG;
     }
@@ -84,30 +121,21 @@ cf_pg_connect_replication(const char *conninfo, const char *application_name, PG
 }
 
 cf_err
+cf_pg_connect_replication(const char *conninfo, const char *application_name, PGconn **out,
+                          struct cf_error *err)
+{
+    struct cf_pg_target t = {.conninfo = conninfo, .application_name = application_name,
+                             .connect_timeout = 10, .replication = true};
+
+    return cf_pg_connect_to(&t, out, err);
+}
+
+cf_err
 cf_pg_connect(const char *conninfo, const char *dbname, PGconn **out, struct cf_error *err)
 {
-    const char *keys[] = {"dbname", "fallback_application_name", "dbname", NULL};
-    const char *vals[] = {conninfo, "coffre", dbname, NULL};
-    PGconn *conn;
+    struct cf_pg_target t = {.conninfo = conninfo, .dbname = dbname};
 
-    if (dbname == NULL)
-        keys[2] = NULL;
-    conn = PQconnectdbParams(keys, vals, 1);
-    if (conn == NULL)
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    if (PQstatus(conn) != CONNECTION_OK) {
-        char line[256];
-
-        first_line(PQerrorMessage(conn), line, sizeof(line));
-        cf_error_setf(err, CF_ERR_PG, "could not connect to database \"%s\"",
-                     dbname ? dbname : (PQdb(conn) ? PQdb(conn) : "?"));
-        cf_error_detail(err, "%s", line);
-        cf_error_hint(err, "Check postgres.conninfo (or --target) and that the server is running.");
-        PQfinish(conn);
-        return CF_ERR_PG;
-    }
-    *out = conn;
-    return CF_OK;
+    return cf_pg_connect_to(&t, out, err);
 }
 
 /* Append key='value' with libpq quoting to buf (a growing string). */
@@ -196,6 +224,38 @@ cf_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params
         first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), line, sizeof(line));
         PQclear(res);
         cf_error_setf(err, CF_ERR_PG, "query failed on database \"%s\": %s", PQdb(conn), line);
+        return CF_ERR_PG;
+    }
+    if (out != NULL)
+        *out = res;
+    else
+        PQclear(res);
+    return CF_OK;
+}
+
+void
+cf_pg_error_detail(PGconn *conn, const PGresult *res, struct cf_error *err)
+{
+    const char *m = res != NULL ? PQresultErrorMessage(res) : NULL;
+    char line[256];
+
+    if (m == NULL || m[0] == '\0')
+        m = PQerrorMessage(conn);
+    first_line(m, line, sizeof(line));
+    cf_error_detail(err, "%s", line);
+}
+
+cf_err
+cf_pg_replication_command(PGconn *conn, const char *cmd, ExecStatusType want, PGresult **out,
+                          struct cf_error *err)
+{
+    PGresult *res = PQexec(conn, cmd); /* a walsender takes the simple query protocol only */
+
+    if (PQresultStatus(res) != want) {
+        cf_error_setf(err, CF_ERR_PG, "replication command %.*s failed", (int)strcspn(cmd, " "),
+                      cmd);
+        cf_pg_error_detail(conn, res, err);
+        PQclear(res);
         return CF_ERR_PG;
     }
     if (out != NULL)

@@ -9,9 +9,30 @@
 #ifndef CF_PG_H
 #define CF_PG_H
 
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 
 #include "common/error.h"
+
+/*
+ * One connection, every setting explicit.  conninfo is the base; the other
+ * members, when set, replace what it says, except connect_timeout, which
+ * applies only if neither conninfo nor PGCONNECT_TIMEOUT sets one (0: libpq's
+ * default, no limit).  application_name NULL: conninfo's, else "coffre".
+ * A replication connection refuses a conninfo holding a password.
+ * CF_ERR_PG names the database (or says "replication connection"), with
+ * libpq's reason as detail and a hint.
+ */
+struct cf_pg_target {
+    const char *conninfo;
+    const char *dbname;
+    const char *host, *port;        /* e.g. a restored server on its own socket */
+    const char *application_name;
+    int connect_timeout;            /* seconds */
+    bool replication;               /* replication=true: a walsender */
+};
+cf_err cf_pg_connect_to(const struct cf_pg_target *t, PGconn **out, struct cf_error *err);
 
 /* Connect with conninfo, replacing its dbname when dbname != NULL. */
 cf_err cf_pg_connect(const char *conninfo, const char *dbname, PGconn **out,
@@ -38,6 +59,17 @@ cf_err cf_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const 
                   PGresult **out, struct cf_error *err);
 /* Same, discarding the result. */
 cf_err cf_pg_command(PGconn *conn, const char *sql, struct cf_error *err);
+/*
+ * A replication command (IDENTIFY_SYSTEM, READ_REPLICATION_SLOT, ...) on a
+ * replication connection, through the simple query protocol (the only one a
+ * walsender takes), expecting status want (PGRES_TUPLES_OK, PGRES_COMMAND_OK,
+ * PGRES_COPY_BOTH).  CF_ERR_PG "replication command VERB failed", the
+ * server's reason as detail.  *out (NULL: discarded) on success.
+ */
+cf_err cf_pg_replication_command(PGconn *conn, const char *cmd, ExecStatusType want,
+                                 PGresult **out, struct cf_error *err);
+/* The first line of the server's (res's, else conn's) last message as DETAIL. */
+void cf_pg_error_detail(PGconn *conn, const PGresult *res, struct cf_error *err);
 
 /* "/usr/lib/postgresql/15/bin/pg_dump" for the server's major version when
  * it exists, else bindir/tool, else tool (PATH).  Writes into buf. */

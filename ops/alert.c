@@ -10,16 +10,17 @@
  * it at the next evaluation.  Secrets (SMTP password, Telegram token) are
  * read from files, never logged, never put in an error message.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/manifest.h"
 #include "ops/ops.h"
 #include "ops/ops_int.h"
@@ -39,15 +40,19 @@ struct message {
 
 /* ---- secrets ----------------------------------------------------------- */
 
-/* The first line of file (else $CREDENTIALS_DIRECTORY/cred); *found false if neither exists. */
+/*
+ * The secret in file (else $CREDENTIALS_DIRECTORY/cred, if that exists) into
+ * out (the rules of common/secret.h: one line, never truncated); *found
+ * false if neither is there.  what names it in messages.
+ */
 static cf_err
-read_secret(const char *file, const char *cred, char *out, size_t size, bool *found,
-            struct cf_error *err)
+read_secret(const char *file, const char *cred, const char *what, char *out, size_t size,
+            bool *found, struct cf_error *err)
 {
     char path[600];
     const char *dir = getenv("CREDENTIALS_DIRECTORY");
-    FILE *fp;
-    size_t n;
+    char *secret = NULL;
+    size_t len = 0;
 
     *found = false;
     if (file != NULL)
@@ -56,18 +61,13 @@ read_secret(const char *file, const char *cred, char *out, size_t size, bool *fo
         (void)snprintf(path, sizeof(path), "%s/%s", dir, cred);
     else
         return CF_OK;
-    fp = fopen(path, "re");
-    if (fp == NULL) {
-        if (file == NULL)
-            return CF_OK;
-        cf_error_setf_errno(err, CF_ERR_CONFIG, errno, "could not read secret file \"%s\"", path);
-        return CF_ERR_CONFIG;
-    }
-    n = fread(out, 1, size - 1, fp);
-    (void)fclose(fp);
-    out[n] = '\0';
-    out[strcspn(out, "\r\n")] = '\0';
-    *found = out[0] != '\0';
+    if (file == NULL && access(path, F_OK) != 0)
+        return CF_OK; /* the credential is optional */
+    if (cf_secret_read(path, what, size - 1, &secret, &len, err) != CF_OK)
+        return err->code;
+    memcpy(out, secret, len + 1);
+    cf_secret_free(secret);
+    *found = true;
     return CF_OK;
 }
 
@@ -202,8 +202,8 @@ send_telegram(const struct cf_config *cfg, const struct message *m, struct cf_er
     char *body;
     cf_err rc;
 
-    if (read_secret(cfg->alerts.telegram_token_file, "coffre-telegram-token", token,
-                    sizeof(token), &found, err) != CF_OK)
+    if (read_secret(cfg->alerts.telegram_token_file, "coffre-telegram-token", "Telegram bot token",
+                    token, sizeof(token), &found, err) != CF_OK)
         return err->code;
     if (!found) {
         cf_error_setf(err, CF_ERR_CONFIG, "telegram: no bot token");
@@ -241,8 +241,8 @@ send_mail(const struct cf_config *cfg, const struct message *m, struct cf_error 
     CURL *c;
     int len;
 
-    if (read_secret(cfg->alerts.smtp_password_file, "coffre-smtp-password", password,
-                    sizeof(password), &found, err) != CF_OK)
+    if (read_secret(cfg->alerts.smtp_password_file, "coffre-smtp-password", "SMTP password",
+                    password, sizeof(password), &found, err) != CF_OK)
         return err->code;
     if (found && cfg->alerts.smtp_user != NULL && !tls && !cfg->alerts.smtp_starttls) {
         sodium_memzero(password, sizeof(password));

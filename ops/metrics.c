@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fsutil.h"
 #include "ops/ops_int.h"
 
 struct out {
@@ -178,7 +179,7 @@ cf_ops_write_metrics(const struct cf_config *cfg, const struct cf_alert_facts *f
         free(o.buf);
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     }
-    rc = cf_ops_write_atomic(cfg->metrics.textfile, o.buf, o.len, 0644, err);
+    rc = cf_write_atomic(cfg->metrics.textfile, o.buf, o.len, 0644, err);
     if (rc != CF_OK)
         cf_error_context(err, "while writing metrics.textfile");
     free(o.buf);

@@ -30,10 +30,6 @@ cf_err cf_ops_state_open(const struct cf_config *cfg, struct cf_ops_state *s, st
 cf_err cf_ops_state_save(struct cf_ops_state *s, struct cf_error *err);
 void cf_ops_state_close(struct cf_ops_state *s);
 
-/* Write data to path atomically (temporary file in the same directory, fsync, rename). */
-cf_err cf_ops_write_atomic(const char *path, const char *data, size_t len, mode_t mode,
-                           struct cf_error *err);
-
 /* The Prometheus textfile (metrics.textfile); nothing if not configured. */
 cf_err cf_ops_write_metrics(const struct cf_config *cfg, const struct cf_alert_facts *f,
                             struct cf_error *err);

@@ -13,94 +13,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "ops/ops_int.h"
-
-/* mkdir -p, each missing level with mode. */
-static int
-make_dirs(const char *path, mode_t mode)
-{
-    char buf[600];
-
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-        return ENAMETOOLONG;
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-
-            *p = '\0';
-            if (mkdir(buf, mode) != 0 && errno != EEXIST)
-                return errno;
-            *p = c;
-            if (c == '\0')
-                return 0;
-        }
-    }
-}
-
-cf_err
-cf_ops_write_atomic(const char *path, const char *data, size_t len, mode_t mode,
-                    struct cf_error *err)
-{
-    char tmp[700];
-    const char *slash = strrchr(path, '/');
-    int fd;
-    size_t off = 0;
-
-    /* a dot name in the same directory: node_exporter only reads *.prom */
-    if (slash == NULL ||
-        snprintf(tmp, sizeof(tmp), "%.*s/.%s.tmp.%ld", (int)(slash - path), path, slash + 1,
-                 (long)getpid()) >= (int)sizeof(tmp))
-        return cf_error_set(err, CF_ERR_CONFIG, "path \"%s\" is not absolute or too long", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0) {
-        cf_error_setf_errno(err, CF_ERR_IO, errno, "could not create \"%s\"", tmp);
-        cf_error_hint(err, "Check that the directory exists and that the user running coffre "
-                           "may write to it (ReadWritePaths= under systemd).");
-        return CF_ERR_IO;
-    }
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            cf_error_setf_errno(err, errno == ENOSPC ? CF_ERR_DISK_FULL : CF_ERR_IO, errno,
-                                "could not write \"%s\"", tmp);
-            (void)close(fd);
-            (void)unlink(tmp);
-            return err->code;
-        }
-        off += (size_t)n;
-    }
-    if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
-        cf_error_setf_errno(err, CF_ERR_IO, errno, "could not flush \"%s\"", tmp);
-        (void)close(fd);
-        (void)unlink(tmp);
-        return CF_ERR_IO;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        cf_error_setf_errno(err, CF_ERR_IO, errno, "could not rename \"%s\" to \"%s\"", tmp, path);
-        (void)unlink(tmp);
-        return CF_ERR_IO;
-    }
-    return CF_OK;
-}
 
 cf_err
 cf_ops_state_open(const struct cf_config *cfg, struct cf_ops_state *s, struct cf_error *err)
 {
     char lock[640];
     json_error_t je;
-    int rc;
 
     memset(s, 0, sizeof(*s));
     s->lock_fd = -1;
-    if ((rc = make_dirs(cfg->metrics.state_dir, 0750)) != 0) {
-        cf_error_setf_errno(err, CF_ERR_IO, rc, "could not create state directory \"%s\"",
-                            cfg->metrics.state_dir);
+    if (cf_mkdir_p(cfg->metrics.state_dir, 0750, err) != CF_OK) {
         cf_error_hint(err, "Set metrics.state_dir to a directory the coffre user may write.");
-        return CF_ERR_IO;
+        cf_error_context(err, "while creating the state directory (metrics.state_dir)");
+        return err->code;
     }
     (void)snprintf(s->path, sizeof(s->path), "%s/state.json", cfg->metrics.state_dir);
     (void)snprintf(lock, sizeof(lock), "%s/state.lock", cfg->metrics.state_dir);
@@ -137,7 +65,7 @@ cf_ops_state_save(struct cf_ops_state *s, struct cf_error *err)
 
     if (text == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    rc = cf_ops_write_atomic(s->path, text, strlen(text), 0600, err);
+    rc = cf_write_atomic(s->path, text, strlen(text), 0600, err);
     free(text);
     return rc;
 }

@@ -2,18 +2,15 @@
  * pin.c - token PINs: where they come from, and C_Login.
  *
  * A PIN lives only in sodium_malloc'd memory (guarded, mlocked), exists only
- * for the duration of one C_Login and is wiped by sodium_free.  It never
+ * for the duration of one C_Login and is wiped by cf_secret_free.  It never
  * reaches a message: errors name the file, never its content.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
+#include "common/secret.h"
 #include "pkcs11/p11.h"
 
 #define PIN_MAX 256 /* far above any HSM's ulMaxPinLen */
@@ -58,61 +55,6 @@ cf_p11_have_pin(const struct cf_keyring *kr, const char *uri_pin_source)
     return pin_path(kr, uri_pin_source, path, sizeof(path)) != PIN_NONE;
 }
 
-static cf_err
-pin_read_fd(int fd, const char *path, unsigned char *pin, size_t *len, struct cf_error *err)
-{
-    size_t total = 0;
-    ssize_t r;
-
-    /* Read one byte more than allowed so an over-long file is detected, not truncated. */
-    while (total < PIN_MAX + 1) {
-        r = read(fd, pin + total, PIN_MAX + 1 - total);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return cf_error_set_errno(err, CF_ERR_CONFIG, errno, "could not read PIN file \"%s\"",
-                                      path);
-        if (r == 0)
-            break;
-        total += (size_t)r;
-    }
-    if (total > 0 && pin[total - 1] == '\n')
-        total--;
-    if (total == 0 || total > PIN_MAX)
-        return cf_error_set(err, CF_ERR_CONFIG, "could not read PIN file \"%s\": %s", path,
-                            total == 0 ? "file is empty" : "file is too long for a PIN");
-    *len = total;
-    return CF_OK;
-}
-
-/* *pin is sodium_malloc'd; the caller sodium_free()s it. */
-static cf_err
-pin_read(const char *path, unsigned char **pin, size_t *len, struct cf_error *err)
-{
-    unsigned char *buf = NULL;
-    int fd = -1;
-    cf_err rc;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return cf_error_set_errno(err, CF_ERR_CONFIG, errno, "could not read PIN file \"%s\"",
-                                  path);
-    buf = sodium_malloc(PIN_MAX + 1);
-    if (buf == NULL) {
-        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    rc = pin_read_fd(fd, path, buf, len, err);
-    if (rc != CF_OK)
-        goto out;
-    *pin = buf;
-    buf = NULL; /* transferred */
-out:
-    sodium_free(buf); /* wipes */
-    close(fd);
-    return rc;
-}
-
 static void
 login_hint(struct cf_error *err, enum pin_origin origin, CK_RV rv)
 {
@@ -131,7 +73,7 @@ cf_p11_login(struct cf_keyring *kr, struct cf_p11_token *tok, const char *uri_pi
              struct cf_error *err)
 {
     char path[4096];
-    unsigned char *pin = NULL;
+    char *pin = NULL;
     size_t len = 0;
     enum pin_origin origin;
     cf_err rc;
@@ -146,16 +88,17 @@ cf_p11_login(struct cf_keyring *kr, struct cf_p11_token *tok, const char *uri_pi
                            "it as the systemd credential " CREDENTIAL_NAME ".");
         return CF_ERR_KEY;
     }
-    rc = pin_read(path, &pin, &len, err);
+    /* the file rules (regular, not writable by others, one newline) are in secret.h */
+    rc = cf_secret_read(path, "PIN", PIN_MAX, &pin, &len, err);
     if (rc != CF_OK)
         return rc;
     {
         int lock = cf_p11_hsm_lock(kr);
 
-        rv = kr->mod->C_Login(tok->session, CKU_USER, pin, len);
+        rv = kr->mod->C_Login(tok->session, CKU_USER, (CK_UTF8CHAR_PTR)pin, len);
         cf_p11_hsm_unlock(lock);
     }
-    sodium_free(pin); /* wipes */
+    cf_secret_free(pin); /* wipes */
     /* Login state is per token and process: another keyring may have logged in already. */
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
         cf_p11_fail(err, "C_Login", rv, "could not log in to token \"%s\"", tok->label);

@@ -51,7 +51,8 @@ cf_cat_run(const struct cf_cat_opts *o, struct cf_error *err)
 
     if (strchr(object, '/') != NULL && access(object, R_OK) == 0 && object[0] == '/')
         return cat_file(o, object, err);
-    (void)snprintf(prefix, sizeof(prefix), "%s/backup/", repo->instance);
+    if ((rc = cf_repo_backup_prefix(repo, NULL, prefix, sizeof(prefix), err)) != CF_OK)
+        return rc;
     if (strncmp(rel, prefix, strlen(prefix)) == 0)
         rel += strlen(prefix);
     slash = strchr(rel, '/');
@@ -66,8 +67,10 @@ cf_cat_run(const struct cf_cat_opts *o, struct cf_error *err)
     else if (cf_repo_read_manifest(repo, id, &m, &(struct cf_error)CF_ERROR_INIT) == CF_OK) {
         for (size_t i = 0; i < m->n_objects; i++)
             if (strcmp(m->objects[i].name, slash + 1) == 0 &&
-                cf_hex_decode(m->objects[i].sha256, digest, sizeof(digest)) == 0)
+                cf_hex_decode(m->objects[i].sha256, digest, sizeof(digest)) == 0) {
                 sha = digest;
+                kind = m->objects[i].kind;
+            }
     }
     cf_manifest_free(m);
     if ((rc = cf_fd_sink_new(o->fd, 0, o->fd_name, &out, err)) != CF_OK)

@@ -16,10 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "restore/cluster_int.h"
-#include "restore/physical_int.h"
 #include "stream/child.h"
 
 /* ---------------------------------------------------------------- files */
@@ -57,7 +57,7 @@ write_file(const char *path, const char *text, struct cf_error *err)
 static cf_err
 make_workdir(struct cf_cluster *c, struct cf_error *err)
 {
-    int state = cf_phys_dir_state(c->workdir);
+    int state = cf_dir_state(c->workdir);
 
     if (state == 1) {
         if (mkdir(c->workdir, 0700) != 0)
@@ -303,7 +303,7 @@ prepare(struct cf_cluster *c, const struct cf_cluster_opts *opts, struct cf_erro
 static void
 remove_workdir(struct cf_cluster *c)
 {
-    cf_phys_remove_tree(c->workdir, !c->made_workdir);
+    cf_remove_tree(c->workdir, !c->made_workdir);
 }
 
 cf_err

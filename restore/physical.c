@@ -15,10 +15,8 @@
  */
 #include "restore/physical.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -186,48 +184,6 @@ cf_phys_parse_time(const char *s, int64_t *out)
         return -1;
     *out = t - (int64_t)sign * ((int64_t)hh * 3600 + (int64_t)mm * 60);
     return 0;
-}
-
-/* Recursive removal (FTW_PHYS: symlinks are removed, never followed). */
-static int
-remove_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    (void)remove(path);
-    return 0;
-}
-
-static int
-remove_contents_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag;
-    if (ftw->level > 0)
-        (void)remove(path);
-    return 0;
-}
-
-void
-cf_phys_remove_tree(const char *path, bool keep_root)
-{
-    (void)nftw(path, keep_root ? remove_contents_cb : remove_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* 1 if path does not exist, 0 if it is an empty directory; -1 otherwise (errno). */
-int
-cf_phys_dir_state(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    int empty = 1;
-
-    if (d == NULL)
-        return errno == ENOENT ? 1 : -1;
-    while (empty && (e = readdir(d)) != NULL)
-        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
-    (void)closedir(d);
-    if (!empty)
-        errno = ENOTEMPTY;
-    return empty ? 0 : -1;
 }
 
 /* What --start leaves running, and how the operator reaches and stops it. */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/walname.h"
@@ -199,7 +200,7 @@ prepare(struct job *j, struct cf_phys_opts *o, struct cf_error *err)
         return cf_error_set(err, CF_ERR_USAGE, "--pgdata is too long");
     (void)snprintf(o->pgdata_abs, sizeof(o->pgdata_abs), "%s", j->pgdata);
     o->pgdata = o->pgdata_abs;
-    if ((j->pgdata_state = cf_phys_dir_state(j->pgdata)) < 0) {
+    if ((j->pgdata_state = cf_dir_state(j->pgdata)) < 0) {
         cf_error_setf(err, CF_ERR_EXISTS, "data directory \"%s\" exists and is not empty",
                       j->pgdata);
         cf_error_hint(err, "Restore into a new or empty directory; coffre never overwrites a "
@@ -237,7 +238,7 @@ prepare(struct job *j, struct cf_phys_opts *o, struct cf_error *err)
             continue;
         if ((j->ts_new[k] = strdup(mapped(o, loc))) == NULL)
             return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-        if ((st = cf_phys_dir_state(j->ts_new[k])) < 0) {
+        if ((st = cf_dir_state(j->ts_new[k])) < 0) {
             cf_error_setf(err, CF_ERR_EXISTS, "tablespace directory \"%s\" exists and is not "
                           "empty", j->ts_new[k]);
             cf_error_hint(err, "Map it elsewhere with --tablespace-map %s=NEW.", loc);
@@ -394,21 +395,6 @@ write_recovery(const struct cf_config *cfg, struct job *j, const struct cf_phys_
     return CF_OK;
 }
 
-static cf_err
-sync_dir(const char *dir, bool whole_fs, struct cf_error *err)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc;
-
-    if (fd < 0)
-        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open \"%s\"", dir);
-    rc = whole_fs ? syncfs(fd) : fsync(fd);
-    (void)close(fd);
-    if (rc != 0)
-        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not sync \"%s\"", dir);
-    return CF_OK;
-}
-
 /* syncfs the staging and tablespace file systems, rename, fsync the parent. */
 static cf_err
 move_into_place(struct job *j, struct cf_error *err)
@@ -416,10 +402,10 @@ move_into_place(struct job *j, struct cf_error *err)
     const struct cf_manifest_physical *p = j->m->physical;
     char parent[PATH_MAX];
 
-    if (sync_dir(j->staging, true, err) != CF_OK)
+    if (cf_syncfs_dir(j->staging, err) != CF_OK)
         return err->code;
     for (size_t k = 0; k < p->n_tablespaces; k++)
-        if (j->ts_new[k] != NULL && sync_dir(j->ts_new[k], true, err) != CF_OK)
+        if (j->ts_new[k] != NULL && cf_syncfs_dir(j->ts_new[k], err) != CF_OK)
             return err->code;
     /* rename(2) replaces an empty directory atomically */
     if (rename(j->staging, j->pgdata) != 0)
@@ -428,7 +414,7 @@ move_into_place(struct job *j, struct cf_error *err)
     j->staging_made = false;
     (void)snprintf(parent, sizeof(parent), "%.*s", (int)(strrchr(j->pgdata, '/') - j->pgdata),
                    j->pgdata);
-    return sync_dir(parent[0] ? parent : "/", false, err);
+    return cf_fsync_dir(parent[0] ? parent : "/", err);
 }
 
 static cf_err
@@ -465,10 +451,10 @@ cf_phys_restore_files(const struct cf_config *cfg, const struct cf_repo *repo,
     rc = restore_steps(cfg, &j, o, err);
     if (rc != CF_OK) {
         if (j.staging_made)
-            cf_phys_remove_tree(j.staging, false);
+            cf_remove_tree(j.staging, false);
         for (size_t k = 0; j.ts_new != NULL && k < p->n_tablespaces; k++)
             if (j.ts_new[k] != NULL && (rc != CF_ERR_EXISTS || j.ts_created[k]))
-                cf_phys_remove_tree(j.ts_new[k], !j.ts_created[k]);
+                cf_remove_tree(j.ts_new[k], !j.ts_created[k]);
         cf_error_context(err, "nothing was restored into \"%s\"", o->pgdata);
     }
     for (size_t k = 0; j.ts_new != NULL && k < p->n_tablespaces; k++)

@@ -36,10 +36,6 @@ struct cf_phys_opts {
 
 /* Parse a recovery target time with its zone; -1 if malformed. */
 int cf_phys_parse_time(const char *s, int64_t *out);
-/* 1: path does not exist, 0: empty directory, -1: anything else (errno). */
-int cf_phys_dir_state(const char *path);
-/* Remove path recursively without following symlinks (keep_root: contents only). */
-void cf_phys_remove_tree(const char *path, bool keep_root);
 
 /* The backup to restore: o->id, or the newest complete physical backup that
  * ended before the target.  *out on success. */

@@ -21,6 +21,7 @@
 
 #include <libpq-fe.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "restore/cluster.h"
 #include "restore/physical_int.h"
@@ -50,7 +51,7 @@ cf_phys_start_check(const struct cf_phys_opts *o, struct cf_error *err)
 
     if (start_workdir(o->pgdata, workdir, sizeof(workdir), err) != CF_OK)
         return err->code;
-    if (cf_phys_dir_state(workdir) < 0 && errno == ENOTEMPTY) {
+    if (cf_dir_state(workdir) < 0 && errno == ENOTEMPTY) {
         cf_error_setf(err, CF_ERR_EXISTS, "directory \"%s\" exists and is not empty", workdir);
         cf_error_detail(err, "--start keeps the restored server's log and settings there.");
         cf_error_hint(err, "It is left by an earlier \"restore --physical --start\" into the same "

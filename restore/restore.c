@@ -37,7 +37,7 @@ pick_object(struct job *j, struct cf_error *err)
     for (size_t i = 0; i < j->m->n_objects; i++) {
         const struct cf_manifest_object *o = &j->m->objects[i];
 
-        if (strcmp(o->kind, "dump") != 0)
+        if (o->kind != CF_OBJ_DUMP)
             continue;
         dumps++;
         if (j->o->db == NULL || (o->database && strcmp(o->database, j->o->db) == 0))

@@ -34,19 +34,6 @@ presence_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
     return CF_OK;
 }
 
-/* The object header kind a manifest object kind stands for. */
-static unsigned
-object_kind(const char *kind)
-{
-    if (strcmp(kind, "globals") == 0)
-        return CF_OBJ_GLOBALS;
-    if (strcmp(kind, "base_tar") == 0)
-        return CF_OBJ_BASE_TAR;
-    if (strcmp(kind, "pg_manifest") == 0)
-        return CF_OBJ_PG_MANIFEST;
-    return CF_OBJ_DUMP;
-}
-
 static cf_err
 check_backup(const struct cf_repo *repo, const char *id, int64_t *lock_until,
              struct cf_error *err)
@@ -63,7 +50,6 @@ check_backup(const struct cf_repo *repo, const char *id, int64_t *lock_until,
         const struct cf_manifest_object *o = &m->objects[i];
         uint8_t sha[CF_SHA256_BYTES];
         struct cf_sink *null = NULL;
-        unsigned kind = object_kind(o->kind);
 
         if (cf_hex_decode(o->sha256, sha, sizeof(sha)) != 0) {
             rc = cf_error_set(err, CF_ERR_CORRUPT, "manifest of backup %s has an invalid sha256 "
@@ -71,14 +57,15 @@ check_backup(const struct cf_repo *repo, const char *id, int64_t *lock_until,
             break;
         }
         if ((rc = cf_null_sink_new(&null, err)) == CF_OK)
-            rc = cf_repo_get(repo, id, o->name, kind, sha, null, err);
+            rc = cf_repo_get(repo, id, o->name, o->kind, sha, null, err);
     }
     if (rc == CF_OK) {
         memset(&p, 0, sizeof(p));
         p.m = m;
-        (void)snprintf(prefix, sizeof(prefix), "%s/backup/%s/", repo->instance, id);
-        p.prefix_len = strlen(prefix);
-        rc = cf_storage_list(repo->st, prefix, presence_cb, &p, err);
+        if ((rc = cf_repo_backup_prefix(repo, id, prefix, sizeof(prefix), err)) == CF_OK) {
+            p.prefix_len = strlen(prefix);
+            rc = cf_storage_list(repo->st, prefix, presence_cb, &p, err);
+        }
         if (rc == CF_OK && p.extra[0] != '\0')
             rc = cf_error_set(err, CF_ERR_CORRUPT, "backup %s holds object \"%s\" that its "
                               "manifest does not list", id, p.extra);

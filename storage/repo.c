@@ -13,14 +13,44 @@
 
 #include "stream/hash.h"
 
+static cf_err
+fit(int n, size_t size, const char *what, const char *name, struct cf_error *err)
+{
+    if (n < 0 || (size_t)n >= size)
+        return cf_error_set(err, CF_ERR_USAGE, "%s \"%s\" is too long for a repository key", what,
+                            name);
+    return CF_OK;
+}
+
+cf_err
+cf_repo_backup_prefix(const struct cf_repo *r, const char *id, char *buf, size_t size,
+                      struct cf_error *err)
+{
+    int n = id == NULL ? snprintf(buf, size, "%s/backup/", r->instance)
+                       : snprintf(buf, size, "%s/backup/%s/", r->instance, id);
+
+    return fit(n, size, id == NULL ? "instance name" : "backup id", id ? id : r->instance, err);
+}
+
+cf_err
+cf_repo_wal_prefix(const struct cf_repo *r, char *buf, size_t size, struct cf_error *err)
+{
+    return fit(snprintf(buf, size, "%s/wal/", r->instance), size, "instance name", r->instance,
+               err);
+}
+
 cf_err
 cf_repo_key(const struct cf_repo *r, const char *id, const char *name, char *buf, size_t size,
             struct cf_error *err)
 {
-    int n = snprintf(buf, size, "%s/backup/%s/%s", r->instance, id, name);
+    size_t len;
 
-    if (n < 0 || (size_t)n >= size)
-        return cf_error_set(err, CF_ERR_USAGE, "object name \"%s\" is too long", name);
+    if (cf_repo_backup_prefix(r, id, buf, size, err) != CF_OK)
+        return err->code;
+    len = strlen(buf);
+    if (fit(snprintf(buf + len, size - len, "%s", name), size - len, "object name", name, err) !=
+        CF_OK)
+        return err->code;
     return cf_storage_check_key(buf, err);
 }
 
@@ -183,8 +213,8 @@ explain_missing_manifest(const struct cf_repo *r, const char *id, struct cf_erro
     struct cf_error ignored = CF_ERROR_INIT;
     size_t n = 0;
 
-    (void)snprintf(prefix, sizeof(prefix), "%s/backup/%s/", r->instance, id);
-    (void)cf_storage_list(r->st, prefix, count_object, &n, &ignored);
+    if (cf_repo_backup_prefix(r, id, prefix, sizeof(prefix), &ignored) == CF_OK)
+        (void)cf_storage_list(r->st, prefix, count_object, &n, &ignored);
     if (n == 0) {
         cf_error_clear(err);
         cf_error_setf(err, CF_ERR_NOT_FOUND, "backup %s does not exist in the repository of "
@@ -322,7 +352,8 @@ cf_repo_list_backups(const struct cf_repo *r, struct cf_backup_entry **out, size
     struct list_ctx lc = {prefix, 0, NULL, 0, 0};
     cf_err rc;
 
-    (void)snprintf(prefix, sizeof(prefix), "%s/backup/", r->instance);
+    if ((rc = cf_repo_backup_prefix(r, NULL, prefix, sizeof(prefix), err)) != CF_OK)
+        return rc;
     lc.prefix_len = strlen(prefix);
     rc = cf_storage_list(r->st, prefix, list_cb, &lc, err);
     if (rc != CF_OK) {
@@ -407,7 +438,8 @@ cf_repo_last_verify(const struct cf_repo *r, const char *id, bool *has_record, b
     cf_err rc;
 
     memset(&lc, 0, sizeof(lc));
-    (void)snprintf(prefix, sizeof(prefix), "%s/backup/%s/", r->instance, id);
+    if ((rc = cf_repo_backup_prefix(r, id, prefix, sizeof(prefix), err)) != CF_OK)
+        return rc;
     lc.prefix_len = strlen(prefix);
     *has_record = false;
     if ((rc = cf_storage_list(r->st, prefix, last_cb, &lc, err)) != CF_OK || lc.name[0] == '\0')

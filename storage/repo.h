@@ -3,6 +3,9 @@
  *
  *   <instance>/backup/<id>/<name>        objects of one backup
  *   <instance>/backup/<id>/manifest      the manifest, written last
+ *   <instance>/wal/...                   the WAL archive (storage/walrepo.h)
+ *
+ * Keys are built only here and in walrepo.c, from the prefixes below.
  *
  * Every object goes through the standard chains (stream/pipeline.h).
  */
@@ -27,6 +30,13 @@ struct cf_repo {
     struct cf_compress_options comp;
     int64_t retain_until;                /* Object Lock date for new objects; 0: none */
 };
+
+/* "<instance>/backup/" (id NULL: every backup) or "<instance>/backup/<id>/" (one
+ * backup's objects), a listing prefix, into buf; CF_ERR_USAGE if it does not fit. */
+cf_err cf_repo_backup_prefix(const struct cf_repo *r, const char *id, char *buf, size_t size,
+                             struct cf_error *err);
+/* "<instance>/wal/": the whole WAL archive; CF_ERR_USAGE if it does not fit. */
+cf_err cf_repo_wal_prefix(const struct cf_repo *r, char *buf, size_t size, struct cf_error *err);
 
 /* "<instance>/backup/<id>/<name>" into buf; CF_ERR_USAGE if it does not fit or is invalid. */
 cf_err cf_repo_key(const struct cf_repo *r, const char *id, const char *name, char *buf,

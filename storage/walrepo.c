@@ -58,13 +58,17 @@ cf_err
 cf_wal_prefix(const struct cf_repo *r, const struct cf_wal_file *f, char *buf, size_t size,
               struct cf_error *err)
 {
+    size_t len;
     int n;
 
+    if (cf_repo_wal_prefix(r, buf, size, err) != CF_OK)
+        return err->code;
+    len = strlen(buf);
     if (f->type == CF_WAL_HISTORY)
-        n = snprintf(buf, size, "%s/wal/history/", r->instance);
+        n = snprintf(buf + len, size - len, "history/");
     else
-        n = snprintf(buf, size, "%s/wal/%08X%08X/", r->instance, f->timeline, f->log);
-    if (n < 0 || (size_t)n >= size)
+        n = snprintf(buf + len, size - len, "%08X%08X/", f->timeline, f->log);
+    if (n < 0 || (size_t)n >= size - len)
         return cf_error_set(err, CF_ERR_USAGE, "instance name \"%s\" is too long", r->instance);
     return CF_OK;
 }
@@ -72,16 +76,19 @@ cf_wal_prefix(const struct cf_repo *r, const struct cf_wal_file *f, char *buf, s
 bool
 cf_wal_parse_key(const struct cf_repo *r, const char *key, struct cf_wal_object *out)
 {
-    size_t ilen = strlen(r->instance);
     const char *rest, *slash, *dash;
     struct cf_wal_object o;
+    struct cf_error ignored = CF_ERROR_INIT; /* a prefix too long matches no key */
     char dir[CF_STORAGE_KEY_MAX + 1];
-    size_t nlen;
+    size_t nlen, plen;
 
     memset(&o, 0, sizeof(o));
-    if (strncmp(key, r->instance, ilen) != 0 || strncmp(key + ilen, "/wal/", 5) != 0)
+    if (cf_repo_wal_prefix(r, dir, sizeof(dir), &ignored) != CF_OK)
         return false;
-    rest = key + ilen + 5;
+    plen = strlen(dir);
+    if (strncmp(key, dir, plen) != 0)
+        return false;
+    rest = key + plen;
     if ((slash = strchr(rest, '/')) == NULL || strchr(slash + 1, '/') != NULL)
         return false;
     dash = strrchr(slash + 1, '-');
@@ -96,13 +103,9 @@ cf_wal_parse_key(const struct cf_repo *r, const char *key, struct cf_wal_object 
     if (!parse_object_name(o.name, &o.file, &o.partial_bytes))
         return false;
     /* the object must sit in the folder its name implies */
-    {
-        struct cf_error ignored = CF_ERROR_INIT;
-
-        if (cf_wal_prefix(r, &o.file, dir, sizeof(dir), &ignored) != CF_OK ||
-            strncmp(key, dir, strlen(dir)) != 0 || strlen(dir) != (size_t)(slash + 1 - key))
-            return false;
-    }
+    if (cf_wal_prefix(r, &o.file, dir, sizeof(dir), &ignored) != CF_OK ||
+        strncmp(key, dir, strlen(dir)) != 0 || strlen(dir) != (size_t)(slash + 1 - key))
+        return false;
     (void)snprintf(o.key, sizeof(o.key), "%s", key);
     *out = o;
     return true;
@@ -287,7 +290,8 @@ cf_wal_list(const struct cf_repo *r, struct cf_wal_object **out, size_t *n, stru
 {
     char prefix[CF_STORAGE_KEY_MAX + 1];
 
-    (void)snprintf(prefix, sizeof(prefix), "%s/wal/", r->instance);
+    if (cf_repo_wal_prefix(r, prefix, sizeof(prefix), err) != CF_OK)
+        return err->code;
     return collect(r, prefix, NULL, true, out, n, err);
 }
 

@@ -386,3 +386,89 @@ cf_child_run(const char *const argv[], const char *const envp[], char **out, siz
         free(buf);
     return CF_OK;
 }
+
+/* ---- detached children ---------------------------------------------------- */
+
+/*
+ * Between fork and exec only async-signal-safe calls.  What the forked
+ * processes report goes through a close-on-exec pipe as ints: the
+ * intermediate writes the grandchild's pid (> 0) or -errno of its failed
+ * fork; the grandchild writes -errno if exec fails; an exec that succeeds
+ * closes the pipe, so end of file means "started".
+ */
+static void
+report(int fd, int v)
+{
+    ssize_t n = write(fd, &v, sizeof(v));
+
+    (void)n;
+}
+
+_Noreturn static void
+detached_child(const char *path, const char *const argv[], int keep_fd, int null, int fd)
+{
+    pid_t g;
+
+    (void)setsid(); /* no signal to our process group or session reaches it */
+    if (dup2(null, STDIN_FILENO) < 0 ||
+        (null == STDIN_FILENO && fcntl(STDIN_FILENO, F_SETFD, 0) != 0) ||
+        (keep_fd >= 0 && fcntl(keep_fd, F_SETFD, 0) != 0)) {
+        report(fd, -errno);
+        _exit(1);
+    }
+    if ((g = fork()) != 0) {
+        report(fd, g > 0 ? (int)g : -errno);
+        _exit(0); /* the grandchild is reparented to init, which reaps it */
+    }
+    execv(path, (char *const *)argv);
+    report(fd, -errno);
+    _exit(127);
+}
+
+cf_err
+cf_child_spawn_detached(const char *path, const char *const argv[], int keep_fd, pid_t *pid,
+                        struct cf_error *err)
+{
+    int p[2] = {-1, -1}, null = open("/dev/null", O_RDWR | O_CLOEXEC), v, e = 0, status;
+    pid_t started = -1, mid;
+    ssize_t n;
+
+    if (null < 0 || pipe2(p, O_CLOEXEC) != 0) {
+        e = errno;
+        if (null >= 0)
+            (void)close(null);
+        return cf_error_set_errno(err, CF_ERR_CHILD, e, "could not start %s", argv[0]);
+    }
+    (void)fflush(NULL); /* nothing buffered is written twice */
+    if ((mid = fork()) == 0)
+        detached_child(path, argv, keep_fd, null, p[1]);
+    e = errno;
+    (void)close(p[1]);
+    (void)close(null);
+    if (mid < 0) {
+        (void)close(p[0]);
+        return cf_error_set_errno(err, CF_ERR_CHILD, e, "could not start %s", argv[0]);
+    }
+    while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
+        ;
+    e = 0;
+    while ((n = read(p[0], &v, sizeof(v))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (ssize_t)sizeof(v)) {
+            e = n < 0 ? errno : EIO;
+            break;
+        }
+        if (v > 0)
+            started = (pid_t)v;
+        else if (e == 0)
+            e = -v;
+    }
+    (void)close(p[0]);
+    if (e != 0 || started < 0)
+        return cf_error_set_errno(err, CF_ERR_CHILD, e != 0 ? e : ECHILD, "could not start %s",
+                                  argv[0]);
+    if (pid != NULL)
+        *pid = started;
+    return CF_OK;
+}

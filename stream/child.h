@@ -1,5 +1,6 @@
 /*
- * child.h - pg_dump and pg_restore as pipeline ends.
+ * child.h - child processes: pg_dump and pg_restore as pipeline ends, and
+ * detached background children.
  *
  * A child source reads a child's stdout (pg_dump -Fc); at end of data it
  * waits for the child and fails unless it exited 0.  A child sink writes to
@@ -8,7 +9,8 @@
  * whose last lines are quoted in the error, so a failing pg_dump says why.
  *
  * argv is passed as is: callers must never put secrets in it.  envp adds
- * variables to the inherited environment (NULL: none).
+ * variables to the inherited environment (NULL: none).  A detached child
+ * (cf_child_spawn_detached) runs on its own, nobody reading or waiting.
  */
 #ifndef CF_CHILD_H
 #define CF_CHILD_H
@@ -26,6 +28,21 @@ cf_err cf_child_sink_new(const char *const argv[], const char *const envp[],
 pid_t cf_child_source_pid(const struct cf_source *src);
 /* Kill and reap a child source early (after another failure). */
 void cf_child_source_kill(struct cf_source *src);
+
+/*
+ * Start path (argv[0] is only its name) detached from this process: in a
+ * new session, so that a signal to our process group (PostgreSQL stopping
+ * its archiver) does not reach it; reparented to init by a double fork, so
+ * that it outlives us and nobody has to wait for it; stdin from /dev/null,
+ * stdout and stderr ours.  The environment is inherited unchanged: the one
+ * user is coffre starting itself (async wal-push, wal-get read-ahead),
+ * which needs the same credentials.  keep_fd (-1: none) stays open across
+ * exec (walspool's claim lock); every other descriptor is close-on-exec.
+ * Returns once the program is running (its pid in *pid if not NULL);
+ * CF_ERR_CHILD if fork or exec failed.
+ */
+cf_err cf_child_spawn_detached(const char *path, const char *const argv[], int keep_fd, pid_t *pid,
+                               struct cf_error *err);
 
 /* Run a command to completion with stdin from /dev/null and stdout captured
  * (up to max bytes); CF_ERR_CHILD on a non-zero exit, quoting stderr. */

@@ -5,21 +5,6 @@
 
 #include <string.h>
 
-const char *
-cf_object_kind_name(unsigned kind)
-{
-    switch (kind) {
-    case CF_OBJ_DUMP: return "dump";
-    case CF_OBJ_GLOBALS: return "globals";
-    case CF_OBJ_MANIFEST: return "manifest";
-    case CF_OBJ_BASE_TAR: return "base-tar";
-    case CF_OBJ_WAL: return "wal";
-    case CF_OBJ_RECORD: return "record";
-    case CF_OBJ_PG_MANIFEST: return "pg-manifest";
-    default: return "unknown";
-    }
-}
-
 static int
 valid_id(const char *s)
 {

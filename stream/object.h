@@ -7,7 +7,7 @@
  *   header core (bound as AAD to every AES-GCM-wrapped DEK):
  *     magic      8 bytes  89 'C' 'F' 'O' 0D 0A 1A 0A
  *     version    u16      1
- *     kind       u8       enum cf_object_kind
+ *     kind       u8       enum cf_object_kind (common/kind.h)
  *     compress   u8       1 = zstd (the only value in v1)
  *     chunk      u32      plaintext bytes per secretstream chunk
  *     backup id  u16 length + bytes (1..64, [A-Za-z0-9._-])
@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/kind.h" /* enum cf_object_kind: the kind byte */
 #include "stream/keyops.h"
 
 #define CF_OBJECT_VERSION 1
@@ -47,16 +48,6 @@
 #define CF_CHUNK_MAX (4u * 1024 * 1024)
 #define CF_COMPRESS_ZSTD 1
 
-enum cf_object_kind {
-    CF_OBJ_DUMP = 1,      /* pg_dump -Fc archive */
-    CF_OBJ_GLOBALS = 2,   /* pg_dumpall --globals-only SQL */
-    CF_OBJ_MANIFEST = 3,  /* the backup's manifest (JSON) */
-    CF_OBJ_BASE_TAR = 4,  /* a tablespace's tar from BASE_BACKUP */
-    CF_OBJ_WAL = 5,       /* a WAL file: segment, partial segment, history file */
-    CF_OBJ_RECORD = 6,    /* a verification record (JSON) stored with its backup */
-    CF_OBJ_PG_MANIFEST = 7 /* the server's backup_manifest of a physical backup */
-};
-
 struct cf_object_header {
     uint8_t kind;
     uint8_t compression;
@@ -67,8 +58,6 @@ struct cf_object_header {
     size_t n_recipients;
     struct cf_recipient recipients[CF_RECIPIENTS_MAX];
 };
-
-const char *cf_object_kind_name(unsigned kind);
 
 /* Encode the core only (for wrapping): buf must hold CF_OBJECT_HEADER_MAX. */
 cf_err cf_object_encode_core(const struct cf_object_header *h, uint8_t *buf, size_t *len,

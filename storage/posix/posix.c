@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/cancel.h"
+#include "common/fsutil.h"
 
 #include <sodium.h>
 
@@ -56,42 +57,28 @@ join(const char *a, const char *b)
     return p;
 }
 
-/* mkdir -p of the parent directories of path (below root, which exists). */
-static int
-make_parents(const char *root, char *path)
+/*
+ * The directory of an object's path, created (make) or fsynced: through
+ * fsutil, with the driver's own message naming the object's key.
+ */
+static cf_err
+object_dir(const char *path, bool make, const char *key, struct cf_error *err)
 {
-    size_t rl = strlen(root);
-
-    for (char *p = path + rl + 1; (p = strchr(p, '/')) != NULL; p++) {
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            *p = '/';
-            return -1;
-        }
-        *p = '/';
-    }
-    return 0;
-}
-
-static int
-fsync_dir_of(const char *path)
-{
-    char *dir = strdup(path);
-    char *slash;
-    int fd, rc = -1;
+    char *dir = strndup(path, (size_t)(strrchr(path, '/') - path));
+    struct cf_error e = CF_ERROR_INIT;
 
     if (dir == NULL)
-        return -1;
-    slash = strrchr(dir, '/');
-    if (slash != NULL)
-        *slash = '\0';
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        rc = fsync(fd);
-        (void)close(fd);
-    }
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    if (make)
+        (void)cf_mkdir_p(dir, 0700, &e);
+    else
+        (void)cf_fsync_dir(dir, &e);
     free(dir);
-    return rc;
+    if (e.code == CF_ERR_NOMEM)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    if (e.code != CF_OK)
+        return write_errno(err, e.sys_errno, make ? "create" : "fsync the directory of", key);
+    return CF_OK;
 }
 
 static cf_err
@@ -134,9 +121,7 @@ pw_close(struct cf_sink *s, struct cf_error *err)
         return write_errno(err, errno, "store", w->key);
     }
     (void)unlink(w->tmp);
-    if (fsync_dir_of(w->path) != 0)
-        return write_errno(err, errno, "fsync the directory of", w->key);
-    return CF_OK;
+    return object_dir(w->path, false, w->key, err);
 }
 
 static void
@@ -205,8 +190,11 @@ posix_open_write(struct cf_storage *st, const char *key, const struct cf_write_o
     (void)snprintf(suffix, sizeof(suffix), ".tmp.%ld.%08x", (long)getpid(), randombytes_random());
     (void)snprintf(w->tmp, plen + 64, "%.*s/.%s%s", (int)(slash - w->path), w->path, slash + 1,
                    suffix);
-    if (make_parents(ps->root, w->path) != 0 ||
-        (w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+    if (object_dir(w->path, true, key, err) != CF_OK) {
+        pw_free(&w->base);
+        return err->code;
+    }
+    if ((w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
         cf_err rc = write_errno(err, errno, "create", key);
 
         pw_free(&w->base);
@@ -257,6 +245,7 @@ posix_info(struct cf_storage *st, const char *key, struct cf_storage_info *info,
 
     if (path == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    memset(info, 0, sizeof(*info)); /* no version id, no delete marker: files have neither */
     rc = stat(path, &sb);
     free(path);
     if (rc != 0 && errno == ENOENT)
@@ -380,8 +369,11 @@ posix_remove(struct cf_storage *st, const char *key, const char *version_id,
     if (path == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     rc = unlink(path);
-    if (rc == 0)
-        (void)fsync_dir_of(path);
+    if (rc == 0) {
+        struct cf_error ignored = CF_ERROR_INIT; /* removed: its durability is best effort */
+
+        (void)object_dir(path, false, key, &ignored);
+    }
     free(path);
     if (rc != 0 && errno == ENOENT)
         return not_found(err, key);

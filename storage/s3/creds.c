@@ -9,14 +9,14 @@
  */
 #include "storage/s3/s3_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <sodium.h>
+
+#include "common/secret.h"
 
 #define KEY_MAX 256
 
@@ -32,48 +32,29 @@ secure_dup(const char *s, size_t len)
     return p;
 }
 
-/* Read a one-line key file (trailing newline and blanks dropped). */
+/* A key file (the rules of common/secret.h); an S3 key never holds a blank or a
+ * control character, so one that does is refused rather than stripped. */
 static cf_err
 read_key_file(const char *path, const char *what, char **out, struct cf_error *err)
 {
-    char buf[KEY_MAX + 2];
+    char name[32], *key = NULL;
     size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    cf_err rc = CF_OK;
 
-    if (fd < 0)
-        return cf_error_set_errno(err, CF_ERR_CONFIG, errno, "could not open S3 %s file \"%s\"",
-                                  what, path);
-    while (len < sizeof(buf)) {
-        ssize_t n = read(fd, buf + len, sizeof(buf) - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = cf_error_set_errno(err, CF_ERR_CONFIG, errno,
-                                    "could not read S3 %s file \"%s\"", what, path);
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                       buf[len - 1] == '\t'))
-        len--;
-    if (len == 0 || len > KEY_MAX || memchr(buf, '\n', len) != NULL ||
-        memchr(buf, '\0', len) != NULL) {
-        rc = cf_error_set(err, CF_ERR_CONFIG, "S3 %s file \"%s\" does not hold one key", what,
+    (void)snprintf(name, sizeof(name), "S3 %s", what);
+    if (cf_secret_read(path, name, KEY_MAX, &key, &len, err) != CF_OK)
+        return err->code;
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)key[i] <= ' ' || key[i] == 0x7f) {
+            cf_secret_free(key);
+            cf_error_setf(err, CF_ERR_CONFIG, "S3 %s file \"%s\" does not hold one key", what,
                           path);
-        cf_error_hint(err, "Write the key alone on the first line of the file.");
-        goto out;
+            cf_error_hint(err, "Write the key alone on the first line of the file, without "
+                               "blanks.");
+            return CF_ERR_CONFIG;
+        }
     }
-    if ((*out = secure_dup(buf, len)) == NULL)
-        rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-out:
-    sodium_memzero(buf, sizeof(buf));
-    (void)close(fd);
-    return rc;
+    *out = key;
+    return CF_OK;
 }
 
 static cf_err
@@ -83,7 +64,7 @@ from_files(struct s3_storage *st, const char *ak_path, const char *sk_path, stru
 
     if (read_key_file(ak_path, "access key", &ak, err) != CF_OK ||
         read_key_file(sk_path, "secret key", &sk, err) != CF_OK) {
-        sodium_free(ak);
+        cf_secret_free(ak);
         return err->code;
     }
     st->access_key = ak;

@@ -26,8 +26,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include <sodium.h>
-
+#include "common/backoff.h"
 #include "common/cancel.h"
 #include "common/log.h"
 
@@ -469,13 +468,7 @@ s3_xfer_error(struct s3_storage *st, struct s3_xfer *x, CURLcode cc, unsigned at
 unsigned
 s3_backoff_ms(const struct s3_storage *st, unsigned attempt)
 {
-    uint64_t ceiling = st->backoff_base_ms;
-
-    for (unsigned i = 1; i < attempt && ceiling < st->backoff_cap_ms; i++)
-        ceiling *= 2;
-    if (ceiling > st->backoff_cap_ms)
-        ceiling = st->backoff_cap_ms;
-    return randombytes_uniform((uint32_t)ceiling + 1);
+    return cf_backoff_ms(st->backoff_base_ms, st->backoff_cap_ms, attempt);
 }
 
 cf_err

@@ -72,7 +72,7 @@ done
 ok "at least 4 segments were archived" test "$n_all" -ge 4
 is "$n_ok" "$n_all" "every archived segment comes back byte-identical from wal-get"
 first_seg=$(echo "$done_segs" | head -n 1)
-ls "$TEST_TMP/scratch"/.coffre-wal-get.* >/dev/null 2>&1 && fail "wal-get leaves no temporary file" ||
+ls "$TEST_TMP/scratch"/.*.tmp.* >/dev/null 2>&1 && fail "wal-get leaves no temporary file" ||
     pass "wal-get leaves no temporary file"
 
 # ---- 2. duplicate and conflicting pushes
@@ -130,7 +130,7 @@ is "$LAST_RC" "206" "wal-get of a corrupt object exits 206 (above 125: PostgreSQ
 like "$(cat "$LAST_ERR")" "coffre: error:" "with an error message"
 like "$(cat "$LAST_ERR")" "while restoring WAL file \"$corrupt_seg\"" "naming the WAL file"
 ok "nothing is written at PATH" test ! -e "$TEST_TMP/scratch/bad"
-ls "$TEST_TMP/scratch"/.coffre-wal-get.* >/dev/null 2>&1 && fail "no temporary file is left" ||
+ls "$TEST_TMP/scratch"/.*.tmp.* >/dev/null 2>&1 && fail "no temporary file is left" ||
     pass "no temporary file is left"
 cp "$TEST_TMP/object.orig" "$obj"
 

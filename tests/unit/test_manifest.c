@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,7 @@ fill(struct cf_manifest *m)
     m->lock_until = 1826935200;
     memset(&o, 0, sizeof(o));
     o.name = strdup("db/app.dump");
-    o.kind = strdup("dump");
+    o.kind = CF_OBJ_DUMP;
     o.database = strdup("app");
     memset(o.sha256, 'a', 64);
     o.plain = 1000;
@@ -201,6 +202,60 @@ test_physical(void **state)
     cf_manifest_clear(&m);
 }
 
+/* Object kinds: one name each, the same in the header's numbering and the
+ * manifest; an unknown kind is corruption, never taken for a dump. */
+static void
+test_object_kinds(void **state)
+{
+    static const char *const written[] = {"dump", "globals", "base_tar", "pg_manifest"};
+    struct cf_manifest m, *back = NULL;
+    struct cf_error err = CF_ERROR_INIT;
+    enum cf_object_kind k;
+    char *json = NULL, *p;
+    size_t len = 0;
+
+    (void)state;
+    for (unsigned i = CF_OBJ_DUMP; i <= CF_OBJ_PG_MANIFEST; i++) {
+        assert_int_equal(cf_object_kind_parse(cf_object_kind_name(i), "o", &k, &err), CF_OK);
+        assert_int_equal(k, i);
+    }
+    assert_string_equal(cf_object_kind_name(CF_OBJ_BASE_TAR), "base_tar");
+    assert_string_equal(cf_object_kind_name(0), "unknown");
+    assert_string_equal(cf_object_kind_name(8), "unknown");
+    assert_int_equal(cf_object_kind_parse("unknown", "o", &k, &err), CF_ERR_CORRUPT);
+    cf_error_clear(&err);
+    /* every spelling a manifest ever held still parses, into its kind */
+    fill(&m);
+    assert_int_equal(cf_manifest_to_json(&m, &json, &len, &err), CF_OK);
+    p = strstr(json, "\"kind\": \"dump\"");
+    assert_non_null(p);
+    for (size_t i = 0; i < 4; i++) {
+        char *edited = NULL;
+
+        assert_true(asprintf(&edited, "%.*s\"kind\": \"%s\"%s", (int)(p - json), json, written[i],
+                             p + strlen("\"kind\": \"dump\"")) > 0);
+        assert_int_equal(cf_manifest_from_json(edited, strlen(edited), "m", &back, &err), CF_OK);
+        assert_string_equal(cf_object_kind_name(back->objects[0].kind), written[i]);
+        cf_manifest_free(back);
+        back = NULL;
+        free(edited);
+    }
+    /* unknown kinds, the hyphenated header spellings of old messages included */
+    memcpy(p + 9, "dupe", 4);
+    expect_corrupt(json, "object \"db/app.dump\" has unknown kind \"dupe\"");
+    {
+        struct cf_error e = CF_ERROR_INIT;
+
+        assert_int_equal(cf_manifest_from_json(json, strlen(json), "acme/backup/x/manifest", &back,
+                                               &e),
+                         CF_ERR_CORRUPT);
+        assert_non_null(strstr(e.detail, "in manifest \"acme/backup/x/manifest\""));
+        assert_int_equal(cf_object_kind_parse("base-tar", "o", &k, &e), CF_ERR_CORRUPT);
+    }
+    free(json);
+    cf_manifest_clear(&m);
+}
+
 int
 main(void)
 {
@@ -208,6 +263,7 @@ main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_physical),
+        cmocka_unit_test(test_object_kinds),
     };
 
     return cmocka_run_group_tests_name("manifest", tests, NULL, NULL);

@@ -1,7 +1,6 @@
 /*
  * test_physical.c - the pure parts of restore --physical: recovery target
- * times (the zone is required; the result chooses the base backup) and the
- * state of a destination directory.
+ * times (the zone is required; the result chooses the base backup).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,35 +45,11 @@ test_parse_time(void **state)
     assert_int_equal(cf_phys_parse_time("yesterday", &t), -1);
 }
 
-static void
-test_dir_state(void **state)
-{
-    char dir[] = "/tmp/cf-phys-XXXXXX", sub[64], file[64];
-    FILE *f;
-
-    (void)state;
-    assert_non_null(mkdtemp(dir));
-    (void)snprintf(sub, sizeof(sub), "%s/none", dir);
-    assert_int_equal(cf_phys_dir_state(sub), 1);
-    assert_int_equal(cf_phys_dir_state(dir), 0);
-    (void)snprintf(file, sizeof(file), "%s/f", dir);
-    f = fopen(file, "w");
-    assert_non_null(f);
-    (void)fclose(f);
-    assert_int_equal(cf_phys_dir_state(dir), -1);
-    assert_int_equal(cf_phys_dir_state(file), -1);           /* not a directory */
-    cf_phys_remove_tree(dir, true);
-    assert_int_equal(cf_phys_dir_state(dir), 0);
-    cf_phys_remove_tree(dir, false);
-    assert_int_equal(cf_phys_dir_state(dir), 1);
-}
-
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_time),
-        cmocka_unit_test(test_dir_state),
     };
 
     return cmocka_run_group_tests_name("physical", tests, NULL, NULL);
