@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,34 +33,19 @@
 #include "storage/walrepo.h"
 #include "stream/hash.h"
 
-const char cf_wal_push_usage[] =
-    "Usage: coffre wal-push PATH\n"
-    "\n"
-    "archive_command = 'coffre -c CONF wal-push %p'.  Stores the WAL file PATH\n"
-    "(a segment, a .partial, a .history or a .backup file) in the repository and\n"
-    "exits 0 only once it is durable there.  With [wal] async = true, it also\n"
-    "keeps [wal] push_jobs - 1 other ready segments being pushed in the\n"
-    "background, and later answers for them from their records (docs/wal.md).\n";
-const char cf_wal_get_usage[] =
-    "Usage: coffre wal-get NAME PATH\n"
-    "\n"
-    "restore_command = 'coffre -c CONF wal-get %f %p'.  Writes WAL file NAME to\n"
-    "PATH.  Exit status 0: served; 1: not in the repository; 200 + class status\n"
-    "on any other failure (above 125, so PostgreSQL stops recovery).\n";
-
 #define WAL_DEFAULT_SEGMENT_SIZE ((uint64_t)16 * 1024 * 1024)
 
 /* ---- wal-push ----------------------------------------------------------- */
 
 /* The Object Lock date of new WAL objects: they live as long as a daily backup. */
 void
-cf_wal_lock_repo(const struct cf_config *cfg, const struct cf_repo *repo, struct cf_repo *copy)
+cf_wal_lock_repo(const struct cf_wal_env *env, const struct cf_repo *repo, struct cf_repo *copy)
 {
     struct cf_retention_policy policy;
 
     *copy = *repo;
     if (repo->st->features & CF_STORAGE_FEAT_OBJECT_LOCK) {
-        cf_policy_from_conf(&cfg->retention, &policy);
+        cf_policy_from_conf(env->retention, &policy);
         copy->retain_until = cf_retention_lock_until(&policy, CF_CLASS_DAILY, (int64_t)time(NULL));
     }
 }
@@ -129,39 +113,25 @@ out:
 }
 
 cf_err
-cf_cmd_wal_push(const struct cf_config *cfg, const struct cf_repo *repo, int argc, char **argv,
+cf_wal_push_run(const struct cf_wal_env *env, const char *path, bool spool_only,
                 struct cf_error *err)
 {
-    static const struct option opts[] = {{"spool-only", no_argument, NULL, 's'},
-                                         {NULL, 0, NULL, 0}};
     struct cf_repo locked;
-    bool already = false, spool_only = false;
+    bool already = false;
     char sha[65];
-    int ch;
     cf_err rc;
 
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (ch == 's')
-            spool_only = true; /* internal: a child of an async wal-push */
-        else
-            return cf_error_set(err, CF_ERR_USAGE, "invalid option for wal-push");
-    }
-    if (optind + 1 != argc) {
-        cf_error_setf(err, CF_ERR_USAGE, "wal-push needs exactly one PATH");
-        cf_error_hint(err, "archive_command = 'coffre -c CONF wal-push %%p'");
-        return CF_ERR_USAGE;
-    }
-    cf_wal_lock_repo(cfg, repo, &locked);
-    if (cfg->wal.async && !spool_only)
-        return cf_wal_push_async(cfg, &locked, argv[optind], err);
-    if ((rc = cf_wal_push_file(&locked, argv[optind], sha, &already, err)) != CF_OK)
+    cf_wal_lock_repo(env, env->repo, &locked);
+    if (env->wal->async && !spool_only)
+        return cf_wal_push_async(env, &locked, path, err);
+    if ((rc = cf_wal_push_file(&locked, path, sha, &already, err)) != CF_OK)
         return rc;
     if (spool_only)
-        return cf_walspool_mark_pushed(cfg, argv[optind], sha, err);
+        return cf_walspool_mark_pushed(env, path, sha, err);
     if (already)
-        cf_log_info("WAL file \"%s\" was already archived (same sha256)", argv[optind]);
+        cf_log_info("WAL file \"%s\" was already archived (same sha256)", path);
     else
-        cf_log_debug("archived WAL file \"%s\"", argv[optind]);
+        cf_log_debug("archived WAL file \"%s\"", path);
     return CF_OK;
 }
 
@@ -274,16 +244,16 @@ out:
 
 /* The segment size is the size of what was just served. */
 static void
-start_readahead(const struct cf_config *cfg, const char *name, const char *path)
+start_readahead(const struct cf_wal_env *env, const char *name, const char *path)
 {
     struct stat st;
 
     if (stat(path, &st) == 0)
-        cf_walspool_readahead(cfg, name, (uint64_t)st.st_size);
+        cf_walspool_readahead(env, name, (uint64_t)st.st_size);
 }
 
 static cf_err
-wal_get(const struct cf_config *cfg, const struct cf_repo *repo, const char *name,
+wal_get(const struct cf_wal_env *env, const struct cf_repo *repo, const char *name,
         const char *path, bool *missing, struct cf_error *err)
 {
     struct cf_wal_object o;
@@ -296,8 +266,8 @@ wal_get(const struct cf_config *cfg, const struct cf_repo *repo, const char *nam
         cf_error_hint(err, "restore_command must pass %%f and %%p: coffre -c CONF wal-get %%f %%p");
         return CF_ERR_USAGE;
     }
-    if (f.type == CF_WAL_SEGMENT && cf_walspool_serve(cfg, name, path, err) == CF_OK) {
-        start_readahead(cfg, name, path);
+    if (f.type == CF_WAL_SEGMENT && cf_walspool_serve(env, name, path, err) == CF_OK) {
+        start_readahead(env, name, path);
         return CF_OK;
     }
     if ((rc = choose_object(repo, name, &o, err)) == CF_ERR_NOT_FOUND) {
@@ -307,7 +277,7 @@ wal_get(const struct cf_config *cfg, const struct cf_repo *repo, const char *nam
     if (rc == CF_OK && (rc = cf_wal_get_to_path(repo, &o, path, err)) == CF_OK) {
         cf_log_debug("restored WAL file \"%s\" from \"%s\"", name, o.key);
         if (f.type == CF_WAL_SEGMENT)
-            start_readahead(cfg, name, path);
+            start_readahead(env, name, path);
     }
     if (rc != CF_OK)
         cf_error_context(err, "while restoring WAL file \"%s\" to \"%s\"", name, path);
@@ -315,35 +285,20 @@ wal_get(const struct cf_config *cfg, const struct cf_repo *repo, const char *nam
 }
 
 cf_err
-cf_cmd_wal_get(const struct cf_config *cfg, const struct cf_repo *repo, int argc, char **argv,
-               bool *missing, struct cf_error *err)
+cf_wal_prefetch_run(const struct cf_wal_env *env, const char *name, uint64_t segment_size,
+                    struct cf_error *err)
 {
-    static const struct option opts[] = {{"prefetch", required_argument, NULL, 'p'},
-                                         {NULL, 0, NULL, 0}};
-    uint64_t prefetch = 0;
-    int ch;
-    cf_err rc;
+    return cf_walspool_prefetch(env, env->repo, name, segment_size, err);
+}
 
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (ch == 'p')
-            prefetch = strtoull(optarg, NULL, 10); /* internal: the read-ahead child */
-        else
-            return cf_error_set(err, CF_ERR_USAGE, "invalid option for wal-get");
-    }
-    if (prefetch > 0) {
-        if (optind + 1 != argc)
-            return cf_error_set(err, CF_ERR_USAGE, "wal-get --prefetch needs one NAME");
-        return cf_walspool_prefetch(cfg, repo, argv[optind], prefetch, err);
-    }
-    if (optind + 2 != argc) {
-        cf_error_setf(err, CF_ERR_USAGE, "wal-get needs NAME and PATH");
-        cf_error_hint(err, "restore_command = 'coffre -c CONF wal-get %%f %%p'");
-        rc = CF_ERR_USAGE;
-    } else {
-        rc = wal_get(cfg, repo, argv[optind], argv[optind + 1], missing, err);
-    }
+cf_err
+cf_wal_get_run(const struct cf_wal_env *env, const char *name, const char *path, bool *missing,
+               struct cf_error *err)
+{
+    cf_err rc = wal_get(env, env->repo, name, path, missing, err);
+
     if (rc == CF_ERR_NOT_FOUND && *missing) {
-        /* the normal end of the archive: coffre.c says so quietly and exits 1 */
+        /* the normal end of the archive: the CLI says so quietly and exits 1 */
         cf_error_clear(err);
         return CF_ERR_NOT_FOUND;
     }

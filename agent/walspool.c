@@ -32,13 +32,13 @@
 /* ---- small file helpers ------------------------------------------------- */
 
 static cf_err
-spool_dir(const struct cf_config *cfg, const char *sub, char *buf, size_t size,
+spool_dir(const struct cf_wal_env *env, const char *sub, char *buf, size_t size,
           struct cf_error *err)
 {
-    int n = snprintf(buf, size, "%s/%s", cfg->state_dir, sub);
+    int n = snprintf(buf, size, "%s/%s", env->state_dir, sub);
 
     if (n < 0 || (size_t)n >= size)
-        return cf_error_set(err, CF_ERR_CONFIG, "wal.spool \"%s\" is too long", cfg->state_dir);
+        return cf_error_set(err, CF_ERR_CONFIG, "wal.spool \"%s\" is too long", env->state_dir);
     if (cf_mkdir_p(buf, 0700, err) != CF_OK)
         cf_error_context(err, "while creating the spool directory (state_dir)");
     return err->code;
@@ -49,13 +49,13 @@ spool_dir(const struct cf_config *cfg, const char *sub, char *buf, size_t size,
 /* What a marker vouches for: this content, in this repository and instance (a
  * marker must not survive a change of repository in the configuration). */
 static void
-repo_identity(const struct cf_config *cfg, char *buf, size_t size)
+repo_identity(const struct cf_wal_env *env, char *buf, size_t size)
 {
-    if (cfg->repo.type == CF_REPO_S3)
-        (void)snprintf(buf, size, "s3 %s %s %s %s", cfg->repo.s3.endpoint, cfg->repo.s3.bucket,
-                       cfg->repo.s3.prefix ? cfg->repo.s3.prefix : "", cfg->instance);
+    if (env->repo_conf->type == CF_REPO_S3)
+        (void)snprintf(buf, size, "s3 %s %s %s %s", env->repo_conf->s3.endpoint, env->repo_conf->s3.bucket,
+                       env->repo_conf->s3.prefix ? env->repo_conf->s3.prefix : "", env->instance);
     else
-        (void)snprintf(buf, size, "posix %s %s", cfg->repo.path, cfg->instance);
+        (void)snprintf(buf, size, "posix %s %s", env->repo_conf->path, env->instance);
 }
 
 static const char *
@@ -67,15 +67,15 @@ base_name(const char *path)
 }
 
 cf_err
-cf_walspool_mark_pushed(const struct cf_config *cfg, const char *path, const char sha256[65],
+cf_walspool_mark_pushed(const struct cf_wal_env *env, const char *path, const char sha256[65],
                         struct cf_error *err)
 {
     char dir[2048], final[4200], id[2048], text[2200];
     int n;
 
-    repo_identity(cfg, id, sizeof(id));
+    repo_identity(env, id, sizeof(id));
 
-    if (spool_dir(cfg, "pushed", dir, sizeof(dir), err) != CF_OK)
+    if (spool_dir(env, "pushed", dir, sizeof(dir), err) != CF_OK)
         return err->code;
     (void)snprintf(final, sizeof(final), "%s/%s", dir, base_name(path));
     n = snprintf(text, sizeof(text), "%s\n%s\n", sha256, id);
@@ -253,7 +253,7 @@ ready_segments(const char *waldir, const char *self, const char *markers, char *
 /* Start coffre itself with extra arguments, detached (see cf_child_spawn_detached);
  * keep_fd: a claim the child inherits (-1: none). */
 static cf_err
-spawn_self(const struct cf_config *cfg, const char *const extra[], int keep_fd,
+spawn_self(const struct cf_wal_env *env, const char *const extra[], int keep_fd,
            struct cf_error *err)
 {
     const char *argv[12];
@@ -261,7 +261,7 @@ spawn_self(const struct cf_config *cfg, const char *const extra[], int keep_fd,
 
     argv[k++] = "coffre";
     argv[k++] = "-c";
-    argv[k++] = cfg->path;
+    argv[k++] = env->config_path;
     if (cf_log_get_level() < CF_LOG_INFO)
         argv[k++] = "-q";
     for (size_t i = 0; extra[i] != NULL && k < 11; i++)
@@ -271,19 +271,19 @@ spawn_self(const struct cf_config *cfg, const char *const extra[], int keep_fd,
 }
 
 cf_err
-cf_wal_push_async(const struct cf_config *cfg, const struct cf_repo *repo, const char *path,
+cf_wal_push_async(const struct cf_wal_env *env, const struct cf_repo *repo, const char *path,
                   struct cf_error *err)
 {
     char markers[2048], sha[65], id[2048], *names[MAX_JOBS], *dir_copy;
-    size_t n = 0, busy = 0, want = cfg->wal.push_jobs > 0 ? cfg->wal.push_jobs - 1 : 0;
-    time_t deadline = time(NULL) + (cfg->wal.archive_timeout > 0 ? cfg->wal.archive_timeout : 300);
+    size_t n = 0, busy = 0, want = env->wal->push_jobs > 0 ? env->wal->push_jobs - 1 : 0;
+    time_t deadline = time(NULL) + (env->wal->archive_timeout > 0 ? env->wal->archive_timeout : 300);
     bool already = false;
     cf_err rc;
     int fd;
 
-    if (spool_dir(cfg, "pushed", markers, sizeof(markers), err) != CF_OK)
+    if (spool_dir(env, "pushed", markers, sizeof(markers), err) != CF_OK)
         return err->code;
-    repo_identity(cfg, id, sizeof(id));
+    repo_identity(env, id, sizeof(id));
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open WAL file \"%s\"", path);
     rc = cf_wal_hash_fd(fd, 0, path, sha, err);
@@ -335,7 +335,7 @@ cf_wal_push_async(const struct cf_config *cfg, const struct cf_repo *repo, const
             continue; /* somebody else has it */
         (void)snprintf(seg, sizeof(seg), "%.*s%s", slash ? (int)(slash - path + 1) : 0, path,
                        names[i]);
-        if (spawn_self(cfg, extra, cfd, &e) != CF_OK)
+        if (spawn_self(env, extra, cfd, &e) != CF_OK)
             cf_log_warning("could not start an async push of %s: %s", names[i], e.msg);
         (void)close(cfd); /* the child holds the claim now (or nobody: this call pushes) */
     }
@@ -423,14 +423,14 @@ out:
 }
 
 cf_err
-cf_walspool_serve(const struct cf_config *cfg, const char *name, const char *path,
+cf_walspool_serve(const struct cf_wal_env *env, const char *name, const char *path,
                   struct cf_error *err)
 {
     char dir[2048], file[4200];
 
-    if (cfg->wal.readahead == 0)
+    if (env->wal->readahead == 0)
         return CF_ERR_NOT_FOUND;
-    if (spool_dir(cfg, "prefetch", dir, sizeof(dir), err) != CF_OK) {
+    if (spool_dir(env, "prefetch", dir, sizeof(dir), err) != CF_OK) {
         cf_error_clear(err); /* no spool: serve from the repository */
         return CF_ERR_NOT_FOUND;
     }
@@ -443,33 +443,33 @@ cf_walspool_serve(const struct cf_config *cfg, const char *name, const char *pat
 }
 
 void
-cf_walspool_readahead(const struct cf_config *cfg, const char *name, uint64_t segment_size)
+cf_walspool_readahead(const struct cf_wal_env *env, const char *name, uint64_t segment_size)
 {
     char opt[64], seg[CF_WAL_NAME_MAX + 1];
     const char *extra[] = {"wal-get", opt, seg, NULL};
     struct cf_error ignored = CF_ERROR_INIT; /* no read-ahead: recovery asks the repository */
 
-    if (cfg->wal.readahead == 0 || !cf_wal_segment_size_valid(segment_size))
+    if (env->wal->readahead == 0 || !cf_wal_segment_size_valid(segment_size))
         return;
     (void)snprintf(opt, sizeof(opt), "--prefetch=%" PRIu64, segment_size);
     (void)snprintf(seg, sizeof(seg), "%s", name);
-    (void)spawn_self(cfg, extra, -1, &ignored);
+    (void)spawn_self(env, extra, -1, &ignored);
 }
 
 cf_err
-cf_walspool_prefetch(const struct cf_config *cfg, const struct cf_repo *repo, const char *name,
+cf_walspool_prefetch(const struct cf_wal_env *env, const struct cf_repo *repo, const char *name,
                      uint64_t segment_size, struct cf_error *err)
 {
     char dir[2048], lock[4200];
     struct cf_wal_file f;
-    uint64_t segno, n = cfg->wal.readahead;
+    uint64_t segno, n = env->wal->readahead;
     int lfd;
     cf_err rc = CF_OK;
 
     if (!cf_wal_parse_name(name, &f) || f.type != CF_WAL_SEGMENT ||
         !cf_wal_segment_size_valid(segment_size))
         return cf_error_set(err, CF_ERR_USAGE, "wal-get --prefetch needs a segment name");
-    if (spool_dir(cfg, "prefetch", dir, sizeof(dir), err) != CF_OK)
+    if (spool_dir(env, "prefetch", dir, sizeof(dir), err) != CF_OK)
         return err->code;
     (void)snprintf(lock, sizeof(lock), "%s/.lock", dir);
     if ((lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
@@ -479,8 +479,8 @@ cf_walspool_prefetch(const struct cf_config *cfg, const struct cf_repo *repo, co
         return CF_OK;
     }
     (void)sweep_dir(dir, name); /* what recovery has passed is never asked again */
-    if (n * segment_size > cfg->wal.spool_max)
-        n = cfg->wal.spool_max / segment_size;
+    if (n * segment_size > env->wal->spool_max)
+        n = env->wal->spool_max / segment_size;
     segno = cf_wal_segno(&f, segment_size);
     for (uint64_t i = 1; i <= n && rc == CF_OK; i++) {
         char next[CF_WAL_NAME_MAX + 1], file[4200];

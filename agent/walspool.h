@@ -17,11 +17,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "common/config.h"
+#include "agent/wal.h"
 #include "storage/walrepo.h"
 
 /* wal.c: shared with the spool. */
-void cf_wal_lock_repo(const struct cf_config *cfg, const struct cf_repo *repo,
+void cf_wal_lock_repo(const struct cf_wal_env *env, const struct cf_repo *repo,
                       struct cf_repo *copy);
 /* Store the WAL file at path; sha256 of its content in sha256. */
 cf_err cf_wal_push_file(const struct cf_repo *repo, const char *path, char sha256[65],
@@ -33,21 +33,21 @@ cf_err cf_wal_get_to_path(const struct cf_repo *r, const struct cf_wal_object *o
 
 /* Async wal-push of path: consume its marker, or push it while up to
  * push_jobs - 1 children push other ready segments (bounded wait). */
-cf_err cf_wal_push_async(const struct cf_config *cfg, const struct cf_repo *repo,
+cf_err cf_wal_push_async(const struct cf_wal_env *env, const struct cf_repo *repo,
                          const char *path, struct cf_error *err);
 /* Record that path (content sha256) is durably archived. */
-cf_err cf_walspool_mark_pushed(const struct cf_config *cfg, const char *path,
+cf_err cf_walspool_mark_pushed(const struct cf_wal_env *env, const char *path,
                                const char sha256[65], struct cf_error *err);
 
 /* Serve segment name from the prefetch spool into path: CF_OK, or
  * CF_ERR_NOT_FOUND (no message) when it is not there or fails its check. */
-cf_err cf_walspool_serve(const struct cf_config *cfg, const char *name, const char *path,
+cf_err cf_walspool_serve(const struct cf_wal_env *env, const char *name, const char *path,
                          struct cf_error *err);
 /* Start a detached child that prefetches the segments after name (no-op
  * when [wal] readahead = 0).  Never fails: read-ahead is an optimisation. */
-void cf_walspool_readahead(const struct cf_config *cfg, const char *name, uint64_t segment_size);
+void cf_walspool_readahead(const struct cf_wal_env *env, const char *name, uint64_t segment_size);
 /* The child's work (wal-get --prefetch=SIZE NAME). */
-cf_err cf_walspool_prefetch(const struct cf_config *cfg, const struct cf_repo *repo,
+cf_err cf_walspool_prefetch(const struct cf_wal_env *env, const struct cf_repo *repo,
                             const char *name, uint64_t segment_size, struct cf_error *err);
 
 #endif

@@ -29,16 +29,6 @@
 #include "common/sdnotify.h"
 #include "storage/walrepo.h"
 
-const char cf_wal_stream_usage[] =
-    "Usage: coffre wal-stream\n"
-    "\n"
-    "Stream WAL from postgres.conninfo over a physical replication slot\n"
-    "(wal.slot), into the spool (wal.spool) and the repository: complete\n"
-    "segments at once, the segment being written every wal.upload_interval.\n"
-    "Runs until SIGTERM or SIGINT; then it flushes, uploads what it holds and\n"
-    "exits 0.  Made for a systemd service with Type=notify and WatchdogSec=\n"
-    "(see docs/wal-stream.md).\n";
-
 #define SYNC_INTERVAL_US 1000000u    /* asynchronous mode: fsync and report at most this late */
 #define STATUS_INTERVAL_US 10000000u /* standby status update even when idle */
 #define NOTIFY_INTERVAL_US 1000000u  /* STATUS= at most this often */
@@ -48,7 +38,7 @@ const char cf_wal_stream_usage[] =
 #define RECEIVE_TIMEOUT_US 60000000u
 
 struct ws {
-    const struct cf_config *cfg;
+    const struct cf_wal_env *env;
     struct cf_ws_spool spool;
     PGconn *conn;
     uint32_t tli;
@@ -123,7 +113,7 @@ tick(struct ws *w, bool is_drained, struct cf_error *err)
 {
     uint64_t now = cf_monotonic_us();
     bool has_unsynced = cf_ws_spool_write_lsn(&w->spool) > cf_ws_spool_flush_lsn(&w->spool);
-    bool do_sync = has_unsynced && ((w->cfg->wal.synchronous && is_drained) ||
+    bool do_sync = has_unsynced && ((w->env->wal->synchronous && is_drained) ||
                                     now - w->last_sync_us >= SYNC_INTERVAL_US);
     cf_err rc;
 
@@ -148,7 +138,7 @@ tick(struct ws *w, bool is_drained, struct cf_error *err)
         if ((rc = send_status(w, now, true, err)) != CF_OK)
             return rc;
     }
-    if (now - w->last_upload_us >= (uint64_t)w->cfg->wal.upload_interval * 1000000u)
+    if (now - w->last_upload_us >= (uint64_t)w->env->wal->upload_interval * 1000000u)
         upload_partial(w, now); /* may take long: now is stale after it */
     cf_notify_watchdog(cf_monotonic_us());
     notify_status(w, now, false);
@@ -160,7 +150,7 @@ static int
 wait_ms(const struct ws *w)
 {
     uint64_t now = cf_monotonic_us(), next = w->last_status_us + STATUS_INTERVAL_US;
-    uint64_t up = w->last_upload_us + (uint64_t)w->cfg->wal.upload_interval * 1000000u;
+    uint64_t up = w->last_upload_us + (uint64_t)w->env->wal->upload_interval * 1000000u;
     uint64_t dog = cf_notify_watchdog_due_in(now);
     uint64_t silent = w->last_receive_us + RECEIVE_TIMEOUT_US / (w->has_pinged ? 1 : 2);
 
@@ -315,7 +305,7 @@ resume_point(struct ws *w, const struct cf_ws_server *srv, struct cf_ws_pos *pos
         cf_lsn_format(pos->lsn, a, sizeof(a));
         cf_lsn_format(slot_start, b, sizeof(b));
         cf_log_warning("wal-stream: WAL from %s to %s is neither in %s nor retained by slot "
-                       "\"%s\"; the archive has a gap there", a, b, from, w->cfg->wal.slot);
+                       "\"%s\"; the archive has a gap there", a, b, from, w->env->wal->slot);
         pos->lsn = 0;
     }
     if (pos->lsn == 0) {
@@ -376,8 +366,8 @@ run_session(struct ws *w, struct cf_error *err)
     struct cf_ws_pos pos;
     cf_err rc;
 
-    if ((rc = cf_ws_connect(w->cfg, &w->conn, err)) != CF_OK ||
-        (rc = cf_ws_prepare(w->conn, w->cfg->wal.slot, &srv, err)) != CF_OK)
+    if ((rc = cf_ws_connect(w->env, &w->conn, err)) != CF_OK ||
+        (rc = cf_ws_prepare(w->conn, w->env->wal->slot, &srv, err)) != CF_OK)
         return rc;
     if (w->spool.segsz != 0 && w->spool.segsz != srv.segsz)
         return cf_error_set(err, CF_ERR_CONFIG, "the server's WAL segment size changed");
@@ -390,7 +380,7 @@ run_session(struct ws *w, struct cf_error *err)
         uint64_t next_lsn;
 
         w->tli = pos.tli;
-        if ((rc = cf_ws_start(w->conn, w->cfg->wal.slot, pos.tli, pos.lsn, err)) != CF_OK)
+        if ((rc = cf_ws_start(w->conn, w->env->wal->slot, pos.tli, pos.lsn, err)) != CF_OK)
             return rc;
         w->last_status_us = w->last_sync_us = w->last_upload_us = cf_monotonic_us();
         w->last_receive_us = w->last_status_us;
@@ -526,18 +516,15 @@ serve(struct ws *w, struct cf_error *err)
 }
 
 cf_err
-cf_cmd_wal_stream(const struct cf_config *cfg, const struct cf_repo *repo, int argc, char **argv,
-                  struct cf_error *err)
+cf_wal_stream_run(const struct cf_wal_env *env, struct cf_error *err)
 {
     struct ws w;
     int lock_fd = -1;
     cf_err rc;
 
-    if (argc != 1)
-        return cf_error_set(err, CF_ERR_USAGE, "unexpected argument \"%s\"", argv[1]);
     memset(&w, 0, sizeof(w));
-    w.cfg = cfg;
-    if ((rc = cf_ws_spool_init(&w.spool, cfg, repo, err)) != CF_OK ||
+    w.env = env;
+    if ((rc = cf_ws_spool_init(&w.spool, env, env->repo, err)) != CF_OK ||
         (rc = lock_spool(&w.spool, &lock_fd, err)) != CF_OK)
         return rc;
     rc = serve(&w, err);

@@ -5,12 +5,13 @@
 #ifndef CF_WALSTREAM_H
 #define CF_WALSTREAM_H
 
-#include "common/config.h"
+#include "agent/wal.h"
 #include "storage/repo.h"
 
-extern const char cf_wal_stream_usage[];
-
-cf_err cf_cmd_wal_stream(const struct cf_config *cfg, const struct cf_repo *repo, int argc,
-                         char **argv, struct cf_error *err);
+/*
+ * The wal-stream service: runs until SIGTERM or SIGINT, then flushes, uploads
+ * what it holds and returns CF_OK (docs/wal-stream.md).
+ */
+cf_err cf_wal_stream_run(const struct cf_wal_env *env, struct cf_error *err);
 
 #endif

@@ -14,7 +14,7 @@
 
 #include <libpq-fe.h>
 
-#include "common/config.h"
+#include "agent/wal.h"
 #include "common/walname.h"
 #include "storage/repo.h"
 
@@ -22,7 +22,7 @@
 
 /* The spool: one segment file open at a time. */
 struct cf_ws_spool {
-    const struct cf_config *cfg;    /* the Object Lock period of new objects */
+    const struct cf_wal_env *env;    /* the Object Lock period of new objects */
     const struct cf_repo *repo;
     char dir[WS_PATH_MAX];          /* <spool>/stream */
     uint64_t segsz;                 /* 0 until the server told us */
@@ -44,8 +44,8 @@ struct cf_ws_pos {
 };
 
 /* ---- spool (walstream_spool.c) ---- */
-/* Create <cfg->state_dir>/stream (0700) and fill s; no file is opened. */
-cf_err cf_ws_spool_init(struct cf_ws_spool *s, const struct cf_config *cfg,
+/* Create <env->state_dir>/stream (0700) and fill s; no file is opened. */
+cf_err cf_ws_spool_init(struct cf_ws_spool *s, const struct cf_wal_env *env,
                         const struct cf_repo *repo, struct cf_error *err);
 /* Upload and remove every complete segment and history file left in the spool
  * (oldest first).  Needs no server. */
@@ -83,8 +83,8 @@ struct cf_ws_server {
     uint32_t restart_tli;
 };
 
-/* Replication connection from cfg (application_name = slot when synchronous). */
-cf_err cf_ws_connect(const struct cf_config *cfg, PGconn **out, struct cf_error *err);
+/* Replication connection to env->pg (application_name = slot when synchronous). */
+cf_err cf_ws_connect(const struct cf_wal_env *env, PGconn **out, struct cf_error *err);
 /* IDENTIFY_SYSTEM, wal_segment_size, and the slot (created when missing). */
 cf_err cf_ws_prepare(PGconn *conn, const char *slot, struct cf_ws_server *srv,
                      struct cf_error *err);

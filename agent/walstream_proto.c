@@ -40,11 +40,11 @@ cf_ws_put_u64(char *p, uint64_t v)
 }
 
 cf_err
-cf_ws_connect(const struct cf_config *cfg, PGconn **out, struct cf_error *err)
+cf_ws_connect(const struct cf_wal_env *env, PGconn **out, struct cf_error *err)
 {
     /* synchronous_standby_names names this stream by the slot's name */
-    return cf_pg_connect_replication(cfg->pg.conninfo,
-                                     cfg->wal.synchronous ? cfg->wal.slot : "coffre wal-stream",
+    return cf_pg_connect_replication(env->pg->conninfo,
+                                     env->wal->synchronous ? env->wal->slot : "coffre wal-stream",
                                      out, err);
 }
 

@@ -41,16 +41,16 @@ path_of(const struct cf_ws_spool *s, const char *name, char *buf, size_t size, s
 }
 
 cf_err
-cf_ws_spool_init(struct cf_ws_spool *s, const struct cf_config *cfg, const struct cf_repo *repo,
+cf_ws_spool_init(struct cf_ws_spool *s, const struct cf_wal_env *env, const struct cf_repo *repo,
                  struct cf_error *err)
 {
-    const char *spool = cfg->state_dir;
+    const char *spool = env->state_dir;
     int n;
     cf_err rc;
 
     memset(s, 0, sizeof(*s));
     s->fd = -1;
-    s->cfg = cfg;
+    s->env = env;
     s->repo = repo;
     n = snprintf(s->dir, sizeof(s->dir), "%s/stream", spool);
     if (n < 0 || (size_t)n >= sizeof(s->dir))
@@ -81,7 +81,7 @@ store_path(struct cf_ws_spool *s, const char *file, const char *object, uint64_t
     /* an upload blocks the receiving loop: ping the watchdog around it */
     cf_notify_watchdog(cf_monotonic_us());
     /* Object Lock (S3): the same retention as wal-push's objects, from now */
-    cf_wal_lock_repo(s->cfg, s->repo, &locked);
+    cf_wal_lock_repo(s->env, s->repo, &locked);
     rc = cf_wal_hash_fd(fd, len, path, sha, err);
     if (rc == CF_OK)
         rc = cf_wal_store(&locked, object, fd, len, sha, &already, err);

@@ -17,6 +17,7 @@
 
 #include "cli/context.h"
 #include "common/error.h"
+#include "ops/ops.h"
 
 #define COFFRE_VERSION "0.1.0"
 
@@ -57,6 +58,9 @@ cf_err cf_cli_usage_error(struct cf_error *err, const char *fmt, ...)
 
 /* Print v (stolen) on stdout, indented, followed by a newline. */
 cf_err cf_cli_print_json(json_t *v, struct cf_error *err);
+
+/* The configuration sections operations use (borrowed from cfg). */
+struct cf_ops_env cf_cli_ops_env(const struct cf_config *cfg);
 
 /* A time as JSON: "YYYY-MM-DD HH:MM:SSZ"-style text (cf_format_time), or null for 0. */
 json_t *cf_cli_time_json(int64_t t);

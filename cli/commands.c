@@ -3,15 +3,8 @@
  * it needs opened, the run kind recorded for metrics and alerts, and its CLI
  * function.  coffre --help lists the synopses in this order.
  */
-#include "agent/keys.h"
-#include "agent/physical.h"
-#include "agent/wal.h"
-#include "agent/walstream.h"
 #include "cli/commands.h"
-#include "ops/ops.h"
 #include "policies/alerts.h"
-#include "restore/physical.h"
-#include "restore/walcheck.h"
 
 #define NO_RUN (-1)
 
@@ -37,17 +30,17 @@ const struct cf_cli_command cf_cli_commands[] = {
     {"restore", "--physical",
      "  restore --physical [ID|--latest] --pgdata DIR [--time T|--lsn L|--xid X|--immediate]\n"
      "                                    restore a base backup for point-in-time recovery\n",
-     cf_restore_physical_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS,
+     cf_cli_restore_physical_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS,
      cf_cli_restore_physical},
     {"wal-push", NULL,
      "  wal-push PATH                     archive_command: archive one WAL file\n",
-     cf_wal_push_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_wal_push},
+     cf_cli_wal_push_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_wal_push},
     {"wal-get", NULL,
      "  wal-get NAME PATH                 restore_command: fetch one WAL file\n",
-     cf_wal_get_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_RESTORE_CMD, cf_cli_wal_get},
+     cf_cli_wal_get_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_RESTORE_CMD, cf_cli_wal_get},
     {"wal-stream", NULL,
      "  wal-stream                        stream WAL over the replication protocol (service)\n",
-     cf_wal_stream_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_wal_stream},
+     cf_cli_wal_stream_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_wal_stream},
     {"cat", NULL,
      "  cat OBJECT                        write one object's plaintext to stdout\n",
      cf_cli_cat_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_cat},

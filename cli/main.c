@@ -93,9 +93,11 @@ dispatch(const char *config, const struct cf_cli_command *cmd, int argc, char **
     optind = 0; /* GNU getopt: 0 re-initialises, with argument permutation */
     rc = cmd->main(run, argc, argv, err);
     /* runs whose outcome operators watch: recorded for metrics and alerts */
-    if (run->record && rc != CF_ERR_USAGE && run->ctx->cfg->metrics.ops_enabled)
-        cf_ops_after_run(run->ctx->cfg, &run->ctx->repo, (enum cf_run_kind)cmd->run_kind, start,
-                         err);
+    if (run->record && rc != CF_ERR_USAGE && run->ctx->cfg->metrics.ops_enabled) {
+        struct cf_ops_env env = cf_cli_ops_env(run->ctx->cfg);
+
+        cf_ops_after_run(&env, &run->ctx->repo, (enum cf_run_kind)cmd->run_kind, start, err);
+    }
     cf_context_free(run->ctx);
     run->ctx = NULL;
     return rc;

@@ -227,6 +227,7 @@ cf_cli_status(struct cf_cli_run *run, int argc, char **argv, struct cf_error *er
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
     const char *instance = run->ctx->cfg->instance;
+    struct cf_ops_env env;
     struct cf_alert_facts *f;
     bool json = false;
     int ch;
@@ -241,7 +242,8 @@ cf_cli_status(struct cf_cli_run *run, int argc, char **argv, struct cf_error *er
         return cf_cli_usage_error(err, "unexpected argument \"%s\"", argv[optind]);
     if ((f = malloc(sizeof(*f))) == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    rc = cf_status_run(run->ctx->cfg, &run->ctx->repo, f, err);
+    env = cf_cli_ops_env(run->ctx->cfg);
+    rc = cf_status_run(&env, &run->ctx->repo, f, err);
     if (rc == CF_OK && json)
         rc = status_json(instance, f, err);
     else if (rc == CF_OK)
@@ -256,16 +258,17 @@ cf_err
 cf_cli_alert(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err)
 {
     const char *sub = argc > 1 ? argv[1] : NULL;
+    struct cf_ops_env env = cf_cli_ops_env(run->ctx->cfg);
     size_t tried = 0, sent = 0;
     cf_err rc;
 
     if (sub == NULL || argc > 2)
         return cf_error_set(err, CF_ERR_USAGE, "alert needs one subcommand: check or test");
     if (strcmp(sub, "check") == 0)
-        return cf_alert_check_run(run->ctx->cfg, &run->ctx->repo, err);
+        return cf_alert_check_run(&env, &run->ctx->repo, err);
     if (strcmp(sub, "test") != 0)
         return cf_error_set(err, CF_ERR_USAGE, "unknown alert subcommand \"%s\"", sub);
-    rc = cf_alert_test_run(run->ctx->cfg, &tried, &sent, err);
+    rc = cf_alert_test_run(&env, &tried, &sent, err);
     if (tried > 0)
         (void)printf("test notification sent to %zu of %zu receiver(s)\n", sent, tried);
     return rc;

@@ -88,8 +88,113 @@ cf_cli_restore(struct cf_cli_run *run, int argc, char **argv, struct cf_error *e
     return CF_OK;
 }
 
+const char cf_cli_restore_physical_usage[] =
+    "Usage: coffre restore --physical [ID | --latest] --pgdata DIR [TARGET] [OPTIONS]\n"
+    "Restore a physical base backup into DIR (which must not exist or be empty), set up\n"
+    "for point-in-time recovery through \"coffre wal-get\".\n"
+    "TARGET (at most one; default: replay all the WAL there is):\n"
+    "  --time T         recovery_target_time, e.g. \"2026-11-22 04:50:00.123+00\" (the\n"
+    "                   time zone is required); picks the newest backup finished before T\n"
+    "  --lsn L          recovery_target_lsn; picks the newest backup that ended before L\n"
+    "  --xid X          recovery_target_xid\n"
+    "  --immediate      stop as soon as the backup is consistent\n"
+    "OPTIONS:\n"
+    "  --latest                 the newest complete physical backup (the default)\n"
+    "  --tablespace-map OLD=NEW restore the tablespace at OLD into NEW (repeatable)\n"
+    "  --timeline TLI           recovery_target_timeline: latest (default), current (the\n"
+    "                           backup's) or a number; use current to reach a point of the\n"
+    "                           backup's timeline after a later promotion branched off\n"
+    "  --no-archive             archive_mode = off in the restored server (drills, copies):\n"
+    "                           by default it archives its new timeline into this repository\n"
+    "  --start                  start the server and wait for the end of recovery; it keeps\n"
+    "                           running, listening on a unix socket only; must not run as\n"
+    "                           root: run it as the PostgreSQL OS user\n"
+    "  --port N, --socket-dir D with --start: where the server listens (default: a free\n"
+    "                           port, and DIR.coffre/socket, beside its log and settings)\n";
+
+
+enum { OPT_LATEST = 256, OPT_PGDATA, OPT_TIME, OPT_LSN, OPT_XID, OPT_IMMEDIATE, OPT_TSMAP,
+       OPT_START, OPT_PORT, OPT_SOCKDIR, OPT_PHYSICAL, OPT_NOARCHIVE, OPT_TIMELINE };
+
+#define MAX_MAPS 64
+
+/* What --start leaves running, and how the operator reaches and stops it. */
+static void
+print_started(const struct cf_restore_physical_result *r)
+{
+    const struct cf_recovery_state *st = &r->start.recovery;
+
+    (void)printf("recovery finished: replayed up to LSN %s, last transaction committed at %s, "
+                 "timeline %u\n", st->replay_lsn[0] ? st->replay_lsn : "-",
+                 st->last_commit_text[0] ? st->last_commit_text : "-", st->timeline);
+    (void)printf("the restored server keeps running: socket directory %s, port %d\n",
+                 r->start.socket_dir, r->start.port);
+    (void)printf("connect with: psql \"%s\"\n", r->start.conninfo);
+    (void)printf("stop it with: pg_ctl -D %s stop\n", r->pgdata);
+    (void)printf("its log and the settings it runs with are in %s\n", r->start.workdir);
+}
+
 cf_err
 cf_cli_restore_physical(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err)
 {
-    return cf_cmd_restore_physical(run->ctx->cfg, &run->ctx->repo, argc, argv, err);
+    static const struct option opts[] = {
+        {"physical", no_argument, NULL, OPT_PHYSICAL}, {"latest", no_argument, NULL, OPT_LATEST},
+        {"pgdata", required_argument, NULL, OPT_PGDATA},
+        {"time", required_argument, NULL, OPT_TIME},
+        {"lsn", required_argument, NULL, OPT_LSN}, {"xid", required_argument, NULL, OPT_XID},
+        {"immediate", no_argument, NULL, OPT_IMMEDIATE},
+        {"tablespace-map", required_argument, NULL, OPT_TSMAP},
+        {"start", no_argument, NULL, OPT_START},
+        {"no-archive", no_argument, NULL, OPT_NOARCHIVE},
+        {"timeline", required_argument, NULL, OPT_TIMELINE},
+        {"port", required_argument, NULL, OPT_PORT},
+        {"socket-dir", required_argument, NULL, OPT_SOCKDIR}, {NULL, 0, NULL, 0}};
+    const struct cf_config *cfg = run->ctx->cfg;
+    const char *maps[MAX_MAPS];
+    struct cf_restore_physical_opts o;
+    struct cf_restore_physical_result res;
+    bool latest = false;
+    int ch;
+    cf_err rc;
+
+    memset(&o, 0, sizeof(o));
+    o.repo = &run->ctx->repo;
+    o.pg = &cfg->pg;
+    o.config_path = cfg->path;
+    o.maps = maps;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_PHYSICAL: break;
+        case OPT_LATEST: latest = true; break;
+        case OPT_PGDATA: o.pgdata = optarg; break;
+        case OPT_TIME: o.time = optarg; break;
+        case OPT_LSN: o.lsn = optarg; break;
+        case OPT_XID: o.xid = optarg; break;
+        case OPT_IMMEDIATE: o.immediate = true; break;
+        case OPT_START: o.start = true; break;
+        case OPT_NOARCHIVE: o.no_archive = true; break;
+        case OPT_TIMELINE: o.timeline = optarg; break;
+        case OPT_PORT: o.port = optarg; break;
+        case OPT_SOCKDIR: o.socket_dir = optarg; break;
+        case OPT_TSMAP:
+            if (o.n_maps == MAX_MAPS)
+                return cf_cli_usage_error(err, "at most %d --tablespace-map", MAX_MAPS);
+            maps[o.n_maps++] = optarg;
+            break;
+        default: return cf_cli_usage_error(err, "invalid option for %s", "restore --physical");
+        }
+    }
+    if (argc - optind > 1)
+        return cf_cli_usage_error(err, "unexpected argument \"%s\"", argv[optind + 1]);
+    o.id = optind < argc ? argv[optind] : NULL;
+    if (o.id != NULL && latest)
+        return cf_cli_usage_error(err, "give a backup ID or --latest, not both");
+    if (o.id != NULL)
+        cf_log_set_field("COFFRE_BACKUP_ID", o.id);
+    rc = cf_restore_physical_run(&o, &res, err);
+    if (res.id[0] != '\0')
+        (void)printf("restored backup %s into %s\n", res.id, res.pgdata);
+    if (rc == CF_OK && res.started)
+        print_started(&res);
+    return rc;
 }

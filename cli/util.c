@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "common/manifest.h"
+#include "ops/ops.h"
 
 cf_err
 cf_cli_usage_error(struct cf_error *err, const char *fmt, ...)
@@ -58,4 +59,13 @@ cf_cli_time_json(int64_t t)
         return json_null();
     cf_format_time(t, buf, sizeof(buf));
     return json_string(buf);
+}
+
+struct cf_ops_env
+cf_cli_ops_env(const struct cf_config *cfg)
+{
+    struct cf_ops_env env = {cfg->path,      cfg->instance, &cfg->repo,
+                             &cfg->retention, &cfg->metrics, &cfg->alerts};
+
+    return env;
 }

@@ -99,19 +99,19 @@ discard_cb(char *p, size_t size, size_t nmemb, void *ud)
 }
 
 static void
-common_opts(CURL *c, const struct cf_config *cfg)
+common_opts(CURL *c, const struct cf_ops_env *env)
 {
     (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     (void)curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
-    if (cfg->alerts.ca_file != NULL)
-        (void)curl_easy_setopt(c, CURLOPT_CAINFO, cfg->alerts.ca_file);
+    if (env->alerts->ca_file != NULL)
+        (void)curl_easy_setopt(c, CURLOPT_CAINFO, env->alerts->ca_file);
 }
 
 /* POST body as JSON to url; what names the receiver in messages (url may hold a secret). */
 static cf_err
-post_json(const struct cf_config *cfg, const char *url, const char *what, const char *body,
+post_json(const struct cf_ops_env *env, const char *url, const char *what, const char *body,
           struct cf_error *err)
 {
     CURL *c = curl_easy_init();
@@ -122,7 +122,7 @@ post_json(const struct cf_config *cfg, const char *url, const char *what, const 
     if (c == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     h = curl_slist_append(h, "Content-Type: application/json");
-    common_opts(c, cfg);
+    common_opts(c, env);
     (void)curl_easy_setopt(c, CURLOPT_URL, url);
     (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -163,7 +163,7 @@ text_of(const struct message *m, char *buf, size_t size)
 }
 
 static cf_err
-send_webhook(const struct cf_config *cfg, const struct message *m, struct cf_error *err)
+send_webhook(const struct cf_ops_env *env, const struct message *m, struct cf_error *err)
 {
     char starts[32], ends[32];
     json_t *alert, *root;
@@ -188,13 +188,13 @@ send_webhook(const struct cf_config *cfg, const struct message *m, struct cf_err
     json_decref(root);
     if (body == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    rc = post_json(cfg, cfg->alerts.webhook_url, "webhook", body, err);
+    rc = post_json(env, env->alerts->webhook_url, "webhook", body, err);
     free(body);
     return rc;
 }
 
 static cf_err
-send_telegram(const struct cf_config *cfg, const struct message *m, struct cf_error *err)
+send_telegram(const struct cf_ops_env *env, const struct message *m, struct cf_error *err)
 {
     char token[SECRET_MAX], url[SECRET_MAX + 600], text[1400];
     bool found = false;
@@ -202,7 +202,7 @@ send_telegram(const struct cf_config *cfg, const struct message *m, struct cf_er
     char *body;
     cf_err rc;
 
-    if (read_secret(cfg->alerts.telegram_token_file, "coffre-telegram-token", "Telegram bot token",
+    if (read_secret(env->alerts->telegram_token_file, "coffre-telegram-token", "Telegram bot token",
                     token, sizeof(token), &found, err) != CF_OK)
         return err->code;
     if (!found) {
@@ -211,10 +211,10 @@ send_telegram(const struct cf_config *cfg, const struct message *m, struct cf_er
                            "coffre-telegram-token (LoadCredential=).");
         return CF_ERR_CONFIG;
     }
-    (void)snprintf(url, sizeof(url), "%s/bot%s/sendMessage", cfg->alerts.telegram_api, token);
+    (void)snprintf(url, sizeof(url), "%s/bot%s/sendMessage", env->alerts->telegram_api, token);
     sodium_memzero(token, sizeof(token));
     text_of(m, text, sizeof(text));
-    root = json_pack("{s:s, s:s, s:b}", "chat_id", cfg->alerts.telegram_chat_id, "text", text,
+    root = json_pack("{s:s, s:s, s:b}", "chat_id", env->alerts->telegram_chat_id, "text", text,
                      "disable_web_page_preview", 1);
     body = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
@@ -222,18 +222,18 @@ send_telegram(const struct cf_config *cfg, const struct message *m, struct cf_er
         sodium_memzero(url, sizeof(url));
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     }
-    rc = post_json(cfg, url, "telegram", body, err);
+    rc = post_json(env, url, "telegram", body, err);
     sodium_memzero(url, sizeof(url));
     free(body);
     return rc;
 }
 
 static cf_err
-send_mail(const struct cf_config *cfg, const struct message *m, struct cf_error *err)
+send_mail(const struct cf_ops_env *env, const struct message *m, struct cf_error *err)
 {
     char password[SECRET_MAX], text[1400], date[64], from[300], mail[2600];
     struct curl_slist *rcpt = NULL;
-    bool found = false, tls = strncmp(cfg->alerts.smtp_url, "smtps://", 8) == 0;
+    bool found = false, tls = strncmp(env->alerts->smtp_url, "smtps://", 8) == 0;
     struct upload up;
     time_t now = time(NULL);
     struct tm tm;
@@ -241,10 +241,10 @@ send_mail(const struct cf_config *cfg, const struct message *m, struct cf_error 
     CURL *c;
     int len;
 
-    if (read_secret(cfg->alerts.smtp_password_file, "coffre-smtp-password", "SMTP password",
+    if (read_secret(env->alerts->smtp_password_file, "coffre-smtp-password", "SMTP password",
                     password, sizeof(password), &found, err) != CF_OK)
         return err->code;
-    if (found && cfg->alerts.smtp_user != NULL && !tls && !cfg->alerts.smtp_starttls) {
+    if (found && env->alerts->smtp_user != NULL && !tls && !env->alerts->smtp_starttls) {
         sodium_memzero(password, sizeof(password));
         cf_error_setf(err, CF_ERR_CONFIG, "e-mail: refusing to send the SMTP password without "
                                           "TLS");
@@ -254,13 +254,13 @@ send_mail(const struct cf_config *cfg, const struct message *m, struct cf_error 
     text_of(m, text, sizeof(text));
     (void)gmtime_r(&now, &tm);
     (void)strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    (void)snprintf(from, sizeof(from), "<%s>", cfg->alerts.smtp_from);
+    (void)snprintf(from, sizeof(from), "<%s>", env->alerts->smtp_from);
     len = snprintf(mail, sizeof(mail),
                    "Date: %s\r\nFrom: coffre %s\r\nTo: %s\r\nSubject: [coffre %s] %s %s%s\r\n"
                    "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
                    "Content-Transfer-Encoding: 8bit\r\nX-Coffre-Alert: %s\r\n"
                    "X-Coffre-Status: %s\r\n\r\n",
-                   date, from, cfg->alerts.smtp_to[0], m->instance,
+                   date, from, env->alerts->smtp_to[0], m->instance,
                    strcmp(m->status, "resolved") == 0 ? "RESOLVED" : m->severity, m->alertname,
                    m->reminder ? " (reminder)" : "", m->alertname, m->status);
     /* the body: text with bare LFs turned into CRLF */
@@ -280,21 +280,21 @@ send_mail(const struct cf_config *cfg, const struct message *m, struct cf_error 
         sodium_memzero(password, sizeof(password));
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     }
-    for (size_t i = 0; i < cfg->alerts.n_smtp_to; i++) {
+    for (size_t i = 0; i < env->alerts->n_smtp_to; i++) {
         char to[300];
 
-        (void)snprintf(to, sizeof(to), "<%s>", cfg->alerts.smtp_to[i]);
+        (void)snprintf(to, sizeof(to), "<%s>", env->alerts->smtp_to[i]);
         rcpt = curl_slist_append(rcpt, to);
     }
-    common_opts(c, cfg);
-    (void)curl_easy_setopt(c, CURLOPT_URL, cfg->alerts.smtp_url);
+    common_opts(c, env);
+    (void)curl_easy_setopt(c, CURLOPT_URL, env->alerts->smtp_url);
     (void)curl_easy_setopt(c, CURLOPT_USE_SSL,
-                           tls || cfg->alerts.smtp_starttls ? (long)CURLUSESSL_ALL
+                           tls || env->alerts->smtp_starttls ? (long)CURLUSESSL_ALL
                                                            : (long)CURLUSESSL_NONE);
     (void)curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
     (void)curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
-    if (cfg->alerts.smtp_user != NULL && found) {
-        (void)curl_easy_setopt(c, CURLOPT_USERNAME, cfg->alerts.smtp_user);
+    if (env->alerts->smtp_user != NULL && found) {
+        (void)curl_easy_setopt(c, CURLOPT_USERNAME, env->alerts->smtp_user);
         (void)curl_easy_setopt(c, CURLOPT_PASSWORD, password);
     }
     (void)curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
@@ -306,7 +306,7 @@ send_mail(const struct cf_config *cfg, const struct message *m, struct cf_error 
     sodium_memzero(password, sizeof(password));
     if (cc != CURLE_OK) {
         cf_error_setf(err, CF_ERR_REMOTE, "e-mail: could not send through %s: %s",
-                      cfg->alerts.smtp_url, curl_easy_strerror(cc));
+                      env->alerts->smtp_url, curl_easy_strerror(cc));
         if (cc == CURLE_USE_SSL_FAILED)
             cf_error_hint(err, "The server does not offer STARTTLS; alerts.smtp_starttls = false "
                                "sends in clear (only on a trusted network).");
@@ -320,15 +320,15 @@ send_mail(const struct cf_config *cfg, const struct message *m, struct cf_error 
 
 /* Send m to every receiver; the number that took it in *sent, configured in *tried. */
 static void
-send_all(const struct cf_config *cfg, const struct message *m, size_t *tried, size_t *sent,
+send_all(const struct cf_ops_env *env, const struct message *m, size_t *tried, size_t *sent,
          cf_err *first_rc, struct cf_error *first_err)
 {
     struct {
         bool on;
-        cf_err (*send)(const struct cf_config *, const struct message *, struct cf_error *);
-    } ch[3] = {{cfg->alerts.webhook_url != NULL, send_webhook},
-               {cfg->alerts.smtp_url != NULL, send_mail},
-               {cfg->alerts.telegram_chat_id != NULL, send_telegram}};
+        cf_err (*send)(const struct cf_ops_env *, const struct message *, struct cf_error *);
+    } ch[3] = {{env->alerts->webhook_url != NULL, send_webhook},
+               {env->alerts->smtp_url != NULL, send_mail},
+               {env->alerts->telegram_chat_id != NULL, send_telegram}};
 
     *tried = *sent = 0;
     for (size_t i = 0; i < 3; i++) {
@@ -337,7 +337,7 @@ send_all(const struct cf_config *cfg, const struct message *m, size_t *tried, si
         if (!ch[i].on)
             continue;
         (*tried)++;
-        if (ch[i].send(cfg, m, &e) == CF_OK) {
+        if (ch[i].send(env, m, &e) == CF_OK) {
             (*sent)++;
             continue;
         }
@@ -353,13 +353,13 @@ send_all(const struct cf_config *cfg, const struct message *m, size_t *tried, si
 /* ---- state changes ----------------------------------------------------- */
 
 static void
-notify(const struct cf_config *cfg, json_t *alerts, const char *name, struct message *m,
+notify(const struct cf_ops_env *env, json_t *alerts, const char *name, struct message *m,
        int64_t now)
 {
     size_t tried, sent;
     cf_err rc = CF_OK;
 
-    m->instance = cfg->instance;
+    m->instance = env->instance;
     m->alertname = name;
     cf_log_set_field("COFFRE_ALERT", name);
     cf_log_set_field("COFFRE_ALERT_STATUS", m->status);
@@ -369,7 +369,7 @@ notify(const struct cf_config *cfg, json_t *alerts, const char *name, struct mes
         cf_log(strcmp(m->severity, "critical") == 0 ? CF_LOG_ERROR : CF_LOG_WARNING,
                "alert %s (%s%s): %s", name, m->severity, m->reminder ? ", reminder" : "",
                m->summary);
-    send_all(cfg, m, &tried, &sent, &rc, NULL);
+    send_all(env, m, &tried, &sent, &rc, NULL);
     cf_log_set_field("COFFRE_ALERT", NULL);
     cf_log_set_field("COFFRE_ALERT_STATUS", NULL);
     if (tried > 0 && sent == 0)
@@ -384,7 +384,7 @@ notify(const struct cf_config *cfg, json_t *alerts, const char *name, struct mes
 }
 
 cf_err
-cf_ops_alerts_notify(const struct cf_config *cfg, const struct cf_alert_facts *f, json_t *state,
+cf_ops_alerts_notify(const struct cf_ops_env *env, const struct cf_alert_facts *f, json_t *state,
                      struct cf_error *err)
 {
     json_t *alerts = json_object_get(state, "alerts");
@@ -407,7 +407,7 @@ cf_ops_alerts_notify(const struct cf_config *cfg, const struct cf_alert_facts *f
             m.summary = json_string_value(json_object_get(v, "summary")) ?: name;
             m.hint = "";
             m.since = (int64_t)json_integer_value(json_object_get(v, "since"));
-            notify(cfg, alerts, name, &m, f->now);
+            notify(env, alerts, name, &m, f->now);
         }
     }
     for (size_t i = 0; i < f->n_issues; i++) {
@@ -427,12 +427,12 @@ cf_ops_alerts_notify(const struct cf_config *cfg, const struct cf_alert_facts *f
 
             m.since = (int64_t)json_integer_value(json_object_get(prev, "since"));
             if (psev != NULL && strcmp(psev, sev) == 0) {
-                if (cfg->alerts.reminder == 0 || f->now - notified < cfg->alerts.reminder)
+                if (env->alerts->reminder == 0 || f->now - notified < env->alerts->reminder)
                     continue;   /* already notified: no storm */
                 m.reminder = true;
             }
         }
-        notify(cfg, alerts, is->name, &m, f->now);
+        notify(env, alerts, is->name, &m, f->now);
     }
     return CF_OK;
 }
@@ -440,14 +440,14 @@ cf_ops_alerts_notify(const struct cf_config *cfg, const struct cf_alert_facts *f
 /* ---- after a run, `alert check`, `alert test` -------------------------- */
 
 static cf_err
-refresh(const struct cf_config *cfg, const struct cf_repo *repo, const char *kind, int64_t start,
+refresh(const struct cf_ops_env *env, const struct cf_repo *repo, const char *kind, int64_t start,
         const struct cf_error *run_err, struct cf_error *err)
 {
     struct cf_ops_state st;
     struct cf_alert_facts *f;
     cf_err rc;
 
-    if (cf_ops_state_open(cfg, &st, err) != CF_OK)
+    if (cf_ops_state_open(env, &st, err) != CF_OK)
         return err->code;
     if (kind != NULL) {
         json_t *runs = json_object_get(st.root, "runs");
@@ -467,13 +467,13 @@ refresh(const struct cf_config *cfg, const struct cf_repo *repo, const char *kin
         cf_ops_state_close(&st);
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     }
-    rc = cf_ops_gather(cfg, repo, st.root, f, err);
+    rc = cf_ops_gather(env, repo, st.root, f, err);
     if (rc == CF_OK) {
         struct cf_error e = CF_ERROR_INIT;
 
-        if (cf_ops_write_metrics(cfg, f, &e) != CF_OK)
+        if (cf_ops_write_metrics(env, f, &e) != CF_OK)
             cf_log_warning("%s%s%s", e.msg, e.detail[0] ? ": " : "", e.detail);
-        rc = cf_ops_alerts_notify(cfg, f, st.root, err);
+        rc = cf_ops_alerts_notify(env, f, st.root, err);
     } else if (kind != NULL) {
         /* the repository could not be read: keep the run's record anyway */
         cf_log_warning("%s", err->msg);
@@ -488,42 +488,42 @@ refresh(const struct cf_config *cfg, const struct cf_repo *repo, const char *kin
 }
 
 void
-cf_ops_after_run(const struct cf_config *cfg, const struct cf_repo *repo, enum cf_run_kind kind,
+cf_ops_after_run(const struct cf_ops_env *env, const struct cf_repo *repo, enum cf_run_kind kind,
                  int64_t start, const struct cf_error *run_err)
 {
     struct cf_error e = CF_ERROR_INIT;
 
-    if (refresh(cfg, repo, cf_alert_kinds[kind], start, run_err, &e) != CF_OK)
+    if (refresh(env, repo, cf_alert_kinds[kind], start, run_err, &e) != CF_OK)
         cf_log_warning("could not update the metrics and alerts after %s: %s%s%s",
                        cf_alert_kinds[kind], e.msg,
                        e.hint[0] ? " -- " : "", e.hint);
 }
 
 cf_err
-cf_alert_test_run(const struct cf_config *cfg, size_t *tried, size_t *sent, struct cf_error *err)
+cf_alert_test_run(const struct cf_ops_env *env, size_t *tried, size_t *sent, struct cf_error *err)
 {
     struct message m = {0};
     cf_err rc = CF_OK;
 
-    m.instance = cfg->instance;
+    m.instance = env->instance;
     m.alertname = "CoffreTest";
     m.status = "firing";
     m.severity = "none";
     m.summary = "test notification from coffre alert test: this receiver works";
     m.hint = "Nothing: this is a test.";
     m.since = (int64_t)time(NULL);
-    send_all(cfg, &m, tried, sent, &rc, err);
+    send_all(env, &m, tried, sent, &rc, err);
     if (*tried == 0) {
         cf_error_setf(err, CF_ERR_CONFIG, "no alert receiver is configured");
         cf_error_hint(err, "Set alerts.webhook_url, alerts.smtp_url or alerts.telegram_chat_id "
-                           "in %s.", cfg->path);
+                           "in %s.", env->config_path);
         return CF_ERR_CONFIG;
     }
     return *sent == *tried ? CF_OK : rc;
 }
 
 cf_err
-cf_alert_check_run(const struct cf_config *cfg, const struct cf_repo *repo, struct cf_error *err)
+cf_alert_check_run(const struct cf_ops_env *env, const struct cf_repo *repo, struct cf_error *err)
 {
-    return refresh(cfg, repo, NULL, 0, NULL, err);
+    return refresh(env, repo, NULL, 0, NULL, err);
 }

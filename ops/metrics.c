@@ -62,16 +62,16 @@ head(struct out *o, const char *name, const char *type, const char *help)
 }
 
 cf_err
-cf_ops_write_metrics(const struct cf_config *cfg, const struct cf_alert_facts *f,
+cf_ops_write_metrics(const struct cf_ops_env *env, const struct cf_alert_facts *f,
                      struct cf_error *err)
 {
     struct out o = {NULL, 0, 0, false};
-    const char *inst = cfg->instance;   /* [A-Za-z0-9_.-]: nothing to escape */
+    const char *inst = env->instance;   /* [A-Za-z0-9_.-]: nothing to escape */
     static const char *const classes[3] = {"daily", "weekly", "monthly"};
     size_t by_sev[3] = {0, 0, 0};
     cf_err rc;
 
-    if (cfg->metrics.textfile == NULL)
+    if (env->metrics->textfile == NULL)
         return CF_OK;
     if ((o.buf = malloc(o.cap = 8192)) == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
@@ -179,7 +179,7 @@ cf_ops_write_metrics(const struct cf_config *cfg, const struct cf_alert_facts *f
         free(o.buf);
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     }
-    rc = cf_write_atomic(cfg->metrics.textfile, o.buf, o.len, 0644, err);
+    rc = cf_write_atomic(env->metrics->textfile, o.buf, o.len, 0644, err);
     if (rc != CF_OK)
         cf_error_context(err, "while writing metrics.textfile");
     free(o.buf);

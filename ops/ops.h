@@ -19,10 +19,20 @@
 #include "policies/alerts.h"
 #include "storage/repo.h"
 
+/* What operations use: the configuration sections for metrics, alerts and status. */
+struct cf_ops_env {
+    const char *config_path;                   /* named in hints */
+    const char *instance;                      /* [coffre] instance: labels and summaries */
+    const struct cf_repo_conf *repo_conf;      /* where free space is measured (posix) */
+    const struct cf_retention_conf *retention; /* what prune would delete */
+    const struct cf_metrics_conf *metrics;     /* the textfile, the state directory */
+    const struct cf_alerts_conf *alerts;       /* thresholds and receivers */
+};
+
 /* Record that a run of kind (backup, prune, verify) that started at
  * start ended with run_err (code CF_OK: success), then refresh the metrics and
  * evaluate the alerts.  Failures are logged as warnings. */
-void cf_ops_after_run(const struct cf_config *cfg, const struct cf_repo *repo,
+void cf_ops_after_run(const struct cf_ops_env *env, const struct cf_repo *repo,
                       enum cf_run_kind kind, int64_t start, const struct cf_error *run_err);
 
 /*
@@ -30,14 +40,14 @@ void cf_ops_after_run(const struct cf_config *cfg, const struct cf_repo *repo,
  * free space, WAL archive) and the alert conditions they raise, into *f.
  * Only reads: no lock, no directory created.
  */
-cf_err cf_status_run(const struct cf_config *cfg, const struct cf_repo *repo,
+cf_err cf_status_run(const struct cf_ops_env *env, const struct cf_repo *repo,
                      struct cf_alert_facts *f, struct cf_error *err);
 
 /* `alert check`: gather, write the metrics, notify the receivers of every change. */
-cf_err cf_alert_check_run(const struct cf_config *cfg, const struct cf_repo *repo,
+cf_err cf_alert_check_run(const struct cf_ops_env *env, const struct cf_repo *repo,
                           struct cf_error *err);
 /* `alert test`: a test notification to every receiver; how many were tried and reached. */
-cf_err cf_alert_test_run(const struct cf_config *cfg, size_t *tried, size_t *sent,
+cf_err cf_alert_test_run(const struct cf_ops_env *env, size_t *tried, size_t *sent,
                          struct cf_error *err);
 
 #endif

@@ -10,14 +10,14 @@
 
 #include <jansson.h>
 
-#include "common/config.h"
+#include "ops/ops.h"
 #include "policies/alerts.h"
 #include "storage/repo.h"
 
 _Static_assert(CF_OBJECT_ID_MAX + 1 <= CF_ALERT_ID_MAX, "cf_alert_facts ids are too short");
 
 /* Gather everything from the repository and the state (which may be NULL). */
-cf_err cf_ops_gather(const struct cf_config *cfg, const struct cf_repo *repo, json_t *state,
+cf_err cf_ops_gather(const struct cf_ops_env *env, const struct cf_repo *repo, json_t *state,
                      struct cf_alert_facts *f, struct cf_error *err);
 
 /* The state file, locked while open: <state_dir>/state.json. */
@@ -26,16 +26,16 @@ struct cf_ops_state {
     char path[600];
     json_t *root;                /* {"runs": {...}, "alerts": {...}} */
 };
-cf_err cf_ops_state_open(const struct cf_config *cfg, struct cf_ops_state *s, struct cf_error *err);
+cf_err cf_ops_state_open(const struct cf_ops_env *env, struct cf_ops_state *s, struct cf_error *err);
 cf_err cf_ops_state_save(struct cf_ops_state *s, struct cf_error *err);
 void cf_ops_state_close(struct cf_ops_state *s);
 
 /* The Prometheus textfile (metrics.textfile); nothing if not configured. */
-cf_err cf_ops_write_metrics(const struct cf_config *cfg, const struct cf_alert_facts *f,
+cf_err cf_ops_write_metrics(const struct cf_ops_env *env, const struct cf_alert_facts *f,
                             struct cf_error *err);
 
 /* Notify state changes of the alerts (and reminders), remembering them in state. */
-cf_err cf_ops_alerts_notify(const struct cf_config *cfg, const struct cf_alert_facts *f,
+cf_err cf_ops_alerts_notify(const struct cf_ops_env *env, const struct cf_alert_facts *f,
                             json_t *state, struct cf_error *err);
 
 #endif

@@ -18,20 +18,20 @@
 #include "ops/ops_int.h"
 
 cf_err
-cf_ops_state_open(const struct cf_config *cfg, struct cf_ops_state *s, struct cf_error *err)
+cf_ops_state_open(const struct cf_ops_env *env, struct cf_ops_state *s, struct cf_error *err)
 {
     char lock[640];
     json_error_t je;
 
     memset(s, 0, sizeof(*s));
     s->lock_fd = -1;
-    if (cf_mkdir_p(cfg->metrics.state_dir, 0750, err) != CF_OK) {
+    if (cf_mkdir_p(env->metrics->state_dir, 0750, err) != CF_OK) {
         cf_error_hint(err, "Set metrics.state_dir to a directory the coffre user may write.");
         cf_error_context(err, "while creating the state directory (metrics.state_dir)");
         return err->code;
     }
-    (void)snprintf(s->path, sizeof(s->path), "%s/state.json", cfg->metrics.state_dir);
-    (void)snprintf(lock, sizeof(lock), "%s/state.lock", cfg->metrics.state_dir);
+    (void)snprintf(s->path, sizeof(s->path), "%s/state.json", env->metrics->state_dir);
+    (void)snprintf(lock, sizeof(lock), "%s/state.lock", env->metrics->state_dir);
     s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (s->lock_fd < 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open \"%s\"", lock);

@@ -61,10 +61,10 @@ gather_wal(const struct cf_repo *repo, struct cf_alert_facts *f)
 }
 
 static void
-gather_space(const struct cf_config *cfg, struct cf_alert_facts *f)
+gather_space(const struct cf_ops_env *env, struct cf_alert_facts *f)
 {
     struct statvfs sv;
-    const char *path = cfg->repo.type == CF_REPO_POSIX ? cfg->repo.path : cfg->metrics.state_dir;
+    const char *path = env->repo_conf->type == CF_REPO_POSIX ? env->repo_conf->path : env->metrics->state_dir;
 
     (void)snprintf(f->space_path, sizeof(f->space_path), "%s", path);
     if (statvfs(path, &sv) != 0) {
@@ -131,7 +131,7 @@ gather_backup(const struct cf_repo *repo, const struct cf_backup_entry *e,
 }
 
 cf_err
-cf_ops_gather(const struct cf_config *cfg, const struct cf_repo *repo, json_t *state,
+cf_ops_gather(const struct cf_ops_env *env, const struct cf_repo *repo, json_t *state,
               struct cf_alert_facts *f, struct cf_error *err)
 {
     struct cf_backup_entry *v = NULL;
@@ -144,7 +144,7 @@ cf_ops_gather(const struct cf_config *cfg, const struct cf_repo *repo, json_t *s
     f->now = (int64_t)time(NULL);
     read_runs(state, f);
     if (cf_repo_list_backups(repo, &v, &n, err) != CF_OK) {
-        cf_error_context(err, "while gathering the status of instance \"%s\"", cfg->instance);
+        cf_error_context(err, "while gathering the status of instance \"%s\"", env->instance);
         return err->code;
     }
     items = calloc(n + 1, sizeof(*items));
@@ -157,21 +157,21 @@ cf_ops_gather(const struct cf_config *cfg, const struct cf_repo *repo, json_t *s
     }
     for (size_t i = 0; i < n; i++)
         gather_backup(repo, &v[i], f, &items[i]);
-    cf_policy_from_conf(&cfg->retention, &policy);
-    cf_prune_plan(&policy, f->now, cfg->retention.stale_after, items, n, actions);
+    cf_policy_from_conf(env->retention, &policy);
+    cf_prune_plan(&policy, f->now, env->retention->stale_after, items, n, actions);
     for (size_t i = 0; i < n; i++)
         f->old_to_clean += items[i].time >= 0 && actions[i] == CF_PRUNE_DELETE;
     free(actions);
     free(items);
     free(v);
-    gather_space(cfg, f);
+    gather_space(env, f);
     gather_wal(repo, f);
-    cf_alerts_evaluate(&cfg->alerts, cfg->instance, f);
+    cf_alerts_evaluate(env->alerts, env->instance, f);
     return CF_OK;
 }
 
 cf_err
-cf_status_run(const struct cf_config *cfg, const struct cf_repo *repo, struct cf_alert_facts *f,
+cf_status_run(const struct cf_ops_env *env, const struct cf_repo *repo, struct cf_alert_facts *f,
               struct cf_error *err)
 {
     char path[600];
@@ -180,9 +180,9 @@ cf_status_run(const struct cf_config *cfg, const struct cf_repo *repo, struct cf
     cf_err rc;
 
     /* status only reads the state: no lock, no directory created */
-    (void)snprintf(path, sizeof(path), "%s/state.json", cfg->metrics.state_dir);
+    (void)snprintf(path, sizeof(path), "%s/state.json", env->metrics->state_dir);
     state = json_load_file(path, 0, &je);
-    rc = cf_ops_gather(cfg, repo, state, f, err);
+    rc = cf_ops_gather(env, repo, state, f, err);
     json_decref(state);
     return rc;
 }

@@ -1,23 +1,12 @@
 /*
- * physical.c - `coffre restore --physical` (see physical.h).
- *
- * Order, so that DIR only ever appears complete:
- *   1. choose the base backup, check the repository has the WAL it needs;
- *   2. extract every tar (decrypt -> zstd -d -> sha256 -> `tar -x` child) into
- *      a staging directory next to DIR, tablespaces into their (mapped)
- *      locations, and rewrite the pg_tblspc symlinks;
- *   3. check the files against the server's backup_manifest (pg_verifybackup);
- *   4. write recovery.signal and the recovery settings;
- *   5. rename the staging directory to DIR.
- * Any failure removes the staging directory and what was extracted into
- * tablespace locations.  --start then starts the server and waits for the
- * end of recovery (start.c).
+ * physical.c - the physical restore engine (see physical.h): options,
+ * choosing the backup, the WAL check; physical_files.c restores the files,
+ * physical_start.c starts the server.
  */
 #include "restore/physical.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,79 +23,39 @@
 #include "stream/child.h"
 #include "stream/hash.h"
 
-const char cf_restore_physical_usage[] =
-    "Usage: coffre restore --physical [ID | --latest] --pgdata DIR [TARGET] [OPTIONS]\n"
-    "Restore a physical base backup into DIR (which must not exist or be empty), set up\n"
-    "for point-in-time recovery through \"coffre wal-get\".\n"
-    "TARGET (at most one; default: replay all the WAL there is):\n"
-    "  --time T         recovery_target_time, e.g. \"2026-11-22 04:50:00.123+00\" (the\n"
-    "                   time zone is required); picks the newest backup finished before T\n"
-    "  --lsn L          recovery_target_lsn; picks the newest backup that ended before L\n"
-    "  --xid X          recovery_target_xid\n"
-    "  --immediate      stop as soon as the backup is consistent\n"
-    "OPTIONS:\n"
-    "  --latest                 the newest complete physical backup (the default)\n"
-    "  --tablespace-map OLD=NEW restore the tablespace at OLD into NEW (repeatable)\n"
-    "  --timeline TLI           recovery_target_timeline: latest (default), current (the\n"
-    "                           backup's) or a number; use current to reach a point of the\n"
-    "                           backup's timeline after a later promotion branched off\n"
-    "  --no-archive             archive_mode = off in the restored server (drills, copies):\n"
-    "                           by default it archives its new timeline into this repository\n"
-    "  --start                  start the server (pg_ctl) and wait for the end of recovery;\n"
-    "                           must not run as root: run it as the PostgreSQL OS user\n"
-    "  --port N, --socket-dir D with --start: where the server listens and where coffre\n"
-    "                           connects to follow recovery\n";
-
-enum { OPT_LATEST = 256, OPT_PGDATA, OPT_TIME, OPT_LSN, OPT_XID, OPT_IMMEDIATE, OPT_TSMAP,
-       OPT_START, OPT_PORT, OPT_SOCKDIR, OPT_PHYSICAL, OPT_NOARCHIVE,
-       OPT_TIMELINE };
-
+/* The engine's options, checked, into the internal form o. */
 static cf_err
-parse_options(int argc, char **argv, struct cf_phys_opts *o, struct cf_error *err)
+check_options(const struct cf_restore_physical_opts *opts, struct cf_phys_opts *o,
+              struct cf_error *err)
 {
-    static const struct option opts[] = {
-        {"physical", no_argument, NULL, OPT_PHYSICAL}, {"latest", no_argument, NULL, OPT_LATEST},
-        {"pgdata", required_argument, NULL, OPT_PGDATA},
-        {"time", required_argument, NULL, OPT_TIME},
-        {"lsn", required_argument, NULL, OPT_LSN}, {"xid", required_argument, NULL, OPT_XID},
-        {"immediate", no_argument, NULL, OPT_IMMEDIATE},
-        {"tablespace-map", required_argument, NULL, OPT_TSMAP},
-        {"start", no_argument, NULL, OPT_START},
-        {"no-archive", no_argument, NULL, OPT_NOARCHIVE},
-        {"timeline", required_argument, NULL, OPT_TIMELINE},
-        {"port", required_argument, NULL, OPT_PORT},
-        {"socket-dir", required_argument, NULL, OPT_SOCKDIR}, {NULL, 0, NULL, 0}};
-    int ch, targets = 0;
+    int targets = (opts->time != NULL) + (opts->lsn != NULL) + (opts->xid != NULL) +
+                  (opts->immediate ? 1 : 0);
 
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case OPT_PHYSICAL: break;
-        case OPT_LATEST: o->latest = true; break;
-        case OPT_PGDATA: o->pgdata = optarg; break;
-        case OPT_TIME: o->time = optarg; targets++; break;
-        case OPT_LSN: o->lsn = optarg; targets++; break;
-        case OPT_XID: o->xid = optarg; targets++; break;
-        case OPT_IMMEDIATE: o->immediate = true; targets++; break;
-        case OPT_START: o->start = true; break;
-        case OPT_NOARCHIVE: o->no_archive = true; break;
-        case OPT_TIMELINE: o->timeline = optarg; break;
-        case OPT_PORT: o->port = optarg; break;
-        case OPT_SOCKDIR: o->socket_dir = optarg; break;
-        case OPT_TSMAP:
-            if (o->n_maps == CF_PHYS_MAX_MAPS || strchr(optarg, '=') == NULL ||
-                optarg[0] != '/' || strchr(optarg, '=')[1] != '/')
-                return cf_error_set(err, CF_ERR_USAGE, "--tablespace-map needs OLD=NEW with "
-                                    "absolute paths (at most %d)", CF_PHYS_MAX_MAPS);
-            o->maps[o->n_maps++] = optarg;
-            break;
-        default: return cf_error_set(err, CF_ERR_USAGE, "invalid option for restore --physical");
-        }
+    memset(o, 0, sizeof(*o));
+    o->bindir = opts->pg->bindir;
+    o->config_path = opts->config_path;
+    o->conninfo = opts->pg->conninfo;
+    o->id = opts->id;
+    o->pgdata = opts->pgdata;
+    o->time = opts->time;
+    o->lsn = opts->lsn;
+    o->xid = opts->xid;
+    o->immediate = opts->immediate;
+    o->start = opts->start;
+    o->no_archive = opts->no_archive;
+    o->timeline = opts->timeline != NULL ? opts->timeline : "latest";
+    o->port = opts->port;
+    o->socket_dir = opts->socket_dir;
+    if (opts->n_maps > CF_PHYS_MAX_MAPS)
+        return cf_error_set(err, CF_ERR_USAGE, "at most %d tablespace maps", CF_PHYS_MAX_MAPS);
+    for (size_t i = 0; i < opts->n_maps; i++) {
+        const char *m = opts->maps[i], *eq = strchr(m, '=');
+
+        if (eq == NULL || m[0] != '/' || eq[1] != '/')
+            return cf_error_set(err, CF_ERR_USAGE, "--tablespace-map needs OLD=NEW with "
+                                "absolute paths, not \"%s\"", m);
+        o->maps[o->n_maps++] = m;
     }
-    if (argc - optind > 1)
-        return cf_error_set(err, CF_ERR_USAGE, "unexpected argument \"%s\"", argv[optind + 1]);
-    o->id = optind < argc ? argv[optind] : NULL;
-    if (o->id != NULL && o->latest)
-        return cf_error_set(err, CF_ERR_USAGE, "give a backup ID or --latest, not both");
     if (targets > 1)
         return cf_error_set(err, CF_ERR_USAGE, "give at most one of --time, --lsn, --xid, "
                             "--immediate");
@@ -120,10 +69,8 @@ parse_options(int argc, char **argv, struct cf_phys_opts *o, struct cf_error *er
                            "is required.");
         return CF_ERR_USAGE;
     }
-    if (o->xid != NULL && strspn(o->xid, "0123456789") != strlen(o->xid))
+    if (o->xid != NULL && (o->xid[0] == '\0' || strspn(o->xid, "0123456789") != strlen(o->xid)))
         return cf_error_set(err, CF_ERR_USAGE, "invalid transaction id \"%s\"", o->xid);
-    if (o->timeline == NULL)
-        o->timeline = "latest";
     if (strcmp(o->timeline, "latest") != 0 && strcmp(o->timeline, "current") != 0 &&
         (o->timeline[0] == '\0' || strspn(o->timeline, "0123456789") != strlen(o->timeline)))
         return cf_error_set(err, CF_ERR_USAGE, "--timeline takes latest, current or a "
@@ -186,35 +133,18 @@ cf_phys_parse_time(const char *s, int64_t *out)
     return 0;
 }
 
-/* What --start leaves running, and how the operator reaches and stops it. */
-static void
-print_started(const struct cf_phys_opts *o, const struct cf_phys_start_result *r)
-{
-    const struct cf_recovery_state *st = &r->recovery;
-
-    (void)printf("recovery finished: replayed up to LSN %s, last transaction committed at %s, "
-                 "timeline %u\n", st->replay_lsn[0] ? st->replay_lsn : "-",
-                 st->last_commit_text[0] ? st->last_commit_text : "-", st->timeline);
-    (void)printf("the restored server keeps running: socket directory %s, port %d\n",
-                 r->socket_dir, r->port);
-    (void)printf("connect with: psql \"%s\"\n", r->conninfo);
-    (void)printf("stop it with: pg_ctl -D %s stop\n", o->pgdata);
-    (void)printf("its log and the settings it runs with are in %s\n", r->workdir);
-    (void)fflush(stdout);
-}
-
 cf_err
-cf_cmd_restore_physical(const struct cf_config *cfg, const struct cf_repo *repo, int argc,
-                        char **argv, struct cf_error *err)
+cf_restore_physical_run(const struct cf_restore_physical_opts *opts,
+                        struct cf_restore_physical_result *res, struct cf_error *err)
 {
+    const struct cf_repo *repo = opts->repo;
     struct cf_phys_opts o;
-    struct cf_phys_start_result started;
     struct cf_manifest *m = NULL;
     uint64_t wal_end = 0;
     cf_err rc;
 
-    memset(&o, 0, sizeof(o));
-    if (parse_options(argc, argv, &o, err) != CF_OK) {
+    memset(res, 0, sizeof(*res));
+    if (check_options(opts, &o, err) != CF_OK) {
         cf_error_hint(err, "Run \"coffre restore --physical --help\" for usage.");
         return err->code;
     }
@@ -238,13 +168,16 @@ cf_cmd_restore_physical(const struct cf_config *cfg, const struct cf_repo *repo,
         cf_error_context(err, "while checking the WAL that backup %s needs", m->id);
         goto out;
     }
-    if ((rc = cf_phys_restore_files(cfg, repo, m, &o, err)) != CF_OK)
+    if ((rc = cf_phys_restore_files(repo, m, &o, err)) != CF_OK)
         goto out;
-    (void)printf("restored backup %s into %s\n", m->id, o.pgdata);
-    (void)fflush(stdout);
+    (void)snprintf(res->id, sizeof(res->id), "%s", m->id);
+    (void)snprintf(res->pgdata, sizeof(res->pgdata), "%s", o.pgdata);
+    res->pg_version_num = m->pg_version_num;
+    res->backup_stop_time = m->stop_time;
+    cf_log_info("restored backup %s into %s", m->id, o.pgdata);
     o.pg_version_num = m->pg_version_num;
-    if (o.start && (rc = cf_phys_start(cfg, &o, &started, err)) == CF_OK)
-        print_started(&o, &started);
+    if (o.start && (rc = cf_phys_start(&o, &res->start, err)) == CF_OK)
+        res->started = true;
 out:
     cf_manifest_free(m);
     return rc;

@@ -307,14 +307,14 @@ relink_tablespaces(struct job *j, struct cf_error *err)
 }
 
 static cf_err
-verify_files(const struct cf_config *cfg, struct job *j, struct cf_error *err)
+verify_files(const struct cf_phys_opts *o, struct job *j, struct cf_error *err)
 {
     char tool[512], manifest[PATH_MAX + 128], *out = NULL;
     const char *argv[] = {tool, "--no-parse-wal", "--quiet", "--manifest-path", manifest,
                           j->staging, NULL};
     cf_err rc;
 
-    cf_pg_tool_path(cfg->pg.bindir, j->m->pg_version_num, "pg_verifybackup", tool, sizeof(tool));
+    cf_pg_tool_path(o->bindir, j->m->pg_version_num, "pg_verifybackup", tool, sizeof(tool));
     (void)snprintf(manifest, sizeof(manifest), "%s/backup_manifest", j->staging);
     rc = cf_child_run(argv, NULL, &out, (size_t)64 * 1024, err);
     free(out);
@@ -351,15 +351,14 @@ shell_safe(const char *s)
 }
 
 static cf_err
-write_recovery(const struct cf_config *cfg, struct job *j, const struct cf_phys_opts *o,
-               struct cf_error *err)
+write_recovery(struct job *j, const struct cf_phys_opts *o, struct cf_error *err)
 {
     char exe[PATH_MAX], conf[PATH_MAX], path[PATH_MAX + 128], cmd[3 * PATH_MAX], when[32];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     FILE *f;
     int fd;
 
-    if (n <= 0 || realpath(cfg->path, conf) == NULL)
+    if (n <= 0 || realpath(o->config_path, conf) == NULL)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not resolve the paths of coffre "
                                   "and of its configuration for restore_command");
     exe[n] = '\0';
@@ -418,7 +417,7 @@ move_into_place(struct job *j, struct cf_error *err)
 }
 
 static cf_err
-restore_steps(const struct cf_config *cfg, struct job *j, struct cf_phys_opts *o,
+restore_steps(struct job *j, struct cf_phys_opts *o,
               struct cf_error *err)
 {
     const struct cf_manifest_physical *p = j->m->physical;
@@ -432,13 +431,13 @@ restore_steps(const struct cf_config *cfg, struct job *j, struct cf_phys_opts *o
                            p->tablespaces[k].oid == 0, err) != CF_OK)
             return err->code;
     if (fetch_pg_manifest(j, err) != CF_OK || relink_tablespaces(j, err) != CF_OK ||
-        verify_files(cfg, j, err) != CF_OK || write_recovery(cfg, j, o, err) != CF_OK)
+        verify_files(o, j, err) != CF_OK || write_recovery(j, o, err) != CF_OK)
         return err->code;
     return move_into_place(j, err);
 }
 
 cf_err
-cf_phys_restore_files(const struct cf_config *cfg, const struct cf_repo *repo,
+cf_phys_restore_files(const struct cf_repo *repo,
                       const struct cf_manifest *m, struct cf_phys_opts *o, struct cf_error *err)
 {
     const struct cf_manifest_physical *p = m->physical;
@@ -448,7 +447,7 @@ cf_phys_restore_files(const struct cf_config *cfg, const struct cf_repo *repo,
     memset(&j, 0, sizeof(j));
     j.repo = repo;
     j.m = m;
-    rc = restore_steps(cfg, &j, o, err);
+    rc = restore_steps(&j, o, err);
     if (rc != CF_OK) {
         if (j.staging_made)
             cf_remove_tree(j.staging, false);

@@ -10,15 +10,17 @@
 #include <limits.h>
 #include <stdint.h>
 
-#include "common/config.h"
-#include "restore/cluster.h"
+#include "restore/physical.h"
 #include "storage/repo.h"
 
 #define CF_PHYS_MAX_MAPS 64
 
+/* The engine's options, checked and parsed (physical.c). */
 struct cf_phys_opts {
+    const char *bindir;         /* [postgres] bindir: pg_verifybackup, postgres */
+    const char *config_path;    /* restore_command: coffre --config PATH wal-get */
+    const char *conninfo;       /* [postgres] conninfo: --start connects as its user */
     const char *id;             /* NULL: chosen from the target */
-    bool latest;
     const char *pgdata;         /* as given; made absolute by restore_files */
     const char *time, *lsn, *xid;
     bool immediate;
@@ -42,31 +44,15 @@ int cf_phys_parse_time(const char *s, int64_t *out);
 cf_err cf_phys_choose_backup(const struct cf_repo *repo, const struct cf_phys_opts *o,
                              struct cf_manifest **out, struct cf_error *err);
 /* Steps 2-5: on failure nothing is left in DIR or the tablespace locations. */
-cf_err cf_phys_restore_files(const struct cf_config *cfg, const struct cf_repo *repo,
-                             const struct cf_manifest *m, struct cf_phys_opts *o,
-                             struct cf_error *err);
-/*
- * --start: the restored server runs through restore/cluster.c with its work
- * directory (log, pg_hba.conf, pg_ident.conf, socket/) in "<DIR>.coffre",
- * listening only on --socket-dir/--port, else on that socket directory and
- * a free port.  After recovery it keeps running for the operator.
- */
-struct cf_phys_start_result {
-    struct cf_recovery_state recovery;  /* when recovery ended */
-    char conninfo[PATH_MAX + 512];      /* how to connect (dbname postgres) */
-    char socket_dir[PATH_MAX];
-    int port;
-    char workdir[PATH_MAX];             /* log and settings the server runs with */
-    char log[PATH_MAX];
-};
-
+cf_err cf_phys_restore_files(const struct cf_repo *repo, const struct cf_manifest *m,
+                             struct cf_phys_opts *o, struct cf_error *err);
 /* Before anything is restored: CF_ERR_EXISTS when --start's work directory
  * is taken, CF_ERR_USAGE when its socket path would be too long. */
 cf_err cf_phys_start_check(const struct cf_phys_opts *o, struct cf_error *err);
 /* Start the restored server and wait for the end of recovery; *res on success.
  * The server is only stopped by PostgreSQL itself: on cancellation it keeps
  * running (the hint says how to stop it). */
-cf_err cf_phys_start(const struct cf_config *cfg, const struct cf_phys_opts *o,
-                     struct cf_phys_start_result *res, struct cf_error *err);
+cf_err cf_phys_start(const struct cf_phys_opts *o, struct cf_phys_start_result *res,
+                     struct cf_error *err);
 
 #endif

@@ -116,8 +116,8 @@ fill_result(const struct cf_cluster *c, struct cf_phys_start_result *res)
 }
 
 cf_err
-cf_phys_start(const struct cf_config *cfg, const struct cf_phys_opts *o,
-              struct cf_phys_start_result *res, struct cf_error *err)
+cf_phys_start(const struct cf_phys_opts *o, struct cf_phys_start_result *res,
+              struct cf_error *err)
 {
     struct cf_cluster_opts co;
     struct cf_cluster *c = NULL;
@@ -128,9 +128,9 @@ cf_phys_start(const struct cf_config *cfg, const struct cf_phys_opts *o,
     if (check_options(o, &port, err) != CF_OK ||
         start_workdir(o->pgdata, workdir, sizeof(workdir), err) != CF_OK)
         return err->code;
-    user = conninfo_user(cfg->pg.conninfo);
+    user = conninfo_user(o->conninfo);
     memset(&co, 0, sizeof(co));
-    co.bindir = cfg->pg.bindir;
+    co.bindir = o->bindir;
     co.pg_version_num = o->pg_version_num;
     co.workdir = workdir;
     co.pgdata = o->pgdata;

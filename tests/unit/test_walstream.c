@@ -74,11 +74,11 @@ spool_open(struct cf_ws_spool *s)
 {
     struct cf_error err = CF_ERROR_INIT;
     static char dir[128];
-    static struct cf_config cfg; /* only state_dir is read (posix has no Object Lock) */
+    static struct cf_wal_env env; /* only state_dir is read (posix has no Object Lock) */
 
     (void)snprintf(dir, sizeof(dir), "%s/spool", root);
-    cfg.state_dir = dir;
-    assert_int_equal(cf_ws_spool_init(s, &cfg, &repo, &err), CF_OK);
+    env.state_dir = dir;
+    assert_int_equal(cf_ws_spool_init(s, &env, &repo, &err), CF_OK);
     s->segsz = SEG;
 }
 
