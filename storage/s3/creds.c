@@ -84,7 +84,7 @@ join(const char *dir, const char *name)
 }
 
 cf_err
-s3_creds_load(struct s3_storage *st, const struct cf_s3_options *opts, struct cf_error *err)
+cf_s3_creds_load(struct s3_storage *st, const struct cf_s3_options *opts, struct cf_error *err)
 {
     const char *dir = getenv("CREDENTIALS_DIRECTORY");
     const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
@@ -130,7 +130,7 @@ s3_creds_load(struct s3_storage *st, const struct cf_s3_options *opts, struct cf
 }
 
 void
-s3_creds_free(struct s3_storage *st)
+cf_s3_creds_free(struct s3_storage *st)
 {
     sodium_free(st->access_key); /* wipes */
     sodium_free(st->secret_key);

@@ -12,7 +12,7 @@
 #include <sodium.h>
 
 void
-s3_md5_raw(const void *data, size_t len, unsigned char out[16])
+cf_s3_md5_raw(const void *data, size_t len, unsigned char out[16])
 {
     unsigned int n = 16;
 
@@ -21,16 +21,16 @@ s3_md5_raw(const void *data, size_t len, unsigned char out[16])
 }
 
 void
-s3_md5_base64(const void *data, size_t len, char out[25])
+cf_s3_md5_base64(const void *data, size_t len, char out[25])
 {
     unsigned char md[16];
 
-    s3_md5_raw(data, len, md);
+    cf_s3_md5_raw(data, len, md);
     (void)EVP_EncodeBlock((unsigned char *)out, md, 16); /* 24 chars + NUL */
 }
 
 void
-s3_sha256_hex(const void *data, size_t len, char out[65])
+cf_s3_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[crypto_hash_sha256_BYTES];
 

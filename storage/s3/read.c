@@ -7,7 +7,7 @@
  * multi handle so read() can drive it a little at a time.
  *
  * On a versioned bucket the GET is pinned from the start to the key's oldest
- * version (s3_original_version): coffre writes every key once, so a newer
+ * version (cf_s3_original_version): coffre writes every key once, so a newer
  * version is an overwrite by someone else and is never read.
  *
  * When the connection drops, the GET resumes with "Range: bytes=N-" pinned
@@ -128,7 +128,7 @@ start(struct s3_read *r, struct cf_error *err)
     r->query[0] = '\0';
     if (r->received > 0 || r->is_started || r->version_id[0] != '\0') {
         if (r->version_id[0] != '\0') {
-            (void)s3_query_add(r->query, sizeof(r->query), "versionId", r->version_id);
+            (void)cf_s3_query_add(r->query, sizeof(r->query), "versionId", r->version_id);
             r->req.query = r->query;
         } else if (r->etag[0] != '\0') {
             (void)snprintf(r->if_match, sizeof(r->if_match), "If-Match: %s", r->etag);
@@ -141,7 +141,7 @@ start(struct s3_read *r, struct cf_error *err)
     }
     r->received_at_start = r->received;
     r->is_paused = false;
-    if (s3_xfer_prepare(r->st, &r->x, r->easy, &r->req, err) != CF_OK)
+    if (cf_s3_xfer_prepare(r->st, &r->x, r->easy, &r->req, err) != CF_OK)
         return err->code;
     if ((mc = curl_multi_add_handle(r->multi, r->easy)) != CURLM_OK)
         return cf_error_set(err, CF_ERR_INTERNAL, "could not %s: %s", r->what,
@@ -162,7 +162,7 @@ finished(struct s3_read *r, CURLcode result, struct cf_error *err)
     if (r->is_bad_range)
         return cf_error_set(err, CF_ERR_REMOTE, "could not %s: the server did not resume at "
                                                 "byte %" PRIu64, r->what, r->received);
-    o = s3_xfer_finish(&r->x, result, &cc);
+    o = cf_s3_xfer_finish(&r->x, result, &cc);
     if (o == S3_OK && r->has_total && r->received != r->total)
         o = S3_RETRY, cc = CURLE_PARTIAL_FILE;
     if (o == S3_OK) {
@@ -173,8 +173,8 @@ finished(struct s3_read *r, CURLcode result, struct cf_error *err)
         r->failures = 0;
     r->failures++;
     if (o != S3_RETRY || r->failures >= r->st->max_attempts)
-        return s3_xfer_error(r->st, &r->x, cc, r->failures, err);
-    return s3_sleep_ms(s3_backoff_ms(r->st, r->failures), err);
+        return cf_s3_xfer_error(r->st, &r->x, cc, r->failures, err);
+    return cf_s3_sleep_ms(cf_s3_backoff_ms(r->st, r->failures), err);
 }
 
 /* Drive the transfer until there are bytes to read or the object ended. */
@@ -237,7 +237,7 @@ sr_free(struct cf_source *src)
         return;
     if (r->is_in_multi)
         (void)curl_multi_remove_handle(r->multi, r->easy);
-    s3_xfer_release(&r->x);
+    cf_s3_xfer_release(&r->x);
     if (r->easy != NULL)
         curl_easy_cleanup(r->easy);
     if (r->multi != NULL)
@@ -250,8 +250,8 @@ sr_free(struct cf_source *src)
 static const struct cf_source_ops sr_ops = {"s3-read", sr_read, sr_free};
 
 cf_err
-s3_open_read(struct cf_storage *base, const char *key, struct cf_source **out,
-             struct cf_error *err)
+cf_s3_open_read(struct cf_storage *base, const char *key, struct cf_source **out,
+                struct cf_error *err)
 {
     struct s3_storage *st = (struct s3_storage *)base;
     struct s3_read *r = calloc(1, sizeof(*r));
@@ -263,7 +263,7 @@ s3_open_read(struct cf_storage *base, const char *key, struct cf_source **out,
     r->st = st;
     (void)snprintf(r->key, sizeof(r->key), "%s", key);
     (void)snprintf(r->what, sizeof(r->what), "read object \"%s\"", key);
-    r->full_key = s3_full_key(st, key);
+    r->full_key = cf_s3_full_key(st, key);
     r->buf = malloc(READ_BUFFER);
     r->multi = curl_multi_init();
     r->easy = curl_easy_init();
@@ -273,7 +273,8 @@ s3_open_read(struct cf_storage *base, const char *key, struct cf_source **out,
     }
     /* on a versioned bucket, read the version coffre wrote: the oldest */
     if ((st->base.features & CF_STORAGE_FEAT_VERSIONS) &&
-        (rc = s3_original_version(st, key, r->version_id, sizeof(r->version_id), err)) != CF_OK) {
+        (rc = cf_s3_original_version(st, key, r->version_id, sizeof(r->version_id), err)) !=
+            CF_OK) {
         sr_free(&r->base);
         return rc;
     }

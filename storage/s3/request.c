@@ -36,7 +36,7 @@ static const char hint_credentials[] =
     "coffre-s3-secret-key, else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.";
 
 char *
-s3_full_key(const struct s3_storage *st, const char *key)
+cf_s3_full_key(const struct s3_storage *st, const char *key)
 {
     size_t size = (st->prefix != NULL ? strlen(st->prefix) + 1 : 0) + strlen(key) + 1;
     char *p = malloc(size);
@@ -48,7 +48,7 @@ s3_full_key(const struct s3_storage *st, const char *key)
 }
 
 char *
-s3_url(const struct s3_storage *st, const char *key, const char *query)
+cf_s3_url(const struct s3_storage *st, const char *key, const char *query)
 {
     size_t klen = key != NULL ? strlen(key) * 3 + 1 : 1;
     size_t size = strlen(st->endpoint) + strlen(st->bucket) + klen + 8 +
@@ -57,7 +57,7 @@ s3_url(const struct s3_storage *st, const char *key, const char *query)
     const char *host = strstr(st->endpoint, "://");
 
     if (enc == NULL || url == NULL || host == NULL ||
-        !s3_uri_encode(key != NULL ? key : "", true, enc, klen)) {
+        !cf_s3_uri_encode(key != NULL ? key : "", true, enc, klen)) {
         free(enc);
         free(url);
         return NULL;
@@ -75,15 +75,15 @@ s3_url(const struct s3_storage *st, const char *key, const char *query)
 }
 
 int
-s3_progress_cb(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-               curl_off_t ulnow)
+cf_s3_progress_cb(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                  curl_off_t ulnow)
 {
     (void)ctx, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     return cf_cancel_requested() ? 1 : 0;
 }
 
 void
-s3_resp_reset(struct s3_resp *resp)
+cf_s3_resp_reset(struct s3_resp *resp)
 {
     free(resp->body);
     memset(resp, 0, sizeof(*resp));
@@ -237,12 +237,12 @@ build_headers(struct s3_xfer *x, struct cf_error *err)
     bool has_body = strcmp(req->method, "PUT") == 0 || strcmp(req->method, "POST") == 0;
     char line[160], sha[65], md5[25];
 
-    s3_sha256_hex(body, req->body_len, sha);
+    cf_s3_sha256_hex(body, req->body_len, sha);
     (void)snprintf(line, sizeof(line), "x-amz-content-sha256: %s", sha);
     if (add_header(&x->hdrs, line, err) != CF_OK)
         return err->code;
     if (has_body) {
-        s3_md5_base64(body, req->body_len, md5);
+        cf_s3_md5_base64(body, req->body_len, md5);
         (void)snprintf(line, sizeof(line), "Content-MD5: %s", md5);
         if (add_header(&x->hdrs, line, err) != CF_OK)
             return err->code;
@@ -289,18 +289,18 @@ set_method(struct s3_xfer *x)
 }
 
 cf_err
-s3_xfer_prepare(struct s3_storage *st, struct s3_xfer *x, CURL *easy, const struct s3_req *req,
-                struct cf_error *err)
+cf_s3_xfer_prepare(struct s3_storage *st, struct s3_xfer *x, CURL *easy, const struct s3_req *req,
+                   struct cf_error *err)
 {
     CURLcode cc = CURLE_OK;
 
-    s3_xfer_release(x);
+    cf_s3_xfer_release(x);
     x->easy = easy;
     x->req = req;
     x->is_aborted = false;
     x->errbuf[0] = '\0';
     curl_easy_reset(easy);
-    if ((x->url = s3_url(st, req->key, req->query)) == NULL)
+    if ((x->url = cf_s3_url(st, req->key, req->query)) == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     if (build_headers(x, err) != CF_OK)
         return err->code;
@@ -323,7 +323,7 @@ s3_xfer_prepare(struct s3_storage *st, struct s3_xfer *x, CURL *easy, const stru
     SET(CURLOPT_HEADERDATA, x);
     if (!req->is_cleanup) { /* a signal stops the transfer, but not the cleanup after it */
         SET(CURLOPT_NOPROGRESS, 0L);
-        SET(CURLOPT_XFERINFOFUNCTION, s3_progress_cb);
+        SET(CURLOPT_XFERINFOFUNCTION, cf_s3_progress_cb);
     }
     SET(CURLOPT_CONNECTTIMEOUT_MS, st->connect_timeout_ms);
     SET(CURLOPT_LOW_SPEED_LIMIT, 1024L);
@@ -338,17 +338,17 @@ s3_xfer_prepare(struct s3_storage *st, struct s3_xfer *x, CURL *easy, const stru
 }
 
 void
-s3_xfer_release(struct s3_xfer *x)
+cf_s3_xfer_release(struct s3_xfer *x)
 {
     curl_slist_free_all(x->hdrs);
     x->hdrs = NULL;
     free(x->url);
     x->url = NULL;
-    s3_resp_reset(&x->resp);
+    cf_s3_resp_reset(&x->resp);
 }
 
 bool
-is_retry_curl(CURLcode cc)
+cf_s3_is_retry_curl(CURLcode cc)
 {
     switch (cc) {
     case CURLE_OPERATION_TIMEDOUT:
@@ -364,7 +364,7 @@ is_retry_curl(CURLcode cc)
 }
 
 bool
-is_retry_status(long status, const char *code)
+cf_s3_is_retry_status(long status, const char *code)
 {
     return status == 500 || status == 502 || status == 503 || status == 504 || status == 429 ||
            strcmp(code, "SlowDown") == 0 || strcmp(code, "InternalError") == 0 ||
@@ -372,7 +372,7 @@ is_retry_status(long status, const char *code)
 }
 
 enum s3_outcome
-s3_xfer_finish(struct s3_xfer *x, CURLcode cc, CURLcode *last_cc)
+cf_s3_xfer_finish(struct s3_xfer *x, CURLcode cc, CURLcode *last_cc)
 {
     struct s3_resp *r = &x->resp;
 
@@ -382,18 +382,18 @@ s3_xfer_finish(struct s3_xfer *x, CURLcode cc, CURLcode *last_cc)
                  x->req->key != NULL ? x->req->key : "", x->req->query != NULL ? "?" : "",
                  x->req->query != NULL ? x->req->query : "", r->status, curl_easy_strerror(cc));
     if (cc != CURLE_OK)
-        return is_retry_curl(cc) && !x->is_aborted ? S3_RETRY : S3_CURL_FAIL;
+        return cf_s3_is_retry_curl(cc) && !x->is_aborted ? S3_RETRY : S3_CURL_FAIL;
     if (!is_success(r->status) && r->body != NULL)
-        (void)s3_xml_parse_error(r->body, r->body_len, r->code, sizeof(r->code), r->message,
-                                 sizeof(r->message));
+        (void)cf_s3_xml_parse_error(r->body, r->body_len, r->code, sizeof(r->code), r->message,
+                                    sizeof(r->message));
     if (is_success(r->status) || r->status == x->req->quiet_status[0] ||
         r->status == x->req->quiet_status[1])
         return S3_OK;
-    return is_retry_status(r->status, r->code) ? S3_RETRY : S3_HTTP_FAIL;
+    return cf_s3_is_retry_status(r->status, r->code) ? S3_RETRY : S3_HTTP_FAIL;
 }
 
 void
-s3_detail_message(struct cf_error *err, const char *message)
+cf_s3_detail_message(struct cf_error *err, const char *message)
 {
     size_t len = strlen(message);
 
@@ -403,8 +403,8 @@ s3_detail_message(struct cf_error *err, const char *message)
 }
 
 cf_err
-s3_http_error(struct s3_storage *st, const struct s3_req *req, const struct s3_resp *r,
-              unsigned attempts, struct cf_error *err)
+cf_s3_http_error(struct s3_storage *st, const struct s3_req *req, const struct s3_resp *r,
+                 unsigned attempts, struct cf_error *err)
 {
     const char *code = r->code[0] != '\0' ? r->code : "";
     char tries[48] = "";
@@ -428,7 +428,7 @@ s3_http_error(struct s3_storage *st, const struct s3_req *req, const struct s3_r
                   "could not %s: HTTP %ld%s%s%s", req->what, r->status, code[0] ? " " : "",
                   code, tries);
     if (r->message[0] != '\0')
-        s3_detail_message(err, r->message);
+        cf_s3_detail_message(err, r->message);
     if (err->code == CF_ERR_CONFIG)
         cf_error_hint(err, "%s", hint_credentials);
     else if (r->status == 403)
@@ -438,13 +438,13 @@ s3_http_error(struct s3_storage *st, const struct s3_req *req, const struct s3_r
 }
 
 cf_err
-s3_xfer_error(struct s3_storage *st, struct s3_xfer *x, CURLcode cc, unsigned attempts,
-              struct cf_error *err)
+cf_s3_xfer_error(struct s3_storage *st, struct s3_xfer *x, CURLcode cc, unsigned attempts,
+                 struct cf_error *err)
 {
     char tries[48] = "";
 
     if (cc == CURLE_OK)
-        return s3_http_error(st, x->req, &x->resp, attempts, err);
+        return cf_s3_http_error(st, x->req, &x->resp, attempts, err);
     if (cc == CURLE_ABORTED_BY_CALLBACK && cf_cancel_requested())
         return cf_cancel_check(err);
     if (x->resp.is_truncated)
@@ -466,13 +466,13 @@ s3_xfer_error(struct s3_storage *st, struct s3_xfer *x, CURLcode cc, unsigned at
 }
 
 unsigned
-s3_backoff_ms(const struct s3_storage *st, unsigned attempt)
+cf_s3_backoff_ms(const struct s3_storage *st, unsigned attempt)
 {
     return cf_backoff_ms(st->backoff_base_ms, st->backoff_cap_ms, attempt);
 }
 
 cf_err
-s3_sleep_ms(unsigned ms, struct cf_error *err)
+cf_s3_sleep_ms(unsigned ms, struct cf_error *err)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 
@@ -483,8 +483,8 @@ s3_sleep_ms(unsigned ms, struct cf_error *err)
 }
 
 cf_err
-s3_request(struct s3_storage *st, const struct s3_req *req, struct s3_resp *resp,
-           struct cf_error *err)
+cf_s3_request(struct s3_storage *st, const struct s3_req *req, struct s3_resp *resp,
+              struct cf_error *err)
 {
     struct s3_xfer x;
     unsigned max = req->max_attempts != 0 ? req->max_attempts : st->max_attempts;
@@ -492,29 +492,29 @@ s3_request(struct s3_storage *st, const struct s3_req *req, struct s3_resp *resp
     CURLcode cc = CURLE_OK;
 
     memset(&x, 0, sizeof(x));
-    s3_resp_reset(resp);
+    cf_s3_resp_reset(resp);
     for (unsigned attempt = 1;; attempt++) {
         enum s3_outcome o;
 
-        if ((rc = s3_xfer_prepare(st, &x, st->easy, req, err)) != CF_OK)
+        if ((rc = cf_s3_xfer_prepare(st, &x, st->easy, req, err)) != CF_OK)
             break;
-        o = s3_xfer_finish(&x, curl_easy_perform(st->easy), &cc);
+        o = cf_s3_xfer_finish(&x, curl_easy_perform(st->easy), &cc);
         if (o == S3_OK)
             break;
         if (o != S3_RETRY || attempt >= max) {
-            rc = s3_xfer_error(st, &x, cc, attempt, err);
+            rc = cf_s3_xfer_error(st, &x, cc, attempt, err);
             break;
         }
         if (req->is_cleanup) {
             struct cf_error ignored = CF_ERROR_INIT;
 
-            (void)s3_sleep_ms(s3_backoff_ms(st, attempt), &ignored);
-        } else if ((rc = s3_sleep_ms(s3_backoff_ms(st, attempt), err)) != CF_OK) {
+            (void)cf_s3_sleep_ms(cf_s3_backoff_ms(st, attempt), &ignored);
+        } else if ((rc = cf_s3_sleep_ms(cf_s3_backoff_ms(st, attempt), err)) != CF_OK) {
             break;
         }
     }
     *resp = x.resp; /* transferred */
     memset(&x.resp, 0, sizeof(x.resp));
-    s3_xfer_release(&x);
+    cf_s3_xfer_release(&x);
     return rc;
 }

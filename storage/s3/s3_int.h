@@ -75,7 +75,7 @@ struct s3_req {
     void *on_data_ctx;
 };
 
-/* What came back.  body is owned (s3_resp_reset frees it). */
+/* What came back.  body is owned (cf_s3_resp_reset frees it). */
 struct s3_resp {
     long status;
     char *body;
@@ -114,64 +114,63 @@ enum s3_outcome {
 };
 
 /* request.c */
-cf_err s3_xfer_prepare(struct s3_storage *st, struct s3_xfer *x, CURL *easy,
-                       const struct s3_req *req, struct cf_error *err);
-enum s3_outcome s3_xfer_finish(struct s3_xfer *x, CURLcode cc, CURLcode *last_cc);
+cf_err cf_s3_xfer_prepare(struct s3_storage *st, struct s3_xfer *x, CURL *easy,
+                          const struct s3_req *req, struct cf_error *err);
+enum s3_outcome cf_s3_xfer_finish(struct s3_xfer *x, CURLcode cc, CURLcode *last_cc);
 /* Format the failure of x after attempts tries (cc: the last curl result). */
-cf_err s3_xfer_error(struct s3_storage *st, struct s3_xfer *x, CURLcode cc, unsigned attempts,
-                     struct cf_error *err);
+cf_err cf_s3_xfer_error(struct s3_storage *st, struct s3_xfer *x, CURLcode cc, unsigned attempts,
+                        struct cf_error *err);
 /* The message for a final HTTP failure (NOT_FOUND, CONFIG or REMOTE). */
-cf_err s3_http_error(struct s3_storage *st, const struct s3_req *req, const struct s3_resp *resp,
-                     unsigned attempts, struct cf_error *err);
+cf_err cf_s3_http_error(struct s3_storage *st, const struct s3_req *req, const struct s3_resp *resp,
+                        unsigned attempts, struct cf_error *err);
 /* DETAIL "The S3 server said: MESSAGE." (nothing if message is empty) */
-void s3_detail_message(struct cf_error *err, const char *message);
-void s3_xfer_release(struct s3_xfer *x);   /* keeps x->easy; frees resp too */
+void cf_s3_detail_message(struct cf_error *err, const char *message);
+void cf_s3_xfer_release(struct s3_xfer *x); /* keeps x->easy; frees resp too */
 /* Perform req with retries.  CF_OK for 2xx and quiet statuses; resp is
- * filled either way and must be released with s3_resp_reset. */
-cf_err s3_request(struct s3_storage *st, const struct s3_req *req, struct s3_resp *resp,
-                  struct cf_error *err);
-void s3_resp_reset(struct s3_resp *resp);
+ * filled either way and must be released with cf_s3_resp_reset. */
+cf_err cf_s3_request(struct s3_storage *st, const struct s3_req *req, struct s3_resp *resp,
+                     struct cf_error *err);
+void cf_s3_resp_reset(struct s3_resp *resp);
 /*
  * The retry classification, extern only so that tests/unit/test_s3_retry.c
- * can pin it; nothing outside request.c calls them (s3_xfer_finish does).
- * They keep their static names until the driver's s3_ -> cf_s3_ rename.
+ * can pin it; nothing outside request.c calls them (cf_s3_xfer_finish does).
  * A transport failure worth another attempt: timeouts, refused connections,
  * send/receive errors, empty or short replies.
  */
-bool is_retry_curl(CURLcode cc);
+bool cf_s3_is_retry_curl(CURLcode cc);
 /* An HTTP failure worth another attempt: 500, 502, 503, 504, 429, or the S3
  * codes SlowDown, InternalError, RequestTimeout whatever the status. */
-bool is_retry_status(long status, const char *code);
+bool cf_s3_is_retry_status(long status, const char *code);
 /* The wait before attempt n+1 (n >= 1): full jitter in [0, min(cap, base * 2^(n-1))]. */
-unsigned s3_backoff_ms(const struct s3_storage *st, unsigned attempt);
+unsigned cf_s3_backoff_ms(const struct s3_storage *st, unsigned attempt);
 /* Sleep ms, returning early (CF_ERR_CANCELLED) on a signal. */
-cf_err s3_sleep_ms(unsigned ms, struct cf_error *err);
+cf_err cf_s3_sleep_ms(unsigned ms, struct cf_error *err);
 /* CURLOPT_XFERINFOFUNCTION: stops a transfer when a signal arrived. */
-int s3_progress_cb(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                   curl_off_t ulnow);
+int cf_s3_progress_cb(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                      curl_off_t ulnow);
 /* "prefix/key" (or key) into a new string. */
-char *s3_full_key(const struct s3_storage *st, const char *key);
+char *cf_s3_full_key(const struct s3_storage *st, const char *key);
 /* The full URL of key (NULL: the bucket) with query, newly allocated. */
-char *s3_url(const struct s3_storage *st, const char *key, const char *query);
+char *cf_s3_url(const struct s3_storage *st, const char *key, const char *query);
 
 /* util.c */
 /* Percent-encode in (S3 canonical rules: all but A-Za-z0-9-._~, and '/' if
  * keep_slash) into out; false if it does not fit. */
-bool s3_uri_encode(const char *in, bool keep_slash, char *out, size_t size);
+bool cf_s3_uri_encode(const char *in, bool keep_slash, char *out, size_t size);
 /* "2026-11-22T00:08:46Z" */
-void s3_date_format(int64_t t, char *buf, size_t size);
+void cf_s3_date_format(int64_t t, char *buf, size_t size);
 /* RFC 3339: YYYY-MM-DDTHH:MM:SS[.fraction up to 9 digits](Z|+hh:mm|-hh:mm) */
-bool s3_date_parse(const char *s, int64_t *out);
+bool cf_s3_date_parse(const char *s, int64_t *out);
 
 /* digest.c */
 /* base64 of the MD5 of data (25 bytes with NUL). */
-void s3_md5_base64(const void *data, size_t len, char out[25]);
-void s3_md5_raw(const void *data, size_t len, unsigned char out[16]);
+void cf_s3_md5_base64(const void *data, size_t len, char out[25]);
+void cf_s3_md5_raw(const void *data, size_t len, unsigned char out[16]);
 /* hex of the SHA-256 of data (65 bytes with NUL). */
-void s3_sha256_hex(const void *data, size_t len, char out[65]);
+void cf_s3_sha256_hex(const void *data, size_t len, char out[65]);
 /* Append "name=value" (value percent-encoded) to a query being built; keys
  * must be appended in sorted order.  false if it does not fit. */
-bool s3_query_add(char *q, size_t size, const char *name, const char *value);
+bool cf_s3_query_add(char *q, size_t size, const char *name, const char *value);
 
 /* xml.c */
 struct s3_entry {
@@ -195,58 +194,59 @@ struct s3_list_page {
 typedef cf_err (*s3_entry_cb)(void *ctx, const struct s3_entry *e, struct cf_error *err);
 
 /* Every parser fails with CF_ERR_REMOTE "could not parse S3 response: ..." */
-cf_err s3_xml_parse_list(enum s3_list_kind kind, const char *data, size_t len, s3_entry_cb cb,
-                         void *ctx, struct s3_list_page *page, struct cf_error *err);
+cf_err cf_s3_xml_parse_list(enum s3_list_kind kind, const char *data, size_t len, s3_entry_cb cb,
+                            void *ctx, struct s3_list_page *page, struct cf_error *err);
 /* <Error><Code/><Message/></Error>: false if data is not an S3 error. */
-bool s3_xml_parse_error(const char *data, size_t len, char *code, size_t code_size,
-                        char *message, size_t message_size);
-cf_err s3_xml_parse_upload_id(const char *data, size_t len, char *upload_id, size_t size,
-                              struct cf_error *err);
+bool cf_s3_xml_parse_error(const char *data, size_t len, char *code, size_t code_size,
+                           char *message, size_t message_size);
+cf_err cf_s3_xml_parse_upload_id(const char *data, size_t len, char *upload_id, size_t size,
+                                 struct cf_error *err);
 /* CompleteMultipartUploadResult (etag may be empty: Ceph Pacific); a 200
  * carrying <Error> sets code (and message) instead. */
-cf_err s3_xml_parse_complete(const char *data, size_t len, char *etag, size_t etag_size,
-                             char *code, size_t code_size, char *message, size_t message_size,
-                             struct cf_error *err);
-cf_err s3_xml_parse_retention(const char *data, size_t len, char *mode, size_t mode_size,
-                              int64_t *retain_until, struct cf_error *err);
-cf_err s3_xml_parse_lock_config(const char *data, size_t len, bool *is_enabled,
+cf_err cf_s3_xml_parse_complete(const char *data, size_t len, char *etag, size_t etag_size,
+                                char *code, size_t code_size, char *message, size_t message_size,
                                 struct cf_error *err);
+cf_err cf_s3_xml_parse_retention(const char *data, size_t len, char *mode, size_t mode_size,
+                                 int64_t *retain_until, struct cf_error *err);
+cf_err cf_s3_xml_parse_lock_config(const char *data, size_t len, bool *is_enabled,
+                                   struct cf_error *err);
 /* VersioningConfiguration: *is_enabled when Status is Enabled. */
-cf_err s3_xml_parse_versioning(const char *data, size_t len, bool *is_enabled,
-                               struct cf_error *err);
+cf_err cf_s3_xml_parse_versioning(const char *data, size_t len, bool *is_enabled,
+                                  struct cf_error *err);
 
 /* creds.c: access and secret key into st (see s3.h for the search order). */
-cf_err s3_creds_load(struct s3_storage *st, const struct cf_s3_options *opts,
-                     struct cf_error *err);
-void s3_creds_free(struct s3_storage *st);
+cf_err cf_s3_creds_load(struct s3_storage *st, const struct cf_s3_options *opts,
+                        struct cf_error *err);
+void cf_s3_creds_free(struct s3_storage *st);
 
 /* write.c, read.c */
-cf_err s3_open_write(struct cf_storage *st, const char *key, const struct cf_write_opts *opts,
-                     struct cf_sink **out, struct cf_error *err);
+cf_err cf_s3_open_write(struct cf_storage *st, const char *key, const struct cf_write_opts *opts,
+                        struct cf_sink **out, struct cf_error *err);
 /*
  * The version coffre wrote of key: its oldest version that is not a delete
  * marker (CF_ERR_NOT_FOUND if none).  On a versioned bucket coffre writes
  * every key once, so newer versions and delete markers were made by someone
  * else: an overwrite or a delete of a locked object never hides the original.
  */
-cf_err s3_original_version(struct s3_storage *st, const char *key, char *version, size_t size,
-                           struct cf_error *err);
-cf_err s3_open_read(struct cf_storage *st, const char *key, struct cf_source **out,
-                    struct cf_error *err);
+cf_err cf_s3_original_version(struct s3_storage *st, const char *key, char *version, size_t size,
+                              struct cf_error *err);
+cf_err cf_s3_open_read(struct cf_storage *st, const char *key, struct cf_source **out,
+                       struct cf_error *err);
 
 /* storage.c: shared with write.c */
 /* HEAD full_key (version_id may be NULL): CF_OK with *exists, resp filled
- * (release it with s3_resp_reset). */
-cf_err s3_head(struct s3_storage *st, const char *full_key, const char *repo_key,
-               const char *version_id, bool *exists, struct s3_resp *resp, struct cf_error *err);
+ * (release it with cf_s3_resp_reset). */
+cf_err cf_s3_head(struct s3_storage *st, const char *full_key, const char *repo_key,
+                  const char *version_id, bool *exists, struct s3_resp *resp, struct cf_error *err);
 /* The retain-until date of a version, 0 if it has none. */
-cf_err s3_get_retention_full(struct s3_storage *st, const char *full_key, const char *repo_key,
-                             const char *version_id, int64_t *retain_until, struct cf_error *err);
+cf_err cf_s3_get_retention_full(struct s3_storage *st, const char *full_key, const char *repo_key,
+                                const char *version_id, int64_t *retain_until,
+                                struct cf_error *err);
 /* Make sure the version is locked at least until retain_until: read the
  * retention, set it when shorter (PutObjectRetention), read it back. */
-cf_err s3_ensure_retention(struct s3_storage *st, const char *full_key, const char *repo_key,
-                           const char *version_id, int64_t retain_until, struct cf_error *err);
+cf_err cf_s3_ensure_retention(struct s3_storage *st, const char *full_key, const char *repo_key,
+                              const char *version_id, int64_t retain_until, struct cf_error *err);
 /* Best effort, never fails (one attempt per retry budget; errors dropped). */
-void s3_abort_upload_full(struct s3_storage *st, const char *full_key, const char *upload_id);
+void cf_s3_abort_upload_full(struct s3_storage *st, const char *full_key, const char *upload_id);
 
 #endif

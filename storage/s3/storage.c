@@ -32,8 +32,8 @@ too_long(struct cf_error *err, const char *key)
 }
 
 cf_err
-s3_head(struct s3_storage *st, const char *full_key, const char *repo_key, const char *version_id,
-        bool *exists, struct s3_resp *resp, struct cf_error *err)
+cf_s3_head(struct s3_storage *st, const char *full_key, const char *repo_key,
+           const char *version_id, bool *exists, struct s3_resp *resp, struct cf_error *err)
 {
     char what[WHAT_MAX], query[CF_STORAGE_VERSION_MAX * 3 + 32] = "";
     struct s3_req req = {.method = "HEAD", .key = full_key, .repo_key = repo_key,
@@ -41,11 +41,11 @@ s3_head(struct s3_storage *st, const char *full_key, const char *repo_key, const
 
     (void)snprintf(what, sizeof(what), "read information about object \"%s\"", repo_key);
     if (version_id != NULL && version_id[0] != '\0') {
-        if (!s3_query_add(query, sizeof(query), "versionId", version_id))
+        if (!cf_s3_query_add(query, sizeof(query), "versionId", version_id))
             return too_long(err, repo_key);
         req.query = query;
     }
-    if (s3_request(st, &req, resp, err) != CF_OK)
+    if (cf_s3_request(st, &req, resp, err) != CF_OK)
         return err->code;
     *exists = resp->status != 404;
     return CF_OK;
@@ -57,13 +57,13 @@ s3_info(struct cf_storage *base, const char *key, struct cf_storage_info *info,
 {
     struct s3_storage *st = (struct s3_storage *)base;
     struct s3_resp resp = {0};
-    char *full = s3_full_key(st, key);
+    char *full = cf_s3_full_key(st, key);
     bool exists = false;
     cf_err rc;
 
     if (full == NULL)
         return nomem(err);
-    rc = s3_head(st, full, key, NULL, &exists, &resp, err);
+    rc = cf_s3_head(st, full, key, NULL, &exists, &resp, err);
     if (rc == CF_OK && !exists)
         rc = cf_error_set(err, CF_ERR_NOT_FOUND, "object \"%s\" does not exist in the repository",
                           key);
@@ -74,10 +74,10 @@ s3_info(struct cf_storage *base, const char *key, struct cf_storage_info *info,
         info->mtime = resp.last_modified;
         (void)snprintf(info->version_id, sizeof(info->version_id), "%s",
                        strcmp(resp.version_id, "null") == 0 ? "" : resp.version_id);
-        if (resp.lock_until[0] == '\0' || !s3_date_parse(resp.lock_until, &info->retain_until))
+        if (resp.lock_until[0] == '\0' || !cf_s3_date_parse(resp.lock_until, &info->retain_until))
             info->retain_until = 0;
     }
-    s3_resp_reset(&resp);
+    cf_s3_resp_reset(&resp);
     free(full);
     return rc;
 }
@@ -140,21 +140,22 @@ page_query(const struct s3_storage *st, enum s3_list_kind kind, const char *full
     switch (kind) {
     case S3_LIST_OBJECTS: /* names in sorted order: the query is signed as given */
         if (prev != NULL)
-            ok = s3_query_add(q, size, "continuation-token", prev->next_token);
-        return ok && s3_query_add(q, size, "list-type", "2") &&
-               s3_query_add(q, size, "max-keys", max) &&
-               s3_query_add(q, size, "prefix", full_prefix);
+            ok = cf_s3_query_add(q, size, "continuation-token", prev->next_token);
+        return ok && cf_s3_query_add(q, size, "list-type", "2") &&
+               cf_s3_query_add(q, size, "max-keys", max) &&
+               cf_s3_query_add(q, size, "prefix", full_prefix);
     case S3_LIST_VERSIONS:
     case S3_LIST_UPLOADS:
         if (prev != NULL)
-            ok = s3_query_add(q, size, "key-marker", prev->next_key_marker);
-        ok = ok && s3_query_add(q, size, kind == S3_LIST_UPLOADS ? "max-uploads" : "max-keys", max);
-        ok = ok && s3_query_add(q, size, "prefix", full_prefix);
+            ok = cf_s3_query_add(q, size, "key-marker", prev->next_key_marker);
+        ok = ok &&
+             cf_s3_query_add(q, size, kind == S3_LIST_UPLOADS ? "max-uploads" : "max-keys", max);
+        ok = ok && cf_s3_query_add(q, size, "prefix", full_prefix);
         if (ok && prev != NULL && prev->next_id_marker[0] != '\0')
-            ok = s3_query_add(q, size, kind == S3_LIST_UPLOADS ? "upload-id-marker"
-                                                               : "version-id-marker",
-                              prev->next_id_marker);
-        return ok && s3_query_add(q, size, kind == S3_LIST_UPLOADS ? "uploads" : "versions", "");
+            ok = cf_s3_query_add(q, size,
+                                 kind == S3_LIST_UPLOADS ? "upload-id-marker" : "version-id-marker",
+                                 prev->next_id_marker);
+        return ok && cf_s3_query_add(q, size, kind == S3_LIST_UPLOADS ? "uploads" : "versions", "");
     }
     return false;
 }
@@ -164,7 +165,7 @@ run_listing(struct s3_storage *st, enum s3_list_kind kind, const char *prefix,
             struct list_ctx *lc, struct cf_error *err)
 {
     struct s3_list_page *page = calloc(1, sizeof(*page));
-    char *query = malloc(QUERY_MAX), *full = s3_full_key(st, prefix);
+    char *query = malloc(QUERY_MAX), *full = cf_s3_full_key(st, prefix);
     struct s3_resp resp = {0};
     struct s3_req req = {.method = "GET", .query = query, .max_body = S3_XML_MAX,
                          .what = "list the objects of the repository"};
@@ -188,9 +189,9 @@ run_listing(struct s3_storage *st, enum s3_list_kind kind, const char *prefix,
                               req.what);
             break;
         }
-        if ((rc = s3_request(st, &req, &resp, err)) != CF_OK)
+        if ((rc = cf_s3_request(st, &req, &resp, err)) != CF_OK)
             break;
-        if ((rc = s3_xml_parse_list(kind, resp.body, resp.body_len, on_entry, lc, page, err)) !=
+        if ((rc = cf_s3_xml_parse_list(kind, resp.body, resp.body_len, on_entry, lc, page, err)) !=
             CF_OK) {
             cf_error_context(err, "while trying to %s", req.what);
             break;
@@ -206,7 +207,7 @@ run_listing(struct s3_storage *st, enum s3_list_kind kind, const char *prefix,
         is_first = false;
     } while (page->is_truncated);
 out:
-    s3_resp_reset(&resp);
+    cf_s3_resp_reset(&resp);
     free(full);
     free(query);
     free(page);
@@ -221,7 +222,7 @@ out:
 struct orig_ctx {
     cf_storage_list_cb cb;
     void *ctx;
-    const char *only_key;          /* s3_original_version: that key only */
+    const char *only_key; /* cf_s3_original_version: that key only */
     struct cf_storage_info pending;
     bool has_pending;
 };
@@ -277,8 +278,8 @@ s3_list(struct cf_storage *base, const char *prefix, cf_storage_list_cb cb, void
 }
 
 cf_err
-s3_original_version(struct s3_storage *st, const char *key, char *version, size_t size,
-                    struct cf_error *err)
+cf_s3_original_version(struct s3_storage *st, const char *key, char *version, size_t size,
+                       struct cf_error *err)
 {
     struct list_ctx lc = {.st = st, .cb = orig_cb};
     struct orig_ctx *o = calloc(1, sizeof(*o));
@@ -331,16 +332,16 @@ retention_query(const char *version_id, const char *repo_key, char *q, size_t si
                 struct cf_error *err)
 {
     q[0] = '\0';
-    if (!s3_query_add(q, size, "retention", "") ||
+    if (!cf_s3_query_add(q, size, "retention", "") ||
         (version_id != NULL && version_id[0] != '\0' &&
-         !s3_query_add(q, size, "versionId", version_id)))
+         !cf_s3_query_add(q, size, "versionId", version_id)))
         return too_long(err, repo_key);
     return CF_OK;
 }
 
 cf_err
-s3_get_retention_full(struct s3_storage *st, const char *full_key, const char *repo_key,
-                      const char *version_id, int64_t *retain_until, struct cf_error *err)
+cf_s3_get_retention_full(struct s3_storage *st, const char *full_key, const char *repo_key,
+                         const char *version_id, int64_t *retain_until, struct cf_error *err)
 {
     char what[WHAT_MAX], query[CF_STORAGE_VERSION_MAX * 3 + 64], mode[32];
     struct s3_req req = {.method = "GET", .key = full_key, .repo_key = repo_key, .query = query,
@@ -352,16 +353,16 @@ s3_get_retention_full(struct s3_storage *st, const char *full_key, const char *r
     (void)snprintf(what, sizeof(what), "read the retention of object \"%s\"", repo_key);
     if (retention_query(version_id, repo_key, query, sizeof(query), err) != CF_OK)
         return err->code;
-    rc = s3_request(st, &req, &resp, err);
+    rc = cf_s3_request(st, &req, &resp, err);
     if (rc == CF_OK && resp.status == 404 && !is_no_retention(&resp))
-        rc = s3_http_error(st, &req, &resp, 1, err);
+        rc = cf_s3_http_error(st, &req, &resp, 1, err);
     else if (rc == CF_OK && resp.status != 404 &&
-             (rc = s3_xml_parse_retention(resp.body, resp.body_len, mode, sizeof(mode), &t,
-                                          err)) != CF_OK)
+             (rc = cf_s3_xml_parse_retention(resp.body, resp.body_len, mode, sizeof(mode), &t,
+                                             err)) != CF_OK)
         cf_error_context(err, "while trying to %s", what);
     if (rc == CF_OK)
         *retain_until = t;
-    s3_resp_reset(&resp);
+    cf_s3_resp_reset(&resp);
     return rc;
 }
 
@@ -375,7 +376,7 @@ put_retention(struct s3_storage *st, const char *full_key, const char *repo_key,
     struct s3_resp resp = {0};
     cf_err rc;
 
-    s3_date_format(retain_until, date, sizeof(date));
+    cf_s3_date_format(retain_until, date, sizeof(date));
     (void)snprintf(what, sizeof(what), "lock object \"%s\" until %s", repo_key, date);
     if (retention_query(version_id, repo_key, query, sizeof(query), err) != CF_OK)
         return err->code;
@@ -383,29 +384,29 @@ put_retention(struct s3_storage *st, const char *full_key, const char *repo_key,
                                     "<Retention><Mode>%s</Mode><RetainUntilDate>%s"
                                     "</RetainUntilDate></Retention>",
                                     st->governance ? "GOVERNANCE" : "COMPLIANCE", date);
-    rc = s3_request(st, &req, &resp, err);
-    s3_resp_reset(&resp);
+    rc = cf_s3_request(st, &req, &resp, err);
+    cf_s3_resp_reset(&resp);
     return rc;
 }
 
 cf_err
-s3_ensure_retention(struct s3_storage *st, const char *full_key, const char *repo_key,
-                    const char *version_id, int64_t retain_until, struct cf_error *err)
+cf_s3_ensure_retention(struct s3_storage *st, const char *full_key, const char *repo_key,
+                       const char *version_id, int64_t retain_until, struct cf_error *err)
 {
     int64_t now = 0;
     char want[32], got[32];
 
-    if (s3_get_retention_full(st, full_key, repo_key, version_id, &now, err) != CF_OK)
+    if (cf_s3_get_retention_full(st, full_key, repo_key, version_id, &now, err) != CF_OK)
         return err->code;
     if (now >= retain_until)
         return CF_OK;  /* never shorten: the server would refuse anyway */
     if (put_retention(st, full_key, repo_key, version_id, retain_until, err) != CF_OK ||
-        s3_get_retention_full(st, full_key, repo_key, version_id, &now, err) != CF_OK)
+        cf_s3_get_retention_full(st, full_key, repo_key, version_id, &now, err) != CF_OK)
         return err->code;
     if (now >= retain_until)
         return CF_OK;
-    s3_date_format(retain_until, want, sizeof(want));
-    s3_date_format(now, got, sizeof(got));
+    cf_s3_date_format(retain_until, want, sizeof(want));
+    cf_s3_date_format(now, got, sizeof(got));
     cf_error_setf(err, CF_ERR_REMOTE, "could not lock object \"%s\" until %s", repo_key, want);
     cf_error_detail(err, "The S3 server accepted the retention but reports %s.",
                     now != 0 ? got : "none");
@@ -417,12 +418,12 @@ s3_get_retention(struct cf_storage *base, const char *key, const char *version_i
                  int64_t *retain_until, struct cf_error *err)
 {
     struct s3_storage *st = (struct s3_storage *)base;
-    char *full = s3_full_key(st, key);
+    char *full = cf_s3_full_key(st, key);
     cf_err rc;
 
     if (full == NULL)
         return nomem(err);
-    rc = s3_get_retention_full(st, full, key, version_id, retain_until, err);
+    rc = cf_s3_get_retention_full(st, full, key, version_id, retain_until, err);
     free(full);
     return rc;
 }
@@ -432,12 +433,12 @@ s3_extend_retention(struct cf_storage *base, const char *key, const char *versio
                     int64_t retain_until, struct cf_error *err)
 {
     struct s3_storage *st = (struct s3_storage *)base;
-    char *full = s3_full_key(st, key);
+    char *full = cf_s3_full_key(st, key);
     cf_err rc;
 
     if (full == NULL)
         return nomem(err);
-    rc = s3_ensure_retention(st, full, key, version_id, retain_until, err);
+    rc = cf_s3_ensure_retention(st, full, key, version_id, retain_until, err);
     free(full);
     return rc;
 }
@@ -452,18 +453,18 @@ locked(struct s3_storage *st, const char *full, const char *key, const char *ver
     int64_t until = 0;
     char date[32];
 
-    if (s3_get_retention_full(st, full, key, version_id, &until, &ignored) == CF_OK &&
+    if (cf_s3_get_retention_full(st, full, key, version_id, &until, &ignored) == CF_OK &&
         until > (int64_t)time(NULL)) {
-        s3_date_format(until, date, sizeof(date));
+        cf_s3_date_format(until, date, sizeof(date));
         cf_error_setf(err, CF_ERR_LOCKED, "object \"%s\" is locked until %s and cannot be deleted",
                       key, date);
     } else if (strstr(resp->message, "lock") != NULL || strstr(resp->message, "Lock") != NULL) {
         cf_error_setf(err, CF_ERR_LOCKED, "object \"%s\" is locked and cannot be deleted", key);
     } else {
-        return s3_http_error(st, req, resp, 1, err);
+        return cf_s3_http_error(st, req, resp, 1, err);
     }
     if (resp->message[0] != '\0')
-        s3_detail_message(err, resp->message);
+        cf_s3_detail_message(err, resp->message);
     return err->code;
 }
 
@@ -472,7 +473,7 @@ s3_remove(struct cf_storage *base, const char *key, const char *version_id, stru
 {
     struct s3_storage *st = (struct s3_storage *)base;
     char what[WHAT_MAX], query[CF_STORAGE_VERSION_MAX * 3 + 32] = "";
-    char *full = s3_full_key(st, key);
+    char *full = cf_s3_full_key(st, key);
     struct s3_req req = {.method = "DELETE", .key = full, .repo_key = key, .what = what,
                          .quiet_status = {403, 0}};
     struct s3_resp resp = {0};
@@ -482,21 +483,21 @@ s3_remove(struct cf_storage *base, const char *key, const char *version_id, stru
     if (full == NULL)
         return nomem(err);
     (void)snprintf(what, sizeof(what), "remove object \"%s\"", key);
-    if (has_version && !s3_query_add(query, sizeof(query), "versionId", version_id))
+    if (has_version && !cf_s3_query_add(query, sizeof(query), "versionId", version_id))
         rc = too_long(err, key);
     req.query = has_version ? query : NULL;
     /* S3 answers 204 for a key that does not exist; say what posix says */
-    if (rc == CF_OK && !has_version && (rc = s3_head(st, full, key, NULL, &exists, &resp, err)) ==
-                                           CF_OK && !exists)
+    if (rc == CF_OK && !has_version &&
+        (rc = cf_s3_head(st, full, key, NULL, &exists, &resp, err)) == CF_OK && !exists)
         rc = cf_error_set(err, CF_ERR_NOT_FOUND, "object \"%s\" does not exist in the repository",
                           key);
     if (rc == CF_OK)
-        rc = s3_request(st, &req, &resp, err);
+        rc = cf_s3_request(st, &req, &resp, err);
     if (rc == CF_OK && resp.status == 403)
         rc = strcmp(resp.code, "AccessDenied") == 0
                  ? locked(st, full, key, version_id, &req, &resp, err)
-                 : s3_http_error(st, &req, &resp, 1, err);
-    s3_resp_reset(&resp);
+                 : cf_s3_http_error(st, &req, &resp, 1, err);
+    cf_s3_resp_reset(&resp);
     free(full);
     return rc;
 }
@@ -504,7 +505,7 @@ s3_remove(struct cf_storage *base, const char *key, const char *version_id, stru
 /* --- multipart uploads --- */
 
 void
-s3_abort_upload_full(struct s3_storage *st, const char *full_key, const char *upload_id)
+cf_s3_abort_upload_full(struct s3_storage *st, const char *full_key, const char *upload_id)
 {
     struct cf_error ignored = CF_ERROR_INIT;
     char query[S3_UPLOAD_ID_MAX * 3 + 32] = "";
@@ -513,9 +514,9 @@ s3_abort_upload_full(struct s3_storage *st, const char *full_key, const char *up
                          .is_cleanup = true};
     struct s3_resp resp = {0};
 
-    if (s3_query_add(query, sizeof(query), "uploadId", upload_id))
-        (void)s3_request(st, &req, &resp, &ignored);
-    s3_resp_reset(&resp);
+    if (cf_s3_query_add(query, sizeof(query), "uploadId", upload_id))
+        (void)cf_s3_request(st, &req, &resp, &ignored);
+    cf_s3_resp_reset(&resp);
 }
 
 static cf_err
@@ -524,7 +525,7 @@ s3_abort_upload(struct cf_storage *base, const struct cf_storage_upload *up,
 {
     struct s3_storage *st = (struct s3_storage *)base;
     char what[WHAT_MAX], query[S3_UPLOAD_ID_MAX * 3 + 32] = "";
-    char *full = s3_full_key(st, up->key);
+    char *full = cf_s3_full_key(st, up->key);
     struct s3_req req = {.method = "DELETE", .key = full, .query = query, .what = what};
     struct s3_resp resp = {0};
     cf_err rc;
@@ -533,11 +534,11 @@ s3_abort_upload(struct cf_storage *base, const struct cf_storage_upload *up,
         return nomem(err);
     (void)snprintf(what, sizeof(what), "abort upload \"%s\" of object \"%s\"", up->upload_id,
                    up->key);
-    if (!s3_query_add(query, sizeof(query), "uploadId", up->upload_id))
+    if (!cf_s3_query_add(query, sizeof(query), "uploadId", up->upload_id))
         rc = cf_error_set(err, CF_ERR_USAGE, "invalid upload id \"%s\"", up->upload_id);
     else
-        rc = s3_request(st, &req, &resp, err);
-    s3_resp_reset(&resp);
+        rc = cf_s3_request(st, &req, &resp, err);
+    cf_s3_resp_reset(&resp);
     free(full);
     return rc;
 }
@@ -553,7 +554,7 @@ s3_free(struct cf_storage *base)
         return;
     if (st->easy != NULL)
         curl_easy_cleanup(st->easy);
-    s3_creds_free(st);
+    cf_s3_creds_free(st);
     free(st->endpoint);
     free(st->bucket);
     free(st->prefix);
@@ -562,8 +563,18 @@ s3_free(struct cf_storage *base)
 }
 
 static const struct cf_storage_ops s3_ops = {
-    "s3", s3_open_write, s3_open_read, s3_info, s3_list, s3_remove, s3_free,
-    s3_list_versions, s3_get_retention, s3_extend_retention, s3_list_uploads, s3_abort_upload,
+    "s3",
+    cf_s3_open_write,
+    cf_s3_open_read,
+    s3_info,
+    s3_list,
+    s3_remove,
+    s3_free,
+    s3_list_versions,
+    s3_get_retention,
+    s3_extend_retention,
+    s3_list_uploads,
+    s3_abort_upload,
 };
 
 /* A positive integer from the environment (test knobs), else def. */
@@ -646,10 +657,10 @@ bucket_get(struct s3_storage *st, const char *sub, const char *what, struct s3_r
                          .what = what, .quiet_status = {404, 0}};
 
     (void)snprintf(query, sizeof(query), "%s=", sub);
-    if (s3_request(st, &req, resp, err) != CF_OK)
+    if (cf_s3_request(st, &req, resp, err) != CF_OK)
         return err->code;
     if (resp->status == 404 && strcmp(resp->code, "NoSuchBucket") == 0)
-        return s3_http_error(st, &req, resp, 1, err);
+        return cf_s3_http_error(st, &req, resp, 1, err);
     return CF_OK;
 }
 
@@ -665,9 +676,10 @@ check_bucket(struct s3_storage *st, bool allow_unlocked, struct cf_error *err)
         strcmp(resp.code, "ObjectLockConfigurationNotFoundError") != 0) {
         struct s3_req req = {.method = "GET", .what = what};
 
-        rc = s3_http_error(st, &req, &resp, 1, err); /* not an S3 server's answer */
+        rc = cf_s3_http_error(st, &req, &resp, 1, err); /* not an S3 server's answer */
     } else if (rc == CF_OK && resp.status != 404 &&
-        (rc = s3_xml_parse_lock_config(resp.body, resp.body_len, &is_locked, err)) != CF_OK)
+               (rc = cf_s3_xml_parse_lock_config(resp.body, resp.body_len, &is_locked, err)) !=
+                   CF_OK)
         cf_error_context(err, "while trying to %s", what);
     if (rc == CF_OK && !is_locked && !allow_unlocked) {
         cf_error_setf(err, CF_ERR_CONFIG, "bucket \"%s\" does not have Object Lock enabled",
@@ -682,12 +694,12 @@ check_bucket(struct s3_storage *st, bool allow_unlocked, struct cf_error *err)
                        "by anyone holding the S3 credentials", st->bucket);
         rc = bucket_get(st, "versioning", "read the versioning state of the bucket", &resp, err);
         if (rc == CF_OK && resp.status == 200 && resp.body_len > 0)
-            rc = s3_xml_parse_versioning(resp.body, resp.body_len, &is_versioned, err);
+            rc = cf_s3_xml_parse_versioning(resp.body, resp.body_len, &is_versioned, err);
     }
     if (rc == CF_OK)
         st->base.features = (is_locked ? CF_STORAGE_FEAT_OBJECT_LOCK : 0) |
                             (is_locked || is_versioned ? CF_STORAGE_FEAT_VERSIONS : 0);
-    s3_resp_reset(&resp);
+    cf_s3_resp_reset(&resp);
     return rc;
 }
 
@@ -704,7 +716,8 @@ cf_storage_s3_new(const struct cf_s3_options *opts, struct cf_storage **out, str
     if ((st = calloc(1, sizeof(*st))) == NULL)
         return nomem(err);
     st->base.ops = &s3_ops;
-    if ((rc = copy_options(st, opts, err)) != CF_OK || (rc = s3_creds_load(st, opts, err)) != CF_OK)
+    if ((rc = copy_options(st, opts, err)) != CF_OK ||
+        (rc = cf_s3_creds_load(st, opts, err)) != CF_OK)
         goto out;
     if ((st->easy = curl_easy_init()) == NULL) {
         rc = cf_error_set(err, CF_ERR_INTERNAL, "could not initialise libcurl");

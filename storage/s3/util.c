@@ -18,7 +18,7 @@ is_unreserved(unsigned char c)
 }
 
 bool
-s3_uri_encode(const char *in, bool keep_slash, char *out, size_t size)
+cf_s3_uri_encode(const char *in, bool keep_slash, char *out, size_t size)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
@@ -43,7 +43,7 @@ s3_uri_encode(const char *in, bool keep_slash, char *out, size_t size)
 }
 
 bool
-s3_query_add(char *q, size_t size, const char *name, const char *value)
+cf_s3_query_add(char *q, size_t size, const char *name, const char *value)
 {
     size_t used = strlen(q);
     int n;
@@ -54,11 +54,11 @@ s3_query_add(char *q, size_t size, const char *name, const char *value)
     if (n < 0 || (size_t)n >= size - used)
         return false;
     used += (size_t)n;
-    return s3_uri_encode(value != NULL ? value : "", false, q + used, size - used);
+    return cf_s3_uri_encode(value != NULL ? value : "", false, q + used, size - used);
 }
 
 void
-s3_date_format(int64_t t, char *buf, size_t size)
+cf_s3_date_format(int64_t t, char *buf, size_t size)
 {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -95,7 +95,7 @@ expect(const char **p, char c)
 }
 
 bool
-s3_date_parse(const char *s, int64_t *out)
+cf_s3_date_parse(const char *s, int64_t *out)
 {
     const char *p = s;
     int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;

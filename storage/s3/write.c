@@ -92,7 +92,7 @@ start_part(struct s3_write *w, struct part_slot *s, struct cf_error *err)
 
     s->attempts++;
     s->retry_at_ms = 0;
-    if (s3_xfer_prepare(w->st, &s->x, s->easy, &s->req, err) != CF_OK)
+    if (cf_s3_xfer_prepare(w->st, &s->x, s->easy, &s->req, err) != CF_OK)
         return err->code;
     if ((mc = curl_multi_add_handle(w->multi, s->easy)) != CURLM_OK)
         return cf_error_set(err, CF_ERR_INTERNAL, "could not %s: %s", s->what,
@@ -116,18 +116,18 @@ finish_part(struct s3_write *w, struct part_slot *s, CURLcode result, struct cf_
 
     (void)curl_multi_remove_handle(w->multi, s->easy);
     s->is_in_multi = false;
-    o = s3_xfer_finish(&s->x, result, &cc);
+    o = cf_s3_xfer_finish(&s->x, result, &cc);
     if (o == S3_RETRY && s->attempts < w->st->max_attempts) {
-        s->retry_at_ms = now_ms() + s3_backoff_ms(w->st, s->attempts);
+        s->retry_at_ms = now_ms() + cf_s3_backoff_ms(w->st, s->attempts);
         return CF_OK;
     }
     if (o != S3_OK)
-        return s3_xfer_error(w->st, &s->x, cc, s->attempts, err);
+        return cf_s3_xfer_error(w->st, &s->x, cc, s->attempts, err);
     if (!is_valid_etag(s->x.resp.etag))
         return cf_error_set(err, CF_ERR_REMOTE, "could not %s: the response has no valid ETag",
                             s->what);
     memcpy(w->etags[s->number - 1], s->x.resp.etag, sizeof(w->etags[0]));
-    s3_xfer_release(&s->x);
+    cf_s3_xfer_release(&s->x);
     s->is_busy = false;
     s->len = 0;
     w->busy--;
@@ -186,11 +186,11 @@ create_upload(struct s3_write *w, struct cf_error *err)
         req.headers[0] = w->lock_mode;
         req.headers[1] = w->lock_date;
     }
-    rc = s3_request(w->st, &req, &resp, err);
-    if (rc == CF_OK && (rc = s3_xml_parse_upload_id(resp.body, resp.body_len, w->upload_id,
-                                                    sizeof(w->upload_id), err)) != CF_OK)
+    rc = cf_s3_request(w->st, &req, &resp, err);
+    if (rc == CF_OK && (rc = cf_s3_xml_parse_upload_id(resp.body, resp.body_len, w->upload_id,
+                                                       sizeof(w->upload_id), err)) != CF_OK)
         cf_error_context(err, "while trying to %s", what);
-    s3_resp_reset(&resp);
+    cf_s3_resp_reset(&resp);
     return rc;
 }
 
@@ -227,8 +227,8 @@ submit(struct s3_write *w, struct part_slot *s, struct cf_error *err)
     (void)snprintf(s->what, sizeof(s->what), "upload part %u of object \"%s\"", s->number,
                    w->key);
     (void)snprintf(s->query, sizeof(s->query), "partNumber=%u&uploadId=", s->number);
-    if (!s3_uri_encode(w->upload_id, false, s->query + strlen(s->query),
-                       sizeof(s->query) - strlen(s->query)))
+    if (!cf_s3_uri_encode(w->upload_id, false, s->query + strlen(s->query),
+                          sizeof(s->query) - strlen(s->query)))
         return cf_error_set(err, CF_ERR_REMOTE, "could not %s: the upload id is too long",
                             s->what);
     memset(&s->req, 0, sizeof(s->req));
@@ -311,12 +311,12 @@ put_single(struct s3_write *w, struct cf_error *err)
         req.headers[0] = w->lock_mode;
         req.headers[1] = w->lock_date;
     }
-    rc = s3_request(w->st, &req, &resp, err);
+    rc = cf_s3_request(w->st, &req, &resp, err);
     if (rc == CF_OK) {
         w->is_stored = true;
         (void)snprintf(w->version_id, sizeof(w->version_id), "%s", resp.version_id);
     }
-    s3_resp_reset(&resp);
+    cf_s3_resp_reset(&resp);
     return rc;
 }
 
@@ -353,14 +353,15 @@ complete(struct s3_write *w, struct cf_error *err)
     (void)snprintf(what, sizeof(what), "complete the multipart upload of object \"%s\"", w->key);
     if ((req.body = complete_body(w, &req.body_len)) == NULL)
         return nomem(err);
-    (void)s3_query_add(query, sizeof(query), "uploadId", w->upload_id);
-    rc = s3_request(w->st, &req, &resp, err);
-    if (rc == CF_OK && (rc = s3_xml_parse_complete(resp.body, resp.body_len, etag, sizeof(etag),
-                                                   code, sizeof(code), message, sizeof(message),
-                                                   err)) == CF_OK && code[0] != '\0') {
+    (void)cf_s3_query_add(query, sizeof(query), "uploadId", w->upload_id);
+    rc = cf_s3_request(w->st, &req, &resp, err);
+    if (rc == CF_OK &&
+        (rc = cf_s3_xml_parse_complete(resp.body, resp.body_len, etag, sizeof(etag), code,
+                                       sizeof(code), message, sizeof(message), err)) == CF_OK &&
+        code[0] != '\0') {
         rc = cf_error_set(err, CF_ERR_REMOTE, "could not %s: %s", what, code);
         if (message[0] != '\0')
-            s3_detail_message(err, message);
+            cf_s3_detail_message(err, message);
     }
     if (rc == CF_OK) {
         w->is_stored = true;
@@ -370,7 +371,7 @@ complete(struct s3_write *w, struct cf_error *err)
     /* Ceph Pacific: empty ETag and no version header; ask (racy against a
      * concurrent writer of the same key, see the top of the file) */
     if (rc == CF_OK && (etag[0] == '\0' || w->version_id[0] == '\0') &&
-        (rc = s3_head(w->st, w->full_key, w->key, NULL, &exists, &resp, err)) == CF_OK) {
+        (rc = cf_s3_head(w->st, w->full_key, w->key, NULL, &exists, &resp, err)) == CF_OK) {
         if (!exists)
             rc = cf_error_set(err, CF_ERR_REMOTE, "could not %s: the object is not there "
                                                   "afterwards", what);
@@ -378,7 +379,7 @@ complete(struct s3_write *w, struct cf_error *err)
             (void)snprintf(w->version_id, sizeof(w->version_id), "%s", resp.version_id);
     }
     free((void *)req.body);
-    s3_resp_reset(&resp);
+    cf_s3_resp_reset(&resp);
     return rc;
 }
 
@@ -408,7 +409,7 @@ sw_close(struct cf_sink *sink, struct cf_error *err)
         return CF_OK;
     }
     version = strcmp(w->version_id, "null") == 0 ? NULL : w->version_id;
-    if (s3_ensure_retention(w->st, w->full_key, w->key, version, w->retain_until, err) !=
+    if (cf_s3_ensure_retention(w->st, w->full_key, w->key, version, w->retain_until, err) !=
         CF_OK) {
         cf_error_context(err, "while trying to write object \"%s\"", w->key);
         return err->code;
@@ -430,11 +431,11 @@ sw_abort(struct cf_sink *sink)
         if (s->is_in_multi)
             (void)curl_multi_remove_handle(w->multi, s->easy);
         s->is_in_multi = s->is_busy = false;
-        s3_xfer_release(&s->x);
+        cf_s3_xfer_release(&s->x);
     }
     w->busy = 0;
     if (w->upload_id[0] != '\0')
-        s3_abort_upload_full(w->st, w->full_key, w->upload_id);
+        cf_s3_abort_upload_full(w->st, w->full_key, w->upload_id);
     w->upload_id[0] = '\0';
     if (w->is_stored) { /* close() failed after the object was created */
         struct cf_error ignored = CF_ERROR_INIT;
@@ -444,10 +445,10 @@ sw_abort(struct cf_sink *sink)
         struct s3_resp resp = {0};
 
         if (w->version_id[0] != '\0' &&
-            s3_query_add(query, sizeof(query), "versionId", w->version_id))
+            cf_s3_query_add(query, sizeof(query), "versionId", w->version_id))
             req.query = query;
-        (void)s3_request(w->st, &req, &resp, &ignored); /* refused if it got locked */
-        s3_resp_reset(&resp);
+        (void)cf_s3_request(w->st, &req, &resp, &ignored); /* refused if it got locked */
+        cf_s3_resp_reset(&resp);
         w->is_stored = false;
     }
 }
@@ -462,7 +463,7 @@ sw_free(struct cf_sink *sink)
 
         if (s->is_in_multi)
             (void)curl_multi_remove_handle(w->multi, s->easy);
-        s3_xfer_release(&s->x);
+        cf_s3_xfer_release(&s->x);
         if (s->easy != NULL)
             curl_easy_cleanup(s->easy);
         free(s->buf);
@@ -480,8 +481,8 @@ static const struct cf_sink_ops sw_ops = {
 };
 
 cf_err
-s3_open_write(struct cf_storage *base, const char *key, const struct cf_write_opts *opts,
-              struct cf_sink **out, struct cf_error *err)
+cf_s3_open_write(struct cf_storage *base, const char *key, const struct cf_write_opts *opts,
+                 struct cf_sink **out, struct cf_error *err)
 {
     struct s3_storage *st = (struct s3_storage *)base;
     struct s3_write *w = calloc(1, sizeof(*w));
@@ -495,7 +496,7 @@ s3_open_write(struct cf_storage *base, const char *key, const struct cf_write_op
     w->st = st;
     (void)snprintf(w->key, sizeof(w->key), "%s", key);
     w->nslots = st->parts_in_flight + 1;
-    w->full_key = s3_full_key(st, key);
+    w->full_key = cf_s3_full_key(st, key);
     w->slots = calloc(w->nslots, sizeof(*w->slots));
     w->multi = curl_multi_init();
     if (w->full_key == NULL || w->slots == NULL || w->multi == NULL) {
@@ -511,13 +512,13 @@ s3_open_write(struct cf_storage *base, const char *key, const struct cf_write_op
         char date[32];
 
         w->retain_until = opts->retain_until;
-        s3_date_format(opts->retain_until, date, sizeof(date));
+        cf_s3_date_format(opts->retain_until, date, sizeof(date));
         (void)snprintf(w->lock_mode, sizeof(w->lock_mode), "x-amz-object-lock-mode: %s",
                        st->governance ? "GOVERNANCE" : "COMPLIANCE");
         (void)snprintf(w->lock_date, sizeof(w->lock_date),
                        "x-amz-object-lock-retain-until-date: %s", date);
     }
-    if ((rc = s3_head(st, w->full_key, key, NULL, &exists, &resp, err)) != CF_OK)
+    if ((rc = cf_s3_head(st, w->full_key, key, NULL, &exists, &resp, err)) != CF_OK)
         goto out;
     if (exists) {
         rc = cf_error_set(err, CF_ERR_EXISTS, "object \"%s\" already exists in the repository",
@@ -529,7 +530,7 @@ s3_open_write(struct cf_storage *base, const char *key, const struct cf_write_op
     *out = &w->base;
     w = NULL; /* transferred */
 out:
-    s3_resp_reset(&resp);
+    cf_s3_resp_reset(&resp);
     if (w != NULL)
         sw_free(&w->base);
     return rc;

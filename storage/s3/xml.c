@@ -130,7 +130,7 @@ parse_entry(enum s3_list_kind kind, const xmlNode *n, struct s3_entry *e, struct
         if (!child_text(n, "UploadId", e->upload_id, sizeof(e->upload_id)) ||
             e->upload_id[0] == '\0')
             return bad(err, "an upload has no valid UploadId");
-        if (child_text(n, "Initiated", buf, sizeof(buf)) && !s3_date_parse(buf, &e->mtime))
+        if (child_text(n, "Initiated", buf, sizeof(buf)) && !cf_s3_date_parse(buf, &e->mtime))
             return bad(err, "an upload has an invalid Initiated date");
         return CF_OK;
     }
@@ -140,7 +140,7 @@ parse_entry(enum s3_list_kind kind, const xmlNode *n, struct s3_entry *e, struct
         if (!opt_text(n, "ETag", e->etag, sizeof(e->etag)))
             return bad(err, "an entry has an invalid ETag");
     }
-    if (child_text(n, "LastModified", buf, sizeof(buf)) && !s3_date_parse(buf, &e->mtime))
+    if (child_text(n, "LastModified", buf, sizeof(buf)) && !cf_s3_date_parse(buf, &e->mtime))
         return bad(err, "an entry has an invalid LastModified date");
     if (kind == S3_LIST_VERSIONS) {
         if (!child_text(n, "VersionId", e->version_id, sizeof(e->version_id)))
@@ -206,8 +206,8 @@ parse_page_meta(enum s3_list_kind kind, const xmlNode *root, struct s3_list_page
 }
 
 cf_err
-s3_xml_parse_list(enum s3_list_kind kind, const char *data, size_t len, s3_entry_cb cb, void *ctx,
-                  struct s3_list_page *page, struct cf_error *err)
+cf_s3_xml_parse_list(enum s3_list_kind kind, const char *data, size_t len, s3_entry_cb cb,
+                     void *ctx, struct s3_list_page *page, struct cf_error *err)
 {
     xmlDocPtr doc = read_doc(data, len);
     xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
@@ -240,8 +240,8 @@ out:
 }
 
 bool
-s3_xml_parse_error(const char *data, size_t len, char *code, size_t code_size, char *message,
-                   size_t message_size)
+cf_s3_xml_parse_error(const char *data, size_t len, char *code, size_t code_size, char *message,
+                      size_t message_size)
 {
     xmlDocPtr doc = read_doc(data, len);
     xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
@@ -284,29 +284,28 @@ simple_field(const char *data, size_t len, const char *root_el, const char *name
 }
 
 cf_err
-s3_xml_parse_upload_id(const char *data, size_t len, char *upload_id, size_t size,
-                       struct cf_error *err)
+cf_s3_xml_parse_upload_id(const char *data, size_t len, char *upload_id, size_t size,
+                          struct cf_error *err)
 {
     return simple_field(data, len, "InitiateMultipartUploadResult", "UploadId", upload_id, size,
                         true, err);
 }
 
 cf_err
-s3_xml_parse_complete(const char *data, size_t len, char *etag, size_t etag_size, char *code,
-                      size_t code_size, char *message, size_t message_size,
-                      struct cf_error *err)
+cf_s3_xml_parse_complete(const char *data, size_t len, char *etag, size_t etag_size, char *code,
+                         size_t code_size, char *message, size_t message_size, struct cf_error *err)
 {
     etag[0] = '\0';
     /* S3 may answer 200 and then report a failure in the body */
-    if (s3_xml_parse_error(data, len, code, code_size, message, message_size))
+    if (cf_s3_xml_parse_error(data, len, code, code_size, message, message_size))
         return CF_OK;
     return simple_field(data, len, "CompleteMultipartUploadResult", "ETag", etag, etag_size,
                         false, err);
 }
 
 cf_err
-s3_xml_parse_retention(const char *data, size_t len, char *mode, size_t mode_size,
-                       int64_t *retain_until, struct cf_error *err)
+cf_s3_xml_parse_retention(const char *data, size_t len, char *mode, size_t mode_size,
+                          int64_t *retain_until, struct cf_error *err)
 {
     xmlDocPtr doc = read_doc(data, len);
     xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
@@ -321,7 +320,8 @@ s3_xml_parse_retention(const char *data, size_t len, char *mode, size_t mode_siz
         rc = bad(err, "unexpected root element");
     else if (!opt_text(root, "Mode", mode, mode_size))
         rc = bad(err, "the retention mode is too long");
-    else if (!child_text(root, "RetainUntilDate", date, sizeof(date)) || !s3_date_parse(date, &t))
+    else if (!child_text(root, "RetainUntilDate", date, sizeof(date)) ||
+             !cf_s3_date_parse(date, &t))
         rc = bad(err, "the retention has no valid RetainUntilDate");
     if (rc == CF_OK)
         *retain_until = t;
@@ -330,7 +330,7 @@ s3_xml_parse_retention(const char *data, size_t len, char *mode, size_t mode_siz
 }
 
 cf_err
-s3_xml_parse_lock_config(const char *data, size_t len, bool *is_enabled, struct cf_error *err)
+cf_s3_xml_parse_lock_config(const char *data, size_t len, bool *is_enabled, struct cf_error *err)
 {
     char v[32];
     cf_err rc = simple_field(data, len, "ObjectLockConfiguration", "ObjectLockEnabled", v,
@@ -342,7 +342,7 @@ s3_xml_parse_lock_config(const char *data, size_t len, bool *is_enabled, struct 
 }
 
 cf_err
-s3_xml_parse_versioning(const char *data, size_t len, bool *is_enabled, struct cf_error *err)
+cf_s3_xml_parse_versioning(const char *data, size_t len, bool *is_enabled, struct cf_error *err)
 {
     char v[32];
     cf_err rc = simple_field(data, len, "VersioningConfiguration", "Status", v, sizeof(v), false,

@@ -67,7 +67,7 @@ test_retry_status(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        bool got = is_retry_status(cases[i].status, cases[i].code);
+        bool got = cf_s3_is_retry_status(cases[i].status, cases[i].code);
 
         if (got != cases[i].is_retried)
             fail_msg("HTTP %ld \"%s\": retried %d, expected %d", cases[i].status, cases[i].code,
@@ -107,7 +107,7 @@ test_retry_curl(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        bool got = is_retry_curl(cases[i].cc);
+        bool got = cf_s3_is_retry_curl(cases[i].cc);
 
         if (got != cases[i].is_retried)
             fail_msg("%s: retried %d, expected %d", curl_easy_strerror(cases[i].cc), got,
@@ -115,7 +115,7 @@ test_retry_curl(void **state)
     }
 }
 
-/* s3_xfer_finish on a transport failure: retried unless a callback aborted. */
+/* cf_s3_xfer_finish on a transport failure: retried unless a callback aborted. */
 static void
 test_finish_transport(void **state)
 {
@@ -129,27 +129,27 @@ test_finish_transport(void **state)
     assert_non_null(x.easy);
     x.req = &req;
 
-    assert_int_equal(s3_xfer_finish(&x, CURLE_OPERATION_TIMEDOUT, &last), S3_RETRY);
+    assert_int_equal(cf_s3_xfer_finish(&x, CURLE_OPERATION_TIMEDOUT, &last), S3_RETRY);
     assert_int_equal(last, CURLE_OPERATION_TIMEDOUT);
-    assert_int_equal(s3_xfer_finish(&x, CURLE_RECV_ERROR, &last), S3_RETRY);
-    assert_int_equal(s3_xfer_finish(&x, CURLE_COULDNT_RESOLVE_HOST, &last), S3_CURL_FAIL);
+    assert_int_equal(cf_s3_xfer_finish(&x, CURLE_RECV_ERROR, &last), S3_RETRY);
+    assert_int_equal(cf_s3_xfer_finish(&x, CURLE_COULDNT_RESOLVE_HOST, &last), S3_CURL_FAIL);
     assert_int_equal(last, CURLE_COULDNT_RESOLVE_HOST);
     /* on_data refused the bytes: a retry would deliver them to it again */
     x.is_aborted = true;
-    assert_int_equal(s3_xfer_finish(&x, CURLE_RECV_ERROR, &last), S3_CURL_FAIL);
+    assert_int_equal(cf_s3_xfer_finish(&x, CURLE_RECV_ERROR, &last), S3_CURL_FAIL);
 
-    s3_xfer_release(&x);
+    cf_s3_xfer_release(&x);
     curl_easy_cleanup(x.easy);
 }
 
-/* The smallest and largest of n draws of s3_backoff_ms(st, attempt). */
+/* The smallest and largest of n draws of cf_s3_backoff_ms(st, attempt). */
 static void
 draw(const struct s3_storage *st, unsigned attempt, int n, unsigned *lo, unsigned *hi)
 {
     *lo = UINT_MAX;
     *hi = 0;
     for (int i = 0; i < n; i++) {
-        unsigned ms = s3_backoff_ms(st, attempt);
+        unsigned ms = cf_s3_backoff_ms(st, attempt);
 
         if (ms < *lo)
             *lo = ms;

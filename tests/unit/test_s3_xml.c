@@ -26,19 +26,20 @@ test_uri_encode(void **state)
     char out[64];
 
     (void)state;
-    assert_true(s3_uri_encode("acme/backup/20261122T020000Z/db=app.dump", true, out, sizeof(out)));
+    assert_true(
+        cf_s3_uri_encode("acme/backup/20261122T020000Z/db=app.dump", true, out, sizeof(out)));
     assert_string_equal(out, "acme/backup/20261122T020000Z/db%3Dapp.dump");
-    assert_true(s3_uri_encode("a b+c~d%e/f", false, out, sizeof(out)));
+    assert_true(cf_s3_uri_encode("a b+c~d%e/f", false, out, sizeof(out)));
     assert_string_equal(out, "a%20b%2Bc~d%25e%2Ff");
-    assert_true(s3_uri_encode("\xc3\xbc-_.", true, out, sizeof(out)));
+    assert_true(cf_s3_uri_encode("\xc3\xbc-_.", true, out, sizeof(out)));
     assert_string_equal(out, "%C3%BC-_.");
-    assert_true(s3_uri_encode("", true, out, sizeof(out)));
+    assert_true(cf_s3_uri_encode("", true, out, sizeof(out)));
     assert_string_equal(out, "");
     /* exact fit and one byte short */
-    assert_true(s3_uri_encode("abc", true, out, 4));
-    assert_false(s3_uri_encode("abcd", true, out, 4));
-    assert_false(s3_uri_encode("a=", true, out, 4));
-    assert_true(s3_uri_encode("a=", true, out, 5));
+    assert_true(cf_s3_uri_encode("abc", true, out, 4));
+    assert_false(cf_s3_uri_encode("abcd", true, out, 4));
+    assert_false(cf_s3_uri_encode("a=", true, out, 4));
+    assert_true(cf_s3_uri_encode("a=", true, out, 5));
     assert_string_equal(out, "a%3D");
 }
 
@@ -48,15 +49,15 @@ test_query(void **state)
     char q[128] = "";
 
     (void)state;
-    assert_true(s3_query_add(q, sizeof(q), "key-marker", "p/k 2"));
-    assert_true(s3_query_add(q, sizeof(q), "max-keys", "1000"));
-    assert_true(s3_query_add(q, sizeof(q), "versions", ""));
+    assert_true(cf_s3_query_add(q, sizeof(q), "key-marker", "p/k 2"));
+    assert_true(cf_s3_query_add(q, sizeof(q), "max-keys", "1000"));
+    assert_true(cf_s3_query_add(q, sizeof(q), "versions", ""));
     assert_string_equal(q, "key-marker=p%2Fk%202&max-keys=1000&versions=");
     q[0] = '\0';
-    assert_true(s3_query_add(q, sizeof(q), "uploadId", "2~abc.DEF_-"));
+    assert_true(cf_s3_query_add(q, sizeof(q), "uploadId", "2~abc.DEF_-"));
     assert_string_equal(q, "uploadId=2~abc.DEF_-");
     q[0] = '\0';
-    assert_false(s3_query_add(q, 8, "prefix", "abc"));
+    assert_false(cf_s3_query_add(q, 8, "prefix", "abc"));
 }
 
 static void
@@ -69,23 +70,23 @@ test_url(void **state)
     memset(&st, 0, sizeof(st));
     st.endpoint = "https://127.0.0.1:7443";
     st.bucket = "coffre";
-    url = s3_url(&st, "a b/c=d", "retention=&versionId=x%2By");
+    url = cf_s3_url(&st, "a b/c=d", "retention=&versionId=x%2By");
     assert_string_equal(url,
                         "https://127.0.0.1:7443/coffre/a%20b/c%3Dd?retention=&versionId=x%2By");
     free(url);
-    url = s3_url(&st, NULL, "object-lock=");
+    url = cf_s3_url(&st, NULL, "object-lock=");
     assert_string_equal(url, "https://127.0.0.1:7443/coffre/?object-lock=");
     free(url);
     st.host_style = true;
     st.endpoint = "https://s3.fr-par.scw.cloud";
-    url = s3_url(&st, "k", NULL);
+    url = cf_s3_url(&st, "k", NULL);
     assert_string_equal(url, "https://coffre.s3.fr-par.scw.cloud/k");
     free(url);
-    key = s3_full_key(&st, "acme/wal/1");
+    key = cf_s3_full_key(&st, "acme/wal/1");
     assert_string_equal(key, "acme/wal/1");
     free(key);
     st.prefix = "team/db";
-    key = s3_full_key(&st, "acme/wal/1");
+    key = cf_s3_full_key(&st, "acme/wal/1");
     assert_string_equal(key, "team/db/acme/wal/1");
     free(key);
 }
@@ -99,34 +100,34 @@ test_dates(void **state)
     int64_t t = -1;
 
     (void)state;
-    s3_date_format(1795306126, buf, sizeof(buf));
+    cf_s3_date_format(1795306126, buf, sizeof(buf));
     assert_string_equal(buf, "2026-11-22T00:08:46Z");
-    s3_date_format(0, buf, sizeof(buf));
+    cf_s3_date_format(0, buf, sizeof(buf));
     assert_string_equal(buf, "1970-01-01T00:00:00Z");
 
-    assert_true(s3_date_parse("2026-11-22T00:08:46Z", &t));
+    assert_true(cf_s3_date_parse("2026-11-22T00:08:46Z", &t));
     assert_int_equal(t, 1795306126);
-    assert_true(s3_date_parse("2026-11-22T00:08:46.000000000Z", &t)); /* RGW */
+    assert_true(cf_s3_date_parse("2026-11-22T00:08:46.000000000Z", &t)); /* RGW */
     assert_int_equal(t, 1795306126);
-    assert_true(s3_date_parse("2026-11-22T00:08:46.123Z", &t)); /* AWS */
+    assert_true(cf_s3_date_parse("2026-11-22T00:08:46.123Z", &t)); /* AWS */
     assert_int_equal(t, 1795306126);
-    assert_true(s3_date_parse("2026-11-22T02:08:46+02:00", &t));
+    assert_true(cf_s3_date_parse("2026-11-22T02:08:46+02:00", &t));
     assert_int_equal(t, 1795306126);
-    assert_true(s3_date_parse("2026-11-21T23:08:46.5-01:00", &t));
+    assert_true(cf_s3_date_parse("2026-11-21T23:08:46.5-01:00", &t));
     assert_int_equal(t, 1795306126);
-    assert_true(s3_date_parse("1970-01-01T00:00:00Z", &t));
+    assert_true(cf_s3_date_parse("1970-01-01T00:00:00Z", &t));
     assert_int_equal(t, 0);
 
     t = 42;
-    assert_false(s3_date_parse("2026-11-22T00:08:46.0000000000Z", &t)); /* 10 digits */
-    assert_false(s3_date_parse("2026-11-22T00:08:46.Z", &t));
-    assert_false(s3_date_parse("2026-11-22T00:08:46", &t));
-    assert_false(s3_date_parse("2026-11-22 00:08:46Z", &t));
-    assert_false(s3_date_parse("2026-13-22T00:08:46Z", &t));
-    assert_false(s3_date_parse("2026-11-22T24:08:46Z", &t));
-    assert_false(s3_date_parse("2026-11-22T00:08:46Zjunk", &t));
-    assert_false(s3_date_parse("Sun, 22 Nov 2026 00:08:46 GMT", &t));
-    assert_false(s3_date_parse("", &t));
+    assert_false(cf_s3_date_parse("2026-11-22T00:08:46.0000000000Z", &t)); /* 10 digits */
+    assert_false(cf_s3_date_parse("2026-11-22T00:08:46.Z", &t));
+    assert_false(cf_s3_date_parse("2026-11-22T00:08:46", &t));
+    assert_false(cf_s3_date_parse("2026-11-22 00:08:46Z", &t));
+    assert_false(cf_s3_date_parse("2026-13-22T00:08:46Z", &t));
+    assert_false(cf_s3_date_parse("2026-11-22T24:08:46Z", &t));
+    assert_false(cf_s3_date_parse("2026-11-22T00:08:46Zjunk", &t));
+    assert_false(cf_s3_date_parse("Sun, 22 Nov 2026 00:08:46 GMT", &t));
+    assert_false(cf_s3_date_parse("", &t));
     assert_int_equal(t, 42); /* untouched on failure */
 }
 
@@ -136,13 +137,13 @@ test_digests(void **state)
     char md5[25], sha[65];
 
     (void)state;
-    s3_md5_base64("", 0, md5);
+    cf_s3_md5_base64("", 0, md5);
     assert_string_equal(md5, "1B2M2Y8AsgTpgAmY7PhCfg==");
-    s3_md5_base64(S("hello"), md5);
+    cf_s3_md5_base64(S("hello"), md5);
     assert_string_equal(md5, "XUFAKrxLKna5cZ2REBfFkg==");
-    s3_sha256_hex("", 0, sha);
+    cf_s3_sha256_hex("", 0, sha);
     assert_string_equal(sha, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    s3_sha256_hex(S("hello"), sha);
+    cf_s3_sha256_hex(S("hello"), sha);
     assert_string_equal(sha, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
 }
 
@@ -156,10 +157,10 @@ test_backoff(void **state)
     st.backoff_base_ms = 100;
     st.backoff_cap_ms = 5000;
     for (int i = 0; i < 200; i++) {
-        assert_true(s3_backoff_ms(&st, 1) <= 100);
-        assert_true(s3_backoff_ms(&st, 3) <= 400);
-        assert_true(s3_backoff_ms(&st, 7) <= 5000);
-        assert_true(s3_backoff_ms(&st, 1000) <= 5000);
+        assert_true(cf_s3_backoff_ms(&st, 1) <= 100);
+        assert_true(cf_s3_backoff_ms(&st, 3) <= 400);
+        assert_true(cf_s3_backoff_ms(&st, 7) <= 5000);
+        assert_true(cf_s3_backoff_ms(&st, 1000) <= 5000);
     }
 }
 
@@ -207,8 +208,8 @@ test_list_objects(void **state)
     struct cf_error err = CF_ERROR_INIT;
 
     (void)state;
-    assert_int_equal(
-        s3_xml_parse_list(S3_LIST_OBJECTS, S(list_aws), collect, &c, &page, &err), CF_OK);
+    assert_int_equal(cf_s3_xml_parse_list(S3_LIST_OBJECTS, S(list_aws), collect, &c, &page, &err),
+                     CF_OK);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.e[0].key, "team/acme/backup/1/db.dump");
     assert_int_equal(c.e[0].size, 1048576);
@@ -229,7 +230,8 @@ test_list_objects(void **state)
         "<DisplayName>test</DisplayName></Owner><Type>Normal</Type></Contents>"
         "<KeyCount>1</KeyCount></ListBucketResult>";
     memset(&c, 0, sizeof(c));
-    assert_int_equal(s3_xml_parse_list(S3_LIST_OBJECTS, S(rgw), collect, &c, &page, &err), CF_OK);
+    assert_int_equal(cf_s3_xml_parse_list(S3_LIST_OBJECTS, S(rgw), collect, &c, &page, &err),
+                     CF_OK);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.e[0].mtime, 1795314100);
     assert_false(page.is_truncated);
@@ -238,16 +240,15 @@ test_list_objects(void **state)
     static const char empty[] = "<ListBucketResult><IsTruncated>false</IsTruncated>"
                                 "</ListBucketResult>";
     memset(&c, 0, sizeof(c));
-    assert_int_equal(s3_xml_parse_list(S3_LIST_OBJECTS, S(empty), collect, &c, &page, &err),
+    assert_int_equal(cf_s3_xml_parse_list(S3_LIST_OBJECTS, S(empty), collect, &c, &page, &err),
                      CF_OK);
     assert_int_equal(c.n, 0);
 
     /* the callback stops the walk with its own error */
     memset(&c, 0, sizeof(c));
     c.stop_after = 1;
-    assert_int_equal(
-        s3_xml_parse_list(S3_LIST_OBJECTS, S(list_aws), collect, &c, &page, &err),
-        CF_ERR_CANCELLED);
+    assert_int_equal(cf_s3_xml_parse_list(S3_LIST_OBJECTS, S(list_aws), collect, &c, &page, &err),
+                     CF_ERR_CANCELLED);
     assert_int_equal(c.n, 1);
 }
 
@@ -276,7 +277,7 @@ test_list_versions(void **state)
     struct cf_error err = CF_ERROR_INIT;
 
     (void)state;
-    assert_int_equal(s3_xml_parse_list(S3_LIST_VERSIONS, S(xml), collect, &c, &page, &err),
+    assert_int_equal(cf_s3_xml_parse_list(S3_LIST_VERSIONS, S(xml), collect, &c, &page, &err),
                      CF_OK);
     assert_int_equal(c.n, 3);
     assert_string_equal(c.e[0].version_id, "mFrJftDyLBa2NUrdZZlxb4y8BSdIBqf");
@@ -312,7 +313,8 @@ test_list_uploads(void **state)
     struct cf_error err = CF_ERROR_INIT;
 
     (void)state;
-    assert_int_equal(s3_xml_parse_list(S3_LIST_UPLOADS, S(xml), collect, &c, &page, &err), CF_OK);
+    assert_int_equal(cf_s3_xml_parse_list(S3_LIST_UPLOADS, S(xml), collect, &c, &page, &err),
+                     CF_OK);
     assert_int_equal(c.n, 1);
     assert_string_equal(c.e[0].key, "u/killed");
     assert_string_equal(c.e[0].upload_id, "2~-e43fUB2Pw-x_4L1Uz0ALfrx8yJHo3B");
@@ -328,7 +330,7 @@ expect_bad_list(enum s3_list_kind kind, const char *xml)
     struct s3_list_page page;
     struct cf_error err = CF_ERROR_INIT;
 
-    assert_int_equal(s3_xml_parse_list(kind, xml, strlen(xml), collect, &c, &page, &err),
+    assert_int_equal(cf_s3_xml_parse_list(kind, xml, strlen(xml), collect, &c, &page, &err),
                      CF_ERR_REMOTE);
     assert_non_null(strstr(err.msg, "could not parse S3 response: "));
     if (getenv("TEST_VERBOSE") != NULL)
@@ -387,9 +389,9 @@ test_list_malformed(void **state)
         struct s3_list_page page;
         struct cf_error err = CF_ERROR_INIT;
 
-        assert_int_equal(s3_xml_parse_list(S3_LIST_OBJECTS, big, strlen(big), collect, &c, &page,
-                                           &err),
-                         CF_OK);
+        assert_int_equal(
+            cf_s3_xml_parse_list(S3_LIST_OBJECTS, big, strlen(big), collect, &c, &page, &err),
+            CF_OK);
         assert_int_equal(strlen(c.e[0].key), S3_KEY_MAX);
     }
     free(big);
@@ -410,18 +412,18 @@ test_error(void **state)
     char code[64], msg[256];
 
     (void)state;
-    assert_true(s3_xml_parse_error(S(rgw), code, sizeof(code), msg, sizeof(msg)));
+    assert_true(cf_s3_xml_parse_error(S(rgw), code, sizeof(code), msg, sizeof(msg)));
     assert_string_equal(code, "AccessDenied");
     assert_string_equal(msg, "forbidden by object lock");
-    assert_true(s3_xml_parse_error(S(aws), code, sizeof(code), msg, sizeof(msg)));
+    assert_true(cf_s3_xml_parse_error(S(aws), code, sizeof(code), msg, sizeof(msg)));
     assert_string_equal(code, "NoSuchKey");
-    assert_false(s3_xml_parse_error(S("<Error><Message>m</Message></Error>"), code, sizeof(code),
-                                    msg, sizeof(msg)));
+    assert_false(cf_s3_xml_parse_error(S("<Error><Message>m</Message></Error>"), code, sizeof(code),
+                                       msg, sizeof(msg)));
     assert_string_equal(code, "");
-    assert_false(s3_xml_parse_error(S("<html>502 Bad Gateway</html>"), code, sizeof(code), msg,
-                                    sizeof(msg)));
-    assert_false(s3_xml_parse_error("", 0, code, sizeof(code), msg, sizeof(msg)));
-    assert_false(s3_xml_parse_error(NULL, 0, code, sizeof(code), msg, sizeof(msg)));
+    assert_false(cf_s3_xml_parse_error(S("<html>502 Bad Gateway</html>"), code, sizeof(code), msg,
+                                       sizeof(msg)));
+    assert_false(cf_s3_xml_parse_error("", 0, code, sizeof(code), msg, sizeof(msg)));
+    assert_false(cf_s3_xml_parse_error(NULL, 0, code, sizeof(code), msg, sizeof(msg)));
 }
 
 static void
@@ -447,31 +449,31 @@ test_upload_id_and_complete(void **state)
     struct cf_error err = CF_ERROR_INIT;
 
     (void)state;
-    assert_int_equal(s3_xml_parse_upload_id(S(init), id, sizeof(id), &err), CF_OK);
+    assert_int_equal(cf_s3_xml_parse_upload_id(S(init), id, sizeof(id), &err), CF_OK);
     assert_string_equal(id, "2~rIFgaBefE9YbxvNJga1-i7eaNu4P7RU");
-    assert_int_equal(s3_xml_parse_upload_id(S("<InitiateMultipartUploadResult><UploadId/>"
-                                              "</InitiateMultipartUploadResult>"),
-                                            id, sizeof(id), &err),
+    assert_int_equal(cf_s3_xml_parse_upload_id(S("<InitiateMultipartUploadResult><UploadId/>"
+                                                 "</InitiateMultipartUploadResult>"),
+                                               id, sizeof(id), &err),
                      CF_ERR_REMOTE);
 
     cf_error_clear(&err);
-    assert_int_equal(s3_xml_parse_complete(S(done_rgw), etag, sizeof(etag), code, sizeof(code),
-                                           msg, sizeof(msg), &err),
+    assert_int_equal(cf_s3_xml_parse_complete(S(done_rgw), etag, sizeof(etag), code, sizeof(code),
+                                              msg, sizeof(msg), &err),
                      CF_OK);
     assert_string_equal(etag, ""); /* Ceph Pacific */
     assert_string_equal(code, "");
-    assert_int_equal(s3_xml_parse_complete(S(done_aws), etag, sizeof(etag), code, sizeof(code),
-                                           msg, sizeof(msg), &err),
+    assert_int_equal(cf_s3_xml_parse_complete(S(done_aws), etag, sizeof(etag), code, sizeof(code),
+                                              msg, sizeof(msg), &err),
                      CF_OK);
     assert_string_equal(etag, "\"3858f62230ac3c915f300c664312c11f-9\"");
     /* 200 OK with an error in the body */
-    assert_int_equal(s3_xml_parse_complete(S(done_err), etag, sizeof(etag), code, sizeof(code),
-                                           msg, sizeof(msg), &err),
+    assert_int_equal(cf_s3_xml_parse_complete(S(done_err), etag, sizeof(etag), code, sizeof(code),
+                                              msg, sizeof(msg), &err),
                      CF_OK);
     assert_string_equal(code, "InternalError");
     assert_string_equal(msg, "We encountered an internal error.");
-    assert_int_equal(s3_xml_parse_complete(S("<Other/>"), etag, sizeof(etag), code,
-                                           sizeof(code), msg, sizeof(msg), &err),
+    assert_int_equal(cf_s3_xml_parse_complete(S("<Other/>"), etag, sizeof(etag), code, sizeof(code),
+                                              msg, sizeof(msg), &err),
                      CF_ERR_REMOTE);
 }
 
@@ -489,23 +491,23 @@ test_retention(void **state)
     struct cf_error err = CF_ERROR_INIT;
 
     (void)state;
-    assert_int_equal(s3_xml_parse_retention(S(rgw), mode, sizeof(mode), &t, &err), CF_OK);
+    assert_int_equal(cf_s3_xml_parse_retention(S(rgw), mode, sizeof(mode), &t, &err), CF_OK);
     assert_string_equal(mode, "COMPLIANCE");
     assert_int_equal(t, 1795306126);
     t = 0;
-    assert_int_equal(s3_xml_parse_retention(S(aws), mode, sizeof(mode), &t, &err), CF_OK);
+    assert_int_equal(cf_s3_xml_parse_retention(S(aws), mode, sizeof(mode), &t, &err), CF_OK);
     assert_string_equal(mode, "GOVERNANCE");
     assert_int_equal(t, 1795306126);
     t = 7;
-    assert_int_equal(s3_xml_parse_retention(S("<Retention><Mode>COMPLIANCE</Mode></Retention>"),
-                                            mode, sizeof(mode), &t, &err),
+    assert_int_equal(cf_s3_xml_parse_retention(S("<Retention><Mode>COMPLIANCE</Mode></Retention>"),
+                                               mode, sizeof(mode), &t, &err),
                      CF_ERR_REMOTE);
     assert_int_equal(t, 7);
     cf_error_clear(&err);
     assert_int_equal(
-        s3_xml_parse_retention(S("<Retention><RetainUntilDate>tomorrow</RetainUntilDate>"
-                                 "</Retention>"),
-                               mode, sizeof(mode), &t, &err),
+        cf_s3_xml_parse_retention(S("<Retention><RetainUntilDate>tomorrow</RetainUntilDate>"
+                                    "</Retention>"),
+                                  mode, sizeof(mode), &t, &err),
         CF_ERR_REMOTE);
 }
 
@@ -521,22 +523,22 @@ test_lock_config_and_versioning(void **state)
     struct cf_error err = CF_ERROR_INIT;
 
     (void)state;
-    assert_int_equal(s3_xml_parse_lock_config(S(on), &is_on, &err), CF_OK);
+    assert_int_equal(cf_s3_xml_parse_lock_config(S(on), &is_on, &err), CF_OK);
     assert_true(is_on);
-    assert_int_equal(s3_xml_parse_lock_config(S("<ObjectLockConfiguration/>"), &is_on, &err),
+    assert_int_equal(cf_s3_xml_parse_lock_config(S("<ObjectLockConfiguration/>"), &is_on, &err),
                      CF_OK);
     assert_false(is_on);
-    assert_int_equal(s3_xml_parse_lock_config(S("<Error/>"), &is_on, &err), CF_ERR_REMOTE);
+    assert_int_equal(cf_s3_xml_parse_lock_config(S("<Error/>"), &is_on, &err), CF_ERR_REMOTE);
     assert_int_equal(
-        s3_xml_parse_versioning(S("<VersioningConfiguration xmlns=\"x\"><Status>Enabled</Status>"
-                                  "</VersioningConfiguration>"),
-                                &is_on, &err),
+        cf_s3_xml_parse_versioning(S("<VersioningConfiguration xmlns=\"x\"><Status>Enabled</Status>"
+                                     "</VersioningConfiguration>"),
+                                   &is_on, &err),
         CF_OK);
     assert_true(is_on);
     assert_int_equal(
-        s3_xml_parse_versioning(S("<VersioningConfiguration><Status>Suspended</Status>"
-                                  "</VersioningConfiguration>"),
-                                &is_on, &err),
+        cf_s3_xml_parse_versioning(S("<VersioningConfiguration><Status>Suspended</Status>"
+                                     "</VersioningConfiguration>"),
+                                   &is_on, &err),
         CF_OK);
     assert_false(is_on);
 }
