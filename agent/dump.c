@@ -226,6 +226,63 @@ collect_counts(void *arg, struct cf_error *err)
     return CF_OK;
 }
 
+/*
+ * What a drill checks beside the row counts, from the dump's snapshot: the
+ * sequences the dump holds and its large objects.  A schema dump (managed
+ * formula) carries no large object (pg_dump --schema leaves them out): if
+ * the tenant's role owns any, the backup fails rather than lose them.
+ */
+static cf_err
+record_content(PGconn *conn, const struct cf_dump_job *job, struct cf_manifest_object *o,
+               struct cf_error *err)
+{
+    static const char *seq_sql =
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' "
+        "AND c.relpersistence <> 't' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "AND n.nspname !~ '^pg_(toast|temp)' AND ($1::text IS NULL OR n.nspname = $1) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+        "AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1";
+    static const char *lo_sql =
+        "SELECT count(*) FROM pg_largeobject_metadata WHERE $1::text IS NULL "
+        "OR lomowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)";
+    const char *params[1] = {job->schema};
+    PGresult *res = NULL;
+    cf_err rc;
+
+    if ((rc = cf_pg_exec(conn, seq_sql, 1, params, &res, err)) != CF_OK)
+        return rc;
+    o->sequences = calloc((size_t)PQntuples(res) + 1, sizeof(*o->sequences));
+    for (int i = 0; o->sequences != NULL && i < PQntuples(res); i++) {
+        if ((o->sequences[i] = strdup(PQgetvalue(res, i, 0))) == NULL)
+            break;
+        o->n_sequences = (size_t)i + 1;
+    }
+    if (o->sequences == NULL || o->n_sequences != (size_t)PQntuples(res)) {
+        PQclear(res);
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    }
+    PQclear(res);
+    if ((rc = cf_pg_exec(conn, lo_sql, 1, params, &res, err)) != CF_OK)
+        return rc;
+    o->large_objects = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    if (job->schema != NULL && o->large_objects > 0) {
+        cf_error_setf(err, CF_ERR_CONFIG, "the tenant's role owns %lld large object(s), which a "
+                      "backup of schema \"%s\" cannot carry", (long long)o->large_objects,
+                      job->schema);
+        cf_error_detail(err, "pg_dump --schema leaves large objects out: restoring such a backup "
+                             "would lose them without a word.");
+        cf_error_hint(err, "Store that content in a bytea column of the schema, or protect the "
+                           "tenant with formula = onprem (a whole database).");
+        return CF_ERR_CONFIG;
+    }
+    if (job->schema != NULL)
+        o->large_objects = 0; /* what the dump carries */
+    o->has_content = true;
+    return CF_OK;
+}
+
 /* Start pg_dump on the exported snapshot. */
 static cf_err
 start_pg_dump(const struct cf_dump_job *job, const char *snapshot, int server_version,
@@ -287,7 +344,8 @@ cf_dump_database(const struct cf_dump_job *job, struct cf_manifest_object *o,
         goto out;
     (void)snprintf(snapshot, sizeof(snapshot), "%s", PQgetvalue(res, 0, 0));
     counts.conn = conn;
-    if (job->row_counts && (rc = build_count_sql(&counts, job->schema, err)) != CF_OK)
+    if ((rc = record_content(conn, job, o, err)) != CF_OK ||
+        (job->row_counts && (rc = build_count_sql(&counts, job->schema, err)) != CF_OK))
         goto out;
     if ((rc = start_pg_dump(job, snapshot, PQserverVersion(conn), &src, err)) != CF_OK)
         goto out;

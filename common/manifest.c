@@ -19,8 +19,8 @@ cf_format_time(int64_t t, char *buf, size_t size)
         (void)snprintf(buf, size, "?");
 }
 
-static int64_t
-parse_time(const char *s)
+int64_t
+cf_parse_time(const char *s)
 {
     struct tm tm;
     const char *end;
@@ -57,6 +57,14 @@ object_to_json(const struct cf_manifest_object *o)
     }
     json_object_set_new(j, "row_counts", tables);
     json_object_set_new(j, "row_count_seconds", json_real(o->count_seconds));
+    if (o->has_content) {
+        json_t *seqs = json_array();
+
+        for (size_t i = 0; i < o->n_sequences; i++)
+            json_array_append_new(seqs, json_string(o->sequences[i]));
+        json_object_set_new(j, "sequences", seqs);
+        json_object_set_new(j, "large_objects", json_integer((json_int_t)o->large_objects));
+    }
     return j;
 }
 
@@ -151,17 +159,21 @@ static int
 object_from_json(json_t *j, struct cf_manifest_object *o, struct cf_error *err)
 {
     const char *name, *kind, *sha;
-    json_t *db = NULL, *tables = NULL, *secs = NULL;
+    json_t *db = NULL, *tables = NULL, *secs = NULL, *seqs = NULL, *los = NULL;
     json_int_t plain, comp, stored;
     const char *key;
     json_t *val;
     size_t i = 0;
 
-    if (json_unpack(j, "{s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:o, s?o}", "name", &name, "kind",
-                    &kind, "database", &db, "sha256", &sha, "plain_bytes", &plain,
+    if (json_unpack(j, "{s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:o, s?o, s?o, s?o}", "name", &name,
+                    "kind", &kind, "database", &db, "sha256", &sha, "plain_bytes", &plain,
                     "compressed_bytes", &comp, "stored_bytes", &stored, "row_counts", &tables,
-                    "row_count_seconds", &secs) != 0 ||
+                    "row_count_seconds", &secs, "sequences", &seqs, "large_objects",
+                    &los) != 0 ||
         strlen(sha) != 64 || !json_is_object(tables) || plain < 0 || comp < 0 || stored < 0)
+        return -1;
+    if ((seqs != NULL) != (los != NULL) || (seqs != NULL && !json_is_array(seqs)) ||
+        (los != NULL && (!json_is_integer(los) || json_integer_value(los) < 0)))
         return -1;
     if (cf_object_kind_parse(kind, name, &o->kind, err) != CF_OK)
         return -1; /* never guessed: an unknown kind is not a dump */
@@ -184,6 +196,18 @@ object_from_json(json_t *j, struct cf_manifest_object *o, struct cf_error *err)
         if (o->tables[i - 1].name == NULL)
             return -1;
     }
+    if (seqs == NULL)
+        return 0;
+    o->has_content = true;
+    o->large_objects = (int64_t)json_integer_value(los);
+    o->sequences = calloc(json_array_size(seqs) + 1, sizeof(*o->sequences));
+    if (o->sequences == NULL)
+        return -1;
+    json_array_foreach(seqs, i, val) {
+        if (!json_is_string(val) || (o->sequences[i] = strdup(json_string_value(val))) == NULL)
+            return -1;
+        o->n_sequences = i + 1;
+    }
     return 0;
 }
 
@@ -199,8 +223,8 @@ retention_from_json(json_t *j, struct cf_manifest *m)
         (strcmp(cls, "daily") != 0 && strcmp(cls, "weekly") != 0 && strcmp(cls, "monthly") != 0))
         return -1;
     m->retention_class = strdup(cls);
-    m->expires = parse_time(expires);
-    m->lock_until = json_is_string(lock) ? parse_time(json_string_value(lock)) : 0;
+    m->expires = cf_parse_time(expires);
+    m->lock_until = json_is_string(lock) ? cf_parse_time(json_string_value(lock)) : 0;
     if (m->retention_class == NULL || m->expires < 0 || m->lock_until < 0 ||
         (!json_is_string(lock) && !json_is_null(lock)))
         return -1;
@@ -283,8 +307,8 @@ manifest_from_root(json_t *root, struct cf_manifest *m, struct cf_error *err)
     m->hostname = strdup(host);
     m->coffre_version = strdup(cv);
     m->globals_note = dup_opt(note);
-    m->start_time = parse_time(start);
-    m->stop_time = parse_time(stop);
+    m->start_time = cf_parse_time(start);
+    m->stop_time = cf_parse_time(stop);
     if (m->start_time < 0 || m->stop_time < 0)
         return -1;
     /* manifests written before classes existed have no "retention": unknown class */
@@ -340,6 +364,9 @@ cf_manifest_object_clear(struct cf_manifest_object *o)
     for (size_t i = 0; i < o->n_tables; i++)
         free(o->tables[i].name);
     free(o->tables);
+    for (size_t i = 0; i < o->n_sequences; i++)
+        free(o->sequences[i]);
+    free(o->sequences);
     memset(o, 0, sizeof(*o));
 }
 

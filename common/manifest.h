@@ -32,6 +32,11 @@ struct cf_manifest_object {
     struct cf_table_count *tables;
     size_t n_tables;
     double count_seconds; /* time spent counting rows */
+    /* dumps, from the dump's snapshot, for drills (absent from older manifests): */
+    bool has_content;     /* sequences and large_objects were recorded */
+    char **sequences;     /* "schema"."sequence", quoted as by quote_ident */
+    size_t n_sequences;
+    int64_t large_objects; /* large objects the dump carries */
 };
 
 struct cf_manifest_tablespace {
@@ -87,5 +92,7 @@ void cf_manifest_object_clear(struct cf_manifest_object *o);
 
 /* "2026-11-22T02:00:00Z" */
 void cf_format_time(int64_t t, char *buf, size_t size);
+/* The reverse of cf_format_time; -1 if s is not of that form. */
+int64_t cf_parse_time(const char *s);
 
 #endif

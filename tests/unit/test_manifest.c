@@ -49,6 +49,11 @@ fill(struct cf_manifest *m)
     o.tables[0].rows = 42;
     o.tables[1].name = strdup("\"données\".\"clients_é\"");
     o.tables[1].rows = 0;
+    o.has_content = true;
+    o.n_sequences = 1;
+    o.sequences = calloc(1, sizeof(*o.sequences));
+    o.sequences[0] = strdup("app.orders_id_seq");
+    o.large_objects = 4;
     assert_int_equal(cf_manifest_add(m, &o, &err), CF_OK);
 }
 
@@ -86,6 +91,18 @@ test_round_trip(void **state)
                      back->objects[0].tables[k].rows == m.objects[0].tables[i].rows;
         assert_true(found);
     }
+    assert_true(back->objects[0].has_content);
+    assert_int_equal(back->objects[0].n_sequences, 1);
+    assert_string_equal(back->objects[0].sequences[0], "app.orders_id_seq");
+    assert_int_equal(back->objects[0].large_objects, 4);
+    free(json);
+    cf_manifest_free(back);
+    /* a manifest written before sequences and large objects were recorded still reads */
+    m.objects[0].has_content = false;
+    assert_int_equal(cf_manifest_to_json(&m, &json, &len, &err), CF_OK);
+    assert_null(strstr(json, "large_objects"));
+    assert_int_equal(cf_manifest_from_json(json, len, "m", &back, &err), CF_OK);
+    assert_false(back->objects[0].has_content);
     free(json);
     cf_manifest_free(back);
     cf_manifest_clear(&m);
