@@ -27,7 +27,11 @@ const char cf_cli_restore_usage[] =
     "                  new one (the old database must have no open session)\n"
     "  --db NAME       which database of the backup (when it holds several)\n"
     "  --schema S      restore only schema S\n"
-    "  --table T       restore only table T (with --schema to qualify it)\n"
+    "  --table T       restore only table T (with --schema to qualify it): its\n"
+    "                  definition and data, as pg_restore -t (not its indexes)\n"
+    "  --definitions   with --table: every definition of the dump first (types,\n"
+    "                  functions, tables), then only T's data; for a table whose\n"
+    "                  column types or defaults live elsewhere in the dump\n"
     "  --jobs N        parallel pg_restore (needs --create or --replace; decrypts\n"
     "                  to a private temporary file in $TMPDIR first)\n"
     "  --no-owner      do not restore object ownership\n";
@@ -40,7 +44,7 @@ cf_cli_restore(struct cf_cli_run *run, int argc, char **argv, struct cf_error *e
         {"schema", required_argument, NULL, 's'}, {"table", required_argument, NULL, 'T'},
         {"jobs", required_argument, NULL, 'j'},   {"create", no_argument, NULL, 'C'},
         {"replace", no_argument, NULL, 'K'},       {"no-owner", no_argument, NULL, 'O'},
-        {NULL, 0, NULL, 0}};
+        {"definitions", no_argument, NULL, 'D'},   {NULL, 0, NULL, 0}};
     struct cf_restore_opts ro;
     struct cf_restore_result res;
     int ch;
@@ -68,6 +72,7 @@ cf_cli_restore(struct cf_cli_run *run, int argc, char **argv, struct cf_error *e
         case 'C': ro.create = true; break;
         case 'K': ro.replace = true; break;
         case 'O': ro.no_owner = true; break;
+        case 'D': ro.definitions = true; break;
         default: return cf_cli_usage_error(err, "invalid option for %s", "restore");
         }
     }
@@ -77,6 +82,8 @@ cf_cli_restore(struct cf_cli_run *run, int argc, char **argv, struct cf_error *e
     cf_log_set_field("COFFRE_BACKUP_ID", ro.id);
     if (ro.target == NULL)
         return cf_cli_usage_error(err, "%s needs --target CONNINFO", "restore");
+    if (ro.definitions && ro.table == NULL)
+        return cf_cli_usage_error(err, "--definitions goes with --table");
     if (cf_restore_run(&ro, &res, err) != CF_OK)
         return err->code;
     cf_log_info("restored database \"%s\" of backup %s into \"%s\" (%llu bytes) in %.0f s",

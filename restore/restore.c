@@ -20,6 +20,7 @@
 struct job {
     const struct cf_repo *repo;
     const struct cf_restore_opts *o;
+    struct cf_restore_result *res;
     struct cf_manifest *m;
     const struct cf_manifest_object *obj;
     uint8_t sha[CF_SHA256_BYTES];
@@ -108,10 +109,22 @@ check_empty(struct job *j, struct cf_error *err)
     return CF_OK;
 }
 
+static double
+now_seconds(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+enum section { ALL_SECTIONS, DATA_SECTIONS, POST_DATA, PRE_DATA, DATA_ONLY };
+
 /* pg_restore's argument vector; file NULL reads stdin; list: a -L file or NULL. */
 static void
 restore_argv(const struct job *j, const char *conn, const char *file, const char *list,
-             char *tool, size_t tsize, char *jobs, size_t jsize, const char *argv[20])
+             enum section sec, char *tool, size_t tsize, char *jobs, size_t jsize,
+             const char *argv[24])
 {
     int a = 0;
 
@@ -123,6 +136,16 @@ restore_argv(const struct job *j, const char *conn, const char *file, const char
         argv[a++] = "--single-transaction";
     if (j->o->no_owner)
         argv[a++] = "--no-owner";
+    if (j->o->no_acl)
+        argv[a++] = "--no-privileges";
+    if (j->o->no_tablespaces)
+        argv[a++] = "--no-tablespaces";
+    if (sec == DATA_SECTIONS || sec == PRE_DATA)
+        argv[a++] = "--section=pre-data";
+    if (sec == DATA_SECTIONS || sec == DATA_ONLY)
+        argv[a++] = "--section=data";
+    if (sec == POST_DATA)
+        argv[a++] = "--section=post-data";
     if (list != NULL) {
         argv[a++] = "--use-list";
         argv[a++] = list;
@@ -142,10 +165,10 @@ static cf_err
 stream_restore(struct job *j, const char *conn, struct cf_error *err)
 {
     char tool[512], jobs[32];
-    const char *argv[20];
+    const char *argv[24];
     struct cf_sink *child = NULL;
 
-    restore_argv(j, conn, NULL, NULL, tool, sizeof(tool), jobs, sizeof(jobs), argv);
+    restore_argv(j, conn, NULL, NULL, ALL_SECTIONS, tool, sizeof(tool), jobs, sizeof(jobs), argv);
     if (cf_child_sink_new(argv, NULL, &child, err) != CF_OK)
         return err->code;
     return cf_repo_get(j->repo, j->o->id, j->obj->name, CF_OBJ_DUMP, j->sha, child, err);
@@ -265,9 +288,30 @@ cf_restore_filter_toc(const char *all, const char *selected, const char *schema,
     return kept;
 }
 
-/* Write the -L list for a selective restore (cf_restore_filter_toc) into a new 0600 file. */
+/* Keep only the TABLE DATA lines of a -L list (in place). */
+static void
+keep_data_lines(char *text)
+{
+    char *out = text;
+
+    for (char *line = text; *line != '\0';) {
+        char *eol = strchr(line, '\n');
+        size_t n = eol != NULL ? (size_t)(eol - line) + 1 : strlen(line);
+
+        if (memmem(line, n, " TABLE DATA ", 12) != NULL) {
+            memmove(out, line, n);
+            out += n;
+        }
+        line += n;
+    }
+    *out = '\0';
+}
+
+/* Write the -L list for a selective restore (cf_restore_filter_toc) into a new 0600 file;
+ * data_only: its TABLE DATA entries only. */
 static cf_err
-write_list(const struct job *j, const char *file, const char *list, struct cf_error *err)
+write_list(const struct job *j, const char *file, const char *list, bool data_only,
+           struct cf_error *err)
 {
     char *all = NULL, *sel = NULL, *text = NULL;
     size_t kept = 0, len;
@@ -281,6 +325,10 @@ write_list(const struct job *j, const char *file, const char *list, struct cf_er
     if (text == NULL) {
         rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
         goto out;
+    }
+    if (data_only) {
+        keep_data_lines(text);
+        kept = text[0] != '\0';
     }
     if (kept == 0) {
         rc = cf_error_set(err, CF_ERR_USAGE, "nothing in backup %s matches the selection",
@@ -302,15 +350,55 @@ out:
     return rc;
 }
 
+/* One pg_restore of file; *seconds gets how long it took. */
+static cf_err
+pg_restore_step(struct job *j, const char *conn, const char *file, const char *list,
+                enum section sec, double *seconds, struct cf_error *err)
+{
+    char tool[512], jobs[32];
+    const char *argv[24];
+    double t0 = now_seconds();
+    cf_err rc;
+
+    restore_argv(j, conn, file, list, sec, tool, sizeof(tool), jobs, sizeof(jobs), argv);
+    rc = cf_child_run(argv, NULL, NULL, 0, err);
+    if (seconds != NULL)
+        *seconds += now_seconds() - t0;
+    return rc;
+}
+
+/*
+ * The pg_restore runs of a file restore: one; with timed, schema and data,
+ * then indexes and constraints (the phases a drill reports); with
+ * definitions, every definition first, then the selected tables' data.
+ */
+static cf_err
+run_steps(struct job *j, const char *conn, const char *file, const char *list,
+          struct cf_error *err)
+{
+    double *data = &j->res->data_seconds, *index = &j->res->index_seconds;
+
+    if (j->o->definitions && list != NULL) {
+        if (pg_restore_step(j, conn, file, NULL, PRE_DATA, data, err) != CF_OK)
+            return err->code;
+        return pg_restore_step(j, conn, file, list, DATA_ONLY, data, err);
+    }
+    if (!j->o->timed)
+        return pg_restore_step(j, conn, file, list, ALL_SECTIONS, NULL, err);
+    if (pg_restore_step(j, conn, file, list, DATA_SECTIONS, data, err) != CF_OK)
+        return err->code;
+    return pg_restore_step(j, conn, file, list, POST_DATA, index, err);
+}
+
 /* Decrypt and verify into a private file, then pg_restore [-j N] [-L list] file. */
 static cf_err
 file_restore(struct job *j, const char *conn, struct cf_error *err)
 {
-    const char *tmp = getenv("TMPDIR");
-    char dir[4096], file[4200], list[4200], tool[512], jobs[32];
-    const char *argv[20];
+    const char *tmp = j->o->tmpdir != NULL ? j->o->tmpdir : getenv("TMPDIR");
+    char dir[4096], file[4200], list[4200];
     int selective = j->o->schema != NULL || j->o->table != NULL;
     struct cf_sink *out = NULL;
+    double t0 = now_seconds();
     int fd;
     cf_err rc;
 
@@ -327,13 +415,11 @@ file_restore(struct job *j, const char *conn, struct cf_error *err)
         (void)close(fd);
     else
         rc = cf_repo_get(j->repo, j->o->id, j->obj->name, CF_OBJ_DUMP, j->sha, out, err);
+    j->res->fetch_seconds = now_seconds() - t0;
     if (rc == CF_OK && selective)
-        rc = write_list(j, file, list, err);
-    if (rc == CF_OK) {
-        restore_argv(j, conn, file, selective ? list : NULL, tool, sizeof(tool), jobs,
-                     sizeof(jobs), argv);
-        rc = cf_child_run(argv, NULL, NULL, 0, err);
-    }
+        rc = write_list(j, file, list, j->o->definitions, err);
+    if (rc == CF_OK)
+        rc = run_steps(j, conn, file, selective ? list : NULL, err);
     (void)unlink(list);
     (void)unlink(file);
     (void)rmdir(dir);
@@ -348,7 +434,7 @@ run_restore(struct job *j, struct cf_error *err)
 
     if (cf_pg_conninfo_with_db(j->o->target, j->into_db, &conn, err) != CF_OK)
         return err->code;
-    if (j->o->jobs > 1 || j->o->schema != NULL || j->o->table != NULL)
+    if (j->o->jobs > 1 || j->o->schema != NULL || j->o->table != NULL || j->o->timed)
         rc = file_restore(j, conn, err);
     else
         rc = stream_restore(j, conn, err);
@@ -456,15 +542,6 @@ restore_existing(struct job *j, struct cf_error *err)
     return run_restore(j, err);
 }
 
-static double
-now_seconds(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 cf_err
 cf_restore_run(const struct cf_restore_opts *o, struct cf_restore_result *res,
                struct cf_error *err)
@@ -478,6 +555,9 @@ cf_restore_run(const struct cf_restore_opts *o, struct cf_restore_result *res,
     memset(&j, 0, sizeof(j));
     j.repo = repo;
     j.o = o;
+    j.res = res;
+    if (o->timed && !o->create && !o->replace)
+        return cf_error_set(err, CF_ERR_USAGE, "a timed restore needs create or replace");
     if ((rc = cf_pg_check_conninfo(o->target, "--target", err)) != CF_OK)
         return rc;
     j.target_db = cf_pg_conninfo_dbname(o->target);

@@ -39,7 +39,16 @@ struct cf_restore_opts {
     bool create;            /* the target database must not exist */
     bool replace;           /* swap in a new database for an existing one */
     bool no_owner;          /* pg_restore --no-owner */
+    bool no_acl;            /* pg_restore --no-privileges (the roles do not exist there) */
+    bool no_tablespaces;    /* pg_restore --no-tablespaces (a scratch server has none) */
+    bool definitions;       /* with table: restore every definition of the archive first (its
+                               pre-data: types, functions, tables), then only the table's
+                               data, so a table whose types live in its schema loads */
+    bool timed;             /* measure the phases (drills): decrypt and verify into a file,
+                               then pg_restore the schema and data, then the indexes,
+                               constraints and triggers (post-data); needs create or replace */
     const char *bindir;     /* [postgres] bindir, or NULL */
+    const char *tmpdir;     /* where a file restore decrypts the archive: NULL, $TMPDIR, /tmp */
 };
 
 struct cf_restore_result {
@@ -48,6 +57,10 @@ struct cf_restore_result {
     char old_db[64];        /* replace: where the previous database was kept; "" otherwise */
     uint64_t plain_bytes;   /* the dump's size */
     double seconds;
+    /* with timed: */
+    double fetch_seconds;   /* read, decrypt, decompress and verify into the file */
+    double data_seconds;    /* pg_restore --section=pre-data --section=data */
+    double index_seconds;   /* pg_restore --section=post-data */
 };
 
 /* On failure nothing is left that looks restored (see above); res is filled on success. */
