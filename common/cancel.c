@@ -5,8 +5,10 @@
 
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t received;
+static unsigned alarm_seconds; /* the time limit set by cf_cancel_alarm, for its message */
 
 static void
 on_signal(int sig)
@@ -28,6 +30,26 @@ cf_cancel_install(void)
     (void)sigaction(SIGHUP, &sa, NULL);
 }
 
+void
+cf_cancel_alarm(unsigned seconds)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    (void)sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    (void)sigaction(SIGALRM, &sa, NULL);
+    alarm_seconds = seconds;
+    (void)alarm(seconds);
+}
+
+bool
+cf_cancel_timed_out(void)
+{
+    return received == SIGALRM;
+}
+
 bool
 cf_cancel_requested(void)
 {
@@ -47,8 +69,12 @@ cf_cancel_check(struct cf_error *err)
 
     if (sig == 0)
         return CF_OK;
-    cf_error_setf(err, CF_ERR_CANCELLED, "interrupted by signal %s",
-                  sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+    if (sig == SIGALRM)
+        cf_error_setf(err, CF_ERR_CANCELLED, "interrupted: the time limit of %u s was reached",
+                      alarm_seconds);
+    else
+        cf_error_setf(err, CF_ERR_CANCELLED, "interrupted by signal %s",
+                      sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
     cf_error_detail(err, "The operation was stopped before it completed; nothing was recorded "
                          "as done.");
     return CF_ERR_CANCELLED;

@@ -15,6 +15,14 @@
 #include "common/error.h"
 
 void cf_cancel_install(void);
+/*
+ * A time limit: SIGALRM after seconds (0: none, and cancels an earlier one)
+ * stops the operation like SIGTERM, reported as "interrupted: the time limit
+ * of N s was reached".
+ */
+void cf_cancel_alarm(unsigned seconds);
+/* The stop came from the time limit. */
+bool cf_cancel_timed_out(void);
 bool cf_cancel_requested(void);
 /* CF_OK, or CF_ERR_CANCELLED "interrupted by signal SIGTERM" once a signal arrived. */
 cf_err cf_cancel_check(struct cf_error *err);

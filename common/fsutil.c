@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,54 @@ cf_write_all(int fd, const void *data, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+cf_err
+cf_read_file(const char *path, const char *what, size_t max, char **out, size_t *len,
+             struct cf_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char *buf = NULL;
+    size_t used = 0;
+
+    if (fd < 0)
+        return cf_error_set_errno(err, CF_ERR_CONFIG, errno, "could not read %s \"%s\"", what,
+                                  path);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+        int e = errno;
+
+        (void)close(fd);
+        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
+            return cf_error_set(err, CF_ERR_CONFIG, "%s \"%s\" is larger than %zu bytes", what,
+                                path, max);
+        return cf_error_set_errno(err, CF_ERR_CONFIG, S_ISREG(st.st_mode) ? e : EINVAL,
+                                  "could not read %s \"%s\"", what, path);
+    }
+    if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+        (void)close(fd);
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    }
+    while (used < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + used, (size_t)st.st_size - used);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+
+            free(buf);
+            (void)close(fd);
+            return cf_error_set_errno(err, CF_ERR_CONFIG, e, "could not read %s \"%s\"", what,
+                                      path);
+        }
+        used += (size_t)n;
+    }
+    (void)close(fd);
+    buf[used] = '\0';
+    *out = buf;
+    *len = used;
+    return CF_OK;
 }
 
 /* ---- atomic replacement ------------------------------------------------ */

@@ -53,6 +53,11 @@ cf_err cf_write_atomic(const char *path, const void *data, size_t len, mode_t mo
 /* Write all of data to fd (EINTR retried); -1 with errno on failure. */
 int cf_write_all(int fd, const void *data, size_t len);
 
+/* Read the whole regular file at path (at most max bytes, else CF_ERR_CONFIG
+ * naming it) into *out, NUL-terminated, malloc'd; what names it in messages. */
+cf_err cf_read_file(const char *path, const char *what, size_t max, char **out, size_t *len,
+                    struct cf_error *err);
+
 /* Remove path recursively without following symlinks; keep_root: remove
  * only what is inside.  Best effort (cleanup paths): cannot fail. */
 void cf_remove_tree(const char *path, bool keep_root);

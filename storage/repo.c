@@ -368,34 +368,28 @@ cf_repo_list_backups(const struct cf_repo *r, struct cf_backup_entry **out, size
 }
 
 cf_err
-cf_repo_record_verify(const struct cf_repo *r, const char *id, int64_t lock_until, bool ok,
-                      const char *problem, struct cf_error *err)
+cf_repo_put_record(const struct cf_repo *r, const char *id, const char *prefix,
+                   int64_t lock_until, const char *text, char *name, size_t name_size,
+                   struct cf_error *err)
 {
-    char name[64], when[32];
     struct cf_repo locked = *r;
     struct cf_backup_sizes sizes;
     struct cf_source *src = NULL;
-    json_t *j;
-    char *text;
     struct timespec ts;
     time_t now;
     struct tm tm;
-    size_t len;
+    char when[24];
+    int n;
     cf_err rc;
 
     /* microseconds in the name: two runs in one second still sort in order */
     (void)clock_gettime(CLOCK_REALTIME, &ts);
     now = ts.tv_sec;
     (void)gmtime_r(&now, &tm);
-    len = strftime(name, sizeof(name), CF_VERIFY_PREFIX "%Y%m%dT%H%M%SZ", &tm);
-    (void)snprintf(name + len, sizeof(name) - len, "-%06ld", ts.tv_nsec / 1000);
-    cf_format_time((int64_t)now, when, sizeof(when));
-    j = json_pack("{s:s, s:s, s:s, s:s}", "backup", id, "time", when, "result",
-                  ok ? "ok" : "failed", "problem", problem ? problem : "");
-    text = j != NULL ? json_dumps(j, JSON_SORT_KEYS) : NULL;
-    json_decref(j);
-    if (text == NULL)
-        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    (void)strftime(when, sizeof(when), "%Y%m%dT%H%M%SZ", &tm);
+    n = snprintf(name, name_size, "%s%s-%06ld", prefix, when, ts.tv_nsec / 1000);
+    if (n < 0 || (size_t)n >= name_size)
+        return cf_error_set(err, CF_ERR_INTERNAL, "record name \"%s…\" is too long", prefix);
     /* locked like its backup while that lasts; a lock date in the past is refused */
     locked.retain_until =
         (r->st->features & CF_STORAGE_FEAT_OBJECT_LOCK) && lock_until > (int64_t)now ? lock_until
@@ -404,6 +398,33 @@ cf_repo_record_verify(const struct cf_repo *r, const char *id, int64_t lock_unti
     if (rc == CF_OK)
         rc = cf_repo_put(&locked, id, name, CF_OBJ_RECORD, src, &sizes, err);
     cf_source_free(src);
+    return rc;
+}
+
+cf_err
+cf_repo_read_record(const struct cf_repo *r, const char *id, const char *name, char **out,
+                    size_t *len, struct cf_error *err)
+{
+    return read_small(r, id, name, CF_OBJ_RECORD, CF_RECORD_MAX, out, len, err);
+}
+
+cf_err
+cf_repo_record_verify(const struct cf_repo *r, const char *id, int64_t lock_until, bool ok,
+                      const char *problem, struct cf_error *err)
+{
+    char name[64], when[32];
+    json_t *j;
+    char *text;
+    cf_err rc;
+
+    cf_format_time((int64_t)time(NULL), when, sizeof(when));
+    j = json_pack("{s:s, s:s, s:s, s:s}", "backup", id, "time", when, "result",
+                  ok ? "ok" : "failed", "problem", problem ? problem : "");
+    text = j != NULL ? json_dumps(j, JSON_SORT_KEYS) : NULL;
+    json_decref(j);
+    if (text == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    rc = cf_repo_put_record(r, id, CF_VERIFY_PREFIX, lock_until, text, name, sizeof(name), err);
     free(text);
     return rc;
 }
@@ -444,7 +465,7 @@ cf_repo_last_verify(const struct cf_repo *r, const char *id, bool *has_record, b
     *has_record = false;
     if ((rc = cf_storage_list(r->st, prefix, last_cb, &lc, err)) != CF_OK || lc.name[0] == '\0')
         return rc;
-    rc = read_small(r, id, lc.name, CF_OBJ_RECORD, (size_t)64 * 1024, &text, &len, err);
+    rc = cf_repo_read_record(r, id, lc.name, &text, &len, err);
     if (rc == CF_OK) {
         j = json_loadb(text, len, 0, NULL);
         *has_record = true;

@@ -85,6 +85,20 @@ cf_err cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_
  * counts).  record_verify writes one; last_verify reads the latest one.
  */
 #define CF_VERIFY_PREFIX "verify-"
+#define CF_DRILL_PREFIX "drill-"
+#define CF_RECORD_MAX ((size_t)1024 * 1024)
+/*
+ * A record (verification, drill) as a new object of backup id named
+ * "<prefix>YYYYMMDDTHHMMSSZ-uuuuuu" (UTC, microseconds: names sort in time
+ * order), holding text (JSON), locked until lock_until when the storage
+ * locks and that date is still ahead.  The name is written into name.
+ */
+cf_err cf_repo_put_record(const struct cf_repo *r, const char *id, const char *prefix,
+                          int64_t lock_until, const char *text, char *name, size_t name_size,
+                          struct cf_error *err);
+/* Read record name of backup id (at most CF_RECORD_MAX bytes; *out malloc'd, NUL-ended). */
+cf_err cf_repo_read_record(const struct cf_repo *r, const char *id, const char *name, char **out,
+                           size_t *len, struct cf_error *err);
 cf_err cf_repo_record_verify(const struct cf_repo *r, const char *id, int64_t lock_until,
                              bool ok, const char *problem, struct cf_error *err);
 /* *has_record false when the backup was never verified after it was taken. */

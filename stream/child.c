@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@ struct child {
     int fd;          /* our end of the pipe */
     int errfd;       /* memfd holding the child's stderr */
     char name[64];   /* basename of argv[0] */
+    bool any_exit;   /* cf_child_run_status: an exit code is an answer, not a failure */
+    int exit_code;   /* with any_exit: its exit code, or 128 + the signal that ended it */
 };
 
 /* Build environ + extra into a new NULL-terminated array (pointers borrowed). */
@@ -152,6 +155,10 @@ reap(struct child *c, struct cf_error *err)
         return cf_error_set_errno(err, CF_ERR_CHILD, errno, "could not wait for %s", c->name);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return CF_OK;
+    if (c->any_exit) {
+        c->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return CF_OK;
+    }
     stderr_tail(c, tail, sizeof(tail));
     if (WIFEXITED(status))
         cf_error_setf(err, CF_ERR_CHILD, "%s failed with exit code %d", c->name,
@@ -348,9 +355,10 @@ cf_child_sink_new(const char *const argv[], const char *const envp[], struct cf_
     return CF_OK;
 }
 
-cf_err
-cf_child_run(const char *const argv[], const char *const envp[], char **out, size_t max,
-             struct cf_error *err)
+/* Run to the end, capturing stdout (at most max bytes); any_exit: see cf_child_run_status. */
+static cf_err
+run_capture(const char *const argv[], const char *const envp[], bool any_exit, char **out,
+            size_t max, int *exit_code, char *tail, size_t tail_size, struct cf_error *err)
 {
     struct child_source *cs = NULL;
     struct cf_source *src = NULL;
@@ -362,6 +370,8 @@ cf_child_run(const char *const argv[], const char *const envp[], char **out, siz
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     rc = cf_child_source_new(argv, envp, &src, err);
     cs = (struct child_source *)src;
+    if (rc == CF_OK)
+        cs->c.any_exit = any_exit;
     while (rc == CF_OK) {
         char scratch[4096];
         size_t room = max - len;
@@ -373,7 +383,11 @@ cf_child_run(const char *const argv[], const char *const envp[], char **out, siz
         if (room > 0)
             len += n;
     }
-    (void)cs;
+    if (rc == CF_OK && exit_code != NULL) {
+        *exit_code = cs->c.exit_code;
+        if (cs->c.exit_code != 0 && tail != NULL)
+            stderr_tail(&cs->c, tail, tail_size);
+    }
     cf_source_free(src);
     if (rc != CF_OK) {
         free(buf);
@@ -385,6 +399,22 @@ cf_child_run(const char *const argv[], const char *const envp[], char **out, siz
     else
         free(buf);
     return CF_OK;
+}
+
+cf_err
+cf_child_run(const char *const argv[], const char *const envp[], char **out, size_t max,
+             struct cf_error *err)
+{
+    return run_capture(argv, envp, false, out, max, NULL, NULL, 0, err);
+}
+
+cf_err
+cf_child_run_status(const char *const argv[], const char *const envp[], char **out, size_t max,
+                    int *exit_code, char *tail, size_t tail_size, struct cf_error *err)
+{
+    if (tail != NULL && tail_size > 0)
+        tail[0] = '\0';
+    return run_capture(argv, envp, true, out, max, exit_code, tail, tail_size, err);
 }
 
 /* ---- detached children ---------------------------------------------------- */

@@ -49,4 +49,15 @@ cf_err cf_child_spawn_detached(const char *path, const char *const argv[], int k
 cf_err cf_child_run(const char *const argv[], const char *const envp[], char **out, size_t max,
                     struct cf_error *err);
 
+/*
+ * The same for a program whose exit code is an answer (pg_amcheck: 2 means
+ * corruption found): CF_OK once it ran to its end, whatever its exit code
+ * (*exit_code; 128 + N when signal N ended it), with its stdout in *out and,
+ * when it did not exit 0, the end of its stderr in tail.  Failing to start
+ * it, or to read it, is an error as above.
+ */
+cf_err cf_child_run_status(const char *const argv[], const char *const envp[], char **out,
+                           size_t max, int *exit_code, char *tail, size_t tail_size,
+                           struct cf_error *err);
+
 #endif
