@@ -61,6 +61,43 @@ head(struct out *o, const char *name, const char *type, const char *help)
     put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The last recovery drill: when, and per scenario its RTO, RPO and failed checks. */
+static void
+write_drill(struct out *o, const char *inst, const struct cf_alert_facts *f)
+{
+    const struct cf_alert_run *r = &f->runs[CF_RUN_DRILL];
+
+    if (!r->present)
+        return;
+    head(o, "coffre_drill_last_run_timestamp_seconds", "gauge", "When the last drill ended.");
+    put(o, "coffre_drill_last_run_timestamp_seconds{coffre_instance=\"%s\"} %lld\n", inst,
+        (long long)r->end);
+    if (r->last_success > 0) {
+        head(o, "coffre_drill_last_success_timestamp_seconds", "gauge",
+             "When the last drill whose every check passed ended.");
+        put(o, "coffre_drill_last_success_timestamp_seconds{coffre_instance=\"%s\"} %lld\n",
+            inst, (long long)r->last_success);
+    }
+    if (f->n_drill == 0)
+        return;
+    head(o, "coffre_drill_rto_seconds", "gauge",
+         "Time to restore, per scenario, in the last drill.");
+    for (size_t i = 0; i < f->n_drill; i++)
+        put(o, "coffre_drill_rto_seconds{coffre_instance=\"%s\",scenario=\"%s\"} %.3f\n", inst,
+            f->drill[i].name, f->drill[i].rto);
+    head(o, "coffre_drill_rpo_seconds", "gauge",
+         "Data the restore would have lost, per scenario, in the last drill.");
+    for (size_t i = 0; i < f->n_drill; i++)
+        if (f->drill[i].rpo >= 0)
+            put(o, "coffre_drill_rpo_seconds{coffre_instance=\"%s\",scenario=\"%s\"} %.3f\n",
+                inst, f->drill[i].name, f->drill[i].rpo);
+    head(o, "coffre_drill_checks_failed", "gauge",
+         "Checks that failed, per scenario, in the last drill.");
+    for (size_t i = 0; i < f->n_drill; i++)
+        put(o, "coffre_drill_checks_failed{coffre_instance=\"%s\",scenario=\"%s\"} %zu\n",
+            inst, f->drill[i].name, f->drill[i].checks_failed);
+}
+
 cf_err
 cf_ops_write_metrics(const struct cf_ops_env *env, const struct cf_alert_facts *f,
                      struct cf_error *err)
@@ -164,6 +201,7 @@ cf_ops_write_metrics(const struct cf_ops_env *env, const struct cf_alert_facts *
         put(&o, "coffre_wal_archive_lag_seconds{coffre_instance=\"%s\"} %lld\n", inst,
             (long long)(f->now - f->wal_newest));
     }
+    write_drill(&o, inst, f);
     for (size_t i = 0; i < f->n_issues; i++)
         by_sev[f->issues[i].severity]++;
     head(&o, "coffre_health_issues", "gauge", "Alert conditions present, by severity.");

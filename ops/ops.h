@@ -29,6 +29,23 @@ struct cf_ops_env {
     const struct cf_alerts_conf *alerts;       /* thresholds and receivers */
 };
 
+/* The figures of a drill, for the metrics and the status (restore/drill.h has them all). */
+#define CF_OPS_DRILL_SCENARIOS 4
+struct cf_ops_drill {
+    int64_t time;                               /* when it started */
+    struct cf_ops_drill_scenario {
+        char name[16];                          /* simple, partial, total, pitr */
+        bool ok;
+        double rto_s, rpo_s;                    /* rpo_s < 0: not measured */
+        size_t checks_failed;
+    } scenarios[CF_OPS_DRILL_SCENARIOS];
+    size_t n;
+};
+/* Replace the last drill's figures in the state file (the run itself is recorded by
+ * cf_ops_after_run, kind drill). */
+cf_err cf_ops_record_drill(const struct cf_ops_env *env, const struct cf_ops_drill *d,
+                           struct cf_error *err);
+
 /* Record that a run of kind (backup, prune, verify) that started at
  * start ended with run_err (code CF_OK: success), then refresh the metrics and
  * evaluate the alerts.  Failures are logged as warnings. */

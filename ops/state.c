@@ -79,3 +79,31 @@ cf_ops_state_close(struct cf_ops_state *s)
         (void)close(s->lock_fd);   /* releases the flock */
     s->lock_fd = -1;
 }
+
+cf_err
+cf_ops_record_drill(const struct cf_ops_env *env, const struct cf_ops_drill *d,
+                    struct cf_error *err)
+{
+    struct cf_ops_state st;
+    json_t *scenarios = json_object();
+    cf_err rc;
+
+    for (size_t i = 0; i < d->n; i++) {
+        const struct cf_ops_drill_scenario *s = &d->scenarios[i];
+
+        json_object_set_new(scenarios, s->name,
+                            json_pack("{s:b, s:f, s:o, s:I}", "ok", s->ok, "rto_seconds",
+                                      s->rto_s, "rpo_seconds",
+                                      s->rpo_s >= 0 ? json_real(s->rpo_s) : json_null(),
+                                      "checks_failed", (json_int_t)s->checks_failed));
+    }
+    if (cf_ops_state_open(env, &st, err) != CF_OK) {
+        json_decref(scenarios);
+        return err->code;
+    }
+    json_object_set_new(st.root, "drill", json_pack("{s:I, s:o}", "time", (json_int_t)d->time,
+                                                    "scenarios", scenarios));
+    rc = cf_ops_state_save(&st, err);
+    cf_ops_state_close(&st);
+    return rc;
+}

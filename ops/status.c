@@ -39,6 +39,33 @@ read_runs(json_t *state, struct cf_alert_facts *f)
     }
 }
 
+/* The last drill's scenarios, as `coffre drill` recorded them (cf_ops_record_drill). */
+static void
+read_drill(json_t *state, struct cf_alert_facts *f)
+{
+    json_t *d = state != NULL ? json_object_get(state, "drill") : NULL;
+    json_t *scenarios = json_object_get(d, "scenarios"), *v;
+    const char *name;
+
+    if (!json_is_object(scenarios))
+        return;
+    f->drill_time = (int64_t)json_integer_value(json_object_get(d, "time"));
+    json_object_foreach(scenarios, name, v) {
+        struct cf_alert_drill *o;
+
+        if (f->n_drill == sizeof(f->drill) / sizeof(f->drill[0]))
+            break;
+        o = &f->drill[f->n_drill++];
+        (void)snprintf(o->name, sizeof(o->name), "%s", name);
+        o->ok = json_is_true(json_object_get(v, "ok"));
+        o->rto = json_number_value(json_object_get(v, "rto_seconds"));
+        o->rpo = json_is_number(json_object_get(v, "rpo_seconds"))
+                     ? json_number_value(json_object_get(v, "rpo_seconds"))
+                     : -1;
+        o->checks_failed = (size_t)json_integer_value(json_object_get(v, "checks_failed"));
+    }
+}
+
 static void
 gather_wal(const struct cf_repo *repo, struct cf_alert_facts *f)
 {
@@ -109,6 +136,8 @@ gather_backup(const struct cf_repo *repo, const struct cf_backup_entry *e,
     if (item->cls >= CF_CLASS_DAILY && item->cls <= CF_CLASS_MONTHLY)
         f->by_class[item->cls - CF_CLASS_DAILY]++;
     t = m->start_time;
+    if (f->oldest_backup_time == 0 || t < f->oldest_backup_time)
+        f->oldest_backup_time = t;
     f->last_24h += f->now - t <= 86400;
     f->last_7d += f->now - t <= (int64_t)7 * 86400;
     f->last_30d += f->now - t <= (int64_t)30 * 86400;
@@ -143,6 +172,7 @@ cf_ops_gather(const struct cf_ops_env *env, const struct cf_repo *repo, json_t *
     memset(f, 0, sizeof(*f));
     f->now = (int64_t)time(NULL);
     read_runs(state, f);
+    read_drill(state, f);
     if (cf_repo_list_backups(repo, &v, &n, err) != CF_OK) {
         cf_error_context(err, "while gathering the status of instance \"%s\"", env->instance);
         return err->code;

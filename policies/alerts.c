@@ -9,7 +9,7 @@
 
 #include "common/manifest.h"
 
-const char *const cf_alert_kinds[CF_ALERT_KINDS] = {"backup", "prune", "verify"};
+const char *const cf_alert_kinds[CF_ALERT_KINDS] = {"backup", "prune", "verify", "drill"};
 
 const char *
 cf_severity_name(enum cf_severity s)
@@ -63,6 +63,9 @@ eval_runs(struct cf_alert_facts *f)
         {"CoffreVerifyFailed", CF_SEV_CRITICAL,
          "A backup may be damaged: run \"coffre verify --all\", take a new backup, keep the "
          "damaged one for investigation."},
+        {"CoffreDrillFailed", CF_SEV_CRITICAL,
+         "The last recovery drill failed: read its report (coffre drill --history, the JUnit "
+         "or journal of coffre-drill@INSTANCE) and docs/drill.md for the failed check."},
     };
 
     for (size_t k = 0; k < CF_ALERT_KINDS; k++) {
@@ -75,6 +78,33 @@ eval_runs(struct cf_alert_facts *f)
         add_issue(f, what[k].name, what[k].sev, what[k].hint, "the last %s run failed at %s: %s",
                   cf_alert_kinds[k], when, r->error[0] ? r->error : r->error_class);
     }
+}
+
+/* No successful drill for too long; a new instance has the warning age since its first
+ * backup to run one. */
+static void
+eval_drill_age(const struct cf_alerts_conf *th, const char *instance, struct cf_alert_facts *f)
+{
+    const struct cf_alert_run *r = &f->runs[CF_RUN_DRILL];
+    int64_t since = r->present && r->last_success > 0 ? r->last_success : f->oldest_backup_time;
+    int64_t age = f->now - since;
+    enum cf_severity sev = age > th->drill_age_critical  ? CF_SEV_CRITICAL
+                           : age > th->drill_age_warning ? CF_SEV_WARNING
+                                                         : CF_SEV_NONE;
+    char a[32];
+
+    if (f->total_backups == 0 || since <= 0 || sev == CF_SEV_NONE)
+        return;
+    cf_alerts_format_age(age, a, sizeof(a));
+    if (r->present && r->last_success > 0)
+        add_issue(f, "CoffreDrillTooOld", sev,
+                  "Run \"coffre drill\" and check that coffre-drill@INSTANCE.timer is enabled.",
+                  "no successful recovery drill of %s for %s", instance, a);
+    else
+        add_issue(f, "CoffreDrillTooOld", sev,
+                  "Run \"coffre drill\" and check that coffre-drill@INSTANCE.timer is enabled.",
+                  "no successful recovery drill of %s yet, %s after its oldest backup", instance,
+                  a);
 }
 
 void
@@ -145,6 +175,7 @@ cf_alerts_evaluate(const struct cf_alerts_conf *th, const char *instance, struct
         add_issue(f, "CoffreBackupUnreadable", CF_SEV_WARNING,
                   "Run \"coffre list\" and \"coffre verify\" on them.",
                   "%zu backup manifest(s) of %s cannot be read", f->unreadable, instance);
+    eval_drill_age(th, instance, f);
 }
 
 const char *

@@ -37,9 +37,9 @@ struct cf_alert_run {
 };
 
 /* The kinds of run whose outcome is recorded (state.json, metrics, alerts). */
-enum cf_run_kind { CF_RUN_BACKUP = 0, CF_RUN_PRUNE = 1, CF_RUN_VERIFY = 2 };
-#define CF_ALERT_KINDS 3
-/* Their names, indexed by enum cf_run_kind: backup, prune, verify. */
+enum cf_run_kind { CF_RUN_BACKUP = 0, CF_RUN_PRUNE = 1, CF_RUN_VERIFY = 2, CF_RUN_DRILL = 3 };
+#define CF_ALERT_KINDS 4
+/* Their names, indexed by enum cf_run_kind: backup, prune, verify, drill. */
 extern const char *const cf_alert_kinds[CF_ALERT_KINDS];
 
 struct cf_alert_facts {
@@ -64,6 +64,16 @@ struct cf_alert_facts {
     int64_t wal_newest;          /* mtime of the newest WAL object; 0 if none */
     bool wal_listed;
     struct cf_alert_run runs[CF_ALERT_KINDS];
+    int64_t oldest_backup_time;  /* start of the oldest complete backup; 0 if none */
+    /* the scenarios of the last drill (state.json "drill") */
+    struct cf_alert_drill {
+        char name[16];
+        bool ok;
+        double rto, rpo;         /* rpo < 0: not measured */
+        size_t checks_failed;
+    } drill[4];
+    size_t n_drill;
+    int64_t drill_time;
     struct cf_alert_issue issues[CF_ALERT_MAX_ISSUES];
     size_t n_issues;
 };

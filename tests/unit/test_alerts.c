@@ -198,6 +198,52 @@ test_evaluate(void **state)
     cf_config_free(cfg);
 }
 
+/* Drills: a failed one is critical; none successful for 8 days warns, 95 days is
+ * critical; a new instance has 8 days from its oldest backup to run its first. */
+static void
+test_drill(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_config *cfg = parse("[alerts]\ndrill_age_warning = 2d\n", &err);
+    struct cf_alert_facts f;
+    struct cf_alert_run *d;
+
+    (void)state;
+    assert_non_null(cfg);
+    healthy_facts(&f);
+    f.oldest_backup_time = f.now - 2 * 86400;
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
+    assert_null(find(&f, "CoffreDrillTooOld")); /* 2 days exactly: not yet */
+    f.oldest_backup_time = f.now - 2 * 86400 - 1;
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
+    assert_int_equal(find(&f, "CoffreDrillTooOld")->severity, CF_SEV_WARNING);
+    assert_non_null(strstr(find(&f, "CoffreDrillTooOld")->summary, "yet"));
+
+    d = &f.runs[CF_RUN_DRILL];
+    *d = (struct cf_alert_run){.present = true, .ok = true, .end = f.now - 3600,
+                               .last_success = f.now - 3600};
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
+    assert_null(find(&f, "CoffreDrillTooOld"));
+    assert_null(find(&f, "CoffreDrillFailed"));
+    d->last_success = f.now - 95 * 86400 - 1;
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
+    assert_int_equal(find(&f, "CoffreDrillTooOld")->severity, CF_SEV_CRITICAL);
+    d->ok = false;
+    (void)snprintf(d->error, sizeof(d->error), "2 of 40 drill checks failed");
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
+    assert_int_equal(find(&f, "CoffreDrillFailed")->severity, CF_SEV_CRITICAL);
+    assert_non_null(strstr(find(&f, "CoffreDrillFailed")->summary, "2 of 40 drill checks failed"));
+    assert_string_equal(cf_alerts_health(&f), "unhealthy");
+
+    /* no backup yet: nothing to drill, no drill alert */
+    healthy_facts(&f);
+    f.total_backups = 0;
+    f.oldest_backup_time = 0;
+    cf_alerts_evaluate(&cfg->alerts, cfg->instance, &f);
+    assert_null(find(&f, "CoffreDrillTooOld"));
+    cf_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -206,6 +252,7 @@ main(void)
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_evaluate),
+        cmocka_unit_test(test_drill),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
