@@ -44,6 +44,10 @@ const struct cf_cli_command cf_cli_commands[] = {
     {"cat", NULL,
      "  cat OBJECT                        write one object's plaintext to stdout\n",
      cf_cli_cat_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_cat},
+    {"drill", NULL,
+     "  drill [--scenario S] [--json] [--junit FILE]   restore into a scratch server, check,\n"
+     "                                    measure RTO/RPO (see coffre drill --help)\n",
+     cf_cli_drill_usage, CF_NEED_ALL, CF_RUN_DRILL, CF_CLI_EXIT_CLASS, cf_cli_drill},
     {"prune", NULL,
      "  prune [--dry-run] [--json]        delete what the retention policy lets go\n",
      cf_cli_prune_usage, CF_NEED_ALL, CF_RUN_PRUNE, CF_CLI_EXIT_CLASS, cf_cli_prune},

@@ -360,9 +360,11 @@ pg_start() {
     port=$(eval "echo \${${var}_PORT:-}")
     [ -n "$port" ] || port=$(_free_port)
     # Port and socket on the command line: they override whatever a restored
-    # postgresql.conf (or postgresql.auto.conf) says.
+    # postgresql.conf (or postgresql.auto.conf) says.  <NAME>_PGOPTS adds options
+    # (e.g. -c config_file=... for a Debian-style cluster configured outside PGDATA).
     if ! _pg_ctl "$name" -l "$dir/postgres.log" -w -t 120 \
-            -o "-p $port -k $dir -c listen_addresses=" start >"$dir/pg_ctl.log" 2>&1; then
+            -o "-p $port -k $dir -c listen_addresses= $(eval "echo \${${var}_PGOPTS:-}")" \
+            start >"$dir/pg_ctl.log" 2>&1; then
         echo "pg_start $name: pg_ctl start failed" >&2
         cat "$dir/pg_ctl.log" >&2
         tail -n 30 "$dir/postgres.log" >&2 2>/dev/null

@@ -47,6 +47,14 @@ like "$(cat "$T")" "OnCalendar=*-*-* 02:00:00" "backup timer: daily at 02:00"
 like "$(cat "$T")" "Persistent=true" "backup timer: a missed run is caught up"
 like "$(cat "$T")" "RandomizedDelaySec=" "backup timer: randomized delay"
 like "$(cat "$U/coffre-verify@t.timer")" "OnCalendar=Sun " "verify timer: weekly"
+like "$(cat "$U/coffre-drill@t.timer")" "OnCalendar=quarterly" "drill timer: quarterly"
+like "$(cat "$U/coffre-drill@t.timer")" "Persistent=true" "drill timer: a missed drill is caught up"
+like "$(cat "$U/coffre-drill-simple@t.timer")" "OnCalendar=Sat " "simple drill timer: weekly"
+like "$(cat "$U/coffre-drill@t.service")" "drill --junit " "drill unit: a JUnit report"
+like "$(cat "$U/coffre-drill-simple@t.service")" "drill --scenario simple" "simple drill unit: the simple scenario"
+unlike "$(cat "$U/coffre-drill@t.service")" "MemoryDenyWriteExecute=yes" \
+    "drill unit: the scratch PostgreSQL may JIT"
+run_ok "next elapse of the quarterly drill timer" systemd-analyze calendar quarterly
 W="$U/coffre-wal-stream@t.service"
 for want in "Type=notify" "WatchdogSec=" "Restart=on-failure" "RestartSec=" "NotifyAccess=main"; do
     like "$(cat "$W")" "$want" "wal-stream unit: $want"
