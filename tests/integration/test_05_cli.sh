@@ -38,4 +38,27 @@ run_fails "a missing configuration file" 3 "$COFFRE" --config /nonexistent/coffr
 like "$(cat "$LAST_ERR")" 'could not read configuration file "/nonexistent/coffre.conf"' \
     "the missing configuration is named"
 
+# the CI pipelines for drills (docs/drill.md): valid YAML, scheduled quarterly,
+# runnable by hand, running coffre drill --junit and publishing the report
+if python3 -c 'import yaml' 2>/dev/null; then
+    ok "ci/github/coffre-drill.yml is a quarterly, manual workflow running coffre drill --junit" \
+        python3 - "$REPO_ROOT/ci/github/coffre-drill.yml" <<'PY'
+import sys, yaml
+w = yaml.safe_load(open(sys.argv[1]))
+on = w[True] if True in w else w["on"]          # YAML 1.1 reads "on" as true
+assert on["schedule"][0]["cron"] == "0 3 1 1,4,7,10 *" and "workflow_dispatch" in on
+steps = w["jobs"]["drill"]["steps"]
+assert any("drill" in s.get("run", "") and "--junit" in s.get("run", "") for s in steps)
+assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in steps)
+PY
+    ok "ci/gitlab/coffre-drill.gitlab-ci.yml runs coffre drill --junit and reports JUnit" \
+        python3 - "$REPO_ROOT/ci/gitlab/coffre-drill.gitlab-ci.yml" <<'PY'
+import sys, yaml
+j = yaml.safe_load(open(sys.argv[1]))["coffre-drill"]
+assert any("schedule" in r["if"] for r in j["rules"]) and any("web" in r["if"] for r in j["rules"])
+assert any("drill" in line and "--junit" in line for line in j["script"])
+assert j["artifacts"]["reports"]["junit"] == "report/drill.xml"
+PY
+fi
+
 done_testing
