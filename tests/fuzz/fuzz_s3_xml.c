@@ -36,31 +36,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     len = size - 1;
     switch (data[0] % 10) {
     case 0:
-        (void)s3_xml_parse_list(S3_LIST_OBJECTS, xml, len, count, &n, &page, &err);
+        (void)cf_s3_xml_parse_list(S3_LIST_OBJECTS, xml, len, count, &n, &page, &err);
         break;
     case 1:
-        (void)s3_xml_parse_list(S3_LIST_VERSIONS, xml, len, count, &n, &page, &err);
+        (void)cf_s3_xml_parse_list(S3_LIST_VERSIONS, xml, len, count, &n, &page, &err);
         break;
     case 2:
-        (void)s3_xml_parse_list(S3_LIST_UPLOADS, xml, len, count, &n, &page, &err);
+        (void)cf_s3_xml_parse_list(S3_LIST_UPLOADS, xml, len, count, &n, &page, &err);
         break;
     case 3:
-        (void)s3_xml_parse_error(xml, len, b, sizeof(b), c, sizeof(c));
+        (void)cf_s3_xml_parse_error(xml, len, b, sizeof(b), c, sizeof(c));
         break;
     case 4:
-        (void)s3_xml_parse_upload_id(xml, len, a, sizeof(a), &err);
+        (void)cf_s3_xml_parse_upload_id(xml, len, a, sizeof(a), &err);
         break;
     case 5:
-        (void)s3_xml_parse_complete(xml, len, a, sizeof(a), b, sizeof(b), c, sizeof(c), &err);
+        (void)cf_s3_xml_parse_complete(xml, len, a, sizeof(a), b, sizeof(b), c, sizeof(c), &err);
         break;
     case 6:
-        (void)s3_xml_parse_retention(xml, len, b, sizeof(b), &t, &err);
+        (void)cf_s3_xml_parse_retention(xml, len, b, sizeof(b), &t, &err);
         break;
     case 7:
-        (void)s3_xml_parse_lock_config(xml, len, &on, &err);
+        (void)cf_s3_xml_parse_lock_config(xml, len, &on, &err);
         break;
     case 8:
-        (void)s3_xml_parse_versioning(xml, len, &on, &err);
+        (void)cf_s3_xml_parse_versioning(xml, len, &on, &err);
         break;
     default: {
         char *s = malloc(len + 1);
@@ -68,7 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (s != NULL) {
             memcpy(s, xml, len);
             s[len] = '\0';
-            (void)s3_date_parse(s, &t);
+            (void)cf_s3_date_parse(s, &t);
             free(s);
         }
         break;
