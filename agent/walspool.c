@@ -52,7 +52,8 @@ static void
 repo_identity(const struct cf_wal_env *env, char *buf, size_t size)
 {
     if (env->repo_conf->type == CF_REPO_S3)
-        (void)snprintf(buf, size, "s3 %s %s %s %s", env->repo_conf->s3.endpoint, env->repo_conf->s3.bucket,
+        (void)snprintf(buf, size, "s3 %s %s %s %s", env->repo_conf->s3.endpoint,
+                       env->repo_conf->s3.bucket,
                        env->repo_conf->s3.prefix ? env->repo_conf->s3.prefix : "", env->instance);
     else
         (void)snprintf(buf, size, "posix %s %s", env->repo_conf->path, env->instance);
@@ -276,7 +277,8 @@ cf_wal_push_async(const struct cf_wal_env *env, const struct cf_repo *repo, cons
 {
     char markers[2048], sha[65], id[2048], *names[MAX_JOBS], *dir_copy;
     size_t n = 0, busy = 0, want = env->wal->push_jobs > 0 ? env->wal->push_jobs - 1 : 0;
-    time_t deadline = time(NULL) + (env->wal->archive_timeout > 0 ? env->wal->archive_timeout : 300);
+    int64_t timeout = env->wal->archive_timeout > 0 ? env->wal->archive_timeout : 300;
+    time_t deadline = time(NULL) + (time_t)timeout;
     bool already = false;
     cf_err rc;
     int fd;

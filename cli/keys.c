@@ -120,7 +120,7 @@ keys_list(struct cf_cli_run *run, bool json, struct cf_error *err)
 static cf_err
 keys_check(struct cf_cli_run *run, struct cf_error *err)
 {
-    struct cf_keys_check_result res;
+    struct cf_keys_check_result res = {0};
     cf_err rc = cf_keys_check_run(run->ctx->kr, &run->ctx->cfg->keys, &run->ctx->repo, &res,
                                   err);
 

@@ -26,7 +26,8 @@ struct cf_ops_state {
     char path[600];
     json_t *root;                /* {"runs": {...}, "alerts": {...}} */
 };
-cf_err cf_ops_state_open(const struct cf_ops_env *env, struct cf_ops_state *s, struct cf_error *err);
+cf_err cf_ops_state_open(const struct cf_ops_env *env, struct cf_ops_state *s,
+                         struct cf_error *err);
 cf_err cf_ops_state_save(struct cf_ops_state *s, struct cf_error *err);
 void cf_ops_state_close(struct cf_ops_state *s);
 

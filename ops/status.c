@@ -91,7 +91,8 @@ static void
 gather_space(const struct cf_ops_env *env, struct cf_alert_facts *f)
 {
     struct statvfs sv;
-    const char *path = env->repo_conf->type == CF_REPO_POSIX ? env->repo_conf->path : env->metrics->state_dir;
+    const char *path =
+        env->repo_conf->type == CF_REPO_POSIX ? env->repo_conf->path : env->metrics->state_dir;
 
     (void)snprintf(f->space_path, sizeof(f->space_path), "%s", path);
     if (statvfs(path, &sv) != 0) {

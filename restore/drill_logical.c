@@ -459,8 +459,8 @@ pick_table(const struct cf_drill *d, const struct cf_manifest *m, const char **t
         for (size_t k = 0; o->kind == CF_OBJ_DUMP && k < o->n_tables; k++) {
             const char *t = o->tables[k].name, *dot = strrchr(t, '.');
             bool named = d->o->table != NULL &&
-                         (strcmp(t, d->o->table) == 0 ||
-                          (strchr(d->o->table, '.') == NULL && dot && strcmp(dot + 1, d->o->table) == 0));
+                         (strcmp(t, d->o->table) == 0 || (strchr(d->o->table, '.') == NULL && dot &&
+                                                          strcmp(dot + 1, d->o->table) == 0));
 
             if ((d->o->table == NULL && o->tables[k].rows > rows) || named) {
                 best = o;

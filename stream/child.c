@@ -240,13 +240,14 @@ cf_child_source_new(const char *const argv[], const char *const envp[], struct c
                     struct cf_error *err)
 {
     struct child_source *cs = calloc(1, sizeof(*cs));
+    cf_err rc;
 
     if (cs == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     cs->base.ops = &cs_ops;
-    if (spawn(argv, envp, 1, &cs->c, err) != CF_OK) {
+    if ((rc = spawn(argv, envp, 1, &cs->c, err)) != CF_OK) {
         free(cs);
-        return err->code;
+        return rc;
     }
     *out = &cs->base;
     return CF_OK;
