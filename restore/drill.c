@@ -385,12 +385,18 @@ run_scenarios(struct cf_drill *d, struct cf_error *err)
     if ((rc = choose_backups(d, &logical, &physical, err)) != CF_OK)
         return rc;
     if (logical == NULL) {
-        skip(d, CF_DRILL_SIMPLE, "no complete logical backup");
-        skip(d, CF_DRILL_PARTIAL, "no complete logical backup");
+        const char *why = d->o->backup_id != NULL ? "the backup drilled is physical"
+                                                  : "no complete logical backup";
+
+        skip(d, CF_DRILL_SIMPLE, why);
+        skip(d, CF_DRILL_PARTIAL, why);
     }
     if (physical == NULL) {
-        skip(d, CF_DRILL_TOTAL, "no complete physical backup");
-        skip(d, CF_DRILL_PITR, "no complete physical backup");
+        const char *why = d->o->backup_id != NULL ? "the backup drilled is logical"
+                                                  : "no complete physical backup";
+
+        skip(d, CF_DRILL_TOTAL, why);
+        skip(d, CF_DRILL_PITR, why);
     }
     if (logical != NULL && (want & ((1u << CF_DRILL_SIMPLE) | (1u << CF_DRILL_PARTIAL))))
         rc = cf_drill_logical(d, logical, want, err);
@@ -432,7 +438,7 @@ cf_drill_run(const struct cf_drill_opts *opts, struct cf_drill_result *res, stru
         res->scenarios[s].rpo_s = -1;
     }
     if (timeout > 0)
-        cf_cancel_alarm(timeout > 86400 * 30 ? 86400 * 30 : (unsigned)timeout);
+        cf_cancel_alarm(timeout > INT64_C(86400) * 30 ? 86400U * 30 : (unsigned)timeout);
     if ((rc = load_sql(&d, err)) == CF_OK && (rc = make_workdir(&d, err)) == CF_OK)
         rc = run_scenarios(&d, err);
     cf_cancel_alarm(0);

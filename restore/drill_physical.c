@@ -67,8 +67,11 @@ restore_and_start(struct cf_drill *d, struct phys_run *p, const char *target_tim
     struct cf_restore_physical_result rr;
     struct cf_cluster_opts co;
     struct cf_error e = CF_ERROR_INIT;
-    char workdir[PATH_MAX + 8];
+    char workdir[PATH_MAX + 8], (*maps)[2 * PATH_MAX + 32] = NULL;
+    const char **map_ptrs = NULL;
+    size_t n_maps = 0;
     double t0 = cf_drill_now();
+    cf_err rc;
 
     (void)snprintf(p->pgdata, sizeof(p->pgdata), "%s/data", p->dir);
     (void)snprintf(workdir, sizeof(workdir), "%s/run", p->dir);
@@ -82,9 +85,34 @@ restore_and_start(struct cf_drill *d, struct phys_run *p, const char *target_tim
     ro.pgdata = p->pgdata;
     ro.time = target_time;
     ro.no_archive = true; /* a drill's server must never archive into the repository */
+    /* every tablespace into the drill's directory: never into the source's locations */
+    if (p->m->physical != NULL && p->m->physical->n_tablespaces > 0) {
+        maps = calloc(p->m->physical->n_tablespaces, sizeof(*maps));
+        map_ptrs = calloc(p->m->physical->n_tablespaces, sizeof(*map_ptrs));
+        if (maps == NULL || map_ptrs == NULL) {
+            free(maps);
+            free(map_ptrs);
+            return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < p->m->physical->n_tablespaces; i++) {
+            const struct cf_manifest_tablespace *t = &p->m->physical->tablespaces[i];
+
+            if (t->oid == 0 || t->location == NULL)
+                continue;
+            (void)snprintf(maps[n_maps], sizeof(maps[n_maps]), "%s=%s/tablespace-%u",
+                           t->location, p->dir, t->oid);
+            map_ptrs[n_maps] = maps[n_maps];
+            n_maps++;
+        }
+        ro.maps = map_ptrs;
+        ro.n_maps = n_maps;
+    }
     cf_drill_phase(d, "%s: restore backup %s%s%s", cf_drill_scenario_name(p->sr->scenario),
                    p->m->id, target_time ? " to " : "", target_time ? target_time : "");
-    if (cf_restore_physical_run(&ro, &rr, &e) != CF_OK) {
+    rc = cf_restore_physical_run(&ro, &rr, &e);
+    free(maps);
+    free(map_ptrs);
+    if (rc != CF_OK) {
         cf_drill_check(p->sr, "restore", CF_CHECK_FAIL, "%s%s%s", e.msg,
                        e.detail[0] ? " -- " : "", e.detail);
         *err = e;
@@ -107,7 +135,8 @@ restore_and_start(struct cf_drill *d, struct phys_run *p, const char *target_tim
     t0 = cf_drill_now();
     cf_drill_phase(d, "%s: start the restored server and follow recovery",
                    cf_drill_scenario_name(p->sr->scenario));
-    if (cf_cluster_new(&co, &p->cluster, &e) != CF_OK || cf_cluster_start(p->cluster, &e) != CF_OK ||
+    if (cf_cluster_new(&co, &p->cluster, &e) != CF_OK ||
+        cf_cluster_start(p->cluster, &e) != CF_OK ||
         cf_cluster_wait_recovery(p->cluster, 0, &p->state, &e) != CF_OK) {
         p->sr->recovery_s = cf_drill_now() - t0;
         cf_drill_check(p->sr, "recovery", CF_CHECK_FAIL, "%s%s%s", e.msg,
