@@ -69,10 +69,9 @@ pg_owns "$HSM_DIR"
 # coffre_conf_for NAME CONNINFO -> a config whose repository is $TEST_TMP/repo-NAME
 coffre_conf_for() {
     local f=$TEST_TMP/coffre-$1.conf
-    INSTANCE=$1 CONNINFO=$2 REPO=$TEST_TMP/repo-$1 KEKS="pkcs11:token=coffre;object=kek" \
-        PIN_FILE="$HSM_DIR/coffre.pin" coffre_conf "$f"
-    printf '\n[compression]\nlevel = %s\n\n[wal]\nspool = %s\narchive_timeout = 600\n' \
-        "$LEVEL" "$TEST_TMP/spool-$1" >>"$f"
+    STATE_DIR=$TEST_TMP/spool-$1 INSTANCE=$1 CONNINFO=$2 REPO=$TEST_TMP/repo-$1 \
+        KEKS="pkcs11:token=coffre;object=kek" PIN_FILE="$HSM_DIR/coffre.pin" coffre_conf "$f"
+    printf '\n[compression]\nlevel = %s\n\n[wal]\narchive_timeout = 600\n' "$LEVEL" >>"$f"
     mkdir -p "$TEST_TMP/repo-$1" "$TEST_TMP/spool-$1"
     pg_owns "$f" "$TEST_TMP/repo-$1" "$TEST_TMP/spool-$1"
     # one KEK on the token serves every configuration
