@@ -109,6 +109,34 @@ check_empty(struct job *j, struct cf_error *err)
     return CF_OK;
 }
 
+/* alongside: the schema the archive creates must not exist in the target. */
+static cf_err
+check_schema_absent(struct job *j, struct cf_error *err)
+{
+    const char *params[1] = {j->o->alongside};
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    bool exists = false;
+
+    if (cf_pg_connect(j->o->target, NULL, &conn, err) != CF_OK)
+        return err->code;
+    if (cf_pg_exec(conn, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, params, &res,
+                   err) == CF_OK)
+        exists = PQntuples(res) > 0;
+    PQclear(res);
+    PQfinish(conn);
+    if (err->code != CF_OK)
+        return err->code;
+    if (exists) {
+        cf_error_setf(err, CF_ERR_EXISTS, "schema \"%s\" already exists in database \"%s\"",
+                      j->o->alongside, j->target_db);
+        cf_error_hint(err, "Restore the tenant into a database where its schema does not exist, "
+                           "or drop that schema after checking it holds nothing to keep.");
+        return CF_ERR_EXISTS;
+    }
+    return CF_OK;
+}
+
 static double
 now_seconds(void)
 {
@@ -532,7 +560,7 @@ restore_existing(struct job *j, struct cf_error *err)
                              "new database can be rolled back by dropping it.");
         return CF_ERR_USAGE;
     }
-    if (check_empty(j, err) != CF_OK)
+    if ((j->o->alongside != NULL ? check_schema_absent(j, err) : check_empty(j, err)) != CF_OK)
         return err->code;
     /* pg_restore may commit before it has read the last byte: verify first */
     if (cf_null_sink_new(&null, err) != CF_OK ||

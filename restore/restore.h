@@ -10,7 +10,8 @@
  *   replace    the same, but the target may exist: on success it is renamed
  *              "<target>_old_<time>" (kept, never dropped by coffre) and the
  *              new database takes its name.
- *   otherwise  the target must exist and be empty; the object is verified
+ *   otherwise  the target must exist and be empty (with alongside: must not
+ *              hold that schema); the object is verified
  *              first, then streamed into pg_restore --single-transaction, so
  *              a failure rolls everything back.
  *   jobs > 1, schema, table
@@ -36,6 +37,9 @@ struct cf_restore_opts {
     const char *schema;     /* restore only this schema */
     const char *table;      /* restore only this table (with schema to qualify it) */
     unsigned jobs;          /* parallel pg_restore; 0 or 1: stream */
+    const char *alongside;  /* neither create nor replace: the target may hold other schemas
+                               (a shared database); only this one, which the archive creates,
+                               must not exist there (migrations into the managed formula) */
     bool create;            /* the target database must not exist */
     bool replace;           /* swap in a new database for an existing one */
     bool no_owner;          /* pg_restore --no-owner */
