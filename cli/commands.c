@@ -48,6 +48,10 @@ const struct cf_cli_command cf_cli_commands[] = {
      "  drill [--scenario S] [--json] [--junit FILE]   restore into a scratch server, check,\n"
      "                                    measure RTO/RPO (see coffre drill --help)\n",
      cf_cli_drill_usage, CF_NEED_ALL, CF_RUN_DRILL, CF_CLI_EXIT_CLASS, cf_cli_drill},
+    {"migrate", NULL,
+     "  migrate plan|run|finalize|rollback|status   move a tenant between the managed and\n"
+     "                                    on-premise formulas (see coffre migrate --help)\n",
+     cf_cli_migrate_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_migrate},
     {"prune", NULL,
      "  prune [--dry-run] [--json]        delete what the retention policy lets go\n",
      cf_cli_prune_usage, CF_NEED_ALL, CF_RUN_PRUNE, CF_CLI_EXIT_CLASS, cf_cli_prune},

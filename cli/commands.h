@@ -22,6 +22,7 @@ extern const char cf_cli_wal_get_usage[];
 extern const char cf_cli_wal_stream_usage[];
 extern const char cf_cli_keys_usage[];
 extern const char cf_cli_drill_usage[];
+extern const char cf_cli_migrate_usage[];
 extern const char cf_cli_status_usage[];
 extern const char cf_cli_alert_usage[];
 
@@ -43,6 +44,7 @@ cf_err cf_cli_status(struct cf_cli_run *run, int argc, char **argv, struct cf_er
 cf_err cf_cli_alert(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
 cf_err cf_cli_keys(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
 cf_err cf_cli_drill(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
+cf_err cf_cli_migrate(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
 
 /* A backup's result as the backup commands print it: the id, or JSON. */
 cf_err cf_cli_backup_print(const struct cf_backup_result *res, bool json, struct cf_error *err);

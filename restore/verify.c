@@ -25,7 +25,8 @@ presence_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
     (void)err;
     if (strcmp(name, CF_MANIFEST_NAME) == 0 ||
         strncmp(name, CF_VERIFY_PREFIX, strlen(CF_VERIFY_PREFIX)) == 0 ||
-        strncmp(name, CF_DRILL_PREFIX, strlen(CF_DRILL_PREFIX)) == 0)
+        strncmp(name, CF_DRILL_PREFIX, strlen(CF_DRILL_PREFIX)) == 0 ||
+        strncmp(name, CF_MIGRATE_PREFIX, strlen(CF_MIGRATE_PREFIX)) == 0)
         return CF_OK;
     for (size_t i = 0; i < p->m->n_objects; i++)
         if (strcmp(p->m->objects[i].name, name) == 0)

@@ -86,6 +86,7 @@ cf_err cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_
  */
 #define CF_VERIFY_PREFIX "verify-"
 #define CF_DRILL_PREFIX "drill-"
+#define CF_MIGRATE_PREFIX "migrate-"   /* a migration's journal, with its final backup */
 #define CF_RECORD_MAX ((size_t)1024 * 1024)
 /*
  * A record (verification, drill) as a new object of backup id named
