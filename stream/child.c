@@ -28,6 +28,7 @@ struct child {
     char name[64];   /* basename of argv[0] */
     bool any_exit;   /* cf_child_run_status: an exit code is an answer, not a failure */
     int exit_code;   /* with any_exit: its exit code, or 128 + the signal that ended it */
+    bool group;      /* it leads its own process group: a stop reaches what it started */
 };
 
 /* Build environ + extra into a new NULL-terminated array (pointers borrowed). */
@@ -88,7 +89,17 @@ spawn(const char *const argv[], const char *const envp[], int want_stdout, struc
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     }
     posix_spawn_file_actions_adddup2(&fa, c->errfd, 2);
-    rc = posix_spawnp(&c->pid, argv[0], &fa, NULL, (char *const *)argv, env);
+    if (c->group) {
+        posix_spawnattr_t at;
+
+        posix_spawnattr_init(&at);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+        posix_spawnattr_setpgroup(&at, 0);
+        rc = posix_spawnp(&c->pid, argv[0], &fa, &at, (char *const *)argv, env);
+        posix_spawnattr_destroy(&at);
+    } else {
+        rc = posix_spawnp(&c->pid, argv[0], &fa, NULL, (char *const *)argv, env);
+    }
     posix_spawn_file_actions_destroy(&fa);
     free(env);
     (void)close(want_stdout ? p[1] : p[0]);
@@ -177,7 +188,7 @@ static void
 child_kill(struct child *c)
 {
     if (c->pid > 0) {
-        (void)kill(c->pid, SIGTERM);
+        (void)kill(c->group ? -c->pid : c->pid, SIGTERM);
         (void)waitpid(c->pid, NULL, 0);
         c->pid = -1;
     }
@@ -235,9 +246,9 @@ cs_free(struct cf_source *src)
 
 static const struct cf_source_ops cs_ops = {"child", cs_read, cs_free};
 
-cf_err
-cf_child_source_new(const char *const argv[], const char *const envp[], struct cf_source **out,
-                    struct cf_error *err)
+static cf_err
+source_new(const char *const argv[], const char *const envp[], bool group, struct cf_source **out,
+           struct cf_error *err)
 {
     struct child_source *cs = calloc(1, sizeof(*cs));
     cf_err rc;
@@ -245,12 +256,20 @@ cf_child_source_new(const char *const argv[], const char *const envp[], struct c
     if (cs == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     cs->base.ops = &cs_ops;
+    cs->c.group = group;
     if ((rc = spawn(argv, envp, 1, &cs->c, err)) != CF_OK) {
         free(cs);
         return rc;
     }
     *out = &cs->base;
     return CF_OK;
+}
+
+cf_err
+cf_child_source_new(const char *const argv[], const char *const envp[], struct cf_source **out,
+                    struct cf_error *err)
+{
+    return source_new(argv, envp, false, out, err);
 }
 
 pid_t
@@ -358,7 +377,8 @@ cf_child_sink_new(const char *const argv[], const char *const envp[], struct cf_
 
 /* Run to the end, capturing stdout (at most max bytes); any_exit: see cf_child_run_status. */
 static cf_err
-run_capture(const char *const argv[], const char *const envp[], bool any_exit, char **out,
+run_capture(const char *const argv[], const char *const envp[], bool any_exit, bool group,
+            char **out,
             size_t max, int *exit_code, char *tail, size_t tail_size, struct cf_error *err)
 {
     struct child_source *cs = NULL;
@@ -369,7 +389,7 @@ run_capture(const char *const argv[], const char *const envp[], bool any_exit, c
 
     if (buf == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    rc = cf_child_source_new(argv, envp, &src, err);
+    rc = source_new(argv, envp, group, &src, err);
     cs = (struct child_source *)src;
     if (rc == CF_OK)
         cs->c.any_exit = any_exit;
@@ -406,7 +426,13 @@ cf_err
 cf_child_run(const char *const argv[], const char *const envp[], char **out, size_t max,
              struct cf_error *err)
 {
-    return run_capture(argv, envp, false, out, max, NULL, NULL, 0, err);
+    return run_capture(argv, envp, false, false, out, max, NULL, NULL, 0, err);
+}
+
+cf_err
+cf_child_run_group(const char *const argv[], const char *const envp[], struct cf_error *err)
+{
+    return run_capture(argv, envp, false, true, NULL, 0, NULL, NULL, 0, err);
 }
 
 cf_err
@@ -415,7 +441,7 @@ cf_child_run_status(const char *const argv[], const char *const envp[], char **o
 {
     if (tail != NULL && tail_size > 0)
         tail[0] = '\0';
-    return run_capture(argv, envp, true, out, max, exit_code, tail, tail_size, err);
+    return run_capture(argv, envp, true, false, out, max, exit_code, tail, tail_size, err);
 }
 
 /* ---- detached children ---------------------------------------------------- */

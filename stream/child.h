@@ -49,6 +49,12 @@ cf_err cf_child_spawn_detached(const char *path, const char *const argv[], int k
 cf_err cf_child_run(const char *const argv[], const char *const envp[], char **out, size_t max,
                     struct cf_error *err);
 
+/* The same, output discarded, for a program that may start others (a hook, a
+ * script): it leads its own process group, and a stop (signal, error) ends
+ * the whole group, not only the program. */
+cf_err cf_child_run_group(const char *const argv[], const char *const envp[],
+                          struct cf_error *err);
+
 /*
  * The same for a program whose exit code is an answer (pg_amcheck: 2 means
  * corruption found): CF_OK once it ran to its end, whatever its exit code
