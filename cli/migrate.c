@@ -219,6 +219,29 @@ print_result(const struct cf_migrate_result *r)
         (void)printf("  the source database is kept as \"%s\"\n", r->source_kept_as);
 }
 
+/* The migration's figures into the state file, then the metrics and alerts refreshed. */
+static void
+record_figures(const struct cf_cli_run *run, const struct cf_migrate_result *r)
+{
+    struct cf_ops_env env = cf_cli_ops_env(run->ctx->cfg);
+    struct cf_ops_migration m;
+    struct cf_error e = CF_ERROR_INIT;
+
+    memset(&m, 0, sizeof(m));
+    (void)snprintf(m.schema, sizeof(m.schema), "%s", r->source_schema);
+    (void)snprintf(m.id, sizeof(m.id), "%s", r->id);
+    (void)snprintf(m.state, sizeof(m.state), "%s", cf_migrate_state_name(r->state));
+    m.time = (int64_t)time(NULL);
+    m.freeze_s = r->freeze_start > 0 && r->freeze_end >= r->freeze_start
+                     ? (double)(r->freeze_end - r->freeze_start)
+                     : -1;
+    m.bytes = r->bytes_moved;
+    m.verify_s = r->verify_s;
+    if (cf_ops_record_migration(&env, &m, &e) != CF_OK ||
+        cf_alert_check_run(&env, &run->ctx->repo, &e) != CF_OK)
+        cf_log_warning("could not record the migration's figures for the metrics: %s", e.msg);
+}
+
 /* ---- finalize: the destination's backup and drill --------------------------------------- */
 
 struct dest_ctx {
@@ -452,6 +475,8 @@ cf_cli_migrate(struct cf_cli_run *run, int argc, char **argv, struct cf_error *e
         free(src_conninfo);
         return cf_cli_usage_error(err, "unknown migrate command \"%s\"", verb);
     }
+    if (res.id[0] != '\0' && cfg->metrics.ops_enabled)
+        record_figures(run, &res);
     if (res.id[0] != '\0' || res.plan.blocking > 0) {
         if (json) {
             struct cf_error pe = CF_ERROR_INIT;

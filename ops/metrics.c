@@ -61,6 +61,39 @@ head(struct out *o, const char *name, const char *type, const char *help)
     put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* Each tenant's last migration: its step, its freeze, what it moved, its verification. */
+static void
+write_migrations(struct out *o, const char *inst, const struct cf_alert_facts *f)
+{
+    static const char *const states[] = {"frozen", "backed-up", "restored", "verified",
+                                          "ready", "finalized", "rolled-back"};
+
+    if (f->n_migrations == 0)
+        return;
+    head(o, "coffre_migrate_state", "gauge",
+         "1 for the state of each tenant's last migration, 0 for the others.");
+    for (size_t i = 0; i < f->n_migrations; i++)
+        for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++)
+            put(o, "coffre_migrate_state{coffre_instance=\"%s\",schema=\"%s\",state=\"%s\"} %d\n",
+                inst, f->migrations[i].schema, states[s],
+                strcmp(f->migrations[i].state, states[s]) == 0);
+    head(o, "coffre_migrate_freeze_seconds", "gauge",
+         "How long the tenant's writes were frozen, from the freeze to the destination verified.");
+    for (size_t i = 0; i < f->n_migrations; i++)
+        if (f->migrations[i].freeze >= 0)
+            put(o, "coffre_migrate_freeze_seconds{coffre_instance=\"%s\",schema=\"%s\"} %.0f\n",
+                inst, f->migrations[i].schema, f->migrations[i].freeze);
+    head(o, "coffre_migrate_bytes", "gauge", "Bytes the migration's final backup dumped.");
+    for (size_t i = 0; i < f->n_migrations; i++)
+        put(o, "coffre_migrate_bytes{coffre_instance=\"%s\",schema=\"%s\"} %llu\n", inst,
+            f->migrations[i].schema, (unsigned long long)f->migrations[i].bytes);
+    head(o, "coffre_migrate_verify_seconds", "gauge",
+         "How long verifying the destination against the source took.");
+    for (size_t i = 0; i < f->n_migrations; i++)
+        put(o, "coffre_migrate_verify_seconds{coffre_instance=\"%s\",schema=\"%s\"} %.3f\n",
+            inst, f->migrations[i].schema, f->migrations[i].verify);
+}
+
 /* The last recovery drill: when, and per scenario its RTO, RPO and failed checks. */
 static void
 write_drill(struct out *o, const char *inst, const struct cf_alert_facts *f)
@@ -202,6 +235,7 @@ cf_ops_write_metrics(const struct cf_ops_env *env, const struct cf_alert_facts *
             (long long)(f->now - f->wal_newest));
     }
     write_drill(&o, inst, f);
+    write_migrations(&o, inst, f);
     for (size_t i = 0; i < f->n_issues; i++)
         by_sev[f->issues[i].severity]++;
     head(&o, "coffre_health_issues", "gauge", "Alert conditions present, by severity.");

@@ -46,6 +46,20 @@ struct cf_ops_drill {
 cf_err cf_ops_record_drill(const struct cf_ops_env *env, const struct cf_ops_drill *d,
                            struct cf_error *err);
 
+/* A tenant migration's figures after a step (restore/migrate.h has them all). */
+struct cf_ops_migration {
+    char schema[64];                            /* the tenant's schema at the source */
+    char id[96];
+    char state[16];                             /* frozen, ..., ready, finalized, rolled-back */
+    int64_t time;                               /* when the step ended */
+    double freeze_s;                            /* frozen -> verified; < 0: not yet */
+    uint64_t bytes;                             /* the final backup's plain bytes */
+    double verify_s;
+};
+/* Replace the tenant's migration figures in the state file. */
+cf_err cf_ops_record_migration(const struct cf_ops_env *env, const struct cf_ops_migration *m,
+                               struct cf_error *err);
+
 /* Record that a run of kind (backup, prune, verify) that started at
  * start ended with run_err (code CF_OK: success), then refresh the metrics and
  * evaluate the alerts.  Failures are logged as warnings. */

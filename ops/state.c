@@ -107,3 +107,28 @@ cf_ops_record_drill(const struct cf_ops_env *env, const struct cf_ops_drill *d,
     cf_ops_state_close(&st);
     return rc;
 }
+
+cf_err
+cf_ops_record_migration(const struct cf_ops_env *env, const struct cf_ops_migration *m,
+                        struct cf_error *err)
+{
+    struct cf_ops_state st;
+    json_t *all;
+    cf_err rc;
+
+    if (cf_ops_state_open(env, &st, err) != CF_OK)
+        return err->code;
+    all = json_object_get(st.root, "migrations");
+    if (!json_is_object(all)) {
+        all = json_object();
+        json_object_set_new(st.root, "migrations", all);
+    }
+    json_object_set_new(all, m->schema,
+                        json_pack("{s:s, s:s, s:I, s:o, s:I, s:f}", "id", m->id, "state",
+                                  m->state, "time", (json_int_t)m->time, "freeze_seconds",
+                                  m->freeze_s >= 0 ? json_real(m->freeze_s) : json_null(),
+                                  "bytes", (json_int_t)m->bytes, "verify_seconds", m->verify_s));
+    rc = cf_ops_state_save(&st, err);
+    cf_ops_state_close(&st);
+    return rc;
+}

@@ -66,6 +66,33 @@ read_drill(json_t *state, struct cf_alert_facts *f)
     }
 }
 
+/* Each tenant's last migration step, as `coffre migrate` recorded it. */
+static void
+read_migrations(json_t *state, struct cf_alert_facts *f)
+{
+    json_t *all = state != NULL ? json_object_get(state, "migrations") : NULL, *v;
+    const char *schema;
+
+    if (!json_is_object(all))
+        return;
+    json_object_foreach(all, schema, v) {
+        struct cf_alert_migration *o;
+        json_t *fz = json_object_get(v, "freeze_seconds");
+
+        if (f->n_migrations == sizeof(f->migrations) / sizeof(f->migrations[0]))
+            break;
+        o = &f->migrations[f->n_migrations++];
+        (void)snprintf(o->schema, sizeof(o->schema), "%s", schema);
+        (void)snprintf(o->state, sizeof(o->state), "%s",
+                       json_string_value(json_object_get(v, "state"))
+                           ? json_string_value(json_object_get(v, "state"))
+                           : "");
+        o->freeze = json_is_number(fz) ? json_number_value(fz) : -1;
+        o->verify = json_number_value(json_object_get(v, "verify_seconds"));
+        o->bytes = (uint64_t)json_integer_value(json_object_get(v, "bytes"));
+    }
+}
+
 static void
 gather_wal(const struct cf_repo *repo, struct cf_alert_facts *f)
 {
@@ -174,6 +201,7 @@ cf_ops_gather(const struct cf_ops_env *env, const struct cf_repo *repo, json_t *
     f->now = (int64_t)time(NULL);
     read_runs(state, f);
     read_drill(state, f);
+    read_migrations(state, f);
     if (cf_repo_list_backups(repo, &v, &n, err) != CF_OK) {
         cf_error_context(err, "while gathering the status of instance \"%s\"", env->instance);
         return err->code;

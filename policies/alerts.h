@@ -74,6 +74,14 @@ struct cf_alert_facts {
     } drill[4];
     size_t n_drill;
     int64_t drill_time;
+    /* each tenant's last migration step (state.json "migrations") */
+    struct cf_alert_migration {
+        char schema[64];
+        char state[16];
+        double freeze, verify;   /* freeze < 0: not measured */
+        uint64_t bytes;
+    } migrations[8];
+    size_t n_migrations;
     struct cf_alert_issue issues[CF_ALERT_MAX_ISSUES];
     size_t n_issues;
 };

@@ -838,7 +838,7 @@ run_hook(struct mig *m, struct cf_error *err)
     envp[1] = env_id;
     envp[2] = env_schema;
     envp[3] = NULL;
-    if (cf_child_run(argv, envp, NULL, 0, err) != CF_OK) {
+    if (cf_child_run_group(argv, envp, err) != CF_OK) {
         cf_error_context(err, "the cut-over hook");
         cf_error_hint(err, "The destination is verified and the source still frozen: fix the "
                            "hook and run coffre migrate run again (it resumes here), or roll "

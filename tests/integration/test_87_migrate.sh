@@ -86,7 +86,9 @@ DCONF="$TEST_TMP/onprem.conf"
 INSTANCE=acme-onprem REPO="$TEST_TMP/drepo" STATE_DIR="$DSTATE" \
 CONNINFO="host=$ONPREM_HOST port=$ONPREM_PORT user=postgres dbname=acme" DATABASES=acme \
 KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" coffre_conf "$DCONF"
-pg_owns "$CONF" "$DCONF"
+mkdir -p "$TEST_TMP/out"
+printf '\n[metrics]\ntextfile = %s\n' "$TEST_TMP/out/coffre.prom" >>"$CONF"
+pg_owns "$CONF" "$DCONF" "$TEST_TMP/out"
 C() { as_pg "$COFFRE" --config "$CONF" "$@"; }
 D() { as_pg "$COFFRE" --config "$DCONF" "$@"; }
 TO_ONPREM() { echo "host=$ONPREM_HOST port=$ONPREM_PORT user=postgres dbname=$1"; }
@@ -139,6 +141,13 @@ is "$(fp shared shared tenant_gamma)" "$OTHERS_FP" "another tenant is untouched"
 ok "the journal's copy is stored with the final backup" \
     test "$(ls "$TEST_TMP/repo/shared/backup/"*/ 2>/dev/null | grep -c '^migrate-')" -ge 1
 run_ok "verify accepts the final backup with its migrate record" C verify --all
+like "$(cat "$TEST_TMP/out/coffre.prom")" 'coffre_migrate_state{coffre_instance="shared",schema="tenant_acme",state="ready"} 1' \
+    "the metrics carry the migration's state"
+like "$(cat "$TEST_TMP/out/coffre.prom")" 'coffre_migrate_freeze_seconds{coffre_instance="shared",schema="tenant_acme"}' \
+    "the metrics carry the freeze"
+if command -v promtool >/dev/null; then
+    run_ok "promtool check metrics" sh -c "promtool check metrics <'$TEST_TMP/out/coffre.prom'"
+fi
 
 run_ok "status" C migrate status --json
 python3 - "$LAST_OUT" "$MIG1" >"$TEST_TMP/status.check" 2>&1 <<'PY' && pass "status --json shows every step with times" || fail "status --json shows every step with times" "$(cat "$TEST_TMP/status.check")"
@@ -206,6 +215,38 @@ run_ok "the tenant writes at the source again" tenant_sql beta -c "INSERT INTO e
 psql_at shared shared -c "DELETE FROM tenant_beta.events WHERE what = 'after rollback'"
 is "$(fp shared shared tenant_beta)" "$BETA_FP" "the source is unchanged"
 run_ok "rollback twice is harmless" C migrate rollback --id "$MIG3"
+
+# SIGTERM while the cut-over hook runs: exit 8, the state stays verified, rollback works
+run_ok "beta again: until backed-up" C migrate run --schema tenant_beta --to "$(TO_ONPREM beta)" --until backed-up
+MIG4=$(sed -n 's/^migration \([^:]*\): .*/\1/p' "$LAST_OUT" | head -1)
+# the destination is down when the run resumes: a clear error, nothing to clean by hand
+pg_stop onprem
+run_fails "resume with the destination server down" 7 C migrate run --id "$MIG4"
+like "$(cat "$LAST_ERR")" "destination" "the error says it is the destination"
+pg_start onprem
+printf '#!/bin/sh\nsleep 60\n' >"$TEST_TMP/slow-hook.sh"
+chmod 755 "$TEST_TMP/slow-hook.sh"
+as_pg "$COFFRE" --config "$CONF" migrate run --id "$MIG4" --hook "$TEST_TMP/slow-hook.sh" \
+    >"$TEST_TMP/term.out" 2>"$TEST_TMP/term.err" &
+RUNNER=$!
+for _ in $(seq 1 100); do
+    pgrep -f "^/bin/sh $TEST_TMP/slow-hook.sh" >/dev/null && break
+    sleep 0.2
+done
+# as_pg runs coffre under runuser: the signal goes to coffre itself, as systemd sends it
+kill -TERM "$(pgrep -f "^$COFFRE --config $CONF migrate run --id $MIG4" | head -1)" 2>/dev/null || true
+rc=0
+wait "$RUNNER" || rc=$?
+is "$rc" "8" "SIGTERM during the hook: exit status 8" || _diag_file "$TEST_TMP/term.err" stderr
+ok "the hook was ended with it" sh -c "! pgrep -f '^/bin/sh $TEST_TMP/slow-hook.sh' >/dev/null"
+run_ok "status after SIGTERM" C migrate status --json
+like "$(python3 -c 'import json,sys; print([m["state"] for m in json.load(open(sys.argv[1])) if m["id"] == sys.argv[2]][0])' "$LAST_OUT" "$MIG4")" \
+    "verified" "the journal says verified: the cut-over never happened"
+run_ok "rollback after SIGTERM" C migrate rollback --id "$MIG4"
+is "$(psql_at onprem -c "SELECT count(*) FROM pg_database WHERE datname = 'beta'")" "0" \
+    "the destination database is gone again"
+run_ok "beta writes at the source again" tenant_sql beta -c "SELECT count(*) FROM orders"
+is "$(fp shared shared tenant_beta)" "$BETA_FP" "beta is unchanged after all this"
 
 # a missing extension: installed at the source, its package absent at the destination
 if [ "$(id -u)" = 0 ]; then
