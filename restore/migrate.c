@@ -827,7 +827,7 @@ static cf_err
 run_hook(struct mig *m, struct cf_error *err)
 {
     char env_conn[1100], env_id[128], env_schema[128];
-    const char *argv[] = {"/bin/sh", "-c", m->o->hook, NULL};
+    const char *argv[] = {"/bin/sh", "-c", jstr(m->j, "hook"), NULL};
     const char *envp[4];
 
     (void)snprintf(env_conn, sizeof(env_conn), "COFFRE_MIGRATE_CONNINFO=%s",
@@ -874,6 +874,8 @@ journal_new(struct mig *m, const char *role, struct cf_error *err)
         t->dst_schema, "steps", "created", "database", 0, "schema", 0, "role", 0);
     if (m->j == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    if (m->o->hook != NULL)
+        json_object_set_new(m->j, "hook", json_string(m->o->hook));
     tenant_from_journal(m);
     cf_log_set_field("COFFRE_MIGRATE_ID", id);
     return journal_save(m, err);
@@ -974,9 +976,13 @@ run_steps(struct mig *m, struct cf_error *err)
 
             new_conninfo(&m->t, ci, sizeof(ci));
             json_object_set_new(m->j, "new_conninfo", json_string(ci));
-            rc = o->hook != NULL ? run_hook(m, err) : CF_OK;
+            /* the hook given now, else the one the run started with */
+            if (o->hook != NULL)
+                json_object_set_new(m->j, "hook", json_string(o->hook));
+            rc = jstr(m->j, "hook")[0] != '\0' ? run_hook(m, err) : CF_OK;
             (void)snprintf(note, sizeof(note), "%s",
-                           o->hook ? "the cut-over hook ran" : "switch the application");
+                           jstr(m->j, "hook")[0] != '\0' ? "the cut-over hook ran"
+                                                          : "switch the application");
             break;
         }
         default:
@@ -1141,6 +1147,9 @@ cf_migrate_finalize(const struct cf_migrate_opts *o, struct cf_migrate_result *r
     }
     if ((rc = step_begin(&m, CF_MIG_FINALIZED, err)) != CF_OK)
         goto out;
+    if (o->skip_drill)
+        cf_log(CF_LOG_WARNING, "migrate %s: the destination's first backup is not drilled "
+               "(--skip-drill): run coffre drill on the destination soon", jstr(m.j, "id"));
     if (json_string_value(json_object_get(m.j, "dest_backup_id")) == NULL) {
         if ((rc = o->dest_backup(o->dest_backup_ctx, o->skip_drill, id, sizeof(id), err)) !=
             CF_OK) {

@@ -475,6 +475,56 @@ plan_destination(PGconn *dst, const struct cf_mig_tenant *t, struct cf_migrate_p
     return CF_OK;
 }
 
+/* Roles the tenant's grants name besides its own: the restore needs them. */
+static cf_err
+plan_roles(PGconn *src, PGconn *dst, const struct cf_mig_tenant *t, struct cf_migrate_plan *p,
+           struct cf_error *err)
+{
+    PGresult *res = NULL;
+    char missing[600] = "", all[600] = "";
+    size_t lm = 0, la = 0;
+
+    if (p->role[0] == '\0')
+        return CF_OK;
+    if (cf_mig_execf(src, &res, err,
+                     "WITH n AS (SELECT oid, nspacl FROM pg_namespace WHERE nspname = %L), "
+                     "acls AS (SELECT nspacl AS acl FROM n "
+                     "UNION ALL SELECT c.relacl FROM pg_class c, n WHERE c.relnamespace = n.oid "
+                     "UNION ALL SELECT p.proacl FROM pg_proc p, n WHERE p.pronamespace = n.oid "
+                     "UNION ALL SELECT y.typacl FROM pg_type y, n WHERE y.typnamespace = n.oid) "
+                     "SELECT DISTINCT r.rolname FROM acls, aclexplode(acls.acl) x "
+                     "JOIN pg_roles r ON r.oid = x.grantee WHERE acls.acl IS NOT NULL "
+                     "AND r.rolname <> %L ORDER BY 1",
+                     t->src_schema, p->role) != CF_OK)
+        return err->code;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *name = PQgetvalue(res, i, 0);
+        char *v = NULL;
+
+        if (cf_mig_value(dst, &v, err, "SELECT 1 FROM pg_roles WHERE rolname = %L", name) !=
+            CF_OK) {
+            PQclear(res);
+            return err->code;
+        }
+        if (la < sizeof(all) - 1)
+            la += (size_t)snprintf(all + la, sizeof(all) - la, "%s%s", la ? ", " : "", name);
+        if (v == NULL && lm < sizeof(missing) - 1)
+            lm += (size_t)snprintf(missing + lm, sizeof(missing) - lm, "%s%s", lm ? ", " : "",
+                                   name);
+        free(v);
+    }
+    PQclear(res);
+    if (lm > 0)
+        cf_mig_find(p, "roles", CF_FINDING_BLOCKING,
+                    "Create these roles at the destination first (the tenant grants them "
+                    "rights; the restore of those grants would fail).",
+                    "missing at the destination: %s", missing);
+    else
+        cf_mig_find(p, "roles", CF_FINDING_OK, NULL, "the tenant's role%s%s", la ? ", and " : "",
+                    la ? all : "; no other role is granted anything");
+    return CF_OK;
+}
+
 /* Free space where the destination keeps its data, when this host can see it. */
 static cf_err
 plan_space(PGconn *dst, struct cf_migrate_plan *p, struct cf_error *err)
@@ -575,6 +625,8 @@ cf_mig_plan(const struct cf_migrate_opts *o, const struct cf_mig_tenant *t,
         rc = plan_destination(dst, t, p, &role_exists, err);
     if (rc == CF_OK)
         rc = plan_rights(src, dst, t, p, role_exists, err);
+    if (rc == CF_OK)
+        rc = plan_roles(src, dst, t, p, err);
     if (rc == CF_OK)
         rc = plan_extensions(src, dst, t, p, err);
     if (rc == CF_OK)

@@ -110,7 +110,7 @@ p = json.load(open(sys.argv[1]))
 names = {f["name"]: f["level"] for f in p["findings"]}
 for n in ("tenant", "server versions", "destination", "rights at the source",
           "rights at the destination", "extensions", "encoding and collations", "role settings",
-          "objects outside the schema", "large objects", "free space"):
+          "objects outside the schema", "large objects", "free space", "roles"):
     assert n in names, (n, names)
 assert p["can_run"] and p["blocking"] == 0 and p["role"] == "acme" and p["tables"] == 3, p
 assert names["tables without a primary key"] == "warning"
@@ -267,6 +267,16 @@ if [ "$(id -u)" = 0 ]; then
 else
     pass "# SKIP a missing extension (needs root to install one)"
 fi
+
+# a grant to a role that the destination lacks blocks the plan
+psql_at shared -c "CREATE ROLE gamma_reader NOLOGIN"
+tenant_sql gamma -c "GRANT SELECT ON orders TO gamma_reader"
+run_fails "plan: a granted role missing at the destination blocks" 9 \
+    C migrate plan --schema tenant_gamma --to "$(TO_ONPREM gamma)"
+like "$(grep '^blocking' "$LAST_OUT")" "gamma_reader" "... naming the role"
+psql_at onprem -c "CREATE ROLE gamma_reader NOLOGIN"
+run_ok "plan: once the role exists, the move can work" \
+    C migrate plan --schema tenant_gamma --to "$(TO_ONPREM gamma)"
 
 # ------------------------------------------------------------------------- schema map
 DELTA_WANT=$(tenant_sql delta -c "$APP_QUERY")
