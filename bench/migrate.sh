@@ -120,7 +120,7 @@ PY
         echo
         echo "| | seconds | vs manual |"
         echo "|---|---|---|"
-        printf '| manual: `createdb` + `pg_dump -Fc -n | pg_restore`, no verification | %s | 1.00x |\n' "$b"
+        printf '| manual: `createdb` + `pg_dump -Fc -n \\| pg_restore`, no verification | %s | 1.00x |\n' "$b"
         printf '| coffre migrate run: freeze (frozen -> verified) | %s | %s |\n' "$(med "${w[freeze]}")" "$(ratio "$(med "${w[freeze]}")" "$b")"
         printf '| ... of which verification | %s | |\n' "$(med "${w[verify]}")"
         printf '| coffre migrate run: wall time (with plan) | %s | %s |\n' "$(med "${w[wall]}")" "$(ratio "$(med "${w[wall]}")" "$b")"
