@@ -329,9 +329,22 @@ lock_tenant(struct mig *m, struct cf_error *err)
 }
 
 static void
-mig_close(struct mig *m)
+mig_init(struct mig *m, const struct cf_migrate_opts *o, struct cf_migrate_result *res)
 {
-    if (m->lock_fd > 0)
+    memset(res, 0, sizeof(*res));
+    memset(m, 0, sizeof(*m));
+    m->o = o;
+    m->res = res;
+    m->lock_fd = -1;
+}
+
+/* The result from the journal, then the lock released. */
+static void
+mig_end(struct mig *m)
+{
+    if (m->j != NULL)
+        result_from_journal(m->j, m->res);
+    if (m->lock_fd >= 0)
         (void)close(m->lock_fd);
     json_decref(m->j);
     cf_log_set_field("COFFRE_MIGRATE_STEP", NULL);
@@ -1008,11 +1021,7 @@ cf_migrate_run(const struct cf_migrate_opts *o, struct cf_migrate_result *res, s
     enum cf_migrate_state s;
     cf_err rc;
 
-    memset(res, 0, sizeof(*res));
-    memset(&m, 0, sizeof(m));
-    m.o = o;
-    m.res = res;
-    m.lock_fd = -1;
+    mig_init(&m, o, res);
     if ((rc = open_dir(&m, err)) != CF_OK)
         return rc;
     if (o->id == NULL && o->source.schema != NULL) {
@@ -1047,9 +1056,7 @@ cf_migrate_run(const struct cf_migrate_opts *o, struct cf_migrate_result *res, s
             rc = run_steps(&m, err);
         }
     }
-    if (m.j != NULL)
-        result_from_journal(m.j, res);
-    mig_close(&m);
+    mig_end(&m);
     return rc;
 }
 
@@ -1063,11 +1070,7 @@ cf_migrate_rollback(const struct cf_migrate_opts *o, struct cf_migrate_result *r
     enum cf_migrate_state s;
     cf_err rc;
 
-    memset(res, 0, sizeof(*res));
-    memset(&m, 0, sizeof(m));
-    m.o = o;
-    m.res = res;
-    m.lock_fd = -1;
+    mig_init(&m, o, res);
     if ((rc = open_existing(&m, err)) != CF_OK)
         goto out;
     s = journal_state(m.j);
@@ -1105,9 +1108,7 @@ cf_migrate_rollback(const struct cf_migrate_opts *o, struct cf_migrate_result *r
         CF_OK)
         journal_record(&m);
 out:
-    if (m.j != NULL)
-        result_from_journal(m.j, res);
-    mig_close(&m);
+    mig_end(&m);
     return rc;
 }
 
@@ -1123,11 +1124,7 @@ cf_migrate_finalize(const struct cf_migrate_opts *o, struct cf_migrate_result *r
     struct tm tm;
     cf_err rc;
 
-    memset(res, 0, sizeof(*res));
-    memset(&m, 0, sizeof(m));
-    m.o = o;
-    m.res = res;
-    m.lock_fd = -1;
+    mig_init(&m, o, res);
     if ((rc = open_existing(&m, err)) != CF_OK)
         goto out;
     if (journal_state(m.j) != CF_MIG_READY) {
@@ -1202,9 +1199,7 @@ failed:
                        err)) == CF_OK)
         journal_record(&m);
 out:
-    if (m.j != NULL)
-        result_from_journal(m.j, res);
-    mig_close(&m);
+    mig_end(&m);
     return rc;
 }
 
