@@ -26,24 +26,7 @@ RUNS=${RUNS:-1}
 LEVEL=${LEVEL:-3}
 OUT_DIR=${RESULTS_DIR:-$here/results}
 mkdir -p "$OUT_DIR"
-command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-med() { echo "$1" | tr ' ' '\n' | grep . | median; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
-
-[ "$(id -u)" != 0 ] || chown postgres "$TEST_TMP"
-cp "$COFFRE" "$TEST_TMP/coffre"
-BIN=$TEST_TMP/coffre
-REV=$(git -C "$here/.." describe --always --dirty 2>/dev/null || echo "?")
-
-# wall CMD... (as postgres) -> seconds
-wall() {
-    local t=$TEST_TMP/time.out
-    /usr/bin/time -f '%e' -o "$t" runuser -u postgres -- "$@" >"$TEST_TMP/out.log" 2>"$TEST_TMP/err.log" ||
-        { cat "$TEST_TMP/err.log" >&2; return 1; }
-    cat "$t"
-}
+. "$here/common.sh"
 
 hsm_init
 hsm_token coffre 4321

@@ -1,0 +1,23 @@
+# bench/common.sh -- what the side-by-side benchmarks share (sourced after
+# tests/integration/lib.sh): log lines, medians and ratios, the binary under
+# test copied aside, and a wall-clock timer for commands run as postgres.
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+# med "1 2 3" -> the median of a space-separated list
+med() { echo "$1" | tr ' ' '\n' | grep . | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+
+# the binary under test ($COFFRE) copied into the run's directory as $BIN; $REV names the tree
+command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
+[ "$(id -u)" != 0 ] || chown postgres "$TEST_TMP"
+cp "$COFFRE" "$TEST_TMP/coffre"
+BIN=$TEST_TMP/coffre
+REV=$(git -C "$(dirname "${BASH_SOURCE[0]}")/.." describe --always --dirty 2>/dev/null || echo "?")
+
+# wall CMD... (as postgres) -> seconds; its stdout in $TEST_TMP/out.log
+wall() {
+    local t=$TEST_TMP/time.out
+    /usr/bin/time -f '%e' -o "$t" runuser -u postgres -- "$@" >"$TEST_TMP/out.log" 2>"$TEST_TMP/err.log" ||
+        { cat "$TEST_TMP/err.log" >&2; return 1; }
+    cat "$t"
+}
