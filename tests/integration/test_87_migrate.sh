@@ -278,6 +278,51 @@ psql_at onprem -c "CREATE ROLE gamma_reader NOLOGIN"
 run_ok "plan: once the role exists, the move can work" \
     C migrate plan --schema tenant_gamma --to "$(TO_ONPREM gamma)"
 
+# the destination's disk fills up during the restore: a clear error, rollback cleans up
+if [ "$(id -u)" = 0 ] && mkdir -p "$TEST_TMP/fullfs" &&
+        mount -t tmpfs -o size=160m coffre-test-full "$TEST_TMP/fullfs" 2>/dev/null; then
+    on_exit "_pg_ctl fullfs stop -m immediate; umount -l '$TEST_TMP/fullfs'"
+    pg_start fullfs
+    psql_at shared -c "CREATE ROLE epsilon LOGIN NOSUPERUSER NOCREATEDB NOREPLICATION" \
+        -c "GRANT epsilon TO platform"
+    psql_at shared shared -c "CREATE SCHEMA tenant_epsilon AUTHORIZATION epsilon"
+    # about 60 MB of rows too short to be compressed
+    tenant_sql epsilon -c "CREATE TABLE tenant_epsilon.blob (id int PRIMARY KEY, t text)" \
+        -c "INSERT INTO tenant_epsilon.blob SELECT g, md5(g::text) || md5((g + 1)::text) ||
+            md5((g + 2)::text) || md5((g + 3)::text) || md5((g + 4)::text) || md5((g + 5)::text)
+            || md5((g + 6)::text) || md5((g + 7)::text) FROM generate_series(1, 200000) g"
+    EPS_FP=$(fp shared shared tenant_epsilon)
+    TO_FULL="host=$FULLFS_HOST port=$FULLFS_PORT user=postgres dbname=epsilon"
+    run_ok "epsilon: run until backed-up (room enough when planned)" \
+        C migrate run --schema tenant_epsilon --to "$TO_FULL" --until backed-up
+    MIG5=$(sed -n 's/^migration \([^:]*\): .*/\1/p' "$LAST_OUT" | head -1)
+    # then something else takes the space
+    avail=$(df --output=avail -k "$TEST_TMP/fullfs" | tail -1)
+    dd if=/dev/zero of="$TEST_TMP/fullfs/filler" bs=1k count=$((avail - 12 * 1024)) 2>/dev/null || true
+    # PostgreSQL cannot write its WAL either: the server stops in the middle of the restore
+    run_fails "resume: the destination's disk fills up during the restore" 7 C migrate run --id "$MIG5"
+    like "$(cat "$LAST_ERR")" "restoring backup" "the error names the restore and its backup"
+    run_fails "rollback while the destination is down fails cleanly" 7 C migrate rollback --id "$MIG5"
+    like "$(cat "$LAST_ERR")" "destination" "... saying it is the destination"
+    rm -f "$TEST_TMP/fullfs/filler"
+    pg_stop fullfs immediate 2>/dev/null || true
+    pg_start fullfs
+    run_ok "rollback once the destination is back" C migrate rollback --id "$MIG5"
+    is "$(psql_at fullfs -c "SELECT count(*) FROM pg_database WHERE datname = 'epsilon'")" "0" \
+        "nothing is left at the destination"
+    run_ok "epsilon writes at the source again" tenant_sql epsilon -c "SELECT count(*) FROM tenant_epsilon.blob"
+    is "$(fp shared shared tenant_epsilon)" "$EPS_FP" "epsilon is unchanged"
+    avail=$(df --output=avail -k "$TEST_TMP/fullfs" | tail -1)
+    dd if=/dev/zero of="$TEST_TMP/fullfs/filler" bs=1k count=$((avail - 12 * 1024)) 2>/dev/null || true
+    run_fails "plan: a destination without room for the tenant blocks" 9 \
+        C migrate plan --schema tenant_epsilon --to "$TO_FULL"
+    like "$(grep '^blocking' "$LAST_OUT")" "free space" "... the finding is free space"
+    rm -f "$TEST_TMP/fullfs/filler"
+    pg_stop fullfs
+else
+    pass "# SKIP the destination's disk full (needs root to mount a small tmpfs)"
+fi
+
 # ------------------------------------------------------------------------- schema map
 DELTA_WANT=$(tenant_sql delta -c "$APP_QUERY")
 run_ok "plan with a schema map" \
