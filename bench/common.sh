@@ -21,3 +21,33 @@ wall() {
         { cat "$TEST_TMP/err.log" >&2; return 1; }
     cat "$t"
 }
+
+# pgbr_conf STANZA PGDATA HOST PORT [extra global lines...] -> a pgbackrest.conf
+pgbr_conf() {
+    local stanza=$1 data=$2 host=$3 port=$4 f=$TEST_TMP/pgbackrest-$1.conf
+    shift 4
+    mkdir -p "$TEST_TMP/pgbr-$stanza"/{repo,log,lock,spool}
+    {
+        echo "[global]"
+        echo "repo1-path=$TEST_TMP/pgbr-$stanza/repo"
+        echo "repo1-cipher-type=aes-256-cbc"
+        echo "repo1-cipher-pass=$(head -c 24 /dev/urandom | base64)"
+        echo "compress-type=zst"
+        echo "compress-level=$LEVEL"
+        echo "start-fast=y"
+        echo "log-level-console=warn"
+        echo "log-level-file=off"
+        echo "log-path=$TEST_TMP/pgbr-$stanza/log"
+        echo "lock-path=$TEST_TMP/pgbr-$stanza/lock"
+        echo "spool-path=$TEST_TMP/pgbr-$stanza/spool"
+        for l in "$@"; do echo "$l"; done
+        echo "[$stanza]"
+        echo "pg1-path=$data"
+        echo "pg1-socket-path=$host"
+        echo "pg1-port=$port"
+        echo "pg1-user=postgres"
+    } >"$f"
+    chmod 600 "$f"
+    pg_owns "$f" "$TEST_TMP/pgbr-$stanza"
+    echo "$f"
+}

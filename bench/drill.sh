@@ -133,29 +133,7 @@ if [[ " $PARTS " == *" physical "* ]]; then
     pg_start phys
     pg_conf phys "shared_buffers = 512MB" "max_wal_size = 4GB" "autovacuum = off" "archive_mode = on"
     CP=$(conf phys "$(pg_conninfo phys)" 1)
-    mkdir -p "$TEST_TMP/pgbr"/{repo,log,lock,spool}
-    PGBR=$TEST_TMP/pgbackrest.conf
-    cat >"$PGBR" <<EOF
-[global]
-repo1-path=$TEST_TMP/pgbr/repo
-repo1-cipher-type=aes-256-cbc
-repo1-cipher-pass=$(head -c 24 /dev/urandom | base64)
-compress-type=zst
-compress-level=$LEVEL
-start-fast=y
-log-level-console=warn
-log-level-file=off
-log-path=$TEST_TMP/pgbr/log
-lock-path=$TEST_TMP/pgbr/lock
-spool-path=$TEST_TMP/pgbr/spool
-[phys]
-pg1-path=$PHYS_PGDATA
-pg1-socket-path=$PHYS_HOST
-pg1-port=$PHYS_PORT
-pg1-user=postgres
-EOF
-    chmod 600 "$PGBR"
-    pg_owns "$PGBR" "$TEST_TMP/pgbr"
+    PGBR=$(pgbr_conf phys "$PHYS_PGDATA" "$PHYS_HOST" "$PHYS_PORT")
     pg_conf phys "archive_command = '$BIN -c $CP wal-push %p && pgbackrest --config=$PGBR --stanza=phys archive-push %p'"
     pg_restart phys
     as_pg pgbackrest --config="$PGBR" --stanza=phys stanza-create >/dev/null

@@ -41,16 +41,9 @@ PUSH_JOBS=${PUSH_JOBS:-4}
 PARTS=${PARTS:-"base push rpo"}
 OUT_DIR=${RESULTS_DIR:-$here/results}
 mkdir -p "$OUT_DIR"
-command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
 command -v pgbackrest >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbackrest >/dev/null
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-med() { echo "$1" | tr ' ' '\n' | grep . | median; }
+. "$here/common.sh"
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
-
-cp "$COFFRE" "$TEST_TMP/coffre"
-BIN=$TEST_TMP/coffre
-REV=$(git -C "$here/.." describe --always --dirty 2>/dev/null || echo "?")
 
 # measure CMD... (as postgres) -> "wall_s max_rss_kib"
 measure() {
@@ -79,35 +72,6 @@ coffre_conf_for() {
     echo "$f"
 }
 
-# pgbr_conf STANZA PGDATA HOST PORT [extra global lines...] -> a pgbackrest.conf
-pgbr_conf() {
-    local stanza=$1 data=$2 host=$3 port=$4 f=$TEST_TMP/pgbackrest-$1.conf
-    shift 4
-    mkdir -p "$TEST_TMP/pgbr-$stanza"/{repo,log,lock,spool}
-    {
-        echo "[global]"
-        echo "repo1-path=$TEST_TMP/pgbr-$stanza/repo"
-        echo "repo1-cipher-type=aes-256-cbc"
-        echo "repo1-cipher-pass=$(head -c 24 /dev/urandom | base64)"
-        echo "compress-type=zst"
-        echo "compress-level=$LEVEL"
-        echo "start-fast=y"
-        echo "log-level-console=warn"
-        echo "log-level-file=off"
-        echo "log-path=$TEST_TMP/pgbr-$stanza/log"
-        echo "lock-path=$TEST_TMP/pgbr-$stanza/lock"
-        echo "spool-path=$TEST_TMP/pgbr-$stanza/spool"
-        for l in "$@"; do echo "$l"; done
-        echo "[$stanza]"
-        echo "pg1-path=$data"
-        echo "pg1-socket-path=$host"
-        echo "pg1-port=$port"
-        echo "pg1-user=postgres"
-    } >"$f"
-    chmod 600 "$f"
-    pg_owns "$f" "$TEST_TMP/pgbr-$stanza"
-    echo "$f"
-}
 
 declare -A wall rss
 RESULT=$TEST_TMP/result.md
