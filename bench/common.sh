@@ -51,3 +51,22 @@ pgbr_conf() {
     pg_owns "$f" "$TEST_TMP/pgbr-$stanza"
     echo "$f"
 }
+
+# archive_both NAME COFFRE_CONF PGBR_CONF -- cluster NAME archives every WAL file with
+# coffre and with pgBackRest (stanza NAME), restarted and its stanza created
+archive_both() {
+    pg_conf "$1" "archive_command = '$BIN -c $2 wal-push %p && pgbackrest --config=$3 --stanza=$1 archive-push %p'"
+    pg_restart "$1"
+    as_pg pgbackrest --config="$3" --stanza="$1" stanza-create >/dev/null
+}
+
+# fill_bench NAME SIZE_MIB -- database "bench" of cluster NAME from gen.sh, frozen,
+# analysed and checkpointed; prints the cluster's size
+fill_bench() {
+    psql_at "$1" -c "CREATE DATABASE bench"
+    log "generating a $2 MiB database"
+    bash "$(dirname "${BASH_SOURCE[0]}")/gen.sh" "$(pg_conninfo "$1" bench)" bench "$2" >&2
+    psql_at "$1" bench -c "VACUUM (FREEZE, ANALYZE)" >/dev/null
+    psql_at "$1" -c "CHECKPOINT" >/dev/null
+    psql_at "$1" -c "SELECT pg_size_pretty(sum(pg_database_size(datname))) FROM pg_database"
+}

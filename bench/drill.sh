@@ -134,15 +134,8 @@ if [[ " $PARTS " == *" physical "* ]]; then
     pg_conf phys "shared_buffers = 512MB" "max_wal_size = 4GB" "autovacuum = off" "archive_mode = on"
     CP=$(conf phys "$(pg_conninfo phys)" 1)
     PGBR=$(pgbr_conf phys "$PHYS_PGDATA" "$PHYS_HOST" "$PHYS_PORT")
-    pg_conf phys "archive_command = '$BIN -c $CP wal-push %p && pgbackrest --config=$PGBR --stanza=phys archive-push %p'"
-    pg_restart phys
-    as_pg pgbackrest --config="$PGBR" --stanza=phys stanza-create >/dev/null
-    psql_at phys -c "CREATE DATABASE bench"
-    log "generating a $size MiB cluster"
-    bash "$here/gen.sh" "$(pg_conninfo phys bench)" bench "$size" >&2
-    psql_at phys bench -c "VACUUM (FREEZE, ANALYZE)" >/dev/null
-    psql_at phys -c "CHECKPOINT" >/dev/null
-    cluster=$(psql_at phys -c "SELECT pg_size_pretty(sum(pg_database_size(datname))) FROM pg_database")
+    archive_both phys "$CP" "$PGBR"
+    cluster=$(fill_bench phys "$size")
     as_pg pgbackrest --config="$PGBR" --stanza=phys --type=full backup
     as_pg "$BIN" -c "$CP" backup --physical >/dev/null
     declare -A p=()

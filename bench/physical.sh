@@ -84,15 +84,8 @@ if [[ " $PARTS " == *" base "* ]]; then
         "synchronous_commit = on" "archive_mode = on"
     CONF_SRC=$(coffre_conf_for src "$(pg_conninfo src)")
     PGBR_SRC=$(pgbr_conf src "$SRC_PGDATA" "$SRC_HOST" "$SRC_PORT")
-    pg_conf src "archive_command = '$BIN -c $CONF_SRC wal-push %p && pgbackrest --config=$PGBR_SRC --stanza=src archive-push %p'"
-    pg_restart src
-    as_pg pgbackrest --config="$PGBR_SRC" --stanza=src stanza-create >/dev/null
-    psql_at src -c "CREATE DATABASE bench"
-    log "generating a $SIZE MiB database"
-    bash "$here/gen.sh" "$(pg_conninfo src bench)" bench "$SIZE" >&2
-    psql_at src bench -c "VACUUM (FREEZE, ANALYZE)" >/dev/null
-    psql_at src -c "CHECKPOINT" >/dev/null
-    cluster_size=$(psql_at src -c "SELECT pg_size_pretty(sum(pg_database_size(datname))) FROM pg_database")
+    archive_both src "$CONF_SRC" "$PGBR_SRC"
+    cluster_size=$(fill_bench src "$SIZE")
     # warm-up read of every file
     as_pg "$PG_BIN/pg_basebackup" -h "$SRC_HOST" -p "$SRC_PORT" -U postgres -Ft -D - -X none >/dev/null
     for run in $(seq 1 "$RUNS"); do
