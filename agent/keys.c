@@ -21,6 +21,8 @@ cf_keys_init_run(const struct cf_keys_init_opts *opts, size_t *n_created, struct
             return err->code;
         (*n_created)++;
     }
+    if (opts->with_signer && cf_keyring_create_signer(opts->kr, err) != CF_OK)
+        return err->code;
     return CF_OK;
 }
 
@@ -130,6 +132,9 @@ cf_keys_check_run(struct cf_keyring *kr, const struct cf_keys_conf *keys,
     if (cf_keyring_check(kr, true, err) != CF_OK)
         return err->code;
     res->n_keks = keys->n_keks;
+    if (cf_keyring_check_signer(kr, err) != CF_OK)
+        return err->code;
+    res->signer_ok = true;
     inv.hdr = malloc(sizeof(*inv.hdr));
     if (inv.hdr == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");

@@ -20,8 +20,10 @@ struct cf_keys_init_opts {
     size_t n_uris;
     enum cf_kek_type type;      /* AES-256 (default) or an RSA key pair */
     unsigned rsa_bits;          /* 0: the keyring's default */
+    bool with_signer;           /* then create the signing key (keys.sign) */
 };
-/* *n_created: how many of uris (in order) were created, also on failure. */
+/* *n_created: how many of uris (in order) were created, also on failure; the signing
+ * key is created after them. */
 cf_err cf_keys_init_run(const struct cf_keys_init_opts *opts, size_t *n_created,
                         struct cf_error *err);
 
@@ -44,6 +46,7 @@ struct cf_key_need {
 };
 struct cf_keys_check_result {
     size_t n_keks;              /* configured keys, all of which wrap and unwrap */
+    bool signer_ok;             /* the signing key signs, and verifies what it signed */
     struct cf_key_need *needs;
     size_t n_needs, cap;
     size_t objects, unreadable; /* objects read; those without a readable header */

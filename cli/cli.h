@@ -28,6 +28,7 @@ struct cf_cli_run {
                                  a command clears it for a run that changes nothing
                                  (prune --dry-run) */
     bool wal_missing;         /* wal-get: the file is not in the repository (exit 1) */
+    bool allow_unsigned;      /* --allow-unsigned: accept manifests without a signature */
 };
 
 typedef cf_err (*cf_cli_main)(struct cf_cli_run *run, int argc, char **argv,

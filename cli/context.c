@@ -30,6 +30,9 @@ open_keyring(struct cf_context *c, struct cf_error *err)
     ko.keks = (const char *const *)k->keks;
     ko.n_keks = k->n_keks;
     ko.pin_file = k->pin_file;
+    ko.sign = k->sign;
+    ko.trust = (const char *const *)k->trust;
+    ko.n_trust = k->n_trust;
     /* in the state directory, which every coffre process of the instance shares */
     ko.lock_path = NULL;
     if (snprintf(c->hsm_lock, sizeof(c->hsm_lock), "%s/hsm.lock", c->cfg->state_dir) <
@@ -61,6 +64,7 @@ cf_context_open(const char *config_path, unsigned needs, struct cf_context **out
     c->repo.chunk_size = (uint32_t)c->cfg->object.chunk_size;
     c->repo.comp.level = c->cfg->object.zstd_level;
     c->repo.comp.workers = c->cfg->object.zstd_workers;
+    c->repo.allow_unsigned = c->cfg->keys.allow_unsigned;
     *out = c;
     return CF_OK;
 fail:

@@ -23,7 +23,8 @@ print_usage(FILE *out)
 {
     (void)fputs("coffre - PostgreSQL backup and disaster recovery with HSM-held keys\n"
                 "\n"
-                "Usage: coffre [--config FILE] [--verbose|--quiet] COMMAND [OPTIONS]\n"
+                "Usage: coffre [--config FILE] [--verbose|--quiet] [--allow-unsigned] COMMAND "
+                "[OPTIONS]\n"
                 "\n"
                 "Commands:\n",
                 out);
@@ -35,6 +36,8 @@ print_usage(FILE *out)
                 "  -c, --config FILE   configuration file (default " CF_CONFIG_DEFAULT_PATH ")\n"
                 "  -v, --verbose       more messages;  -q, --quiet  errors only\n"
                 "  -h, --help          this help;      -V, --version\n"
+                "  -U, --allow-unsigned  accept backups whose manifest is not signed (made\n"
+                "                      before signatures existed); warns on every run\n"
                 "\n"
                 "Each command has its own --help.  Exit status: 0 success, 2 usage,\n"
                 "3 configuration, 4 keys/HSM, 5 repository, 6 corrupt data, 7 PostgreSQL or\n"
@@ -87,6 +90,12 @@ dispatch(const char *config, const struct cf_cli_command *cmd, int argc, char **
     }
     if (cf_context_open(config, cmd->needs, &run->ctx, err) != CF_OK)
         return err->code;
+    if (run->allow_unsigned)
+        run->ctx->repo.allow_unsigned = true;
+    if (run->ctx->repo.allow_unsigned && (cmd->needs & CF_NEED_KEYS))
+        cf_log_warning("unsigned manifests are accepted (%s): a backup written by anyone "
+                       "holding a KEK's public key would pass as genuine",
+                       run->allow_unsigned ? "--allow-unsigned" : "keys.allow_unsigned");
     cf_log_set_field("COFFRE_INSTANCE", run->ctx->cfg->instance);
     cf_log_set_field("COFFRE_COMMAND", cmd->name);
     run->record = cmd->run_kind >= 0;
@@ -127,14 +136,17 @@ exit_status(const struct cf_cli_command *cmd, const struct cf_cli_run *run, cons
 int
 main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"allow-unsigned", no_argument, NULL, 'U'},
+                                         {NULL, 0, NULL, 0}};
     const char *config = getenv("COFFRE_CONFIG");
     const struct cf_cli_command *cmd;
     struct cf_error err = CF_ERROR_INIT;
-    struct cf_cli_run run = {NULL, false, false};
+    struct cf_cli_run run = {NULL, false, false, false};
     int ch, first;
 
     if (config == NULL)
@@ -142,13 +154,14 @@ main(int argc, char **argv)
     /* keys and plaintext pass through this process: no core dumps */
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     cf_cancel_install();
-    while ((ch = getopt_long(argc, argv, "+c:vqhV", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+c:vqhVU", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': config = optarg; break;
         case 'v': cf_log_set_level(CF_LOG_DEBUG); break;
         case 'q': cf_log_set_level(CF_LOG_ERROR); break;
         case 'h': print_usage(stdout); return 0;
         case 'V': printf("coffre %s\n", COFFRE_VERSION); return 0;
+        case 'U': run.allow_unsigned = true; break;
         default: print_usage(stderr); return 2;
         }
     }

@@ -73,6 +73,8 @@ static cf_err set_level(struct parse_ctx *, const struct key_def *, const char *
 static cf_err set_chunk_size(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_keks(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_bool(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_sign(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_trust(struct parse_ctx *, const struct key_def *, const char *);
 static bool parse_decimal(const char *s, size_t len, unsigned long limit, unsigned long *out);
 static cf_err set_string(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_endpoint(struct parse_ctx *, const struct key_def *, const char *);
@@ -138,8 +140,7 @@ static const struct key_def keys[] = {
     {"alerts", "wal_lag_critical", set_duration, FIELD(alerts.wal_lag_critical), 1, 31622400},
     {"alerts", "reminder", set_duration, FIELD(alerts.reminder), 0, 31622400},
     {"alerts", "drill_age_warning", set_duration, FIELD(alerts.drill_age_warning), 1, 31622400},
-    {"alerts", "drill_age_critical", set_duration, FIELD(alerts.drill_age_critical), 1,
-     31622400},
+    {"alerts", "drill_age_critical", set_duration, FIELD(alerts.drill_age_critical), 1, 31622400},
     {"alerts", "webhook_url", set_url, FIELD(alerts.webhook_url), 0, 0},
     {"alerts", "smtp_url", set_url, FIELD(alerts.smtp_url), 0, 0},
     {"alerts", "smtp_from", set_string, FIELD(alerts.smtp_from), 3, 254},
@@ -163,6 +164,9 @@ static const struct key_def keys[] = {
     {"keys", "module", set_abs_path, FIELD(keys.module), 0, 0},
     {"keys", "kek", set_keks, 0, 0, 0},
     {"keys", "pin_file", set_abs_path, FIELD(keys.pin_file), 0, 0},
+    {"keys", "sign", set_sign, 0, 0, 0},
+    {"keys", "trust", set_trust, 0, 0, 0},
+    {"keys", "allow_unsigned", set_bool, FIELD(keys.allow_unsigned), 0, 0},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -357,6 +361,30 @@ static cf_err
 set_keks(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 {
     return split_list(ctx, def, value, ctx->cfg->keys.keks, &ctx->cfg->keys.n_keks, check_kek);
+}
+
+static cf_err
+set_sign(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    const char *why = check_kek(value, strlen(value));
+
+    if (why != NULL)
+        return invalid(ctx, def, value, "%s", why);
+    return dup_into(ctx, &ctx->cfg->keys.sign, value, strlen(value));
+}
+
+static const char *
+check_abs_path(const char *s, size_t len)
+{
+    (void)len;
+    return s[0] != '/' ? "a trusted signer is named by the absolute path of its file." : NULL;
+}
+
+static cf_err
+set_trust(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    return split_list(ctx, def, value, ctx->cfg->keys.trust, &ctx->cfg->keys.n_trust,
+                      check_abs_path);
 }
 
 static cf_err
@@ -1041,6 +1069,9 @@ cf_config_free(struct cf_config *cfg)
     for (size_t i = 0; i < cfg->keys.n_keks; i++)
         free(cfg->keys.keks[i]);
     free(cfg->keys.pin_file);
+    free(cfg->keys.sign);
+    for (size_t i = 0; i < cfg->keys.n_trust; i++)
+        free(cfg->keys.trust[i]);
     free(cfg->state_dir);
     free(cfg->wal.slot);
     free(cfg->metrics.textfile);

@@ -167,6 +167,11 @@ struct cf_keys_conf {
     char *keks[CF_CONFIG_MAX_LIST];
     size_t n_keks;                    /* required, >= 1 */
     char *pin_file;                   /* optional: else $CREDENTIALS_DIRECTORY/coffre-hsm-pin */
+    char *sign;                       /* signing key URI; NULL: "coffre-sign" on the first
+                                         KEK's token (pkcs11/keyring.h) */
+    char *trust[CF_CONFIG_MAX_LIST];  /* files of trusted signers' public keys */
+    size_t n_trust;
+    bool allow_unsigned; /* accept manifests written before signatures */
 };
 
 #define CF_CONFIG_MAX_WARNINGS 4

@@ -131,6 +131,19 @@ cf_manifest_to_json(const struct cf_manifest *m, char **out, size_t *len, struct
         return cf_error_set(err, CF_ERR_INTERNAL, "could not build the manifest");
     }
     json_object_set_new(root, "retention", retention);
+    if (m->previous_id != NULL) {
+        char expires[32];
+        json_t *prev;
+
+        cf_format_time(m->previous_expires, expires, sizeof(expires));
+        prev = json_pack("{s:s, s:s, s:s}", "id", m->previous_id, "sha256", m->previous_sha256,
+                         "expires", expires);
+        if (prev == NULL) {
+            json_decref(root);
+            return cf_error_set(err, CF_ERR_INTERNAL, "could not build the manifest");
+        }
+        json_object_set_new(root, "previous", prev);
+    }
     if (m->physical != NULL) {
         json_t *ph = physical_to_json(m->physical);
 
@@ -209,6 +222,22 @@ object_from_json(json_t *j, struct cf_manifest_object *o, struct cf_error *err)
         o->n_sequences = i + 1;
     }
     return 0;
+}
+
+/* "previous": {"id": "...", "sha256": "<64 hex>", "expires": "..."} */
+static int
+previous_from_json(json_t *j, struct cf_manifest *m)
+{
+    const char *id, *sha, *expires;
+
+    if (json_unpack(j, "{s:s, s:s, s:s}", "id", &id, "sha256", &sha, "expires", &expires) != 0 ||
+        strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64)
+        return -1;
+    if ((m->previous_id = strdup(id)) == NULL)
+        return -1;
+    memcpy(m->previous_sha256, sha, 65);
+    m->previous_expires = cf_parse_time(expires);
+    return m->previous_expires < 0 ? -1 : 0;
 }
 
 /* "retention": {"class": "weekly", "expires": "...", "lock_until": "..." | null} */
@@ -318,6 +347,9 @@ manifest_from_root(json_t *root, struct cf_manifest *m, struct cf_error *err)
     if (json_object_get(root, "physical") != NULL &&
         physical_from_json(json_object_get(root, "physical"), m) != 0)
         return -1;
+    if (json_object_get(root, "previous") != NULL &&
+        previous_from_json(json_object_get(root, "previous"), m) != 0)
+        return -1;
     m->objects = calloc(json_array_size(objs) + 1, sizeof(*m->objects));
     if (m->objects == NULL)
         return -1;
@@ -383,6 +415,7 @@ cf_manifest_clear(struct cf_manifest *m)
     free(m->coffre_version);
     free(m->globals_note);
     free(m->retention_class);
+    free(m->previous_id);
     for (size_t i = 0; i < m->n_objects; i++)
         cf_manifest_object_clear(&m->objects[i]);
     free(m->objects);

@@ -75,6 +75,18 @@ struct cf_manifest {
     struct cf_manifest_object *objects;
     size_t n_objects;
     struct cf_manifest_physical *physical;  /* NULL for logical backups */
+    /*
+     * The instance's newest complete backup when this one was written, so a
+     * replaced or deleted manifest is detectable (absent in the first backup
+     * and in manifests written before signatures): its id, the SHA-256 of its
+     * manifest object's plaintext, and its retention end.
+     */
+    char *previous_id;
+    char previous_sha256[65];
+    int64_t previous_expires;
+    /* Not stored: filled by the reader (storage/repo.c). */
+    bool is_signed;
+    char signer[65]; /* hex id of the key that signed it, when signed */
 };
 
 /* Serialize (indented JSON).  *out is malloc'd, NUL-terminated. */

@@ -194,8 +194,12 @@ cf_keyring_open(const struct cf_keyring_options *opts, struct cf_keyring **out,
     pthread_mutex_init(&kr->lock, NULL);
     kr->ops.wrap = cf_p11_keyops_wrap;
     kr->ops.unwrap = cf_p11_keyops_unwrap;
+    kr->ops.sign = cf_p11_keyops_sign;
+    kr->ops.verify = cf_p11_keyops_verify;
     kr->ops.ctx = kr;
     rc = copy_options(kr, opts, err);
+    if (rc == CF_OK)
+        rc = cf_p11_sign_setup(kr, opts, err);
     if (rc == CF_OK)
         rc = load_module(kr, err);
     if (rc != CF_OK)
@@ -230,6 +234,7 @@ cf_keyring_free(struct cf_keyring *kr)
     free(kr->module_path);
     free(kr->pin_file);
     free(kr->lock_path);
+    free(kr->sign_uri);
     pthread_mutex_destroy(&kr->lock);
     free(kr);
 }

@@ -43,6 +43,10 @@ struct cf_keyring_options {
     size_t n_keks;
     const char *pin_file;      /* may be NULL */
     const char *lock_path;     /* may be NULL: see cf_p11_hsm_lock in p11.h */
+    const char *sign;          /* signing key URI; NULL: object "coffre-sign" on the first
+                                  KEK's token, with its PIN source */
+    const char *const *trust;  /* files of trusted signers' public keys (keys.trust) */
+    size_t n_trust;
 };
 
 /*
@@ -106,5 +110,34 @@ cf_err cf_keyring_export_public(struct cf_keyring *kr, const char *uri, const ch
                                 struct cf_error *err);
 cf_err cf_keyring_import_public(struct cf_keyring *kr, const char *path, const char *to_uri,
                                 struct cf_error *err);
+
+/*
+ * Signing (pkcs11/sign.c; docs/security.md).  The keyops of a keyring sign
+ * with keys.sign (ECDSA P-256, in the HSM) and verify against this host's
+ * own signing key and the keys.trust files.
+ */
+/* Create the ECDSA P-256 signing key pair named by keys.sign (CF_ERR_EXISTS if present). */
+cf_err cf_keyring_create_signer(struct cf_keyring *kr, struct cf_error *err);
+/* Write the signing key's public half as a trust file for other hosts. */
+cf_err cf_keyring_export_signer(struct cf_keyring *kr, const char *path, struct cf_error *err);
+/* Sign and verify a test digest, and check that a changed digest is refused. */
+cf_err cf_keyring_check_signer(struct cf_keyring *kr, struct cf_error *err);
+
+#define CF_KEYRING_TRUST_MAX 16
+
+struct cf_signer_status {
+    const char *uri; /* keys.sign without PIN attributes; NULL if none */
+    bool is_present; /* its public half was found */
+    char id[2 * CF_SIGNER_ID_BYTES + 1];
+    char token_label[33];
+    char problem[256];
+    size_t n_trusted;
+    struct {
+        char id[2 * CF_SIGNER_ID_BYTES + 1];
+        const char *source, *label; /* borrowed from the keyring */
+    } trusted[CF_KEYRING_TRUST_MAX];
+};
+/* Describe the signing key and the trusted signers (for `coffre keys list`). */
+cf_err cf_keyring_signer_status(struct cf_keyring *kr, struct cf_signer_status *st);
 
 #endif

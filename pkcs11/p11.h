@@ -30,6 +30,30 @@ struct cf_p11_token {
     char label[CF_P11_LABEL_MAX + 1]; /* trailing spaces trimmed */
 };
 
+#define CF_P11_EC_POINT_BYTES 65 /* uncompressed P-256 point: 04 || X || Y */
+#define CF_P11_TRUST_MAX CF_KEYRING_TRUST_MAX
+
+/* keys.sign on this host (resolved on first use, then cached). */
+struct cf_p11_signer {
+    bool has_public, has_private;
+    bool was_looked_up; /* verify looked for it (found or not) */
+    struct cf_p11_token *tok;
+    CK_OBJECT_HANDLE pub, priv;
+    uint8_t point[CF_P11_EC_POINT_BYTES];
+    uint8_t id[CF_SIGNER_ID_BYTES];
+    char label[CF_SIGNER_LABEL_MAX + 1];
+};
+
+/* A signer from keys.trust; handle is its session object once first used. */
+struct cf_p11_trusted {
+    uint8_t point[CF_P11_EC_POINT_BYTES];
+    uint8_t id[CF_SIGNER_ID_BYTES];
+    char label[CF_SIGNER_LABEL_MAX + 1];
+    char source[4096]; /* the file it came from */
+    struct cf_p11_token *tok;
+    CK_OBJECT_HANDLE handle;
+};
+
 struct cf_keyring {
     CK_FUNCTION_LIST *mod;
     bool is_initialized; /* we own one C_Initialize reference */
@@ -42,6 +66,11 @@ struct cf_keyring {
     char *lock_path;  /* cross-process lock for token reads and logins, or NULL */
     struct cf_p11_token tokens[CF_P11_TOKENS_MAX];
     size_t n_tokens;
+    char *sign_uri;                            /* keys.sign, or derived from keks[0] */
+    char sign_clean[CF_RECIPIENT_URI_MAX + 1]; /* the same without PIN attributes */
+    struct cf_p11_signer signer;
+    struct cf_p11_trusted trusted[CF_P11_TRUST_MAX];
+    size_t n_trusted;
     struct cf_keyops ops;
     pthread_mutex_t lock;
 };
@@ -140,6 +169,15 @@ cf_err cf_p11_keyops_wrap(void *ctx, const uint8_t dek[CF_DEK_BYTES], const uint
                           struct cf_error *err);
 cf_err cf_p11_keyops_unwrap(void *ctx, const struct cf_recipient *rs, size_t n,
                             const uint8_t *aad, size_t aad_len, uint8_t dek[CF_DEK_BYTES],
+                            struct cf_error *err);
+
+/* sign.c */
+/* keys.sign (or its default) and the keys.trust files, at open. */
+cf_err cf_p11_sign_setup(struct cf_keyring *kr, const struct cf_keyring_options *opts,
+                         struct cf_error *err);
+cf_err cf_p11_keyops_sign(void *ctx, const uint8_t digest[32], struct cf_signature *out,
+                          struct cf_error *err);
+cf_err cf_p11_keyops_verify(void *ctx, const uint8_t digest[32], const struct cf_signature *sig,
                             struct cf_error *err);
 
 #endif

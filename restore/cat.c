@@ -35,6 +35,28 @@ cat_file(const struct cf_cat_opts *o, const char *path, struct cf_error *err)
     return rc;
 }
 
+/* A manifest: its signature checked, the manifest JSON without the envelope. */
+static cf_err
+cat_manifest(const struct cf_cat_opts *o, const char *id, struct cf_error *err)
+{
+    char *json = NULL;
+    size_t len = 0, done = 0;
+    cf_err rc = cf_repo_manifest_text(o->repo, id, &json, &len, err);
+
+    while (rc == CF_OK && done < len) {
+        ssize_t w = write(o->fd, json + done, len - done);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not write to %s", o->fd_name);
+        else
+            done += (size_t)w;
+    }
+    free(json);
+    return rc;
+}
+
 cf_err
 cf_cat_run(const struct cf_cat_opts *o, struct cf_error *err)
 {
@@ -63,8 +85,8 @@ cf_cat_run(const struct cf_cat_opts *o, struct cf_error *err)
     /* with a manifest, check the digest too; without one (incomplete
      * backup, manual recovery), the AEAD alone vouches for the bytes */
     if (strcmp(slash + 1, CF_MANIFEST_NAME) == 0)
-        kind = CF_OBJ_MANIFEST;
-    else if (cf_repo_read_manifest(repo, id, &m, &(struct cf_error)CF_ERROR_INIT) == CF_OK) {
+        return cat_manifest(o, id, err);
+    if (cf_repo_read_manifest(repo, id, &m, &(struct cf_error)CF_ERROR_INIT) == CF_OK) {
         for (size_t i = 0; i < m->n_objects; i++)
             if (strcmp(m->objects[i].name, slash + 1) == 0 &&
                 cf_hex_decode(m->objects[i].sha256, digest, sizeof(digest)) == 0) {

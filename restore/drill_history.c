@@ -24,7 +24,7 @@ name_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
     const char *name = info->key + ns->prefix_len;
     char **grown;
 
-    if (strncmp(name, CF_DRILL_PREFIX, strlen(CF_DRILL_PREFIX)) != 0)
+    if (!cf_repo_is_record_name(name, CF_DRILL_PREFIX))
         return CF_OK;
     grown = realloc(ns->v, (ns->n + 1) * sizeof(*grown));
     if (grown == NULL || (grown[ns->n] = strdup(name)) == NULL) {

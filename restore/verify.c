@@ -23,10 +23,9 @@ presence_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
     const char *name = info->key + p->prefix_len;
 
     (void)err;
-    if (strcmp(name, CF_MANIFEST_NAME) == 0 ||
-        strncmp(name, CF_VERIFY_PREFIX, strlen(CF_VERIFY_PREFIX)) == 0 ||
-        strncmp(name, CF_DRILL_PREFIX, strlen(CF_DRILL_PREFIX)) == 0 ||
-        strncmp(name, CF_MIGRATE_PREFIX, strlen(CF_MIGRATE_PREFIX)) == 0)
+    if (strcmp(name, CF_MANIFEST_NAME) == 0 || cf_repo_is_record_name(name, CF_VERIFY_PREFIX) ||
+        cf_repo_is_record_name(name, CF_DRILL_PREFIX) ||
+        cf_repo_is_record_name(name, CF_MIGRATE_PREFIX))
         return CF_OK;
     for (size_t i = 0; i < p->m->n_objects; i++)
         if (strcmp(p->m->objects[i].name, name) == 0)
@@ -34,6 +33,42 @@ presence_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
     if (p->extra[0] == '\0')
         (void)snprintf(p->extra, sizeof(p->extra), "%s", info->key);
     return CF_OK;
+}
+
+/*
+ * The chain: the manifest names the backup before it and the digest of
+ * that backup's manifest.  A replaced manifest there is a failure; a
+ * missing one only a warning: prune follows the current retention
+ * settings, which may be shorter than those the backup was taken under.
+ */
+static cf_err
+check_link(const struct cf_repo *repo, const struct cf_manifest *m, struct cf_error *err)
+{
+    struct cf_error e = CF_ERROR_INIT;
+    uint8_t digest[CF_SHA256_BYTES];
+    char hex[CF_SHA256_HEX];
+
+    if (cf_repo_manifest_digest(repo, m->previous_id, digest, &e) != CF_OK) {
+        if (e.code != CF_ERR_NOT_FOUND)
+            return cf_error_set(err, e.code,
+                                "backup %s follows backup %s, which cannot be "
+                                "checked: %s",
+                                m->id, m->previous_id, e.msg);
+        cf_log_warning("backup %s follows backup %s, which is gone; if prune did not remove "
+                       "it, it was deleted",
+                       m->id, m->previous_id);
+        return CF_OK;
+    }
+    cf_hex_encode(digest, sizeof(digest), hex);
+    if (strcmp(hex, m->previous_sha256) == 0)
+        return CF_OK;
+    cf_error_setf(err, CF_ERR_CORRUPT,
+                  "the manifest of backup %s is not the one backup %s "
+                  "followed when it was taken",
+                  m->previous_id, m->id);
+    cf_error_detail(err, "Backup %s's manifest was replaced after backup %s was signed.",
+                    m->previous_id, m->id);
+    return CF_ERR_CORRUPT;
 }
 
 static cf_err
@@ -72,6 +107,8 @@ check_backup(const struct cf_repo *repo, const char *id, int64_t *lock_until,
             rc = cf_error_set(err, CF_ERR_CORRUPT, "backup %s holds object \"%s\" that its "
                               "manifest does not list", id, p.extra);
     }
+    if (rc == CF_OK && m->previous_id != NULL)
+        rc = check_link(repo, m, err);
     cf_manifest_free(m);
     return rc;
 }

@@ -3,6 +3,7 @@
  */
 #include "storage/repo.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "common/log.h"
 #include "stream/hash.h"
+#include "stream/signed.h"
 
 static cf_err
 fit(int n, size_t size, const char *what, const char *name, struct cf_error *err)
@@ -180,23 +183,6 @@ cf_repo_get_key(const struct cf_repo *r, const char *key, const char *id, const 
     return rc;
 }
 
-cf_err
-cf_repo_write_manifest(const struct cf_repo *r, const struct cf_manifest *m, struct cf_error *err)
-{
-    struct cf_backup_sizes sizes;
-    struct cf_source *src = NULL;
-    char *json = NULL;
-    size_t len = 0;
-    cf_err rc;
-
-    if ((rc = cf_manifest_to_json(m, &json, &len, err)) == CF_OK &&
-        (rc = cf_mem_source_new(json, len, &src, err)) == CF_OK)
-        rc = cf_repo_put(r, m->id, CF_MANIFEST_NAME, CF_OBJ_MANIFEST, src, &sizes, err);
-    cf_source_free(src);
-    free(json);
-    return rc;
-}
-
 static cf_err
 count_object(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
 {
@@ -270,20 +256,89 @@ out:
     return rc;
 }
 
+static void
+manifest_context(const struct cf_repo *r, const char *id, struct cf_signed_context *sc)
+{
+    sc->domain = "manifest";
+    sc->instance = r->instance;
+    sc->backup_id = id;
+    sc->name = CF_MANIFEST_NAME;
+}
+
+static cf_err
+unsigned_manifest(const char *key, struct cf_error *err)
+{
+    cf_error_setf(err, CF_ERR_KEY, "manifest \"%s\" is not signed", key);
+    cf_error_detail(err, "Without a signature nothing shows who wrote this backup: anyone "
+                         "holding a KEK's public key can write one.");
+    cf_error_hint(err, "If it was written by coffre before signatures existed, pass "
+                       "--allow-unsigned (or set keys.allow_unsigned) until it expires.");
+    return CF_ERR_KEY;
+}
+
+/*
+ * The checked text of backup id's manifest (the envelope's payload, or the
+ * whole text of an accepted unsigned one); digest (may be NULL): SHA-256 of
+ * the object's plaintext; sig (may be NULL) filled when signed.
+ */
+static cf_err
+read_manifest_text(const struct cf_repo *r, const char *id, char **json, size_t *len,
+                   uint8_t digest[CF_SHA256_BYTES], bool *is_signed, struct cf_signature *sig,
+                   struct cf_error *err)
+{
+    struct cf_signed_context sc;
+    char key[CF_STORAGE_KEY_MAX + 1];
+    char *text = NULL;
+    size_t text_len = 0;
+    cf_err rc;
+
+    *json = NULL;
+    if ((rc = cf_repo_key(r, id, CF_MANIFEST_NAME, key, sizeof(key), err)) != CF_OK)
+        return rc;
+    rc = read_small(r, id, CF_MANIFEST_NAME, CF_OBJ_MANIFEST, CF_MANIFEST_MAX, &text, &text_len,
+                    err);
+    if (rc == CF_ERR_NOT_FOUND)
+        explain_missing_manifest(r, id, err);
+    manifest_context(r, id, &sc);
+    if (rc == CF_OK)
+        rc = cf_signed_open(r->keys, &sc, key, text, text_len, json, len, is_signed, sig, err);
+    if (rc == CF_OK && !*is_signed && !r->allow_unsigned)
+        rc = unsigned_manifest(key, err);
+    if (rc == CF_OK && digest != NULL)
+        crypto_hash_sha256(digest, (const unsigned char *)text, text_len);
+    free(text);
+    if (rc != CF_OK) {
+        free(*json);
+        *json = NULL;
+    }
+    return rc;
+}
+
 cf_err
-cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifest **out,
+cf_repo_manifest_text(const struct cf_repo *r, const char *id, char **json, size_t *len,
                       struct cf_error *err)
 {
+    bool is_signed = false;
+
+    return read_manifest_text(r, id, json, len, NULL, &is_signed, NULL, err);
+}
+
+/* The manifest of backup id, checked; digest (may be NULL): SHA-256 of its plaintext. */
+static cf_err
+read_manifest(const struct cf_repo *r, const char *id, struct cf_manifest **out,
+              uint8_t digest[CF_SHA256_BYTES], struct cf_error *err)
+{
+    struct cf_signature sig;
     char key[CF_STORAGE_KEY_MAX + 1];
     char *json = NULL;
     size_t len = 0;
+    bool is_signed = false;
     cf_err rc;
 
+    *out = NULL;
     if ((rc = cf_repo_key(r, id, CF_MANIFEST_NAME, key, sizeof(key), err)) != CF_OK)
         return rc;
-    rc = read_small(r, id, CF_MANIFEST_NAME, CF_OBJ_MANIFEST, CF_MANIFEST_MAX, &json, &len, err);
-    if (rc == CF_ERR_NOT_FOUND)
-        explain_missing_manifest(r, id, err);
+    rc = read_manifest_text(r, id, &json, &len, digest, &is_signed, &sig, err);
     if (rc == CF_OK)
         rc = cf_manifest_from_json(json, len, key, out, err);
     free(json);
@@ -292,10 +347,98 @@ cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifes
                       (*out)->instance);
         cf_error_detail(err, "This configuration protects instance \"%s\"; a backup was copied "
                              "into the wrong place.", r->instance);
-        cf_manifest_free(*out);
-        *out = NULL;
+        rc = CF_ERR_CORRUPT;
+    } else if (rc == CF_OK && strcmp((*out)->id, id) != 0) {
+        cf_error_setf(err, CF_ERR_CORRUPT, "manifest \"%s\" describes backup %s", key, (*out)->id);
         rc = CF_ERR_CORRUPT;
     }
+    if (rc != CF_OK) {
+        cf_manifest_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    (*out)->is_signed = is_signed;
+    if (is_signed)
+        cf_hex_encode(sig.signer, CF_SIGNER_ID_BYTES, (*out)->signer);
+    return CF_OK;
+}
+
+cf_err
+cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifest **out,
+                      struct cf_error *err)
+{
+    return read_manifest(r, id, out, NULL, err);
+}
+
+cf_err
+cf_repo_manifest_digest(const struct cf_repo *r, const char *id, uint8_t digest[CF_SHA256_BYTES],
+                        struct cf_error *err)
+{
+    struct cf_manifest *m = NULL;
+    cf_err rc = read_manifest(r, id, &m, digest, err);
+
+    cf_manifest_free(m);
+    return rc;
+}
+
+/*
+ * Link m to the newest complete, readable backup before it.  A backup
+ * whose manifest cannot be read here (corrupt, unsigned, untrusted) is
+ * skipped with a warning: the link must point at something genuine.
+ */
+static cf_err
+link_previous(const struct cf_repo *r, struct cf_manifest *m, struct cf_error *err)
+{
+    struct cf_backup_entry *v = NULL;
+    size_t n = 0;
+    cf_err rc;
+
+    free(m->previous_id);
+    m->previous_id = NULL;
+    if ((rc = cf_repo_list_backups(r, &v, &n, err)) != CF_OK)
+        return rc;
+    for (size_t i = n; i-- > 0 && m->previous_id == NULL;) {
+        struct cf_error e = CF_ERROR_INIT;
+        struct cf_manifest *p = NULL;
+        uint8_t digest[CF_SHA256_BYTES];
+
+        if (!v[i].has_manifest || strcmp(v[i].id, m->id) >= 0)
+            continue;
+        if (read_manifest(r, v[i].id, &p, digest, &e) != CF_OK) {
+            cf_log_warning("backup %s is not linked as the previous one: %s", v[i].id, e.msg);
+            continue;
+        }
+        m->previous_id = strdup(v[i].id);
+        m->previous_expires = p->expires;
+        cf_hex_encode(digest, CF_SHA256_BYTES, m->previous_sha256);
+        cf_manifest_free(p);
+        if (m->previous_id == NULL)
+            rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        break;
+    }
+    free(v);
+    return rc;
+}
+
+cf_err
+cf_repo_write_manifest(const struct cf_repo *r, struct cf_manifest *m, struct cf_error *err)
+{
+    struct cf_backup_sizes sizes;
+    struct cf_signed_context sc;
+    struct cf_source *src = NULL;
+    char *json = NULL, *sealed = NULL;
+    size_t len = 0, sealed_len = 0;
+    cf_err rc;
+
+    manifest_context(r, m->id, &sc);
+    if ((rc = link_previous(r, m, err)) == CF_OK &&
+        (rc = cf_manifest_to_json(m, &json, &len, err)) == CF_OK &&
+        (rc = cf_signed_seal(r->keys, &sc, json, len, &sealed, &sealed_len, err)) == CF_OK &&
+        (rc = cf_mem_source_new(sealed, sealed_len, &src, err)) == CF_OK)
+        rc = cf_repo_put(r, m->id, CF_MANIFEST_NAME, CF_OBJ_MANIFEST, src, &sizes, err);
+    cf_source_free(src);
+    free(json);
+    free(sealed);
     return rc;
 }
 
@@ -394,10 +537,19 @@ cf_repo_put_record(const struct cf_repo *r, const char *id, const char *prefix,
     locked.retain_until =
         (r->st->features & CF_STORAGE_FEAT_OBJECT_LOCK) && lock_until > (int64_t)now ? lock_until
                                                                                       : 0;
-    rc = cf_mem_source_new(text, strlen(text), &src, err);
-    if (rc == CF_OK)
-        rc = cf_repo_put(&locked, id, name, CF_OBJ_RECORD, src, &sizes, err);
-    cf_source_free(src);
+    {
+        struct cf_signed_context sc = {"record", r->instance, id, name};
+        char *sealed = NULL;
+        size_t sealed_len = 0;
+
+        rc = cf_signed_seal(r->keys, &sc, text, strlen(text), &sealed, &sealed_len, err);
+        if (rc == CF_OK)
+            rc = cf_mem_source_new(sealed, sealed_len, &src, err);
+        if (rc == CF_OK)
+            rc = cf_repo_put(&locked, id, name, CF_OBJ_RECORD, src, &sizes, err);
+        cf_source_free(src);
+        free(sealed);
+    }
     return rc;
 }
 
@@ -405,7 +557,43 @@ cf_err
 cf_repo_read_record(const struct cf_repo *r, const char *id, const char *name, char **out,
                     size_t *len, struct cf_error *err)
 {
-    return read_small(r, id, name, CF_OBJ_RECORD, CF_RECORD_MAX, out, len, err);
+    struct cf_signed_context sc = {"record", r->instance, id, name};
+    char key[CF_STORAGE_KEY_MAX + 1];
+    char *text = NULL;
+    size_t text_len = 0;
+    bool is_signed = false;
+    cf_err rc;
+
+    *out = NULL;
+    if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK)
+        return rc;
+    rc = read_small(r, id, name, CF_OBJ_RECORD, CF_RECORD_MAX, &text, &text_len, err);
+    if (rc == CF_OK)
+        rc = cf_signed_open(r->keys, &sc, key, text, text_len, out, len, &is_signed, NULL, err);
+    if (rc == CF_OK && !is_signed && !r->allow_unsigned) {
+        cf_error_setf(err, CF_ERR_KEY, "record \"%s\" is not signed", key);
+        cf_error_hint(err, "Records written before signatures are read with --allow-unsigned.");
+        rc = CF_ERR_KEY;
+        free(*out);
+        *out = NULL;
+    }
+    free(text);
+    return rc;
+}
+
+bool
+cf_repo_is_record_name(const char *name, const char *prefix)
+{
+    static const char form[] = "DDDDDDDDTDDDDDDZ-DDDDDD";
+    size_t plen = strlen(prefix);
+
+    if (strncmp(name, prefix, plen) != 0 || strlen(name) != plen + sizeof(form) - 1)
+        return false;
+    name += plen;
+    for (size_t i = 0; form[i] != '\0'; i++)
+        if (form[i] == 'D' ? !isdigit((unsigned char)name[i]) : name[i] != form[i])
+            return false;
+    return true;
 }
 
 cf_err
@@ -441,8 +629,7 @@ last_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
     const char *name = info->key + lc->prefix_len;
 
     (void)err;
-    if (strncmp(name, CF_VERIFY_PREFIX, strlen(CF_VERIFY_PREFIX)) == 0 &&
-        strcmp(name, lc->name) > 0)
+    if (cf_repo_is_record_name(name, CF_VERIFY_PREFIX) && strcmp(name, lc->name) > 0)
         (void)snprintf(lc->name, sizeof(lc->name), "%s", name);
     return CF_OK;
 }
@@ -465,12 +652,17 @@ cf_repo_last_verify(const struct cf_repo *r, const char *id, bool *has_record, b
     *has_record = false;
     if ((rc = cf_storage_list(r->st, prefix, last_cb, &lc, err)) != CF_OK || lc.name[0] == '\0')
         return rc;
+    /* the newest record decides; one that cannot be read or trusted counts as a
+     * failed verification, never as "not verified yet" (which prune keeps as good) */
+    *has_record = true;
+    *ok = false;
     rc = cf_repo_read_record(r, id, lc.name, &text, &len, err);
     if (rc == CF_OK) {
         j = json_loadb(text, len, 0, NULL);
-        *has_record = true;
         *ok = j != NULL && json_is_string(json_object_get(j, "result")) &&
-              strcmp(json_string_value(json_object_get(j, "result")), "ok") == 0;
+              strcmp(json_string_value(json_object_get(j, "result")), "ok") == 0 &&
+              json_is_string(json_object_get(j, "backup")) &&
+              strcmp(json_string_value(json_object_get(j, "backup")), id) == 0;
         json_decref(j);
     }
     free(text);

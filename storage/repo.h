@@ -29,6 +29,8 @@ struct cf_repo {
     uint32_t chunk_size;
     struct cf_compress_options comp;
     int64_t retain_until;                /* Object Lock date for new objects; 0: none */
+    bool allow_unsigned;                 /* accept manifests without a signature
+                                            (--allow-unsigned, keys.allow_unsigned) */
 };
 
 /* "<instance>/backup/" (id NULL: every backup) or "<instance>/backup/<id>/" (one
@@ -73,11 +75,27 @@ cf_err cf_repo_get_key(const struct cf_repo *r, const char *key, const char *id,
                        unsigned kind, const uint8_t *sha256, struct cf_sink *terminal,
                        struct cf_error *err);
 
-cf_err cf_repo_write_manifest(const struct cf_repo *r, const struct cf_manifest *m,
-                              struct cf_error *err);
-/* CF_ERR_NOT_FOUND (with a hint) when the backup has no manifest. */
+/*
+ * Manifests are signed (stream/signed.h).  Writing links m to the newest
+ * complete backup before it (m->previous_*), signs it with the keyring's
+ * signing key and stores it; it fails, storing nothing, when it cannot sign.
+ */
+cf_err cf_repo_write_manifest(const struct cf_repo *r, struct cf_manifest *m, struct cf_error *err);
+/*
+ * Read and check a manifest: its signature (a trusted signer; an unsigned
+ * one only with allow_unsigned), its instance and id.  CF_ERR_NOT_FOUND
+ * (with a hint) when the backup has no manifest; CF_ERR_KEY when it is
+ * unsigned or its signer is not trusted; CF_ERR_CORRUPT when it does not
+ * verify.
+ */
 cf_err cf_repo_read_manifest(const struct cf_repo *r, const char *id, struct cf_manifest **out,
                              struct cf_error *err);
+/* The checked manifest JSON itself (for `coffre cat ID/manifest`; *json malloc'd). */
+cf_err cf_repo_manifest_text(const struct cf_repo *r, const char *id, char **json, size_t *len,
+                             struct cf_error *err);
+/* The same check; digest = SHA-256 of the manifest object's plaintext (the chain link). */
+cf_err cf_repo_manifest_digest(const struct cf_repo *r, const char *id,
+                               uint8_t digest[CF_SHA256_BYTES], struct cf_error *err);
 
 /*
  * Verification records: "verify-<UTC time>" objects stored with the backup
@@ -102,7 +120,15 @@ cf_err cf_repo_read_record(const struct cf_repo *r, const char *id, const char *
                            size_t *len, struct cf_error *err);
 cf_err cf_repo_record_verify(const struct cf_repo *r, const char *id, int64_t lock_until,
                              bool ok, const char *problem, struct cf_error *err);
-/* *has_record false when the backup was never verified after it was taken. */
+/* Whether name is "<prefix>YYYYMMDDTHHMMSSZ-uuuuuu" exactly, as cf_repo_put_record names. */
+bool cf_repo_is_record_name(const char *name, const char *prefix);
+/*
+ * The newest verification record (exact name form only) decides.  *has_record
+ * false when the backup was never verified after it was taken.  A record that
+ * cannot be read, is not signed by a trusted key or judges another backup
+ * counts as a failed verification (*has_record true, *ok false; the error
+ * says why).
+ */
 cf_err cf_repo_last_verify(const struct cf_repo *r, const char *id, bool *has_record, bool *ok,
                            struct cf_error *err);
 

@@ -37,6 +37,29 @@ struct cf_recipient {
     uint8_t wrapped[CF_RECIPIENT_WRAPPED_MAX];
 };
 
+/*
+ * Signatures (docs/security.md, "Who may write a backup").  The key provider
+ * signs a 32-byte digest that the caller computed (SHA-256 over a domain
+ * string and the signed bytes, stream/signed.h) with this host's signing
+ * key, and verifies a signature against the signers this host trusts.
+ */
+#define CF_SIGNER_ID_BYTES 32 /* SHA-256 of the signer's public key */
+#define CF_SIGNATURE_MAX 132  /* ECDSA P-521 r||s; P-256 uses 64 */
+#define CF_SIGNER_LABEL_MAX 128
+
+enum cf_signature_alg {
+    CF_SIG_ECDSA_P256 = 1, /* CKM_ECDSA over SHA-256, value = r||s (64 bytes) */
+    CF_SIG_TEST = 250      /* unit tests only */
+};
+
+struct cf_signature {
+    uint8_t alg;                         /* enum cf_signature_alg */
+    uint8_t signer[CF_SIGNER_ID_BYTES];  /* which key signed */
+    char label[CF_SIGNER_LABEL_MAX + 1]; /* its label, for messages only (untrusted) */
+    uint16_t len;
+    uint8_t value[CF_SIGNATURE_MAX];
+};
+
 struct cf_keyops {
     /*
      * Wrap dek for every configured KEK.  aad binds the object's header core
@@ -52,6 +75,19 @@ struct cf_keyops {
      */
     cf_err (*unwrap)(void *ctx, const struct cf_recipient *rs, size_t n, const uint8_t *aad,
                   size_t aad_len, uint8_t dek[CF_DEK_BYTES], struct cf_error *err);
+    /*
+     * Sign digest with this host's signing key.  CF_ERR_KEY when there is no
+     * usable signing key.  NULL in a provider that cannot sign.
+     */
+    cf_err (*sign)(void *ctx, const uint8_t digest[32], struct cf_signature *out,
+                   struct cf_error *err);
+    /*
+     * Check sig over digest.  CF_ERR_KEY when its signer is not trusted here
+     * (the message names the signer's id), CF_ERR_CORRUPT when the signature
+     * does not verify.  NULL in a provider that cannot verify.
+     */
+    cf_err (*verify)(void *ctx, const uint8_t digest[32], const struct cf_signature *sig,
+                     struct cf_error *err);
     void *ctx;
 };
 

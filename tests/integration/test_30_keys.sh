@@ -1,7 +1,10 @@
 #!/bin/bash
 # test_30_keys -- the key model: RSA write-only hosts and escrow.
-#   - a host whose token holds only the public half of an RSA KEK backs up
-#     without any PIN, and cannot restore or even read its own manifests;
+#   - a host whose token holds only the public half of an RSA KEK (and its
+#     own signing key) backs up, and cannot restore or even read its own
+#     manifests;
+#   - a reader accepts that host's backups only once keys.trust lists the
+#     host's exported signing key;
 #   - the HSM holding the private key restores;
 #   - an object wrapped for the site AES key and the escrow RSA key can be
 #     restored by the escrow HSM alone.
@@ -43,8 +46,17 @@ run_ok "import the public key on the write-only host" "$COFFRE" --config "$TEST_
 conf "$TEST_TMP/writer.conf" "$ESCROW_URI"
 run_ok "keys list on the write-only host" "$COFFRE" --config "$TEST_TMP/writer.conf" keys list
 like "$(cat "$LAST_OUT")" "yes       yes    no       $ESCROW_URI" "the write-only host can wrap, not unwrap"
-run_ok "the write-only host backs up without any PIN" "$COFFRE" --config "$TEST_TMP/writer.conf" backup
+run_fails "without a signing key the write-only host cannot back up" 4 "$COFFRE" --config "$TEST_TMP/writer.conf" backup
+like "$(cat "$LAST_ERR")" 'no signing key matches "pkcs11:token=escrow;object=coffre-sign"' "no signing key: exact message"
+like "$(cat "$LAST_ERR")" 'coffre keys init --sign' "no signing key: the hint names the command"
+is "$(find "$REPO" -name manifest | wc -l)" "0" "no signing key: no manifest written"
+run_ok "keys init --sign on the write-only host" "$COFFRE" --config "$TEST_TMP/import.conf" keys init --sign
+like "$(cat "$LAST_OUT")" "created signing key pkcs11:token=escrow;object=coffre-sign" "keys init --sign says what it created"
+run_ok "the write-only host backs up (its PIN opens only its signing key)" "$COFFRE" --config "$TEST_TMP/import.conf" backup
 WID=$(cat "$LAST_OUT")
+run_ok "export the write-only host's signing key" "$COFFRE" --config "$TEST_TMP/import.conf" keys export-signer "$TEST_TMP/writer.signer"
+unlike "$(cat "$TEST_TMP/writer.signer")" "PRIVATE" "the signer export holds no private material"
+
 run_fails "the write-only host cannot restore" 4 "$COFFRE" --config "$TEST_TMP/writer.conf" restore "$WID" --target "$(pg_conninfo src w1)" --create
 like "$(cat "$LAST_ERR")" "coffre: error: no key can decrypt this object" "write-only restore: exact message"
 is "$(psql_at src -c "SELECT count(*) FROM pg_database WHERE datname = 'w1' OR datname LIKE '%coffre%'")" "0" "write-only restore: nothing created"
@@ -53,8 +65,12 @@ run_fails "nor cat an object" 4 "$COFFRE" --config "$TEST_TMP/writer.conf" cat "
 run_ok "list still works on the write-only host" "$COFFRE" --config "$TEST_TMP/writer.conf" list
 like "$(grep "$WID" "$LAST_OUT")" "unreadable" "the write-only host lists its backups as unreadable"
 
-# The escrow HSM restores what the write-only host wrote.
+# The escrow HSM restores what the write-only host wrote, once it trusts its signer.
 export SOFTHSM2_CONF=$ESCROW_CONF
+run_fails "the escrow HSM refuses a backup from a signer it does not trust" 4 "$COFFRE" --config "$TEST_TMP/escrow.conf" verify "$WID"
+like "$(cat "$LAST_ERR")" "which this host does not trust" "untrusted signer: exact message"
+like "$(cat "$LAST_ERR")" "keys export-signer" "untrusted signer: the hint says how to trust it"
+echo "trust = $TEST_TMP/writer.signer" >>"$TEST_TMP/escrow.conf"
 run_ok "the escrow HSM verifies the write-only host's backup" "$COFFRE" --config "$TEST_TMP/escrow.conf" verify "$WID"
 run_ok "the escrow HSM restores it" "$COFFRE" --config "$TEST_TMP/escrow.conf" restore "$WID" --target "$(pg_conninfo src from_writer)" --create
 is "$(fingerprint src from_writer)" "$(cat "$TEST_TMP/app.fp")" "restored by the escrow HSM: identical"
@@ -70,6 +86,8 @@ run_ok "import the escrow public key on the site HSM" "$COFFRE" --config "$TEST_
 conf "$TEST_TMP/site2.conf" "$SITE_URI,$ESCROW_URI" "$HSM_DIR/coffre.pin"
 run_ok "backup wrapped for the site key and the escrow key" "$COFFRE" --config "$TEST_TMP/site2.conf" backup
 SID=$(cat "$LAST_OUT")
+run_ok "export the site's signing key" "$COFFRE" --config "$TEST_TMP/site2.conf" keys export-signer "$TEST_TMP/site.signer"
+sed -i "s|^trust = .*|trust = $TEST_TMP/writer.signer, $TEST_TMP/site.signer|" "$TEST_TMP/escrow.conf"
 run_ok "the site restores with its AES key" "$COFFRE" --config "$TEST_TMP/site2.conf" restore "$SID" --target "$(pg_conninfo src from_site)" --create
 is "$(fingerprint src from_site)" "$(cat "$TEST_TMP/app.fp")" "restored by the site: identical"
 

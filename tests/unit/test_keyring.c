@@ -28,6 +28,7 @@
 
 #include "pkcs11/keyring.h"
 #include "pkcs11/p11.h"
+#include "stream/signed.h"
 
 #define MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define AES_URI "pkcs11:token=coffre;object=kek-aes"
@@ -95,7 +96,7 @@ init_token(const char *label)
 static struct cf_keyring *
 open_kr(const char *const *keks, size_t n, const char *pin_file)
 {
-    struct cf_keyring_options o = {MODULE, keks, n, pin_file, NULL};
+    struct cf_keyring_options o = {MODULE, keks, n, pin_file, NULL, NULL, NULL, 0};
     struct cf_error err = CF_ERROR_INIT;
     struct cf_keyring *kr = NULL;
 
@@ -421,7 +422,7 @@ test_missing_token_key_pin(void **state)
 static void
 test_missing_module(void **state)
 {
-    struct cf_keyring_options o = {"/nonexistent/libnope.so", NULL, 0, NULL, NULL};
+    struct cf_keyring_options o = {"/nonexistent/libnope.so", NULL, 0, NULL, NULL, NULL, NULL, 0};
     struct cf_error err = CF_ERROR_INIT;
     struct cf_keyring *kr = NULL;
     const char *prefix = "could not load PKCS#11 module \"/nonexistent/libnope.so\": ";
@@ -493,7 +494,7 @@ test_uri_hygiene(void **state)
     char out[CF_RECIPIENT_URI_MAX + 1];
     struct cf_error err = CF_ERROR_INIT;
     const char *keks[] = {"pkcs11:token=coffre"};
-    struct cf_keyring_options o = {MODULE, keks, 1, NULL, NULL};
+    struct cf_keyring_options o = {MODULE, keks, 1, NULL, NULL, NULL, NULL, 0};
     struct cf_keyring *kr = NULL;
 
     (void)state;
@@ -511,21 +512,100 @@ test_uri_hygiene(void **state)
     assert_null(kr);
 }
 
+/* keys.sign: create, sign, verify; another host trusts it only through keys.trust. */
+static void
+test_signing(void **state)
+{
+    const char *keks[] = {AES_URI}, *escrow[] = {RSA_URI};
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_signature sig;
+    struct cf_signed_context sc = {"manifest", "acme", "20261203T000000Z", "manifest"};
+    char trust[128], *sealed = NULL, *payload = NULL;
+    const char *trusts[1] = {trust};
+    size_t sealed_len = 0, payload_len = 0;
+    bool is_signed = false;
+    uint8_t digest[32];
+    struct cf_keyring *kr = open_kr(keks, 1, pin), *reader = NULL;
+    const struct cf_keyops *ops = cf_keyring_keyops(kr), *rops;
+    struct cf_keyring_options ro = {MODULE, escrow, 1, pin, NULL, NULL, trusts, 1};
+
+    (void)state;
+    randombytes_buf(digest, sizeof(digest));
+    /* no key yet: a clear error, nothing signed */
+    assert_int_equal(ops->sign(ops->ctx, digest, &sig, &err), CF_ERR_KEY);
+    assert_string_equal(err.msg, "no signing key matches \"pkcs11:token=coffre;"
+                                 "object=coffre-sign\"");
+    cf_keyring_free(kr);
+    kr = open_kr(keks, 1, pin); /* a failed lookup is not cached: a new keyring */
+    ops = cf_keyring_keyops(kr);
+    cf_error_clear(&err);
+    if (cf_keyring_create_signer(kr, &err) != CF_OK)
+        fail_msg("create_signer: %s", err.msg);
+    assert_int_equal(cf_keyring_create_signer(kr, &err), CF_ERR_EXISTS);
+    cf_error_clear(&err);
+    if (cf_keyring_check_signer(kr, &err) != CF_OK)
+        fail_msg("check_signer: %s", err.msg);
+    assert_int_equal(ops->sign(ops->ctx, digest, &sig, &err), CF_OK);
+    assert_int_equal(sig.alg, CF_SIG_ECDSA_P256);
+    assert_int_equal(sig.len, 64);
+    assert_int_equal(ops->verify(ops->ctx, digest, &sig, &err), CF_OK);
+    digest[5] ^= 0x10;
+    assert_int_equal(ops->verify(ops->ctx, digest, &sig, &err), CF_ERR_CORRUPT);
+    digest[5] ^= 0x10;
+
+    /* a host without this key refuses it until keys.trust lists its export */
+    (void)snprintf(trust, sizeof(trust), "%s/signer.json", dir);
+    cf_error_clear(&err);
+    if (cf_keyring_export_signer(kr, trust, &err) != CF_OK)
+        fail_msg("export_signer: %s", err.msg);
+    ro.n_trust = 0;
+    assert_int_equal(cf_keyring_open(&ro, &reader, &err), CF_OK);
+    rops = cf_keyring_keyops(reader);
+    assert_int_equal(rops->verify(rops->ctx, digest, &sig, &err), CF_ERR_KEY);
+    assert_non_null(strstr(err.msg, "which this host does not trust"));
+    cf_keyring_free(reader);
+    ro.n_trust = 1;
+    cf_error_clear(&err);
+    assert_int_equal(cf_keyring_open(&ro, &reader, &err), CF_OK);
+    rops = cf_keyring_keyops(reader);
+    if (rops->verify(rops->ctx, digest, &sig, &err) != CF_OK)
+        fail_msg("verify with keys.trust: %s", err.msg);
+
+    /* the envelope: opens for its own object only */
+    assert_int_equal(cf_signed_seal(ops, &sc, "{\"a\": 1}", 8, &sealed, &sealed_len, &err), CF_OK);
+    assert_int_equal(cf_signed_open(rops, &sc, "m", sealed, sealed_len, &payload, &payload_len,
+                                    &is_signed, NULL, &err),
+                     CF_OK);
+    assert_true(is_signed);
+    assert_string_equal(payload, "{\"a\": 1}");
+    free(payload);
+    sc.backup_id = "20261204T000000Z";
+    assert_int_equal(cf_signed_open(rops, &sc, "m", sealed, sealed_len, &payload, &payload_len,
+                                    &is_signed, NULL, &err),
+                     CF_ERR_CORRUPT);
+    assert_null(payload);
+    free(sealed);
+
+    /* a trust file that was edited is a configuration error at open */
+    write_file(trust, "{\"coffre_signer\": 1, \"label\": \"x\", \"curve\": \"P-256\"}");
+    cf_keyring_free(reader);
+    reader = NULL;
+    cf_error_clear(&err);
+    assert_int_equal(cf_keyring_open(&ro, &reader, &err), CF_ERR_CONFIG);
+    assert_non_null(strstr(err.msg, "field \"point\" is missing or invalid"));
+    cf_keyring_free(kr);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_aes_round_trip),
-        cmocka_unit_test(test_rsa_round_trip),
-        cmocka_unit_test(test_aad_tampering),
-        cmocka_unit_test(test_multiple_recipients),
-        cmocka_unit_test(test_write_only_host),
-        cmocka_unit_test(test_wrong_pin),
-        cmocka_unit_test(test_missing_token_key_pin),
-        cmocka_unit_test(test_missing_module),
-        cmocka_unit_test(test_credentials_directory),
-        cmocka_unit_test(test_create_and_status),
-        cmocka_unit_test(test_uri_hygiene),
+        cmocka_unit_test(test_aes_round_trip),        cmocka_unit_test(test_rsa_round_trip),
+        cmocka_unit_test(test_aad_tampering),         cmocka_unit_test(test_multiple_recipients),
+        cmocka_unit_test(test_write_only_host),       cmocka_unit_test(test_wrong_pin),
+        cmocka_unit_test(test_missing_token_key_pin), cmocka_unit_test(test_missing_module),
+        cmocka_unit_test(test_credentials_directory), cmocka_unit_test(test_create_and_status),
+        cmocka_unit_test(test_uri_hygiene),           cmocka_unit_test(test_signing),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

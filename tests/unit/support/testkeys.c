@@ -48,10 +48,42 @@ tk_unwrap(void *ctx, const struct cf_recipient *rs, size_t n, const uint8_t *aad
     return cf_error_set(err, CF_ERR_KEY, "no key can decrypt this object");
 }
 
+/* Ed25519 (libsodium) stands in for the HSM's ECDSA: the envelope code is the same. */
+static cf_err
+tk_sign(void *ctx, const uint8_t digest[32], struct cf_signature *out, struct cf_error *err)
+{
+    struct testkeys *tk = ctx;
+
+    if (tk->fail_sign)
+        return cf_error_set(err, CF_ERR_KEY, "test key refuses to sign");
+    memset(out, 0, sizeof(*out));
+    out->alg = CF_SIG_TEST;
+    crypto_sign_detached(out->value, NULL, digest, 32, tk->sign_sk);
+    out->len = crypto_sign_BYTES;
+    crypto_hash_sha256(out->signer, tk->sign_pk, sizeof(tk->sign_pk));
+    (void)snprintf(out->label, sizeof(out->label), "test-sign");
+    return CF_OK;
+}
+
+static cf_err
+tk_verify(void *ctx, const uint8_t digest[32], const struct cf_signature *sig, struct cf_error *err)
+{
+    struct testkeys *tk = ctx;
+    uint8_t id[32];
+
+    crypto_hash_sha256(id, tk->sign_pk, sizeof(tk->sign_pk));
+    if (sig->alg != CF_SIG_TEST || memcmp(id, sig->signer, sizeof(id)) != 0)
+        return cf_error_set(err, CF_ERR_KEY, "signed by a key this test does not trust");
+    if (sig->len != crypto_sign_BYTES ||
+        crypto_sign_verify_detached(sig->value, digest, 32, tk->sign_pk) != 0)
+        return cf_error_set(err, CF_ERR_CORRUPT, "the test signature does not verify");
+    return CF_OK;
+}
+
 struct cf_keyops
 testkeys_ops(struct testkeys *tk)
 {
-    struct cf_keyops ops = {tk_wrap, tk_unwrap, tk};
+    struct cf_keyops ops = {tk_wrap, tk_unwrap, tk_sign, tk_verify, tk};
 
     return ops;
 }
@@ -62,4 +94,10 @@ testkeys_init(struct testkeys *tk, unsigned char seed, const char *uri)
     memset(tk, 0, sizeof(*tk));
     memset(tk->key, seed, sizeof(tk->key));
     tk->uri = uri;
+    {
+        unsigned char sign_seed[crypto_sign_SEEDBYTES];
+
+        memset(sign_seed, seed ^ 0x5a, sizeof(sign_seed));
+        crypto_sign_seed_keypair(tk->sign_pk, tk->sign_sk, sign_seed);
+    }
 }

@@ -8,6 +8,8 @@ struct testkeys {
     unsigned char key[32];
     const char *uri;
     int fail_wrap;      /* make wrap fail */
+    int fail_sign;      /* make sign fail */
+    unsigned char sign_pk[32], sign_sk[64]; /* Ed25519, from the seed */
 };
 
 /* A keyops whose ctx is tk (borrowed). */

@@ -1,0 +1,304 @@
+/*
+ * test_signed.c - signed manifests (stream/signed.c, storage/repo.c) in a
+ * posix repository with test keys: a manifest coffre writes is signed and
+ * reads back; an unsigned one (written before signatures) is refused unless
+ * allow_unsigned; one signed by another key is refused; an edited envelope
+ * does not verify; the chain names the previous backup and verify notices
+ * when that backup's manifest was replaced.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "restore/verify.h"
+#include "storage/repo.h"
+#include "stream/signed.h"
+#include "support/testkeys.h"
+
+static char root[64];
+static struct cf_storage *st;
+static struct testkeys tk, other;
+static struct cf_keyops ops, other_ops;
+static struct cf_repo repo;
+
+static int
+setup(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+
+    (void)state;
+    if (sodium_init() < 0)
+        return -1;
+    (void)snprintf(root, sizeof(root), "/tmp/coffre-test-signed-XXXXXX");
+    if (mkdtemp(root) == NULL || cf_storage_posix_new(root, &st, &err) != CF_OK)
+        return -1;
+    testkeys_init(&tk, 7, "pkcs11:token=unit;object=kek");
+    ops = testkeys_ops(&tk);
+    /* the same KEK, another signing key: a forger holding the encryption key */
+    testkeys_init(&other, 7, "pkcs11:token=unit;object=kek");
+    memset(other.sign_pk, 0, sizeof(other.sign_pk));
+    {
+        unsigned char seed[crypto_sign_SEEDBYTES];
+
+        memset(seed, 0x99, sizeof(seed));
+        crypto_sign_seed_keypair(other.sign_pk, other.sign_sk, seed);
+    }
+    other_ops = testkeys_ops(&other);
+    memset(&repo, 0, sizeof(repo));
+    repo.st = st;
+    repo.keys = &ops;
+    repo.instance = "unit";
+    repo.chunk_size = 65536;
+    repo.comp.level = 1;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    char cmd[128];
+
+    (void)state;
+    cf_storage_free(st);
+    (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+fill(struct cf_manifest *m, char *id)
+{
+    static char inst[] = "unit", kind[] = "logical", formula[] = "onprem", ver[] = "15.8",
+                host[] = "h", cv[] = "test", cls[] = "daily";
+
+    memset(m, 0, sizeof(*m));
+    m->id = id;
+    m->instance = inst;
+    m->kind = kind;
+    m->formula = formula;
+    m->pg_version_num = 150008;
+    m->pg_version = ver;
+    m->hostname = host;
+    m->coffre_version = cv;
+    m->retention_class = cls;
+    m->start_time = m->stop_time = 1764720000;
+    m->expires = 1764720000 + 86400 * 7;
+}
+
+static void
+write_manifest(const struct cf_repo *r, char *id)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_manifest m;
+
+    fill(&m, id);
+    if (cf_repo_write_manifest(r, &m, &err) != CF_OK)
+        fail_msg("write_manifest %s: %s", id, err.msg);
+    free(m.previous_id);
+}
+
+static void
+remove_manifest(const char *id)
+{
+    char path[256];
+
+    (void)snprintf(path, sizeof(path), "%s/unit/backup/%s/manifest", root, id);
+    assert_int_equal(unlink(path), 0);
+}
+
+static void
+test_signed_round_trip(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_manifest *m = NULL;
+    char id[] = "20261201T000000Z";
+
+    (void)state;
+    write_manifest(&repo, id);
+    if (cf_repo_read_manifest(&repo, id, &m, &err) != CF_OK)
+        fail_msg("read: %s", err.msg);
+    assert_true(m->is_signed);
+    assert_int_equal(strlen(m->signer), 64);
+    assert_null(m->previous_id); /* the first backup */
+    cf_manifest_free(m);
+}
+
+static void
+test_unsigned_manifest(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_backup_sizes sizes;
+    struct cf_source *src = NULL;
+    struct cf_manifest mm, *m = NULL;
+    char id[] = "20261202T000000Z", *json = NULL;
+    size_t len = 0;
+
+    (void)state;
+    /* what coffre wrote before signatures: the manifest JSON itself */
+    fill(&mm, id);
+    assert_int_equal(cf_manifest_to_json(&mm, &json, &len, &err), CF_OK);
+    assert_int_equal(cf_mem_source_new(json, len, &src, &err), CF_OK);
+    assert_int_equal(cf_repo_put(&repo, id, CF_MANIFEST_NAME, CF_OBJ_MANIFEST, src, &sizes, &err),
+                     CF_OK);
+    cf_source_free(src);
+    free(json);
+    assert_int_equal(cf_repo_read_manifest(&repo, id, &m, &err), CF_ERR_KEY);
+    assert_string_equal(err.msg, "manifest \"unit/backup/20261202T000000Z/manifest\" is not "
+                                 "signed");
+    assert_null(m);
+    cf_error_clear(&err);
+    repo.allow_unsigned = true;
+    assert_int_equal(cf_repo_read_manifest(&repo, id, &m, &err), CF_OK);
+    repo.allow_unsigned = false;
+    assert_false(m->is_signed);
+    cf_manifest_free(m);
+    remove_manifest(id);
+}
+
+static void
+test_forged_manifest(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_repo forger = repo;
+    struct cf_manifest *m = NULL;
+    char id[] = "20261203T000000Z";
+
+    (void)state;
+    forger.keys = &other_ops;
+    write_manifest(&forger, id);
+    repo.allow_unsigned = true; /* does not help a signature from an untrusted key */
+    assert_int_equal(cf_repo_read_manifest(&repo, id, &m, &err), CF_ERR_KEY);
+    repo.allow_unsigned = false;
+    assert_non_null(strstr(err.msg, "does not trust"));
+    assert_null(m);
+    remove_manifest(id);
+}
+
+static void
+test_edited_envelope(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_signed_context sc = {"manifest", "unit", "20261204T000000Z", "manifest"};
+    char *sealed = NULL, *payload = NULL, *p;
+    size_t sealed_len = 0, payload_len = 0;
+    bool is_signed = true;
+
+    (void)state;
+    assert_int_equal(cf_signed_seal(&ops, &sc, "{\"rows\": 100}", 13, &sealed, &sealed_len, &err),
+                     CF_OK);
+    p = strstr(sealed, "100");
+    assert_non_null(p);
+    p[0] = '9';
+    assert_int_equal(cf_signed_open(&ops, &sc, "m", sealed, sealed_len, &payload, &payload_len,
+                                    &is_signed, NULL, &err),
+                     CF_ERR_CORRUPT);
+    assert_null(payload);
+    p[0] = '1';
+    cf_error_clear(&err);
+    sc.domain = "record"; /* a manifest's signature does not pass as a record's */
+    assert_int_equal(cf_signed_open(&ops, &sc, "m", sealed, sealed_len, &payload, &payload_len,
+                                    &is_signed, NULL, &err),
+                     CF_ERR_CORRUPT);
+    free(sealed);
+}
+
+static void
+test_chain(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_verify_opts vo = {&repo, "20261206T000000Z", NULL, NULL};
+    struct cf_verify_result res;
+    struct cf_manifest *m = NULL;
+    char a[] = "20261205T000000Z", b[] = "20261206T000000Z";
+
+    (void)state;
+    write_manifest(&repo, a);
+    write_manifest(&repo, b);
+    assert_int_equal(cf_repo_read_manifest(&repo, b, &m, &err), CF_OK);
+    assert_string_equal(m->previous_id, a);
+    cf_manifest_free(m);
+    assert_int_equal(cf_verify_run(&vo, &res, &err), CF_OK);
+    cf_verify_result_clear(&res);
+
+    /* A's manifest replaced by another genuine one for the same id */
+    remove_manifest(a);
+    {
+        struct cf_manifest mm;
+
+        fill(&mm, a);
+        mm.expires += 86400; /* different content */
+        assert_int_equal(cf_repo_write_manifest(&repo, &mm, &err), CF_OK);
+        free(mm.previous_id);
+    }
+    assert_int_equal(cf_verify_run(&vo, &res, &err), CF_ERR_CORRUPT);
+    assert_non_null(strstr(err.msg, "is not the one backup 20261206T000000Z followed"));
+    cf_verify_result_clear(&res);
+}
+
+static void
+put_raw(const char *id, const char *name, unsigned kind, const char *text)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_backup_sizes sizes;
+    struct cf_source *src = NULL;
+
+    assert_int_equal(cf_mem_source_new(text, strlen(text), &src, &err), CF_OK);
+    if (cf_repo_put(&repo, id, name, kind, src, &sizes, &err) != CF_OK)
+        fail_msg("put %s: %s", name, err.msg);
+    cf_source_free(src);
+}
+
+/* Finding 5: a garbage or unsigned verification record is a failed verification. */
+static void
+test_records(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_verify_opts vo = {&repo, "20261207T000000Z", NULL, NULL};
+    struct cf_verify_result res;
+    char id[] = "20261207T000000Z";
+    bool has = false, ok = true;
+
+    (void)state;
+    write_manifest(&repo, id);
+    assert_int_equal(cf_repo_last_verify(&repo, id, &has, &ok, &err), CF_OK);
+    assert_false(has); /* never verified */
+    assert_int_equal(cf_repo_record_verify(&repo, id, 0, true, NULL, &err), CF_OK);
+    assert_int_equal(cf_repo_last_verify(&repo, id, &has, &ok, &err), CF_OK);
+    assert_true(has && ok);
+    /* a newer record that is not signed: counts as failed, not as "no record" */
+    put_raw(id, "verify-29991231T235959Z-000000", CF_OBJ_RECORD,
+            "{\"backup\": \"20261207T000000Z\", \"result\": \"ok\"}");
+    assert_int_equal(cf_repo_last_verify(&repo, id, &has, &ok, &err), CF_ERR_KEY);
+    assert_true(has);
+    assert_false(ok);
+    assert_non_null(strstr(err.msg, "is not signed"));
+    cf_error_clear(&err);
+    /* a name not of the record form is not a record: verify reports it */
+    put_raw(id, "verify-garbage", CF_OBJ_RECORD, "x");
+    assert_int_equal(cf_verify_run(&vo, &res, &err), CF_ERR_CORRUPT);
+    assert_non_null(strstr(res.items[0].error.msg, "verify-garbage"));
+    cf_verify_result_clear(&res);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_signed_round_trip),
+        cmocka_unit_test(test_unsigned_manifest),
+        cmocka_unit_test(test_forged_manifest),
+        cmocka_unit_test(test_edited_envelope),
+        cmocka_unit_test(test_chain),
+        cmocka_unit_test(test_records),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
