@@ -277,8 +277,9 @@ set_conninfo(struct parse_ctx *ctx, const struct key_def *def, const char *value
         return ctx->err->code;
     }
     for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
-        if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
-            has_password = true;
+        if ((strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0) &&
+            o->val != NULL)
+            has_password = true; /* either would reach pg_dump's argv */
     PQconninfoFree(opts);
     if (has_password) {
         cf_err rc =
@@ -286,7 +287,8 @@ set_conninfo(struct parse_ctx *ctx, const struct key_def *def, const char *value
                          ctx->name, ctx->lineno, def->section, def->name);
 
         cf_error_hint(ctx->err, "Put the password in ~/.pgpass of the user running coffre, "
-                                "or in the file named by PGPASSFILE.");
+                                "or in the file named by PGPASSFILE (password= and "
+                                "sslpassword= would reach the argv of pg_dump).");
         return rc;
     }
     return dup_into(ctx, def->offset ? (char **)((char *)ctx->cfg + def->offset)

@@ -39,8 +39,9 @@ cf_pg_check_conninfo(const char *conninfo, const char *what, struct cf_error *er
         return CF_ERR_USAGE;
     }
     for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
-        if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
-            has_password = 1;
+        if ((strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0) &&
+            o->val != NULL)
+            has_password = 1; /* either would reach the argv of pg_dump or pg_restore */
     PQconninfoFree(opts);
     if (has_password) {
         cf_error_setf(err, CF_ERR_USAGE, "%s must not contain a password", what);

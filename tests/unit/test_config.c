@@ -603,6 +603,7 @@ test_conninfo(void **state)
         "conninfo = host=/run/postgresql password='' user=coffre",
         "conninfo = postgresql://coffre:s3cret@db.example/postgres",
         "conninfo = postgresql://db.example/postgres?password=s3cret",
+        "conninfo = host=/run/postgresql user=coffre sslpassword=s3cret",
     };
     static const char *const original =
         "conninfo = host=/run/postgresql dbname=postgres user=coffre";
@@ -612,7 +613,9 @@ test_conninfo(void **state)
         parse_fails(edit(base, original, with_password[i]),
                     "acme.conf:5: \"postgres.conninfo\" must not contain a password");
         assert_string_equal(last_err.hint, "Put the password in ~/.pgpass of the user running "
-                                           "coffre, or in the file named by PGPASSFILE.");
+                                           "coffre, or in the file named by PGPASSFILE "
+                                           "(password= and sslpassword= would reach the argv "
+                                           "of pg_dump).");
         assert_null(strstr(last_err.detail, "s3cret"));
     }
     parse_fails(edit(base, original, "conninfo = host=/run/postgresql nosuchoption=1"),

@@ -65,6 +65,12 @@ test_replication_refuses_password(void **state)
     assert_null(strstr(err.msg, "s3cret"));
     assert_null(strstr(err.detail, "s3cret"));
     assert_null(conn);
+    /* the key of a client certificate would reach pg_dump's argv just the same */
+    t.conninfo = NOWHERE " sslpassword=s3cret";
+    cf_error_clear(&err);
+    assert_int_equal(cf_pg_connect_to(&t, &conn, &err), CF_ERR_USAGE);
+    assert_string_equal(err.msg, "postgres.conninfo must not contain a password");
+    assert_null(conn);
 }
 
 static void
