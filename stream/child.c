@@ -89,6 +89,9 @@ spawn(const char *const argv[], const char *const envp[], int want_stdout, struc
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     }
     posix_spawn_file_actions_adddup2(&fa, c->errfd, 2);
+    /* nothing else this process holds reaches the child: libcurl's sockets and
+     * libpq's connections are not close-on-exec (issue 12, finding 7) */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     if (c->group) {
         posix_spawnattr_t at;
 

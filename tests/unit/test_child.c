@@ -5,6 +5,7 @@
  * child is killed and reaped; cf_child_run captures stdout up to its limit.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -354,6 +355,30 @@ test_run_capture(void **state)
     assert_int_equal(cf_child_run(argv, NULL, NULL, 1024, &err), CF_OK);
 }
 
+/* A descriptor without O_CLOEXEC (a libcurl socket, say) does not reach a child. */
+static void
+test_run_closes_descriptors(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    char path[64], *out = NULL;
+    int fd = open("/dev/null", O_RDONLY); /* deliberately inheritable */
+
+    (void)state;
+    assert_true(fd > 2);
+    (void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    {
+        const char *const argv[] = {"sh", "-c",
+                                    "if [ -e \"$0\" ]; then echo open; else echo "
+                                    "closed; fi",
+                                    path, NULL};
+
+        assert_int_equal(cf_child_run(argv, NULL, &out, 1024, &err), CF_OK);
+    }
+    assert_string_equal(out, "closed\n");
+    free(out);
+    (void)close(fd);
+}
+
 static void
 test_run_max(void **state)
 {
@@ -465,6 +490,7 @@ main(void)
         cmocka_unit_test(test_run_max),
         cmocka_unit_test(test_run_failure),
         cmocka_unit_test(test_run_environment),
+        cmocka_unit_test(test_run_closes_descriptors),
         cmocka_unit_test(test_no_such_program),
     };
 
