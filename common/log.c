@@ -86,6 +86,26 @@ journal_wanted(void)
     return use_journal;
 }
 
+/*
+ * Messages quote text from outside coffre (object names and key URIs from
+ * headers an attacker may have written, server messages): a control byte
+ * could forge a log line or move the terminal's cursor, so every byte below
+ * 0x20 and 0x7f is written as \xHH.  UTF-8 passes unchanged.
+ */
+static void
+escape_controls(const char *in, char *out, size_t size)
+{
+    size_t o = 0;
+
+    for (const unsigned char *p = (const unsigned char *)in; *p != '\0' && o + 5 < size; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            o += (size_t)snprintf(out + o, size - o, "\\x%02x", *p);
+        else
+            out[o++] = (char)*p;
+    }
+    out[o] = '\0';
+}
+
 /* One journal entry: MESSAGE, PRIORITY, the context fields, then extra (NULL-terminated). */
 static void
 journal_entry(enum cf_log_level level, const char *msg, const char *const *extra)
@@ -110,14 +130,15 @@ journal_entry(enum cf_log_level level, const char *msg, const char *const *extra
 void
 cf_log(enum cf_log_level level, const char *fmt, ...)
 {
-    char buf[2048];
+    char raw[2048], buf[2048];
     va_list ap;
 
     if (level > current_level)
         return;
     va_start(ap, fmt);
-    (void)vsnprintf(buf, sizeof(buf), fmt, ap);
+    (void)vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    escape_controls(raw, buf, sizeof(buf));
     if (journal_wanted()) {
         journal_entry(level, buf, NULL);
         return;
@@ -146,10 +167,16 @@ cf_log_cf_error(const struct cf_error *err)
         return;
     }
     cf_log_error("%s", err->msg[0] ? err->msg : cf_err_name(err->code));
-    if (err->detail[0] != '\0')
-        (void)fprintf(stderr, "DETAIL: %s\n", err->detail);
-    if (err->hint[0] != '\0')
-        (void)fprintf(stderr, "HINT: %s\n", err->hint);
+    if (err->detail[0] != '\0' || err->hint[0] != '\0') {
+        char text[sizeof(err->detail) * 4];
+
+        escape_controls(err->detail, text, sizeof(text));
+        if (text[0] != '\0')
+            (void)fprintf(stderr, "DETAIL: %s\n", text);
+        escape_controls(err->hint, text, sizeof(text));
+        if (text[0] != '\0')
+            (void)fprintf(stderr, "HINT: %s\n", text);
+    }
 }
 
 bool

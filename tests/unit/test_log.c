@@ -1,0 +1,100 @@
+/*
+ * test_log.c - what reaches stderr (common/log.c): text from outside coffre
+ * (object names and key URIs read from headers, server messages) cannot
+ * forge a log line or send terminal escapes; UTF-8 passes unchanged.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/error.h"
+#include "common/log.h"
+
+/* Run fn with stderr redirected to a file; the text written into out. */
+static void
+capture(void (*fn)(void), char *out, size_t size)
+{
+    FILE *tmp = tmpfile();
+    int saved = dup(STDERR_FILENO);
+    size_t n;
+
+    assert_non_null(tmp);
+    assert_true(saved >= 0);
+    (void)fflush(stderr);
+    assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+    fn();
+    (void)fflush(stderr);
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    (void)close(saved);
+    rewind(tmp);
+    n = fread(out, 1, size - 1, tmp);
+    out[n] = '\0';
+    (void)fclose(tmp);
+}
+
+static void
+log_forged(void)
+{
+    cf_log_warning("skipping \"%s\"", "db/x\ncoffre: info: backup ok\x1b[2J");
+}
+
+static void
+error_forged(void)
+{
+    struct cf_error err = CF_ERROR_INIT;
+
+    cf_error_setf(&err, CF_ERR_KEY, "no key can decrypt this object");
+    cf_error_detail(&err, "Recipient \"%s\": token not present.", "pkcs11:token=a\nHINT: run rm");
+    cf_log_cf_error(&err);
+}
+
+static void
+test_controls_escaped(void **state)
+{
+    char out[1024];
+
+    (void)state;
+    setenv("JOURNAL_STREAM", "", 1); /* plain stderr, never the journal */
+    capture(log_forged, out, sizeof(out));
+    assert_string_equal(out, "coffre: warning: skipping \"db/x\\x0acoffre: info: backup "
+                             "ok\\x1b[2J\"\n");
+    capture(error_forged, out, sizeof(out));
+    assert_string_equal(out, "coffre: error: no key can decrypt this object\n"
+                             "DETAIL: Recipient \"pkcs11:token=a\\x0aHINT: run rm\": token not "
+                             "present.\n");
+}
+
+static void
+utf8_name(void)
+{
+    cf_log_info("database \"%s\"", "donn\xc3\xa9"
+                                   "es");
+}
+
+static void
+test_utf8_unchanged(void **state)
+{
+    char out[256];
+
+    (void)state;
+    capture(utf8_name, out, sizeof(out));
+    assert_string_equal(out, "coffre: info: database \"donn\xc3\xa9"
+                             "es\"\n");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_controls_escaped),
+        cmocka_unit_test(test_utf8_unchanged),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
