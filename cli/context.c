@@ -33,6 +33,9 @@ open_keyring(struct cf_context *c, struct cf_error *err)
     ko.sign = k->sign;
     ko.trust = (const char *const *)k->trust;
     ko.n_trust = k->n_trust;
+    ko.read = (const char *const *)k->read;
+    ko.n_read = k->n_read;
+    ko.require = k->require;
     /* in the state directory, which every coffre process of the instance shares */
     ko.lock_path = NULL;
     if (snprintf(c->hsm_lock, sizeof(c->hsm_lock), "%s/hsm.lock", c->cfg->state_dir) <

@@ -74,6 +74,7 @@ static cf_err set_chunk_size(struct parse_ctx *, const struct key_def *, const c
 static cf_err set_keks(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_bool(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_sign(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_read(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_trust(struct parse_ctx *, const struct key_def *, const char *);
 static bool parse_decimal(const char *s, size_t len, unsigned long limit, unsigned long *out);
 static cf_err set_string(struct parse_ctx *, const struct key_def *, const char *);
@@ -164,7 +165,9 @@ static const struct key_def keys[] = {
     {"keys", "module", set_abs_path, FIELD(keys.module), 0, 0},
     {"keys", "kek", set_keks, 0, 0, 0},
     {"keys", "pin_file", set_abs_path, FIELD(keys.pin_file), 0, 0},
-    {"keys", "sign", set_sign, 0, 0, 0},
+    {"keys", "sign", set_sign, FIELD(keys.sign), 0, 0},
+    {"keys", "read", set_read, 0, 0, 0},
+    {"keys", "require", set_sign, FIELD(keys.require), 0, 0},
     {"keys", "trust", set_trust, 0, 0, 0},
     {"keys", "allow_unsigned", set_bool, FIELD(keys.allow_unsigned), 0, 0},
 };
@@ -372,7 +375,13 @@ set_sign(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 
     if (why != NULL)
         return invalid(ctx, def, value, "%s", why);
-    return dup_into(ctx, &ctx->cfg->keys.sign, value, strlen(value));
+    return dup_into(ctx, (char **)((char *)ctx->cfg + def->offset), value, strlen(value));
+}
+
+static cf_err
+set_read(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    return split_list(ctx, def, value, ctx->cfg->keys.read, &ctx->cfg->keys.n_read, check_kek);
 }
 
 static const char *
@@ -1072,6 +1081,9 @@ cf_config_free(struct cf_config *cfg)
         free(cfg->keys.keks[i]);
     free(cfg->keys.pin_file);
     free(cfg->keys.sign);
+    free(cfg->keys.require);
+    for (size_t i = 0; i < cfg->keys.n_read; i++)
+        free(cfg->keys.read[i]);
     for (size_t i = 0; i < cfg->keys.n_trust; i++)
         free(cfg->keys.trust[i]);
     free(cfg->state_dir);

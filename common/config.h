@@ -172,6 +172,9 @@ struct cf_keys_conf {
     char *trust[CF_CONFIG_MAX_LIST];  /* files of trusted signers' public keys */
     size_t n_trust;
     bool allow_unsigned; /* accept manifests written before signatures */
+    char *read[CF_CONFIG_MAX_LIST]; /* KEKs that only unwrap (retired keys) */
+    size_t n_read;
+    char *require; /* an object must unwrap with this KEK; NULL: any */
 };
 
 #define CF_CONFIG_MAX_WARNINGS 4

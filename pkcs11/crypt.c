@@ -237,17 +237,29 @@ try_recipient(struct cf_keyring *kr, const struct cf_recipient *r, const uint8_t
     struct cf_p11_uri u;
     struct cf_p11_kek kek;
     enum cf_p11_miss miss = CF_P11_MISS_NONE;
-    char uri[CF_RECIPIENT_URI_MAX + 1];
+    char uri[CF_RECIPIENT_URI_MAX + 1], clean[CF_RECIPIENT_URI_MAX + 1];
     const char *reason = e.msg;
+    int configured = -1;
     cf_err rc;
 
     /* The stored URI comes from an untrusted header: never trust its termination. */
     memcpy(uri, r->uri, CF_RECIPIENT_URI_MAX);
     uri[CF_RECIPIENT_URI_MAX] = '\0';
-    rc = cf_p11_uri_parse(uri, &u, &e);
-    /* A crafted header must not choose which file we send to C_Login as a PIN (or make
-     * us lock the token with a wrong one): only our configuration names PIN sources. */
-    u.pin_source = NULL;
+    if (cf_p11_uri_strip_pin(uri, clean, sizeof(clean), &e) != CF_OK) {
+        (void)snprintf(why, why_size, "invalid URI");
+        return false;
+    }
+    /* Only the keys our configuration names, looked up by the configured URI with its PIN
+     * source: a crafted header can neither choose a token we log in to (burning its retry
+     * counter) nor a file we send to C_Login. */
+    for (size_t i = 0; i < kr->n_uris && configured < 0; i++)
+        if (strcmp(kr->kek_clean[i], clean) == 0)
+            configured = (int)i;
+    if (configured < 0) {
+        (void)snprintf(why, why_size, "not configured here (keys.kek, keys.read)");
+        return false;
+    }
+    rc = cf_p11_uri_parse(kr->keks[configured], &u, &e);
     if (rc == CF_OK)
         rc = cf_p11_kek_find(kr, &u, CF_P11_UNWRAP, &kek, &miss, &e);
     if (rc == CF_OK)
@@ -286,8 +298,15 @@ cf_p11_keyops_unwrap(void *ctx, const struct cf_recipient *rs, size_t n, const u
     char detail[sizeof(err->detail)] = "", why[256];
     bool ok = false;
 
+    bool has_required = false;
+
     pthread_mutex_lock(&kr->lock);
     for (size_t i = 0; !ok && i < n; i++) {
+        /* keys.require: that recipient alone decides */
+        if (kr->require >= 0 &&
+            strncmp(rs[i].uri, kr->kek_clean[kr->require], CF_RECIPIENT_URI_MAX) != 0)
+            continue;
+        has_required = true;
         ok = try_recipient(kr, &rs[i], aad, aad_len, dek, why, sizeof(why));
         if (!ok)
             append_reason(detail, sizeof(detail), rs[i].uri, why);
@@ -295,9 +314,21 @@ cf_p11_keyops_unwrap(void *ctx, const struct cf_recipient *rs, size_t n, const u
     pthread_mutex_unlock(&kr->lock);
     if (ok)
         return CF_OK;
+    if (kr->require >= 0 && !has_required) {
+        cf_error_setf(err, CF_ERR_KEY, "this object is not wrapped for the required key \"%s\"",
+                      kr->kek_clean[kr->require]);
+        cf_error_detail(err,
+                        "keys.require names the key every object must open with; this "
+                        "object has %zu other recipient(s).",
+                        n);
+        cf_error_hint(err, "Run \"coffre keys check\" to list the keys the stored objects "
+                           "name.");
+        return CF_ERR_KEY;
+    }
     cf_error_setf(err, CF_ERR_KEY, "no key can decrypt this object");
     cf_error_detail(err, "%s", n > 0 ? detail : "The object has no recipients.");
-    cf_error_hint(err, "Check that keys.module is the module serving the tokens named above, "
-                       "that one of those tokens is present, and run \"coffre keys check\".");
+    cf_error_hint(err, "Check that keys.kek (or keys.read, for retired keys) names one of the "
+                       "recipients above, that its token is present, and run \"coffre keys "
+                       "check\".");
     return CF_ERR_KEY;
 }

@@ -87,17 +87,19 @@ copy_options(struct cf_keyring *kr, const struct cf_keyring_options *opts, struc
     kr->lock_path = opts->lock_path != NULL ? strdup(opts->lock_path) : NULL;
     if (opts->lock_path != NULL && kr->lock_path == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    kr->keks = calloc(opts->n_keks + 1, sizeof(char *));
-    kr->kek_clean = calloc(opts->n_keks + 1, sizeof(char *));
+    /* keys.kek first (they wrap and unwrap), then keys.read (unwrap only) */
+    kr->keks = calloc(opts->n_keks + opts->n_read + 1, sizeof(char *));
+    kr->kek_clean = calloc(opts->n_keks + opts->n_read + 1, sizeof(char *));
     if (kr->module_path == NULL || (opts->pin_file != NULL && kr->pin_file == NULL) ||
         kr->keks == NULL || kr->kek_clean == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < opts->n_keks; i++) {
+    for (size_t i = 0; i < opts->n_keks + opts->n_read; i++) {
+        const char *text = i < opts->n_keks ? opts->keks[i] : opts->read[i - opts->n_keks];
         struct cf_p11_uri u;
         cf_err rc;
 
         /* Syntax errors are configuration errors: report them before any HSM work. */
-        rc = cf_p11_uri_parse(opts->keks[i], &u, err);
+        rc = cf_p11_uri_parse(text, &u, err);
         if (rc == CF_OK)
             rc = cf_p11_uri_require_key(&u, err);
         if (rc == CF_OK)
@@ -105,10 +107,29 @@ copy_options(struct cf_keyring *kr, const struct cf_keyring_options *opts, struc
         cf_p11_uri_free(&u);
         if (rc != CF_OK)
             return rc;
-        kr->keks[i] = strdup(opts->keks[i]);
-        kr->n_keks++; /* counted now so that free() releases both copies */
+        kr->keks[i] = strdup(text);
+        kr->n_uris++; /* counted now so that free() releases both copies */
+        if (i < opts->n_keks)
+            kr->n_keks++;
         if (kr->keks[i] == NULL || kr->kek_clean[i] == NULL)
             return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    }
+    if (opts->require != NULL) {
+        char clean[CF_RECIPIENT_URI_MAX + 1];
+        cf_err rc = cf_p11_uri_strip_pin(opts->require, clean, sizeof(clean), err);
+
+        if (rc != CF_OK)
+            return rc;
+        for (size_t i = 0; i < kr->n_uris && kr->require < 0; i++)
+            if (kr->kek_clean[i] != NULL && strcmp(kr->kek_clean[i], clean) == 0)
+                kr->require = (int)i;
+        if (kr->require < 0) {
+            cf_error_setf(err, CF_ERR_CONFIG,
+                          "keys.require \"%s\" is not one of keys.kek or "
+                          "keys.read",
+                          clean);
+            return CF_ERR_CONFIG;
+        }
     }
     return CF_OK;
 }
@@ -179,6 +200,9 @@ cf_keyring_open(const struct cf_keyring_options *opts, struct cf_keyring **out,
 
     if (opts == NULL || opts->module == NULL || opts->module[0] == '\0')
         return cf_error_set(err, CF_ERR_CONFIG, "keys.module is not set");
+    if (opts->n_read > CF_RECIPIENTS_MAX)
+        return cf_error_set(err, CF_ERR_CONFIG, "too many read-only keys: %zu (at most %d)",
+                            opts->n_read, CF_RECIPIENTS_MAX);
     if (opts->n_keks > CF_RECIPIENTS_MAX)
         return cf_error_set(err, CF_ERR_CONFIG, "too many key-encryption keys: %zu (at most %d)",
                             opts->n_keks, CF_RECIPIENTS_MAX);
@@ -192,6 +216,7 @@ cf_keyring_open(const struct cf_keyring_options *opts, struct cf_keyring **out,
     if (kr == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&kr->lock, NULL);
+    kr->require = -1;
     kr->ops.wrap = cf_p11_keyops_wrap;
     kr->ops.unwrap = cf_p11_keyops_unwrap;
     kr->ops.sign = cf_p11_keyops_sign;
@@ -225,7 +250,7 @@ cf_keyring_free(struct cf_keyring *kr)
         (void)p11_kit_module_finalize(kr->mod);
     if (kr->mod != NULL)
         p11_kit_module_release(kr->mod);
-    for (size_t i = 0; i < kr->n_keks; i++) {
+    for (size_t i = 0; i < kr->n_uris; i++) {
         free(kr->keks[i]);
         free(kr->kek_clean[i]);
     }

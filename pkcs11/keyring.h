@@ -18,6 +18,11 @@
  * is read into locked memory, used for C_Login and wiped.  It is never
  * logged, never placed in a cf_error, never passed to a child.
  *
+ * Unwrapping tries only the recipients whose URI (without PIN attributes) is
+ * one of keys.kek or keys.read, with the configured URI's PIN source: a
+ * header cannot make coffre log in to a token the configuration does not
+ * name.
+ *
  * Errors (all CF_ERR_KEY unless noted; exact wording is asserted by tests):
  *   module missing     could not load PKCS#11 module "PATH": REASON
  *   token missing      no PKCS#11 token matches "URI"
@@ -47,6 +52,11 @@ struct cf_keyring_options {
                                   KEK's token, with its PIN source */
     const char *const *trust;  /* files of trusted signers' public keys (keys.trust) */
     size_t n_trust;
+    const char *const *read; /* KEKs that only unwrap (keys.read: retired keys older
+                                objects still need) */
+    size_t n_read;
+    const char *require; /* keys.require: an object must unwrap with this one (one of
+                            keks or read); NULL: any configured recipient */
 };
 
 /*

@@ -59,9 +59,11 @@ struct cf_keyring {
     bool is_initialized; /* we own one C_Initialize reference */
     bool is_oaep_sha1;   /* the module refused SHA-256 OAEP once */
     char *module_path;
-    char **keks;      /* as configured (may carry pin-source) */
-    char **kek_clean; /* the same without PIN attributes, for display */
-    size_t n_keks;
+    char **keks;      /* as configured (may carry pin-source): keys.kek, then keys.read */
+    char **kek_clean; /* the same without PIN attributes: what object headers name */
+    size_t n_keks;    /* keys.kek: the first n_keks entries (wrap and unwrap) */
+    size_t n_uris;    /* keys.kek and keys.read: the keys that may unwrap */
+    int require;      /* keys.require: its index in keks, or -1 */
     char *pin_file;
     char *lock_path;  /* cross-process lock for token reads and logins, or NULL */
     struct cf_p11_token tokens[CF_P11_TOKENS_MAX];

@@ -103,7 +103,7 @@ conf "$TEST_TMP/stranger.conf" "$SITE_URI" "$HSM_DIR/coffre.pin"
 "$COFFRE" --config "$TEST_TMP/stranger.conf" keys init >/dev/null
 run_fails "a foreign HSM cannot decrypt" 4 "$COFFRE" --config "$TEST_TMP/stranger.conf" verify "$SID"
 like "$(cat "$LAST_ERR")" "coffre: error: no key can decrypt this object" "foreign HSM: exact message"
-like "$(cat "$LAST_ERR")" "Recipient \"$ESCROW_URI\": token not present." "foreign HSM: names the escrow recipient"
+like "$(cat "$LAST_ERR")" "Recipient \"$ESCROW_URI\": not configured here (keys.kek, keys.read)." "foreign HSM: the escrow recipient is not configured there, so no login is tried"
 like "$(cat "$LAST_ERR")" "Recipient \"$SITE_URI\": C_Decrypt returned" "foreign HSM: the same-named AES key does not open it"
 
 done_testing

@@ -247,7 +247,9 @@ done
 # --- a key the backups need is no longer on the HSM: a new KEK is configured,
 # the old one is deleted from the token
 hsm_aes_key coffre other-kek
-sed 's/object=coffre-kek$/object=other-kek/' "$TEST_TMP/ok.conf" >"$TEST_TMP/otherkey.conf"
+# the old KEK stays readable through keys.read while retained backups need it
+sed 's/^kek = \(.*\)object=coffre-kek$/kek = \1object=other-kek\nread = \1object=coffre-kek/' \
+    "$TEST_TMP/ok.conf" >"$TEST_TMP/otherkey.conf"
 run_ok "alert check after a KEK change, the old KEK still on the token" C otherkey alert check
 nothing "the old KEK is still there"
 run_ok "a backup with the new KEK" C otherkey backup

@@ -96,7 +96,22 @@ init_token(const char *label)
 static struct cf_keyring *
 open_kr(const char *const *keks, size_t n, const char *pin_file)
 {
-    struct cf_keyring_options o = {MODULE, keks, n, pin_file, NULL, NULL, NULL, 0};
+    struct cf_keyring_options o = {
+        .module = MODULE, .keks = keks, .n_keks = n, .pin_file = pin_file};
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_keyring *kr = NULL;
+
+    if (cf_keyring_open(&o, &kr, &err) != CF_OK)
+        fail_msg("cf_keyring_open: %s", err.msg);
+    return kr;
+}
+
+/* A restore host: the KEKs it may unwrap with as keys.read, and a PIN. */
+static struct cf_keyring *
+open_reader(const char *const *uris, size_t n, const char *pin_file)
+{
+    struct cf_keyring_options o = {
+        .module = MODULE, .read = uris, .n_read = n, .pin_file = pin_file};
     struct cf_error err = CF_ERROR_INIT;
     struct cf_keyring *kr = NULL;
 
@@ -212,7 +227,7 @@ test_aes_round_trip(void **state)
 {
     /* The PIN comes from the URI here, and must not be stored in the object. */
     char uri[256];
-    const char *keks[] = {uri};
+    const char *keks[] = {uri}, *aes_only[] = {AES_URI};
     struct cf_recipient rs[CF_RECIPIENTS_MAX];
     struct cf_error err = CF_ERROR_INIT;
     uint8_t dek[CF_DEK_BYTES], back[CF_DEK_BYTES];
@@ -228,15 +243,15 @@ test_aes_round_trip(void **state)
     assert_string_equal(rs[0].uri, AES_URI);
     cf_keyring_free(kr);
 
-    /* A restore host: no KEKs configured, only a PIN. */
-    kr = open_kr(NULL, 0, pin);
+    /* A restore host: the KEK as keys.read, and a PIN. */
+    kr = open_reader(aes_only, 1, pin);
     assert_int_equal(unwrap(kr, rs, 1, back, &err), CF_OK);
     assert_memory_equal(dek, back, CF_DEK_BYTES);
 
     cf_keyring_free(kr);
 
     /* A pin-source in a header is ignored: the wrong PIN it names is never tried. */
-    kr = open_kr(NULL, 0, pin);
+    kr = open_reader(aes_only, 1, pin);
     (void)snprintf(rs[0].uri, sizeof(rs[0].uri), AES_URI "?pin-source=%s", badpin);
     assert_int_equal(unwrap(kr, rs, 1, back, &err), CF_OK);
     cf_keyring_free(kr);
@@ -304,7 +319,7 @@ test_multiple_recipients(void **state)
 
     /* The site HSM is lost: the escrow key alone must still open the object. */
     assert_int_equal(rename(coffre_store, hidden_store), 0);
-    kr = open_kr(NULL, 0, pin);
+    kr = open_reader(keks, 2, pin);
     assert_int_equal(unwrap(kr, rs, 2, back, &err), CF_OK);
     assert_memory_equal(dek, back, CF_DEK_BYTES);
     assert_int_equal(unwrap(kr, rs, 1, back, &err), CF_ERR_KEY);
@@ -354,7 +369,7 @@ test_write_only_host(void **state)
     cf_keyring_free(kr);
 
     /* Only the escrow token, which holds the private half, can open it. */
-    kr = open_kr(NULL, 0, pin);
+    kr = open_reader((const char *const[]){RSA_URI}, 1, pin);
     (void)snprintf(rs[0].uri, sizeof(rs[0].uri), "%s", RSA_URI);
     err = (struct cf_error)CF_ERROR_INIT;
     assert_int_equal(unwrap(kr, rs, 1, back, &err), CF_OK);
@@ -422,7 +437,7 @@ test_missing_token_key_pin(void **state)
 static void
 test_missing_module(void **state)
 {
-    struct cf_keyring_options o = {"/nonexistent/libnope.so", NULL, 0, NULL, NULL, NULL, NULL, 0};
+    struct cf_keyring_options o = {.module = "/nonexistent/libnope.so"};
     struct cf_error err = CF_ERROR_INIT;
     struct cf_keyring *kr = NULL;
     const char *prefix = "could not load PKCS#11 module \"/nonexistent/libnope.so\": ";
@@ -494,7 +509,7 @@ test_uri_hygiene(void **state)
     char out[CF_RECIPIENT_URI_MAX + 1];
     struct cf_error err = CF_ERROR_INIT;
     const char *keks[] = {"pkcs11:token=coffre"};
-    struct cf_keyring_options o = {MODULE, keks, 1, NULL, NULL, NULL, NULL, 0};
+    struct cf_keyring_options o = {.module = MODULE, .keks = keks, .n_keks = 1};
     struct cf_keyring *kr = NULL;
 
     (void)state;
@@ -509,6 +524,53 @@ test_uri_hygiene(void **state)
     /* A KEK URI that names no key is a configuration error, found at open. */
     assert_int_equal(cf_keyring_open(&o, &kr, &err), CF_ERR_CONFIG);
     assert_string_equal(err.msg, "PKCS#11 URI \"pkcs11:token=coffre\" names no key");
+    assert_null(kr);
+}
+
+/*
+ * Finding 3: a header naming a token the configuration does not list makes no
+ * login there (a crafted URI burned the retry counter of any token with the
+ * configured PIN); keys.require makes one KEK mandatory.
+ */
+static void
+test_unwrap_configured_only(void **state)
+{
+    const char *both[] = {AES_URI, RSA_URI}, *aes_only[] = {AES_URI}, *rsa_only[] = {RSA_URI};
+    struct cf_recipient rs[CF_RECIPIENTS_MAX];
+    struct cf_error err = CF_ERROR_INIT;
+    uint8_t dek[CF_DEK_BYTES], back[CF_DEK_BYTES];
+    struct cf_keyring *kr = open_kr(both, 2, pin);
+    struct cf_keyring_options o = {.module = MODULE,
+                                   .keks = aes_only,
+                                   .n_keks = 1,
+                                   .pin_file = badpin,
+                                   .read = rsa_only,
+                                   .n_read = 1,
+                                   .require = RSA_URI};
+
+    (void)state;
+    random_dek(dek);
+    assert_int_equal(wrap(kr, dek, rs), 2);
+    cf_keyring_free(kr);
+
+    /* configured for the AES key only, with a wrong PIN: the escrow token named by the
+     * second recipient is never logged in to (a login with the wrong PIN would say so) */
+    kr = open_kr(aes_only, 1, badpin);
+    assert_int_equal(unwrap(kr, rs + 1, 1, back, &err), CF_ERR_KEY);
+    assert_string_equal(err.detail, "Recipient \"" RSA_URI "\": not configured here (keys.kek, "
+                                    "keys.read).");
+    cf_keyring_free(kr);
+
+    /* keys.require: the AES recipient is not enough, even when it could open the object */
+    cf_error_clear(&err);
+    assert_int_equal(cf_keyring_open(&o, &kr, &err), CF_OK);
+    assert_int_equal(unwrap(kr, rs, 1, back, &err), CF_ERR_KEY);
+    assert_string_equal(err.msg, "this object is not wrapped for the required key \"" RSA_URI "\"");
+    cf_keyring_free(kr);
+    kr = NULL;
+    o.require = "pkcs11:token=nope;object=x";
+    cf_error_clear(&err);
+    assert_int_equal(cf_keyring_open(&o, &kr, &err), CF_ERR_CONFIG);
     assert_null(kr);
 }
 
@@ -527,7 +589,12 @@ test_signing(void **state)
     uint8_t digest[32];
     struct cf_keyring *kr = open_kr(keks, 1, pin), *reader = NULL;
     const struct cf_keyops *ops = cf_keyring_keyops(kr), *rops;
-    struct cf_keyring_options ro = {MODULE, escrow, 1, pin, NULL, NULL, trusts, 1};
+    struct cf_keyring_options ro = {.module = MODULE,
+                                    .keks = escrow,
+                                    .n_keks = 1,
+                                    .pin_file = pin,
+                                    .trust = trusts,
+                                    .n_trust = 1};
 
     (void)state;
     randombytes_buf(digest, sizeof(digest));
@@ -600,12 +667,19 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_aes_round_trip),        cmocka_unit_test(test_rsa_round_trip),
-        cmocka_unit_test(test_aad_tampering),         cmocka_unit_test(test_multiple_recipients),
-        cmocka_unit_test(test_write_only_host),       cmocka_unit_test(test_wrong_pin),
-        cmocka_unit_test(test_missing_token_key_pin), cmocka_unit_test(test_missing_module),
-        cmocka_unit_test(test_credentials_directory), cmocka_unit_test(test_create_and_status),
-        cmocka_unit_test(test_uri_hygiene),           cmocka_unit_test(test_signing),
+        cmocka_unit_test(test_aes_round_trip),
+        cmocka_unit_test(test_rsa_round_trip),
+        cmocka_unit_test(test_aad_tampering),
+        cmocka_unit_test(test_multiple_recipients),
+        cmocka_unit_test(test_write_only_host),
+        cmocka_unit_test(test_wrong_pin),
+        cmocka_unit_test(test_missing_token_key_pin),
+        cmocka_unit_test(test_missing_module),
+        cmocka_unit_test(test_credentials_directory),
+        cmocka_unit_test(test_create_and_status),
+        cmocka_unit_test(test_uri_hygiene),
+        cmocka_unit_test(test_signing),
+        cmocka_unit_test(test_unwrap_configured_only),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
