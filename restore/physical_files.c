@@ -130,8 +130,16 @@ find_sha(const struct cf_manifest *m, const char *name, uint8_t sha[CF_SHA256_BY
 static cf_err
 extract(struct job *j, const char *object, const char *dir, struct cf_error *err)
 {
-    const char *argv[] = {"tar", "--extract", "--file=-", "--directory", dir,
-                          "--no-same-owner", "--delay-directory-restore", NULL};
+    /* no owner, no set-ID bits, modes under our umask: also when run as root */
+    const char *argv[] = {"tar",
+                          "--extract",
+                          "--file=-",
+                          "--directory",
+                          dir,
+                          "--no-same-owner",
+                          "--no-same-permissions",
+                          "--delay-directory-restore",
+                          NULL};
     uint8_t sha[CF_SHA256_BYTES];
     struct cf_sink *tar = NULL;
 
@@ -254,37 +262,61 @@ prepare(struct job *j, struct cf_phys_opts *o, struct cf_error *err)
     return CF_OK;
 }
 
-/* Symlinks may only be pg_tblspc/<oid> (GNU tar already refuses ".." and
- * strips leading "/"): anything else could point out of the data directory. */
+/*
+ * What an archive may leave in a data directory or a tablespace (issue 12,
+ * finding 4): regular files and directories, and symbolic links only as
+ * pg_tblspc/<oid> (GNU tar already refuses ".." and strips leading "/"):
+ * any other link could point out of the data directory, and a device node,
+ * FIFO or socket has no business in a base backup.  Set-user-ID, set-group-ID
+ * and sticky bits are cleared (tar runs with --no-same-permissions, so this is
+ * a second line), and the data directory itself gets 0700.
+ */
 static const char *walk_root;
 static bool walk_is_pgdata;
 static char walk_bad[PATH_MAX];
+static const char *walk_what;
 
 static int
-symlink_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+tree_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     size_t l = strlen(walk_root);
 
-    (void)st;
-    if (flag == FTW_SL && !(walk_is_pgdata && ftw->level == 2 &&
-                            strncmp(path + l, "/pg_tblspc/", 11) == 0 &&
-                            strchr(path + l + 11, '/') == NULL)) {
-        (void)snprintf(walk_bad, sizeof(walk_bad), "%s", path);
-        return 1;
+    if (flag == FTW_SL) {
+        if (walk_is_pgdata && ftw->level == 2 && strncmp(path + l, "/pg_tblspc/", 11) == 0 &&
+            strchr(path + l + 11, '/') == NULL)
+            return 0;
+        walk_what = "an unexpected symbolic link";
+    } else if (flag == FTW_NS || flag == FTW_DNR) {
+        walk_what = "an entry it cannot read";
+    } else if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) {
+        walk_what = "a special file (device, FIFO or socket)";
+    } else if ((st->st_mode & (S_ISUID | S_ISGID | S_ISVTX)) != 0 &&
+               chmod(path, st->st_mode & 0777) != 0) {
+        walk_what = "a set-ID file whose mode cannot be reset";
+    } else {
+        return 0;
     }
-    return 0;
+    (void)snprintf(walk_bad, sizeof(walk_bad), "%s", path);
+    return 1;
 }
 
-static cf_err
-check_symlinks(const char *root, bool is_pgdata, struct cf_error *err)
+cf_err
+cf_phys_check_tree(const char *root, bool is_pgdata, struct cf_error *err)
 {
     walk_root = root;
     walk_is_pgdata = is_pgdata; /* a tablespace may hold no symlink at all */
     walk_bad[0] = '\0';
-    (void)nftw(root, symlink_cb, 16, FTW_PHYS);
-    if (walk_bad[0] != '\0')
-        return cf_error_set(err, CF_ERR_CORRUPT, "the backup holds an unexpected symbolic link "
-                            "\"%s\"", walk_bad);
+    walk_what = NULL;
+    if (nftw(root, tree_cb, 16, FTW_PHYS) < 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not walk \"%s\"", root);
+    if (walk_bad[0] != '\0') {
+        cf_error_setf(err, CF_ERR_CORRUPT, "the backup holds %s \"%s\"", walk_what, walk_bad);
+        cf_error_detail(err, "A base backup holds regular files, directories and the "
+                             "pg_tblspc links only; nothing was moved into place.");
+        return CF_ERR_CORRUPT;
+    }
+    if (is_pgdata && chmod(root, 0700) != 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not set mode 0700 on \"%s\"", root);
     return CF_OK;
 }
 
@@ -427,8 +459,8 @@ restore_steps(struct job *j, struct cf_phys_opts *o,
     for (size_t k = 0; k < p->n_tablespaces; k++)
         if (extract(j, p->tablespaces[k].object,
                     p->tablespaces[k].oid == 0 ? j->staging : j->ts_new[k], err) != CF_OK ||
-            check_symlinks(p->tablespaces[k].oid == 0 ? j->staging : j->ts_new[k],
-                           p->tablespaces[k].oid == 0, err) != CF_OK)
+            cf_phys_check_tree(p->tablespaces[k].oid == 0 ? j->staging : j->ts_new[k],
+                               p->tablespaces[k].oid == 0, err) != CF_OK)
             return err->code;
     if (fetch_pg_manifest(j, err) != CF_OK || relink_tablespaces(j, err) != CF_OK ||
         verify_files(o, j, err) != CF_OK || write_recovery(j, o, err) != CF_OK)

@@ -44,6 +44,12 @@ int cf_phys_parse_time(const char *s, int64_t *out);
 cf_err cf_phys_choose_backup(const struct cf_repo *repo, const struct cf_phys_opts *o,
                              struct cf_manifest **out, struct cf_error *err);
 /* Steps 2-5: on failure nothing is left in DIR or the tablespace locations. */
+/*
+ * After extraction: refuse anything but regular files, directories and (in
+ * the data directory) the pg_tblspc/<oid> links; clear set-ID and sticky
+ * bits; give the data directory mode 0700.  CF_ERR_CORRUPT names the entry.
+ */
+cf_err cf_phys_check_tree(const char *root, bool is_pgdata, struct cf_error *err);
 cf_err cf_phys_restore_files(const struct cf_repo *repo, const struct cf_manifest *m,
                              struct cf_phys_opts *o, struct cf_error *err);
 /* Before anything is restored: CF_ERR_EXISTS when --start's work directory
