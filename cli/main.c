@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -151,8 +152,10 @@ main(int argc, char **argv)
 
     if (config == NULL)
         config = CF_CONFIG_DEFAULT_PATH;
-    /* keys and plaintext pass through this process: no core dumps */
+    /* keys and plaintext pass through this process: no core dumps, also not by a
+     * handler that ignores the dumpable flag (a core_pattern pipe) */
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    (void)setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
     cf_cancel_install();
     while ((ch = getopt_long(argc, argv, "+c:vqhVU", opts, NULL)) != -1) {
         switch (ch) {

@@ -39,8 +39,11 @@ crypt_free(struct cf_sink *s)
     sodium_free(c->st);
     free(c->hdr);
     free(c->hbuf);
+    /* both hold plaintext at some point (encrypt: buf; decrypt: cbuf) */
     if (c->buf != NULL)
         sodium_memzero(c->buf, c->buf_cap);
+    if (c->cbuf != NULL)
+        sodium_memzero(c->cbuf, c->buf_cap);
     free(c->buf);
     free(c->cbuf);
     free(c);

@@ -255,6 +255,23 @@ else
     diag "full-disk case skipped: cannot mount a tmpfs here"
 fi
 
+# What a child inherits (issue 12, findings 6 and 7): no core dumps, no open
+# descriptor of coffre's.  A stand-in pg_dump records both and fails.
+mkdir -p "$TEST_TMP/fakebin"
+cat >"$TEST_TMP/fakebin/pg_dump" <<EOF
+#!/bin/sh
+ulimit -c >"$TEST_TMP/child.core"
+ls /proc/self/fd >"$TEST_TMP/child.fds"
+echo "pg_dump: error: stand-in" >&2
+exit 1
+EOF
+chmod +x "$TEST_TMP/fakebin/pg_dump"
+ln -s pg_dump "$TEST_TMP/fakebin/pg_dumpall"
+sed "s|^\[postgres\]|[postgres]\nbindir = $TEST_TMP/fakebin|" "$CONF" >"$TEST_TMP/fake.conf"
+run_fails "backup with a failing pg_dump" 7 "$COFFRE" --config "$TEST_TMP/fake.conf" backup
+is "$(cat "$TEST_TMP/child.core")" "0" "children run with RLIMIT_CORE 0"
+is "$(tr "\\n" " " <"$TEST_TMP/child.fds")" "0 1 2 3 " "children inherit no descriptor above 2 (3: the directory ls reads)"
+
 is "$(n_listed)" "$before" "no failed backup is listed"
 is "$(find "$REPO" -name '.*tmp*' | wc -l)" "0" "no temporary object is left in the repository"
 is "$(n_complete)" "2" "the two good backups are still complete"
