@@ -435,6 +435,9 @@ verify_locked(struct cf_keyring *kr, const uint8_t digest[32], const struct cf_s
     struct cf_p11_token *tok = NULL;
     CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
     const char *fn = "C_VerifyInit";
+    size_t id_len = sig->signer_len > 0 && sig->signer_len < CF_SIGNER_ID_BYTES
+                        ? sig->signer_len
+                        : CF_SIGNER_ID_BYTES;
     char hex[17];
     cf_err rc;
     CK_RV rv;
@@ -447,15 +450,14 @@ verify_locked(struct cf_keyring *kr, const uint8_t digest[32], const struct cf_s
         (void)signer_resolve(kr, false, &ignored);
         kr->signer.was_looked_up = true;
     }
-    if (kr->signer.has_public &&
-        sodium_memcmp(sig->signer, kr->signer.id, CF_SIGNER_ID_BYTES) == 0) {
+    if (kr->signer.has_public && sodium_memcmp(sig->signer, kr->signer.id, id_len) == 0) {
         tok = kr->signer.tok;
         key = kr->signer.pub;
     }
     for (size_t i = 0; key == CK_INVALID_HANDLE && i < kr->n_trusted; i++) {
         struct cf_p11_trusted *t = &kr->trusted[i];
 
-        if (sodium_memcmp(sig->signer, t->id, CF_SIGNER_ID_BYTES) != 0)
+        if (sodium_memcmp(sig->signer, t->id, id_len) != 0)
             continue;
         if ((rc = trusted_handle(kr, t, err)) != CF_OK)
             return rc;

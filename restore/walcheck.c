@@ -50,6 +50,21 @@ state_load(const struct cf_repo *r, uint64_t segment_size, struct wal_state *s,
         return rc;
     if ((s->segs = calloc(s->n_objs + 1, sizeof(*s->segs))) == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    /* only what a trusted host wrote counts: anything else is absent (a gap names it) */
+    {
+        size_t k = 0;
+
+        for (size_t i = 0; i < s->n_objs; i++) {
+            struct cf_error e = CF_ERROR_INIT;
+
+            if (cf_wal_authenticate(r, &s->objs[i], &e) != CF_OK) {
+                cf_log_warning("ignoring WAL object: %s", e.msg);
+                continue;
+            }
+            s->objs[k++] = s->objs[i];
+        }
+        s->n_objs = k;
+    }
     for (size_t i = 0; i < s->n_objs; i++) {
         if (s->objs[i].file.type != CF_WAL_SEGMENT)
             continue;

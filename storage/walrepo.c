@@ -9,7 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "stream/hash.h"
+#include "stream/signed.h"
+
+#define SIG_SIGNER_BYTES 8
+#define SIG_RAW_BYTES (1 + SIG_SIGNER_BYTES + 64) /* alg, signer prefix, r||s */
+/* "s" + unpadded URL-safe base64: keys stay short enough for a 255-byte file name with
+ * the posix driver's temporary suffix */
+#define SIG_TAIL_LEN (1 + (4 * SIG_RAW_BYTES + 2) / 3)
 
 /* ---- names and keys ---------------------------------------------------- */
 
@@ -73,6 +82,29 @@ cf_wal_prefix(const struct cf_repo *r, const struct cf_wal_file *f, char *buf, s
     return CF_OK;
 }
 
+/* "s" + base64url(alg, 8-byte signer prefix, 64-byte signature). */
+static bool
+parse_sig_tail(const char *t, struct cf_wal_object *o)
+{
+    uint8_t raw[SIG_RAW_BYTES];
+    size_t len = 0;
+    const char *end = NULL;
+
+    if (strlen(t) != SIG_TAIL_LEN || t[0] != 's' ||
+        sodium_base642bin(raw, sizeof(raw), t + 1, SIG_TAIL_LEN - 1, NULL, &len, &end,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        len != sizeof(raw) || *end != '\0' || raw[0] == 0)
+        return false;
+    o->sig.alg = raw[0];
+    memcpy(o->sig.signer, raw + 1, SIG_SIGNER_BYTES);
+    o->sig.signer_len = SIG_SIGNER_BYTES;
+    memcpy(o->sig.value, raw + 1 + SIG_SIGNER_BYTES, 64);
+    o->sig.len = 64;
+    (void)snprintf(o->sig.label, sizeof(o->sig.label), "?");
+    o->is_signed = true;
+    return true;
+}
+
 bool
 cf_wal_parse_key(const struct cf_repo *r, const char *key, struct cf_wal_object *out)
 {
@@ -91,15 +123,23 @@ cf_wal_parse_key(const struct cf_repo *r, const char *key, struct cf_wal_object 
     rest = key + plen;
     if ((slash = strchr(rest, '/')) == NULL || strchr(slash + 1, '/') != NULL)
         return false;
-    dash = strrchr(slash + 1, '-');
-    if (dash == NULL || strlen(dash + 1) != 64 || !is_hex_lower(dash + 1, 64))
+    /* "<name>-<sha256>" or "<name>-<sha256>-<signature tail>": names hold no '-' */
+    dash = strchr(slash + 1, '-');
+    if (dash == NULL || strlen(dash + 1) < 64 || !is_hex_lower(dash + 1, 64))
         return false;
+    if (dash[65] == '-') {
+        if (!parse_sig_tail(dash + 66, &o))
+            return false;
+    } else if (dash[65] != '\0') {
+        return false;
+    }
     nlen = (size_t)(dash - (slash + 1));
     if (nlen == 0 || nlen > CF_WAL_NAME_MAX)
         return false;
     memcpy(o.name, slash + 1, nlen);
     o.name[nlen] = '\0';
-    memcpy(o.sha256, dash + 1, 65);
+    memcpy(o.sha256, dash + 1, 64);
+    o.sha256[64] = '\0';
     if (!parse_object_name(o.name, &o.file, &o.partial_bytes))
         return false;
     /* the object must sit in the folder its name implies */
@@ -297,6 +337,71 @@ cf_wal_list(const struct cf_repo *r, struct cf_wal_object **out, size_t *n, stru
 
 /* ---- store and fetch ---------------------------------------------------- */
 
+static void
+wal_context(const struct cf_repo *r, const char *name, struct cf_signed_context *sc)
+{
+    sc->domain = "wal";
+    sc->instance = r->instance;
+    sc->backup_id = r->instance;
+    sc->name = name;
+}
+
+/* The key's signature tail for (instance, name, sha256). */
+static cf_err
+sign_tail(const struct cf_repo *r, const char *name, const char sha256[65], char *out, size_t size,
+          struct cf_error *err)
+{
+    struct cf_signed_context sc;
+    struct cf_signature sig;
+    uint8_t digest[32], raw[SIG_RAW_BYTES];
+
+    if (r->keys == NULL || r->keys->sign == NULL)
+        return cf_error_set(err, CF_ERR_KEY, "no signing key: WAL file \"%s\" cannot be signed",
+                            name);
+    wal_context(r, name, &sc);
+    cf_signed_digest(&sc, sha256, 64, digest);
+    memset(&sig, 0, sizeof(sig));
+    if (r->keys->sign(r->keys->ctx, digest, &sig, err) != CF_OK) {
+        cf_error_context(err, "while signing WAL file \"%s\"", name);
+        return err->code;
+    }
+    if (sig.len != 64 || size < SIG_TAIL_LEN + 1)
+        return cf_error_set(err, CF_ERR_KEY, "a %u-byte signature does not fit a WAL key",
+                            (unsigned)sig.len);
+    raw[0] = sig.alg;
+    memcpy(raw + 1, sig.signer, SIG_SIGNER_BYTES);
+    memcpy(raw + 1 + SIG_SIGNER_BYTES, sig.value, 64);
+    out[0] = 's';
+    (void)sodium_bin2base64(out + 1, size - 1, raw, sizeof(raw),
+                            sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return CF_OK;
+}
+
+cf_err
+cf_wal_authenticate(const struct cf_repo *r, const struct cf_wal_object *o, struct cf_error *err)
+{
+    struct cf_signed_context sc;
+    uint8_t digest[32];
+
+    if (!o->is_signed) {
+        if (r->allow_unsigned)
+            return CF_OK;
+        cf_error_setf(err, CF_ERR_KEY, "WAL object \"%s\" is not signed", o->key);
+        cf_error_hint(err, "WAL archived before signatures is read with --allow-unsigned.");
+        return CF_ERR_KEY;
+    }
+    if (r->keys == NULL || r->keys->verify == NULL)
+        return cf_error_set(err, CF_ERR_KEY, "cannot check the signature of WAL object \"%s\"",
+                            o->key);
+    wal_context(r, o->name, &sc);
+    cf_signed_digest(&sc, o->sha256, 64, digest);
+    if (r->keys->verify(r->keys->ctx, digest, &o->sig, err) != CF_OK) {
+        cf_error_context(err, "while checking WAL object \"%s\"", o->key);
+        return err->code;
+    }
+    return CF_OK;
+}
+
 cf_err
 cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len,
              const char sha256[65], bool *already, struct cf_error *err)
@@ -339,12 +444,15 @@ cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len,
         return CF_OK;
     if ((rc = cf_wal_prefix(r, &f, key, sizeof(key), err)) != CF_OK)
         return rc;
-    if (strlen(key) + strlen(name) + 66 > sizeof(key))
+    if (strlen(key) + strlen(name) + 66 + 1 + SIG_TAIL_LEN > sizeof(key))
         return cf_error_set(err, CF_ERR_USAGE, "WAL key for \"%s\" is too long", name);
-    (void)snprintf(key + strlen(key), sizeof(key) - strlen(key), "%s-%s", name, sha256);
+    (void)snprintf(key + strlen(key), sizeof(key) - strlen(key), "%s-%s-", name, sha256);
+    if ((rc = sign_tail(r, name, sha256, key + strlen(key), sizeof(key) - strlen(key), err)) !=
+        CF_OK)
+        return rc;
     if ((rc = pread_source_new(fd, len, name, &src, err)) != CF_OK)
         return rc;
-    rc = cf_repo_put_key(r, key, CF_WAL_OBJECT_ID, name, CF_OBJ_WAL, src, &sizes, err);
+    rc = cf_repo_put_key(r, key, r->instance, name, CF_OBJ_WAL, src, &sizes, err);
     cf_source_free(src);
     if (rc == CF_OK) {
         char got[65];
@@ -375,5 +483,11 @@ cf_wal_fetch(const struct cf_repo *r, const struct cf_wal_object *o, struct cf_s
         return cf_error_set(err, CF_ERR_CORRUPT, "WAL object \"%s\" has a malformed name",
                             o->key);
     }
-    return cf_repo_get_key(r, o->key, CF_WAL_OBJECT_ID, o->name, CF_OBJ_WAL, sha, terminal, err);
+    if (cf_wal_authenticate(r, o, err) != CF_OK) {
+        cf_sink_free(terminal);
+        return err->code;
+    }
+    /* signed objects name this instance in their header; older ones the constant "wal" */
+    return cf_repo_get_key(r, o->key, o->is_signed ? r->instance : CF_WAL_OBJECT_ID, o->name,
+                           CF_OBJ_WAL, sha, terminal, err);
 }

@@ -10,9 +10,17 @@
  * <sha256> is the hex digest of the plaintext file.  It is in the key so that
  * a host holding only public keys can tell an identical re-push (success)
  * from a different file under the same name (an error), and so that a reader
- * can check what it decrypted.  Every WAL object's header carries the id
- * "wal" and the file name (with the partial's offset), so an object copied
- * under another name is refused.
+ * can check what it decrypted.
+ *
+ * Each key ends with the writer's signature (issue 12, finding 2):
+ *   <file>-<sha256>-s<AA><SSSSSSSSSSSSSSSS><signature, 128 hex>
+ * AA is the algorithm (01: ECDSA P-256), S the first 8 bytes of the signer's
+ * id, and the signature covers "wal", the instance, the file name and the
+ * sha256 (stream/signed.h), so a reader authenticates an object from its key
+ * alone, before decrypting it.  The header carries the instance as its id and
+ * the file name, so an object copied from another instance, or under another
+ * name, is refused.  Objects written before signatures end at <sha256> and
+ * carry the id "wal": they are read only with allow_unsigned.
  */
 #ifndef CF_WALREPO_H
 #define CF_WALREPO_H
@@ -23,7 +31,7 @@
 #include "common/walname.h"
 #include "storage/repo.h"
 
-#define CF_WAL_OBJECT_ID "wal"
+#define CF_WAL_OBJECT_ID "wal" /* the header id of WAL objects written before signatures */
 
 /* One stored WAL file, as found by a listing. */
 struct cf_wal_object {
@@ -34,6 +42,8 @@ struct cf_wal_object {
     uint32_t partial_bytes;             /* partials: the offset in the name */
     uint64_t stored_bytes;
     int64_t mtime;
+    bool is_signed;          /* the key carries a signature (else: written before) */
+    struct cf_signature sig; /* from the key (signer: its first 8 bytes) */
 };
 
 /* "<instance>/wal/<dir>/" for a WAL file name (history files: "<instance>/wal/history/"). */
@@ -70,7 +80,16 @@ cf_err cf_wal_find(const struct cf_repo *r, const char *name, bool with_partials
 cf_err cf_wal_list(const struct cf_repo *r, struct cf_wal_object **out, size_t *n,
                    struct cf_error *err);
 
-/* Decrypt o into terminal, checking its header names o->name and its digest. */
+/*
+ * Check o's signature (from its key) against the trusted signers: CF_ERR_KEY
+ * when unsigned (unless r->allow_unsigned) or signed by a key not trusted here,
+ * CF_ERR_CORRUPT when it does not verify.
+ */
+cf_err cf_wal_authenticate(const struct cf_repo *r, const struct cf_wal_object *o,
+                           struct cf_error *err);
+
+/* Authenticate o, then decrypt it into terminal, checking that its header names
+ * this instance and o->name, and its digest. */
 cf_err cf_wal_fetch(const struct cf_repo *r, const struct cf_wal_object *o,
                     struct cf_sink *terminal, struct cf_error *err);
 

@@ -55,6 +55,7 @@ enum cf_signature_alg {
 struct cf_signature {
     uint8_t alg;                         /* enum cf_signature_alg */
     uint8_t signer[CF_SIGNER_ID_BYTES];  /* which key signed */
+    uint8_t signer_len; /* bytes of signer known: 0 (all 32), or 8 (WAL keys carry 8) */
     char label[CF_SIGNER_LABEL_MAX + 1]; /* its label, for messages only (untrusted) */
     uint16_t len;
     uint8_t value[CF_SIGNATURE_MAX];

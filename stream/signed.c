@@ -49,8 +49,9 @@ absorb(crypto_hash_sha256_state *st, const char *s)
                               strlen(s != NULL ? s : "") + 1);
 }
 
-static void
-digest_of(const struct cf_signed_context *ctx, const char *payload, size_t len, uint8_t out[32])
+void
+cf_signed_digest(const struct cf_signed_context *ctx, const char *payload, size_t len,
+                 uint8_t out[32])
 {
     crypto_hash_sha256_state st;
 
@@ -85,7 +86,7 @@ cf_signed_seal(const struct cf_keyops *keys, const struct cf_signed_context *ctx
     memset(&sig, 0, sizeof(sig));
     if (keys == NULL || keys->sign == NULL)
         return cf_error_set(err, CF_ERR_KEY, "no signing key: the key provider cannot sign");
-    digest_of(ctx, payload, len, digest);
+    cf_signed_digest(ctx, payload, len, digest);
     if ((rc = keys->sign(keys->ctx, digest, &sig, err)) != CF_OK)
         return rc;
     if (cf_signature_alg_name(sig.alg) == NULL || sig.len == 0 || sig.len > CF_SIGNATURE_MAX)
@@ -200,7 +201,7 @@ cf_signed_open(const struct cf_keyops *keys, const struct cf_signed_context *ctx
                           what);
         goto out;
     }
-    digest_of(ctx, json_string_value(p), json_string_length(p), digest);
+    cf_signed_digest(ctx, json_string_value(p), json_string_length(p), digest);
     if ((rc = keys->verify(keys->ctx, digest, &sig, err)) != CF_OK) {
         cf_error_context(err, "while checking the signature of \"%s\"", what);
         goto out;

@@ -53,6 +53,14 @@ cf_err cf_signed_open(const struct cf_keyops *keys, const struct cf_signed_conte
                       size_t *payload_len, bool *is_signed, struct cf_signature *signer,
                       struct cf_error *err);
 
+/*
+ * The digest a signature covers, for signatures kept outside an envelope
+ * (WAL objects carry theirs in their repository key): SHA-256 over the same
+ * fields as an envelope's.
+ */
+void cf_signed_digest(const struct cf_signed_context *ctx, const char *payload, size_t len,
+                      uint8_t out[32]);
+
 /* "ecdsa-p256-sha256"; NULL for an unknown alg. */
 const char *cf_signature_alg_name(unsigned alg);
 /* The first 16 hex digits of a signer id, as messages and `keys list` show it. */

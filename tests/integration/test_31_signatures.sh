@@ -58,6 +58,7 @@ echo "trust = $TEST_TMP/site.signer" >>"$TEST_TMP/escrow.conf"
 
 # The attacker: the escrow public key on a token of their own, the victim's instance name.
 hsm_init attacker
+ATTACKER_CONF=$SOFTHSM2_CONF
 hsm_token escrow 6666
 conf "$TEST_TMP/attacker.conf" "$HSM_DIR/escrow.pin"
 "$COFFRE" --config "$TEST_TMP/attacker.conf" keys import-public "$TEST_TMP/escrow.pub" "pkcs11:token=escrow" >/dev/null
@@ -98,6 +99,24 @@ run_fails "escrow: a manifest copied from another backup is refused" 6 E verify 
 like "$(cat "$LAST_ERR")" "$SID1" "copied manifest: the error names the backup"
 cp "$TEST_TMP/manifest.save" "$REPO/acme/backup/$SID1/manifest"
 run_ok "escrow: the original manifest verifies again" E verify "$SID1"
+
+# WAL (finding 2): a timeline history file planted by the attacker would divert
+# recovery_target_timeline = latest; wal-get refuses it with a status above 125,
+# so PostgreSQL stops instead of following it.  The site's own is served.
+mkdir -p "$TEST_TMP/wal" "$TEST_TMP/got"
+printf '1\t0/3000000\tno recovery target specified\n' >"$TEST_TMP/wal/00000002.history"
+printf '1\t0/5000000\tno recovery target specified\n' >"$TEST_TMP/wal/00000003.history"
+export SOFTHSM2_CONF=$SITE_CONF
+run_ok "site: wal-push of a history file" "$COFFRE" --config "$TEST_TMP/site.conf" wal-push "$TEST_TMP/wal/00000003.history"
+export SOFTHSM2_CONF=$ATTACKER_CONF
+run_ok "attacker: wal-push of a forged history file" "$COFFRE" --config "$TEST_TMP/attacker.conf" wal-push "$TEST_TMP/wal/00000002.history"
+export SOFTHSM2_CONF=$ESCROW_CONF
+run_ok "escrow: wal-get serves the site's history file" E wal-get 00000003.history "$TEST_TMP/got/3"
+is "$(cat "$TEST_TMP/got/3")" "$(cat "$TEST_TMP/wal/00000003.history")" "the site's history file, byte for byte"
+_run E wal-get 00000002.history "$TEST_TMP/got/2"
+ok "escrow: wal-get refuses the forged history file with a status above 125 ($LAST_RC)" test "$LAST_RC" -gt 125
+like "$(cat "$LAST_ERR")" "which this host does not trust" "wal-get: the error says why"
+ok "nothing was written for the forged history file" test ! -e "$TEST_TMP/got/2"
 
 # Without the trust line the site's own backups are refused too: trust is explicit.
 sed -i '/^trust = /d' "$TEST_TMP/escrow.conf"

@@ -6,6 +6,7 @@
  * does not verify; the chain names the previous backup and verify notices
  * when that backup's manifest was replaced.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -21,6 +22,7 @@
 
 #include "restore/verify.h"
 #include "storage/repo.h"
+#include "storage/walrepo.h"
 #include "stream/signed.h"
 #include "support/testkeys.h"
 
@@ -288,6 +290,125 @@ test_records(void **state)
     cf_verify_result_clear(&res);
 }
 
+/* text as a file to push: its descriptor, and its digest in hex */
+static int
+wal_file(const char *text, char hex[65])
+{
+    struct cf_error err = CF_ERROR_INIT;
+    char path[128];
+    int fd;
+
+    (void)snprintf(path, sizeof(path), "%s/upload", root);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_int_equal(cf_wal_hash_fd(fd, 0, "upload", hex, &err), CF_OK);
+    (void)unlink(path);
+    return fd;
+}
+
+static void
+store_wal(const struct cf_repo *r, const char *name, const char *text)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    bool already = true;
+    char hex[65];
+    int fd = wal_file(text, hex);
+
+    if (cf_wal_store(r, name, fd, 0, hex, &already, &err) != CF_OK)
+        fail_msg("storing %s: %s", name, err.msg);
+    (void)close(fd);
+}
+
+/* The one object stored for name, fetched: the result of cf_wal_fetch. */
+static cf_err
+fetch_wal(const char *name, struct cf_wal_object *o, struct cf_error *err)
+{
+    struct cf_wal_object *v = NULL;
+    struct cf_sink *null = NULL;
+    size_t n = 0;
+
+    assert_int_equal(cf_wal_find(&repo, name, false, &v, &n, err), CF_OK);
+    assert_int_equal(n, 1);
+    *o = v[0];
+    free(v);
+    assert_int_equal(cf_null_sink_new(&null, err), CF_OK);
+    return cf_wal_fetch(&repo, o, null, err);
+}
+
+/*
+ * Finding 2: WAL objects are bound to their instance and signed.  A segment
+ * copied from another instance that shares the KEK, one written with an
+ * untrusted key and one written before signatures are all refused.
+ */
+static void
+test_wal_signed(void **state)
+{
+    static const char seg1[] = "000000010000000000000001", seg2[] = "000000010000000000000002",
+                      seg3[] = "000000010000000000000003", seg4[] = "000000010000000000000004";
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_repo other_inst = repo, forger = repo;
+    struct cf_wal_object o;
+    char src[1200], dst[1200], *slash;
+
+    (void)state;
+    store_wal(&repo, seg1, "segment one");
+    assert_int_equal(fetch_wal(seg1, &o, &err), CF_OK);
+    assert_true(o.is_signed);
+
+    /* another instance's segment, copied here under the same name */
+    other_inst.instance = "other";
+    store_wal(&other_inst, seg2, "segment two of another cluster");
+    {
+        struct cf_wal_object *v = NULL;
+        size_t n = 0;
+
+        assert_int_equal(cf_wal_find(&other_inst, seg2, false, &v, &n, &err), CF_OK);
+        assert_int_equal(n, 1);
+        (void)snprintf(src, sizeof(src), "%s/%s", root, v[0].key);
+        slash = strchr(v[0].key, '/');
+        (void)snprintf(dst, sizeof(dst), "%s/unit%s", root, slash);
+        free(v);
+    }
+    assert_int_equal(link(src, dst), 0);
+    assert_int_equal(fetch_wal(seg2, &o, &err), CF_ERR_CORRUPT);
+    assert_non_null(strstr(err.msg, "does not verify")); /* the test keys' wording */
+    cf_error_clear(&err);
+
+    /* written with a key this host does not trust */
+    forger.keys = &other_ops;
+    store_wal(&forger, seg3, "forged segment");
+    assert_int_equal(fetch_wal(seg3, &o, &err), CF_ERR_KEY);
+    assert_non_null(strstr(err.msg, "does not trust")); /* the test keys' wording */
+    cf_error_clear(&err);
+
+    /* written before signatures: no signature in the key, "wal" as the header id */
+    {
+        struct cf_backup_sizes sizes;
+        struct cf_source *msrc = NULL;
+        struct cf_wal_file f;
+        char key[512], hex[65];
+        int fd = wal_file("an old segment", hex);
+
+        (void)close(fd);
+        assert_true(cf_wal_parse_name(seg4, &f));
+        assert_int_equal(cf_wal_prefix(&repo, &f, key, sizeof(key), &err), CF_OK);
+        (void)snprintf(key + strlen(key), sizeof(key) - strlen(key), "%s-%s", seg4, hex);
+        assert_int_equal(cf_mem_source_new("an old segment", 14, &msrc, &err), CF_OK);
+        assert_int_equal(
+            cf_repo_put_key(&repo, key, CF_WAL_OBJECT_ID, seg4, CF_OBJ_WAL, msrc, &sizes, &err),
+            CF_OK);
+        cf_source_free(msrc);
+    }
+    assert_int_equal(fetch_wal(seg4, &o, &err), CF_ERR_KEY);
+    assert_non_null(strstr(err.msg, "is not signed"));
+    assert_false(o.is_signed);
+    cf_error_clear(&err);
+    repo.allow_unsigned = true;
+    assert_int_equal(fetch_wal(seg4, &o, &err), CF_OK);
+    repo.allow_unsigned = false;
+}
+
 int
 main(void)
 {
@@ -298,6 +419,7 @@ main(void)
         cmocka_unit_test(test_edited_envelope),
         cmocka_unit_test(test_chain),
         cmocka_unit_test(test_records),
+        cmocka_unit_test(test_wal_signed),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -72,7 +72,8 @@ tk_verify(void *ctx, const uint8_t digest[32], const struct cf_signature *sig, s
     uint8_t id[32];
 
     crypto_hash_sha256(id, tk->sign_pk, sizeof(tk->sign_pk));
-    if (sig->alg != CF_SIG_TEST || memcmp(id, sig->signer, sizeof(id)) != 0)
+    if (sig->alg != CF_SIG_TEST ||
+        memcmp(id, sig->signer, sig->signer_len > 0 ? sig->signer_len : sizeof(id)) != 0)
         return cf_error_set(err, CF_ERR_KEY, "signed by a key this test does not trust");
     if (sig->len != crypto_sign_BYTES ||
         crypto_sign_verify_detached(sig->value, digest, 32, tk->sign_pk) != 0)
