@@ -256,61 +256,75 @@ out:
     return rc;
 }
 
-static void
-manifest_context(const struct cf_repo *r, const char *id, struct cf_signed_context *sc)
-{
-    sc->domain = "manifest";
-    sc->instance = r->instance;
-    sc->backup_id = id;
-    sc->name = CF_MANIFEST_NAME;
-}
+/* What one signed object (a manifest, a record) is read as. */
+struct signed_read {
+    const char *domain;      /* "manifest", "record" */
+    unsigned kind;           /* CF_OBJ_MANIFEST, CF_OBJ_RECORD */
+    size_t max;              /* plaintext limit */
+    uint8_t *digest;         /* may be NULL: SHA-256 of the object's plaintext */
+    bool is_signed;          /* out */
+    struct cf_signature sig; /* out, when signed */
+};
 
 static cf_err
-unsigned_manifest(const char *key, struct cf_error *err)
+unsigned_object(const char *domain, const char *key, struct cf_error *err)
 {
-    cf_error_setf(err, CF_ERR_KEY, "manifest \"%s\" is not signed", key);
-    cf_error_detail(err, "Without a signature nothing shows who wrote this backup: anyone "
-                         "holding a KEK's public key can write one.");
+    cf_error_setf(err, CF_ERR_KEY, "%s \"%s\" is not signed", domain, key);
+    cf_error_detail(err, "Without a signature nothing shows who wrote it: anyone holding a "
+                         "KEK's public key can write one.");
     cf_error_hint(err, "If it was written by coffre before signatures existed, pass "
                        "--allow-unsigned (or set keys.allow_unsigned) until it expires.");
     return CF_ERR_KEY;
 }
 
 /*
- * The checked text of backup id's manifest (the envelope's payload, or the
- * whole text of an accepted unsigned one); digest (may be NULL): SHA-256 of
- * the object's plaintext; sig (may be NULL) filled when signed.
+ * The checked text of object name of backup id: the envelope's payload, or
+ * the whole text of an accepted unsigned one (*out malloc'd, NUL-ended).
+ * CF_ERR_NOT_FOUND comes back unexplained.
  */
 static cf_err
-read_manifest_text(const struct cf_repo *r, const char *id, char **json, size_t *len,
-                   uint8_t digest[CF_SHA256_BYTES], bool *is_signed, struct cf_signature *sig,
-                   struct cf_error *err)
+read_signed(const struct cf_repo *r, const char *id, const char *name, struct signed_read *sr,
+            char **out, size_t *len, struct cf_error *err)
 {
-    struct cf_signed_context sc;
+    struct cf_signed_context sc = {sr->domain, r->instance, id, name};
     char key[CF_STORAGE_KEY_MAX + 1];
     char *text = NULL;
     size_t text_len = 0;
     cf_err rc;
 
-    *json = NULL;
-    if ((rc = cf_repo_key(r, id, CF_MANIFEST_NAME, key, sizeof(key), err)) != CF_OK)
+    *out = NULL;
+    sr->is_signed = false;
+    if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK)
         return rc;
-    rc = read_small(r, id, CF_MANIFEST_NAME, CF_OBJ_MANIFEST, CF_MANIFEST_MAX, &text, &text_len,
-                    err);
-    if (rc == CF_ERR_NOT_FOUND)
-        explain_missing_manifest(r, id, err);
-    manifest_context(r, id, &sc);
+    rc = read_small(r, id, name, sr->kind, sr->max, &text, &text_len, err);
     if (rc == CF_OK)
-        rc = cf_signed_open(r->keys, &sc, key, text, text_len, json, len, is_signed, sig, err);
-    if (rc == CF_OK && !*is_signed && !r->allow_unsigned)
-        rc = unsigned_manifest(key, err);
-    if (rc == CF_OK && digest != NULL)
-        crypto_hash_sha256(digest, (const unsigned char *)text, text_len);
+        rc = cf_signed_open(r->keys, &sc, key, text, text_len, out, len, &sr->is_signed, &sr->sig,
+                            err);
+    if (rc == CF_OK && !sr->is_signed && !r->allow_unsigned)
+        rc = unsigned_object(sr->domain, key, err);
+    if (rc == CF_OK && sr->digest != NULL)
+        crypto_hash_sha256(sr->digest, (const unsigned char *)text, text_len);
     free(text);
     if (rc != CF_OK) {
-        free(*json);
-        *json = NULL;
+        free(*out);
+        *out = NULL;
     }
+    return rc;
+}
+
+/* The manifest's checked text; a missing manifest explained. */
+static cf_err
+read_manifest_text(const struct cf_repo *r, const char *id, struct signed_read *sr, char **json,
+                   size_t *len, struct cf_error *err)
+{
+    cf_err rc;
+
+    sr->domain = "manifest";
+    sr->kind = CF_OBJ_MANIFEST;
+    sr->max = CF_MANIFEST_MAX;
+    rc = read_signed(r, id, CF_MANIFEST_NAME, sr, json, len, err);
+    if (rc == CF_ERR_NOT_FOUND)
+        explain_missing_manifest(r, id, err);
     return rc;
 }
 
@@ -318,9 +332,9 @@ cf_err
 cf_repo_manifest_text(const struct cf_repo *r, const char *id, char **json, size_t *len,
                       struct cf_error *err)
 {
-    bool is_signed = false;
+    struct signed_read sr = {0};
 
-    return read_manifest_text(r, id, json, len, NULL, &is_signed, NULL, err);
+    return read_manifest_text(r, id, &sr, json, len, err);
 }
 
 /* The manifest of backup id, checked; digest (may be NULL): SHA-256 of its plaintext. */
@@ -328,17 +342,17 @@ static cf_err
 read_manifest(const struct cf_repo *r, const char *id, struct cf_manifest **out,
               uint8_t digest[CF_SHA256_BYTES], struct cf_error *err)
 {
-    struct cf_signature sig;
+    struct signed_read sr = {0};
     char key[CF_STORAGE_KEY_MAX + 1];
     char *json = NULL;
     size_t len = 0;
-    bool is_signed = false;
     cf_err rc;
 
     *out = NULL;
+    sr.digest = digest;
     if ((rc = cf_repo_key(r, id, CF_MANIFEST_NAME, key, sizeof(key), err)) != CF_OK)
         return rc;
-    rc = read_manifest_text(r, id, &json, &len, digest, &is_signed, &sig, err);
+    rc = read_manifest_text(r, id, &sr, &json, &len, err);
     if (rc == CF_OK)
         rc = cf_manifest_from_json(json, len, key, out, err);
     free(json);
@@ -357,9 +371,9 @@ read_manifest(const struct cf_repo *r, const char *id, struct cf_manifest **out,
         *out = NULL;
         return rc;
     }
-    (*out)->is_signed = is_signed;
-    if (is_signed)
-        cf_hex_encode(sig.signer, CF_SIGNER_ID_BYTES, (*out)->signer);
+    (*out)->is_signed = sr.is_signed;
+    if (sr.is_signed)
+        cf_hex_encode(sr.sig.signer, CF_SIGNER_ID_BYTES, (*out)->signer);
     return CF_OK;
 }
 
@@ -424,13 +438,12 @@ cf_err
 cf_repo_write_manifest(const struct cf_repo *r, struct cf_manifest *m, struct cf_error *err)
 {
     struct cf_backup_sizes sizes;
-    struct cf_signed_context sc;
+    struct cf_signed_context sc = {"manifest", r->instance, m->id, CF_MANIFEST_NAME};
     struct cf_source *src = NULL;
     char *json = NULL, *sealed = NULL;
     size_t len = 0, sealed_len = 0;
     cf_err rc;
 
-    manifest_context(r, m->id, &sc);
     if ((rc = link_previous(r, m, err)) == CF_OK &&
         (rc = cf_manifest_to_json(m, &json, &len, err)) == CF_OK &&
         (rc = cf_signed_seal(r->keys, &sc, json, len, &sealed, &sealed_len, err)) == CF_OK &&
@@ -557,28 +570,9 @@ cf_err
 cf_repo_read_record(const struct cf_repo *r, const char *id, const char *name, char **out,
                     size_t *len, struct cf_error *err)
 {
-    struct cf_signed_context sc = {"record", r->instance, id, name};
-    char key[CF_STORAGE_KEY_MAX + 1];
-    char *text = NULL;
-    size_t text_len = 0;
-    bool is_signed = false;
-    cf_err rc;
+    struct signed_read sr = {"record", CF_OBJ_RECORD, CF_RECORD_MAX, NULL, false, {0}};
 
-    *out = NULL;
-    if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK)
-        return rc;
-    rc = read_small(r, id, name, CF_OBJ_RECORD, CF_RECORD_MAX, &text, &text_len, err);
-    if (rc == CF_OK)
-        rc = cf_signed_open(r->keys, &sc, key, text, text_len, out, len, &is_signed, NULL, err);
-    if (rc == CF_OK && !is_signed && !r->allow_unsigned) {
-        cf_error_setf(err, CF_ERR_KEY, "record \"%s\" is not signed", key);
-        cf_error_hint(err, "Records written before signatures are read with --allow-unsigned.");
-        rc = CF_ERR_KEY;
-        free(*out);
-        *out = NULL;
-    }
-    free(text);
-    return rc;
+    return read_signed(r, id, name, &sr, out, len, err);
 }
 
 bool
