@@ -194,20 +194,60 @@ syntax_error(struct parse_ctx *ctx, int lineno, const char *detail)
     return rc;
 }
 
-/* value NULL: the value is not repeated (it may hold a secret). */
+/*
+ * The text of a value as messages may show it (issue 12, finding 6): a
+ * pin-value inside a key URI becomes "***"; a URL keeps only its scheme and
+ * host (its user, password, path and query may be credentials: a webhook's
+ * path often is one).  Other values are shown as written.
+ */
+static void
+redact(const struct key_def *def, const char *value, size_t len, char *out, size_t size)
+{
+    size_t o = 0;
+
+    if (strcmp(def->section, "alerts") == 0 &&
+        (strstr(def->name, "_url") != NULL || strcmp(def->name, "telegram_api") == 0)) {
+        const char *sep = strstr(value, "://");
+        size_t scheme = sep != NULL ? (size_t)(sep + 3 - value) : 0;
+        const char *host = value + scheme, *stop = host + strcspn(host, "/?#");
+        const char *at = memchr(host, '@', (size_t)(stop - host));
+
+        if (at != NULL)
+            host = at + 1; /* user:password@ */
+        (void)snprintf(out, size, "%.*s%.*s%s", (int)scheme, value, (int)(stop - host), host,
+                       *stop != '\0' ? "/…" : "");
+        return;
+    }
+    for (size_t i = 0; i < len && o + 4 < size;) {
+        if (strcmp(def->section, "keys") == 0 && strncmp(value + i, "pin-value=", 10) == 0 &&
+            o + 14 < size) {
+            memcpy(out + o, "pin-value=***", 13);
+            o += 13;
+            for (i += 10; i < len && strchr(";&?, ", value[i]) == NULL; i++)
+                ;
+            continue;
+        }
+        out[o++] = value[i++];
+    }
+    out[o] = '\0';
+}
+
+/* value NULL: the value is not repeated (it may hold a secret); else shown redacted. */
 __attribute__((format(printf, 4, 5))) static cf_err
 invalid(struct parse_ctx *ctx, const struct key_def *def, const char *value, const char *fmt, ...)
 {
-    char detail[sizeof(ctx->err->detail)];
+    char detail[sizeof(ctx->err->detail)], shown[512];
     va_list ap;
     cf_err rc;
 
-    if (value != NULL)
+    if (value != NULL) {
+        redact(def, value, strlen(value), shown, sizeof(shown));
         rc = cf_error_set(ctx->err, CF_ERR_CONFIG, "%s:%d: invalid value for \"%s.%s\": \"%s\"",
-                          ctx->name, ctx->lineno, def->section, def->name, value);
-    else
+                          ctx->name, ctx->lineno, def->section, def->name, shown);
+    } else {
         rc = cf_error_set(ctx->err, CF_ERR_CONFIG, "%s:%d: invalid value for \"%s.%s\"", ctx->name,
                           ctx->lineno, def->section, def->name);
+    }
     va_start(ap, fmt);
     if (vsnprintf(detail, sizeof(detail), fmt, ap) >= 0)
         cf_error_detail(ctx->err, "%s", detail);
@@ -320,8 +360,12 @@ split_list(struct parse_ctx *ctx, const struct key_def *def, const char *value, 
         if (s == e)
             return invalid(ctx, def, value, "The list has an empty element.");
         why = check(s, (size_t)(e - s));
-        if (why != NULL)
-            return invalid(ctx, def, value, "Element \"%.*s\": %s", (int)(e - s), s, why);
+        if (why != NULL) {
+            char shown[512];
+
+            redact(def, s, (size_t)(e - s), shown, sizeof(shown));
+            return invalid(ctx, def, value, "Element \"%s\": %s", shown, why);
+        }
         for (size_t i = 0; i < *n_out; i++)
             if (strlen(out[i]) == (size_t)(e - s) && memcmp(out[i], s, (size_t)(e - s)) == 0)
                 return invalid(ctx, def, value, "\"%.*s\" is listed twice.", (int)(e - s), s);

@@ -396,6 +396,19 @@ test_lists(void **state)
         "acme.conf:11: invalid value for \"keys.kek\": \"pkcs11:token=my token\"");
     assert_string_equal(last_err.detail, "Element \"pkcs11:token=my token\": a PKCS#11 URI "
                                          "contains no whitespace; percent-encode it as %20.");
+    /* issue 12, finding 6: a PIN inside a key URI and credentials inside a URL are never
+     * echoed, even when the line is wrong */
+    parse_fails(edit(base, "kek = pkcs11:token=coffre;object=coffre-kek",
+                     "kek = pkcs11:token=coffre;object=k?pin-value=4321 x"),
+                "acme.conf:11: invalid value for \"keys.kek\": "
+                "\"pkcs11:token=coffre;object=k?pin-value=*** x\"");
+    assert_null(strstr(last_err.detail, "4321"));
+    parse_fails(append(base, "[alerts]\nsmtp_url = smtp://ops:s3cret@mail.example:587\n"),
+                "acme.conf:14: invalid value for \"alerts.smtp_url\": "
+                "\"smtp://mail.example:587\"");
+    parse_fails(append(base, "[alerts]\nwebhook_url = https://hooks.example/T0/B1/s3cret x\n"),
+                "acme.conf:14: invalid value for \"alerts.webhook_url\": "
+                "\"https://hooks.example/…\"");
 }
 
 static void
