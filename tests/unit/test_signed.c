@@ -24,7 +24,7 @@
 #include "storage/repo.h"
 #include "storage/walrepo.h"
 #include "stream/signed.h"
-#include "support/testkeys.h"
+#include "support/testrepo.h"
 
 static char root[64];
 static struct cf_storage *st;
@@ -35,16 +35,9 @@ static struct cf_repo repo;
 static int
 setup(void **state)
 {
-    struct cf_error err = CF_ERROR_INIT;
-
     (void)state;
-    if (sodium_init() < 0)
+    if (testrepo_open("signed", 7, root, &st, &tk, &ops, &repo) != 0)
         return -1;
-    (void)snprintf(root, sizeof(root), "/tmp/coffre-test-signed-XXXXXX");
-    if (mkdtemp(root) == NULL || cf_storage_posix_new(root, &st, &err) != CF_OK)
-        return -1;
-    testkeys_init(&tk, 7, "pkcs11:token=unit;object=kek");
-    ops = testkeys_ops(&tk);
     /* the same KEK, another signing key: a forger holding the encryption key */
     testkeys_init(&other, 7, "pkcs11:token=unit;object=kek");
     memset(other.sign_pk, 0, sizeof(other.sign_pk));
@@ -55,24 +48,14 @@ setup(void **state)
         crypto_sign_seed_keypair(other.sign_pk, other.sign_sk, seed);
     }
     other_ops = testkeys_ops(&other);
-    memset(&repo, 0, sizeof(repo));
-    repo.st = st;
-    repo.keys = &ops;
-    repo.instance = "unit";
-    repo.chunk_size = 65536;
-    repo.comp.level = 1;
     return 0;
 }
 
 static int
 teardown(void **state)
 {
-    char cmd[128];
-
     (void)state;
-    cf_storage_free(st);
-    (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
+    return testrepo_close(root, &st);
 }
 
 static void

@@ -23,7 +23,7 @@
 #include "restore/walcheck.h"
 #include "storage/walrepo.h"
 #include "stream/child.h"
-#include "support/testkeys.h"
+#include "support/testrepo.h"
 
 #define SEG ((uint64_t)16 * 1024 * 1024)
 #define ID "20260301T020000Z"
@@ -43,24 +43,9 @@ static struct cf_manifest man;
 static int
 setup(void **state)
 {
-    struct cf_error err = CF_ERROR_INIT;
-
     (void)state;
-    if (sodium_init() < 0)
+    if (testrepo_open("walcheck", 9, root, &st, &tk, &ops, &repo) != 0)
         return -1;
-    (void)snprintf(root, sizeof(root), "/tmp/coffre-test-walcheck-XXXXXX");
-    if (mkdtemp(root) == NULL)
-        return -1;
-    if (cf_storage_posix_new(root, &st, &err) != CF_OK)
-        return -1;
-    testkeys_init(&tk, 9, "pkcs11:token=unit;object=kek");
-    ops = testkeys_ops(&tk);
-    memset(&repo, 0, sizeof(repo));
-    repo.st = st;
-    repo.keys = &ops;
-    repo.instance = "unit";
-    repo.chunk_size = 65536;
-    repo.comp.level = 1;
 
     cf_wal_segno_name(1, 2, SEG, wal_start, sizeof(wal_start));
     cf_wal_segno_name(1, 3, SEG, wal_stop, sizeof(wal_stop));
@@ -81,13 +66,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    const char *const argv[] = {"rm", "-rf", root, NULL};
-    struct cf_error err = CF_ERROR_INIT;
-
     (void)state;
-    cf_storage_free(st);
-    st = NULL;
-    return cf_child_run(argv, NULL, NULL, 0, &err) == CF_OK ? 0 : -1;
+    return testrepo_close(root, &st);
 }
 
 /* Store WAL file name with contents text, as wal-push does. */

@@ -20,7 +20,7 @@
 
 #include "agent/walstream_int.h"
 #include "storage/walrepo.h"
-#include "support/testkeys.h"
+#include "support/testrepo.h"
 
 #define SEG ((uint64_t)1024 * 1024)
 #define START (48 * SEG) /* 000000010000000000000030 */
@@ -35,23 +35,9 @@ static uint8_t *wal;
 static int
 setup(void **state)
 {
-    struct cf_error err = CF_ERROR_INIT;
-
     (void)state;
-    if (sodium_init() < 0)
+    if (testrepo_open("walstream", 7, root, &st, &tk, &ops, &repo) != 0)
         return -1;
-    (void)snprintf(root, sizeof(root), "/tmp/coffre-test-walstream-XXXXXX");
-    if (mkdtemp(root) == NULL)
-        return -1;
-    if (cf_storage_posix_new(root, &st, &err) != CF_OK)
-        return -1;
-    testkeys_init(&tk, 7, "pkcs11:token=unit;object=kek");
-    ops = testkeys_ops(&tk);
-    repo.st = st;
-    repo.keys = &ops;
-    repo.instance = "unit";
-    repo.chunk_size = 65536;
-    repo.comp.level = 1;
     wal = malloc(3 * SEG);
     randombytes_buf(wal, 3 * SEG);
     return 0;
@@ -60,13 +46,9 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    char cmd[128];
-
     (void)state;
-    cf_storage_free(st);
     free(wal);
-    (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1; /* NOLINT: test cleanup of our own mkdtemp dir */
+    return testrepo_close(root, &st);
 }
 
 static void
