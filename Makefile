@@ -25,7 +25,10 @@ WARN := -Wall -Wextra -Werror -Wformat=2 -Wconversion -Wshadow -Wstrict-prototyp
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 OPT ?= -O2 -g
 SAN ?=
-CFLAGS_ALL := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SAN) -I. $(PKG_CFLAGS) $(CFLAGS)
+# -DCF_INJECTION_POINTS: the fault tests' injection points (common/inject.h),
+# compiled into the sanitizer build only
+DEFS ?=
+CFLAGS_ALL := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SAN) $(DEFS) -I. $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
 
 LIB_SRC := $(sort $(filter-out cli/main.c, \
@@ -63,7 +66,8 @@ unit: $(BUILD)/coffre $(UNIT_BIN) $(DRIVER_BIN)
 
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
-	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" unit
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	    DEFS=-DCF_INJECTION_POINTS unit
 
 deps:
 	sh tests/deps.sh

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/dump.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "policies/policy.h"
@@ -272,8 +273,10 @@ cf_backup_run(const struct cf_backup_opts *opts, struct cf_backup_result *res,
     r.repo = &r.repo_copy;
     r.m.start_time = (int64_t)time(NULL);
     (void)gethostname(host, sizeof(host) - 1);
-    if ((rc = cf_backup_choose_id(opts->retention, &r.repo_copy, &r.m, r.id, err)) != CF_OK ||
-        (rc = inspect_server(&r, &dbs, &n, err)) != CF_OK)
+    if ((rc = cf_backup_choose_id(opts->retention, &r.repo_copy, &r.m, r.id, err)) != CF_OK)
+        goto out;
+    CF_INJECT("backup-start");
+    if ((rc = inspect_server(&r, &dbs, &n, err)) != CF_OK)
         goto out;
     r.m.id = strdup(r.id);
     r.m.instance = strdup(opts->instance);

@@ -29,6 +29,7 @@
 
 #include "agent/backup.h"
 #include "common/cancel.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/walname.h"
@@ -360,8 +361,10 @@ run_base_backup(struct run *r, struct cf_error *err)
         PQclear(res);
         res = NULL;
     }
-    if (rc == CF_OK)
+    if (rc == CF_OK) {
+        CF_INJECT("backup-start"); /* BASE_BACKUP started, nothing stored */
         rc = receive_stream(r, conn, err);
+    }
     /* then the stop position and the end of the command */
     while (rc == CF_OK && (res = PQgetResult(conn)) != NULL) {
         if (PQresultStatus(res) == PGRES_TUPLES_OK && r->ph.stop_lsn == NULL)

@@ -28,6 +28,7 @@
 
 #include "agent/walspool.h"
 #include "common/fsutil.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "policies/policy.h"
 #include "storage/walrepo.h"
@@ -104,6 +105,7 @@ cf_wal_push_file(const struct cf_repo *repo, const char *path, char sha256[65], 
     /* hash exactly the bytes we store: cf_wal_store checks them again */
     if ((rc = cf_wal_hash_fd(fd, (uint64_t)st.st_size, path, sha256, err)) != CF_OK)
         goto out;
+    CF_INJECT("wal-push-start");
     rc = cf_wal_store(repo, name, fd, (uint64_t)st.st_size, sha256, already, err);
 out:
     (void)close(fd);

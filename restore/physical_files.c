@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/walname.h"
@@ -456,6 +457,7 @@ restore_steps(struct job *j, struct cf_phys_opts *o,
 
     if (prepare(j, o, err) != CF_OK)
         return err->code;
+    CF_INJECT("restore-start");
     for (size_t k = 0; k < p->n_tablespaces; k++)
         if (extract(j, p->tablespaces[k].object,
                     p->tablespaces[k].oid == 0 ? j->staging : j->ts_new[k], err) != CF_OK ||
@@ -465,7 +467,11 @@ restore_steps(struct job *j, struct cf_phys_opts *o,
     if (fetch_pg_manifest(j, err) != CF_OK || relink_tablespaces(j, err) != CF_OK ||
         verify_files(o, j, err) != CF_OK || write_recovery(j, o, err) != CF_OK)
         return err->code;
-    return move_into_place(j, err);
+    CF_INJECT("restore-before-rename");
+    if (move_into_place(j, err) != CF_OK)
+        return err->code;
+    CF_INJECT("restore-after-rename");
+    return CF_OK;
 }
 
 cf_err

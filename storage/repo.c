@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "common/inject.h"
 #include "common/log.h"
 #include "stream/hash.h"
 #include "stream/signed.h"
@@ -110,8 +111,10 @@ put_key(const struct cf_repo *r, const char *key, const char *id, const char *na
         goto out;
     rc = cf_pump_progress(precommit != NULL ? &ps.base : src, chain.head, CF_PUMP_BUFFER, name,
                           err);
-    if (rc == CF_OK)
+    if (rc == CF_OK) {
         cf_backup_chain_sizes(&chain, sizes);
+        CF_INJECT("put-done");
+    }
 out:
     if (rc != CF_OK)
         cf_error_context(err, "while storing object \"%s\"", key);
@@ -178,6 +181,8 @@ cf_repo_get_key(const struct cf_repo *r, const char *key, const char *id, const 
     rc = cf_restore_chain_new(r->keys, &expect, key, sha256, terminal, &chain, err);
     if (rc == CF_OK)
         rc = cf_pump_progress(src, chain.head, CF_PUMP_BUFFER, name, err);
+    if (rc == CF_OK)
+        CF_INJECT("get-done");
     cf_sink_free(chain.head);
     cf_source_free(src);
     return rc;
@@ -444,6 +449,7 @@ cf_repo_write_manifest(const struct cf_repo *r, struct cf_manifest *m, struct cf
     size_t len = 0, sealed_len = 0;
     cf_err rc;
 
+    CF_INJECT("manifest-before");
     if ((rc = link_previous(r, m, err)) == CF_OK &&
         (rc = cf_manifest_to_json(m, &json, &len, err)) == CF_OK &&
         (rc = cf_signed_seal(r->keys, &sc, json, len, &sealed, &sealed_len, err)) == CF_OK &&
@@ -452,6 +458,8 @@ cf_repo_write_manifest(const struct cf_repo *r, struct cf_manifest *m, struct cf
     cf_source_free(src);
     free(json);
     free(sealed);
+    if (rc == CF_OK)
+        CF_INJECT("manifest-after");
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "common/cancel.h"
+#include "common/inject.h"
 #include "common/progress.h"
 
 cf_err
@@ -115,6 +116,8 @@ cf_pump_progress(struct cf_source *src, struct cf_sink *sink, size_t bufsize, co
         rc = cf_sink_write(sink, buf, n, err);
         if (rc != CF_OK)
             break;
+        if (label != NULL && progress.bytes == 0)
+            CF_INJECT("pump-mid"); /* an object's first buffer is in the chain */
         cf_progress_add(&progress, n);
     }
     cf_progress_end(&progress);
