@@ -4,7 +4,9 @@
  * directory, is fsynced, then linked to its final name (link() refuses to
  * replace an existing object) and the directory is fsynced, so a crash
  * leaves either the whole object or only a temporary file that list()
- * ignores.
+ * ignores.  Those leftovers are this driver's unfinished uploads:
+ * list_uploads() reports them (with their last write as the date) and
+ * abort_upload() removes them, so that prune cleans what kill -9 left.
  */
 #include "storage/storage.h"
 
@@ -281,9 +283,36 @@ add_key(struct key_list *kl, const char *key, struct cf_error *err)
     return CF_OK;
 }
 
-/* Collect every regular file below dir (relative key rel); skips dot files. */
+/*
+ * ".NAME.tmp.PID.RAND" (RAND: 8 hex digits): the temporary file of a write
+ * of NAME.  Copies NAME into name.
+ */
+static bool
+temporary_of(const char *base, char *name, size_t size)
+{
+    const char *t, *p;
+    size_t len = strlen(base);
+
+    if (base[0] != '.' || len < 16 || strspn(base + len - 8, "0123456789abcdef") != 8 ||
+        base[len - 9] != '.')
+        return false;
+    for (p = base + len - 10; p > base && *p >= '0' && *p <= '9'; p--)
+        ;
+    if (p == base + len - 10 || p - base < 5 || strncmp(p - 4, ".tmp.", 5) != 0)
+        return false;
+    t = p - 4;
+    if (t - (base + 1) <= 0 || (size_t)(t - (base + 1)) >= size)
+        return false;
+    (void)snprintf(name, size, "%.*s", (int)(t - (base + 1)), base + 1);
+    return true;
+}
+
+/*
+ * Collect every regular file below dir (relative key rel); skips dot files,
+ * or (temporaries) collects only the temporary files of unfinished writes.
+ */
 static cf_err
-walk(const char *dir, const char *rel, struct key_list *kl, struct cf_error *err)
+walk(const char *dir, const char *rel, bool temporaries, struct key_list *kl, struct cf_error *err)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -295,10 +324,10 @@ walk(const char *dir, const char *rel, struct key_list *kl, struct cf_error *err
                                                     "could not list repository directory \"%s\"",
                                                     dir);
     while (rc == CF_OK && (de = readdir(d)) != NULL) {
-        char *path, *key;
+        char *path, *key, name[CF_STORAGE_KEY_MAX + 1];
         struct stat sb;
 
-        if (de->d_name[0] == '.')
+        if (de->d_name[0] == '.' && (!temporaries || !temporary_of(de->d_name, name, sizeof(name))))
             continue;
         path = join(dir, de->d_name);
         key = rel[0] ? join(rel, de->d_name) : strdup(de->d_name);
@@ -307,8 +336,8 @@ walk(const char *dir, const char *rel, struct key_list *kl, struct cf_error *err
         if (path == NULL || key == NULL)
             rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
         else if (S_ISDIR(sb.st_mode))
-            rc = walk(path, key, kl, err);
-        else if (S_ISREG(sb.st_mode))
+            rc = walk(path, key, temporaries, kl, err);
+        else if (S_ISREG(sb.st_mode) && (de->d_name[0] == '.') == temporaries)
             rc = add_key(kl, key, err);
         free(path);
         free(key);
@@ -323,23 +352,42 @@ cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static cf_err
-posix_list(struct cf_storage *st, const char *prefix, cf_storage_list_cb cb, void *ctx,
-           struct cf_error *err)
+static void
+key_list_free(struct key_list *kl)
 {
-    struct posix_storage *ps = (struct posix_storage *)st;
-    struct key_list kl = {NULL, 0, 0};
+    for (size_t i = 0; i < kl->n; i++)
+        free(kl->keys[i]);
+    free(kl->keys);
+}
+
+/* The files (or temporaries) in prefix's directory and below, sorted. */
+static cf_err
+list_files(const struct posix_storage *ps, const char *prefix, bool temporaries,
+           struct key_list *kl, struct cf_error *err)
+{
     const char *slash = strrchr(prefix, '/');
     char *dir_rel = slash ? strndup(prefix, (size_t)(slash - prefix)) : strdup("");
     char *dir = dir_rel ? (dir_rel[0] ? join(ps->root, dir_rel) : strdup(ps->root)) : NULL;
-    cf_err rc = CF_OK;
+    cf_err rc;
 
     if (dir == NULL)
         rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     else
-        rc = walk(dir, dir_rel, &kl, err);
-    if (rc == CF_OK && kl.n > 1)
-        qsort(kl.keys, kl.n, sizeof(*kl.keys), cmp_str);
+        rc = walk(dir, dir_rel, temporaries, kl, err);
+    if (rc == CF_OK && kl->n > 1)
+        qsort(kl->keys, kl->n, sizeof(*kl->keys), cmp_str);
+    free(dir);
+    free(dir_rel);
+    return rc;
+}
+
+static cf_err
+posix_list(struct cf_storage *st, const char *prefix, cf_storage_list_cb cb, void *ctx,
+           struct cf_error *err)
+{
+    struct key_list kl = {NULL, 0, 0};
+    cf_err rc = list_files((const struct posix_storage *)st, prefix, false, &kl, err);
+
     for (size_t i = 0; i < kl.n && rc == CF_OK; i++) {
         struct cf_storage_info info;
 
@@ -349,11 +397,7 @@ posix_list(struct cf_storage *st, const char *prefix, cf_storage_list_cb cb, voi
         if (rc == CF_OK)
             rc = cb(ctx, &info, err);
     }
-    for (size_t i = 0; i < kl.n; i++)
-        free(kl.keys[i]);
-    free(kl.keys);
-    free(dir);
-    free(dir_rel);
+    key_list_free(&kl);
     return rc;
 }
 
@@ -382,6 +426,67 @@ posix_remove(struct cf_storage *st, const char *key, const char *version_id,
     return CF_OK;
 }
 
+/* The temporary files left by writes that never ended (kill -9, a crash). */
+static cf_err
+posix_list_uploads(struct cf_storage *st, const char *prefix, cf_storage_upload_cb cb, void *ctx,
+                   struct cf_error *err)
+{
+    struct posix_storage *ps = (struct posix_storage *)st;
+    struct key_list kl = {NULL, 0, 0};
+    cf_err rc = list_files(ps, prefix, true, &kl, err);
+
+    for (size_t i = 0; i < kl.n && rc == CF_OK; i++) {
+        const char *rel = kl.keys[i], *base = strrchr(rel, '/');
+        struct cf_storage_upload up;
+        char name[CF_STORAGE_KEY_MAX + 1], *path = join(ps->root, rel);
+        struct stat sb;
+
+        base = base ? base + 1 : rel;
+        memset(&up, 0, sizeof(up));
+        if (path == NULL) {
+            rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+        } else if (temporary_of(base, name, sizeof(name)) && lstat(path, &sb) == 0 &&
+                   snprintf(up.key, sizeof(up.key), "%.*s%s", (int)(base - rel), rel, name) <
+                       (int)sizeof(up.key) &&
+                   snprintf(up.upload_id, sizeof(up.upload_id), "%s", rel) <
+                       (int)sizeof(up.upload_id)) {
+            up.initiated = (int64_t)sb.st_mtime; /* the last write: a live writer stays fresh */
+            if (strncmp(up.key, prefix, strlen(prefix)) == 0)
+                rc = cb(ctx, &up, err);
+        }
+        free(path);
+    }
+    key_list_free(&kl);
+    return rc;
+}
+
+static cf_err
+posix_abort_upload(struct cf_storage *st, const struct cf_storage_upload *up, struct cf_error *err)
+{
+    struct posix_storage *ps = (struct posix_storage *)st;
+    const char *base = strrchr(up->upload_id, '/');
+    char name[CF_STORAGE_KEY_MAX + 1], *path;
+    int rc;
+
+    base = base ? base + 1 : up->upload_id;
+    if (strstr(up->upload_id, "..") != NULL || up->upload_id[0] == '/' ||
+        !temporary_of(base, name, sizeof(name)))
+        return cf_error_set(err, CF_ERR_INTERNAL,
+                            "\"%s\" is not a temporary file of the "
+                            "repository",
+                            up->upload_id);
+    if ((path = join(ps->root, up->upload_id)) == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    rc = unlink(path);
+    free(path);
+    if (rc != 0 && errno != ENOENT)
+        return cf_error_set_errno(err, CF_ERR_IO, errno,
+                                  "could not remove the temporary file "
+                                  "\"%s\" of an unfinished write",
+                                  up->upload_id);
+    return CF_OK;
+}
+
 static void
 posix_free(struct cf_storage *st)
 {
@@ -392,8 +497,18 @@ posix_free(struct cf_storage *st)
 }
 
 static const struct cf_storage_ops posix_ops = {
-    "posix", posix_open_write, posix_open_read, posix_info, posix_list, posix_remove, posix_free,
-    NULL, NULL, NULL, NULL, NULL,
+    "posix",
+    posix_open_write,
+    posix_open_read,
+    posix_info,
+    posix_list,
+    posix_remove,
+    posix_free,
+    NULL,
+    NULL,
+    NULL,
+    posix_list_uploads,
+    posix_abort_upload,
 };
 
 cf_err

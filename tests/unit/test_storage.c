@@ -171,6 +171,80 @@ test_list_sorted_and_ignores_temporaries(void **state)
     assert_int_equal(s.n, 0);
 }
 
+struct uploads {
+    size_t n;
+    struct cf_storage_upload up[4];
+};
+
+static cf_err
+collect_upload(void *ctx, const struct cf_storage_upload *up, struct cf_error *err)
+{
+    struct uploads *u = ctx;
+
+    (void)err;
+    if (u->n < 4)
+        u->up[u->n] = *up;
+    u->n++;
+    return CF_OK;
+}
+
+static void
+touch(const char *rel)
+{
+    char path[600];
+    FILE *f;
+
+    (void)snprintf(path, sizeof(path), "%s/%s", root, rel);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    (void)fclose(f);
+}
+
+/* kill -9 mid-write leaves ".NAME.tmp.PID.RAND": an unfinished upload for prune */
+static void
+test_temporaries_are_uploads(void **state)
+{
+    struct cf_storage *st = *state;
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_storage_upload bad;
+    struct uploads u;
+    struct seen s;
+    struct stat sb;
+    char path[600];
+
+    put(st, "up/backup/b1/manifest", "{}");
+    touch("up/backup/b1/.db.tmp.4242.0badf00d");
+    touch("up/backup/b1/.other");            /* not a temporary name */
+    touch("up/backup/b1/.x.tmp.12.0badf00"); /* 7 hex digits */
+    touch("up/backup/b1/.tmp.12.0badf00d");  /* no object name */
+    memset(&u, 0, sizeof(u));
+    assert_int_equal(cf_storage_list_uploads(st, "up/", collect_upload, &u, &err), CF_OK);
+    assert_int_equal(u.n, 1);
+    assert_string_equal(u.up[0].key, "up/backup/b1/db");
+    assert_string_equal(u.up[0].upload_id, "up/backup/b1/.db.tmp.4242.0badf00d");
+    assert_true(u.up[0].initiated > 0);
+    memset(&u, 0, sizeof(u));
+    assert_int_equal(cf_storage_list_uploads(st, "other/", collect_upload, &u, &err), CF_OK);
+    assert_int_equal(u.n, 0);
+    /* an ordinary listing still ignores it */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(cf_storage_list(st, "up/", collect, &s, &err), CF_OK);
+    assert_int_equal(s.n, 1);
+    memset(&u, 0, sizeof(u));
+    assert_int_equal(cf_storage_list_uploads(st, "up/", collect_upload, &u, &err), CF_OK);
+    assert_int_equal(cf_storage_abort_upload(st, &u.up[0], &err), CF_OK);
+    (void)snprintf(path, sizeof(path), "%s/up/backup/b1/.db.tmp.4242.0badf00d", root);
+    assert_int_not_equal(stat(path, &sb), 0);
+    /* only a temporary file of the repository can be removed this way */
+    memset(&bad, 0, sizeof(bad));
+    (void)snprintf(bad.upload_id, sizeof(bad.upload_id), "up/backup/b1/manifest");
+    assert_int_equal(cf_storage_abort_upload(st, &bad, &err), CF_ERR_INTERNAL);
+    (void)snprintf(bad.upload_id, sizeof(bad.upload_id), "../.x.tmp.1.0badf00d");
+    assert_int_equal(cf_storage_abort_upload(st, &bad, &err), CF_ERR_INTERNAL);
+    (void)snprintf(path, sizeof(path), "%s/up/backup/b1/manifest", root);
+    assert_int_equal(stat(path, &sb), 0);
+}
+
 static void
 test_invalid_keys(void **state)
 {
@@ -361,6 +435,7 @@ main(void)
         cmocka_unit_test(test_write_read_exists),
         cmocka_unit_test(test_abort_leaves_nothing),
         cmocka_unit_test(test_list_sorted_and_ignores_temporaries),
+        cmocka_unit_test(test_temporaries_are_uploads),
         cmocka_unit_test(test_invalid_keys),
         cmocka_unit_test(test_relative_root_refused),
         cmocka_unit_test(test_precommit_failure_stores_nothing),
