@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "agent/prunewal.h"
+#include "common/cancel.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "common/walname.h"
 #include "policies/policy.h"
@@ -77,10 +79,15 @@ delete_one(struct deleter *d, const struct cf_storage_info *info, struct cf_erro
 {
     struct cf_error e = CF_ERROR_INIT;
     const char *version = d->use_versions && info->version_id[0] ? info->version_id : NULL;
-    cf_err rc = cf_storage_remove(d->st, info->key, version, &e);
+    cf_err rc = cf_cancel_check(err);
+
+    if (rc != CF_OK)
+        return rc;
+    rc = cf_storage_remove(d->st, info->key, version, &e);
 
     if (rc == CF_OK || rc == CF_ERR_NOT_FOUND) {
         d->deleted++;
+        CF_INJECT("prune-deleted"); /* @1: a backup's manifest is gone, its objects not yet */
         return CF_OK;
     }
     if (rc == CF_ERR_LOCKED) {
@@ -306,15 +313,22 @@ cf_prune_run(const struct cf_prune_opts *opts, struct cf_prune_result *res, stru
     }
     cf_prune_plan(&policy, now, opts->retention->stale_after, items, n, actions);
     res->examined = n;
+    CF_INJECT("prune-start");
     for (size_t i = 0; i < n && rc == CF_OK; i++) {
         b[i].action = b[i].item.time < 0 ? CF_PRUNE_KEEP_RETAINED : actions[i];
         if (b[i].item.time < 0)
             (void)snprintf(b[i].note, sizeof(b[i].note), "kept: not a backup id");
         if (b[i].action == CF_PRUNE_DELETE && !dry_run) {
-            rc = delete_backup(repo, &b[i], err);
+            /* stopped between two backups; within one, its manifest went first */
+            rc = cf_cancel_check(err);
+            if (rc == CF_OK)
+                rc = delete_backup(repo, &b[i], err);
+            if (rc != CF_OK)
+                break; /* not reported as deleted: the error says what happened */
             res->deleted += b[i].locked == 0;
+            CF_INJECT("prune-backup-done");
         }
-        if (report(&b[i], dry_run, res, err) != CF_OK && rc == CF_OK)
+        if (report(&b[i], dry_run, res, err) != CF_OK)
             rc = err->code;
     }
     if (rc == CF_OK)

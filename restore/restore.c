@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "stream/child.h"
@@ -388,6 +390,9 @@ pg_restore_step(struct job *j, const char *conn, const char *file, const char *l
     double t0 = now_seconds();
     cf_err rc;
 
+    /* a signal that came between two steps stops the restore before the next */
+    if (cf_cancel_check(err) != CF_OK)
+        return err->code;
     restore_argv(j, conn, file, list, sec, tool, sizeof(tool), jobs, sizeof(jobs), argv);
     rc = cf_child_run(argv, NULL, NULL, 0, err);
     if (seconds != NULL)
@@ -444,6 +449,8 @@ file_restore(struct job *j, const char *conn, struct cf_error *err)
     else
         rc = cf_repo_get(j->repo, j->o->id, j->obj->name, CF_OBJ_DUMP, j->sha, out, err);
     j->res->fetch_seconds = now_seconds() - t0;
+    if (rc == CF_OK)
+        CF_INJECT("restore-fetched"); /* the archive is in TMPDIR, pg_restore not started */
     if (rc == CF_OK && selective)
         rc = write_list(j, file, list, j->o->definitions, err);
     if (rc == CF_OK)
@@ -490,17 +497,63 @@ sql_on_ident(PGconn *conn, const char *fmt1, const char *a, const char *fmt2, co
     return rc;
 }
 
-/* --replace: move the existing target aside (kept: coffre never drops data). */
+/*
+ * Give the restored database its name.  With --replace the existing target
+ * moves aside first (kept: coffre never drops data).  Both renames are one
+ * transaction, so the target's name never points at nothing, even when
+ * coffre dies between them.
+ */
 static cf_err
-swap_out(struct job *j, char *old, size_t size, struct cf_error *err)
+swap_in(struct job *j, const char *tmp, bool exists, char *old, size_t size, struct cf_error *err)
 {
+    struct cf_error ignored = CF_ERROR_INIT;
+
+    if (!exists)
+        return sql_on_ident(j->admin, "ALTER DATABASE ", tmp, " RENAME TO ", j->target_db, err);
     (void)snprintf(old, size, "%.40s_old_%lld", j->target_db, (long long)time(NULL));
+    if (cf_pg_command(j->admin, "BEGIN", err) != CF_OK)
+        return err->code;
     if (sql_on_ident(j->admin, "ALTER DATABASE ", j->target_db, " RENAME TO ", old, err) != CF_OK) {
         cf_error_hint(err, "Close every session on database \"%s\" (it must be idle to be "
                            "renamed), then run the restore again.", j->target_db);
-        return err->code;
+        goto rollback;
     }
-    return CF_OK;
+    if (sql_on_ident(j->admin, "ALTER DATABASE ", tmp, " RENAME TO ", j->target_db, err) != CF_OK)
+        goto rollback;
+    CF_INJECT("restore-between-renames");
+    if (cf_pg_command(j->admin, "COMMIT", err) == CF_OK)
+        return CF_OK;
+rollback:
+    (void)cf_pg_command(j->admin, "ROLLBACK", &ignored);
+    old[0] = '\0';
+    return err->code;
+}
+
+/*
+ * A restore killed before its end leaves its temporary database
+ * (TARGET_coffre_PID): say so, so that the operator can drop it.  It is never
+ * dropped here: another restore may be running into it.
+ */
+static void
+warn_leftovers(struct job *j)
+{
+    char prefix[64];
+    const char *params[1] = {prefix};
+    struct cf_error ignored = CF_ERROR_INIT;
+    PGresult *res = NULL;
+
+    (void)snprintf(prefix, sizeof(prefix), "%.40s_coffre_", j->target_db);
+    if (cf_pg_exec(j->admin,
+                   "SELECT datname FROM pg_database WHERE starts_with(datname, $1) "
+                   "AND substr(datname, length($1) + 1) ~ '^[0-9]+$' ORDER BY 1",
+                   1, params, &res, &ignored) != CF_OK)
+        return;
+    for (int i = 0; i < PQntuples(res); i++)
+        cf_log_warning("database \"%s\" is the temporary database of an earlier restore of "
+                       "\"%s\" that did not end; if no restore is running, drop it with "
+                       "DROP DATABASE",
+                       PQgetvalue(res, i, 0), j->target_db);
+    PQclear(res);
 }
 
 static cf_err
@@ -518,26 +571,24 @@ restore_create(struct job *j, struct cf_restore_result *res, struct cf_error *er
                            "--create if it is empty.");
         return CF_ERR_USAGE;
     }
+    warn_leftovers(j);
     (void)snprintf(tmp, sizeof(tmp), "%.40s_coffre_%ld", j->target_db, (long)getpid());
     j->into_db = strdup(tmp);
+    CF_INJECT("restore-start");
     if (sql_on_ident(j->admin, "CREATE DATABASE ", tmp, " TEMPLATE template0", NULL, err) !=
         CF_OK)
         return err->code;
     rc = run_restore(j, err);
-    if (rc == CF_OK && exists)
-        rc = swap_out(j, old, sizeof(old), err);
     if (rc == CF_OK) {
-        rc = sql_on_ident(j->admin, "ALTER DATABASE ", tmp, " RENAME TO ", j->target_db, err);
-        if (rc != CF_OK && old[0] != '\0') {
-            /* put the old database back under its name before dropping ours */
-            struct cf_error ignored = CF_ERROR_INIT;
-
-            (void)sql_on_ident(j->admin, "ALTER DATABASE ", old, " RENAME TO ", j->target_db,
-                               &ignored);
-        }
+        CF_INJECT("restore-before-rename");
+        /* stopped now, the restored copy is dropped and the target untouched */
+        if ((rc = cf_cancel_check(err)) == CF_OK)
+            rc = swap_in(j, tmp, exists != 0, old, sizeof(old), err);
     }
-    if (rc == CF_OK)
+    if (rc == CF_OK) {
+        CF_INJECT("restore-after-rename");
         (void)snprintf(res->old_db, sizeof(res->old_db), "%s", old);
+    }
     if (rc != CF_OK) {
         struct cf_error ignored = CF_ERROR_INIT;
 
@@ -560,6 +611,7 @@ restore_existing(struct job *j, struct cf_error *err)
                              "new database can be rolled back by dropping it.");
         return CF_ERR_USAGE;
     }
+    CF_INJECT("restore-start");
     if ((j->o->alongside != NULL ? check_schema_absent(j, err) : check_empty(j, err)) != CF_OK)
         return err->code;
     /* pg_restore may commit before it has read the last byte: verify first */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cancel.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "stream/hash.h"
 
@@ -83,6 +85,7 @@ check_backup(const struct cf_repo *repo, const char *id, int64_t *lock_until,
     if ((rc = cf_repo_read_manifest(repo, id, &m, err)) != CF_OK)
         return rc;
     *lock_until = m->lock_until;
+    CF_INJECT("verify-start");
     for (size_t i = 0; i < m->n_objects && rc == CF_OK; i++) {
         const struct cf_manifest_object *o = &m->objects[i];
         uint8_t sha[CF_SHA256_BYTES];
@@ -129,9 +132,15 @@ verify_one(const struct cf_repo *repo, const char *id, struct cf_error *err)
      * key problem says nothing about the backup */
     if (lock_until < 0 || (rc != CF_OK && rc != CF_ERR_CORRUPT && rc != CF_ERR_NOT_FOUND))
         return rc;
+    CF_INJECT("verify-before-record");
+    /* stopped now, nothing is recorded: the next run checks again */
+    if (cf_cancel_check(err) != CF_OK)
+        return err->code;
     if (cf_repo_record_verify(repo, id, lock_until, rc == CF_OK, rc == CF_OK ? NULL : err->msg,
                               &rec_err) != CF_OK)
         cf_log_warning("could not record the verification of backup %s: %s", id, rec_err.msg);
+    else
+        CF_INJECT("verify-after-record");
     return rc;
 }
 
