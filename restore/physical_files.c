@@ -3,10 +3,12 @@
  * directory, check it with pg_verifybackup, write the recovery settings and
  * move it into place (see physical_int.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
 #include "common/fsutil.h"
 #include "common/inject.h"
 #include "common/log.h"
@@ -106,6 +109,13 @@ cf_phys_choose_backup(const struct cf_repo *repo, const struct cf_phys_opts *o,
 
 /* ---------------------------------------------------------------- extraction */
 
+/*
+ * Everything is extracted into staging directories next to its destination
+ * (".NAME.coffre-restore-PID"), checked there, and renamed into place at the
+ * end: the tablespaces first, the data directory last.  A restore that is
+ * killed leaves only staging directories, which the next restore into the
+ * same place removes once their process is gone.
+ */
 struct job {
     const struct cf_repo *repo;
     const struct cf_manifest *m;
@@ -113,7 +123,8 @@ struct job {
     char staging[PATH_MAX + 64];
     int pgdata_state;           /* 1: to create, 0: existing empty directory */
     char **ts_new;              /* per tablespace: where it goes (NULL for oid 0) */
-    bool *ts_created;
+    char **ts_stage;            /* per tablespace: its staging directory, once made */
+    size_t ts_placed;           /* how many of them are renamed into place */
     bool staging_made;
 };
 
@@ -186,12 +197,51 @@ mapped(const struct cf_phys_opts *o, const char *location)
     return location;
 }
 
+/* The staging directory of dir for this process: "PARENT/.NAME.coffre-restore-PID". */
+static void
+staging_name(const char *dir, char *buf, size_t size)
+{
+    const char *slash = strrchr(dir, '/');
+
+    (void)snprintf(buf, size, "%.*s/.%s.coffre-restore-%ld", (int)(slash - dir), dir, slash + 1,
+                   (long)getpid());
+}
+
+/* Remove the staging directories of dir that earlier restores, now gone, left. */
+static void
+remove_dead_staging(const char *dir)
+{
+    const char *slash = strrchr(dir, '/');
+    char parent[PATH_MAX], prefix[NAME_MAX + 32];
+    struct dirent *de;
+    DIR *d;
+
+    (void)snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dir), dir);
+    (void)snprintf(prefix, sizeof(prefix), ".%s.coffre-restore-", slash + 1);
+    if ((d = opendir(parent[0] ? parent : "/")) == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        char path[PATH_MAX + NAME_MAX + 2], *end = NULL;
+        long pid;
+
+        if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        pid = strtol(de->d_name + strlen(prefix), &end, 10);
+        if (end == de->d_name + strlen(prefix) || *end != '\0' || pid <= 0 ||
+            pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* not ours, or its restore still runs */
+        (void)snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
+        cf_log_info("removing \"%s\", left by a restore (process %ld) that did not end", path, pid);
+        cf_remove_tree(path, false);
+    }
+    (void)closedir(d);
+}
+
 /* Work out and claim every destination before writing anything. */
 static cf_err
 prepare(struct job *j, struct cf_phys_opts *o, struct cf_error *err)
 {
     const struct cf_manifest_physical *p = j->m->physical;
-    char *slash;
     int n;
 
     if (o->pgdata[0] == '/')
@@ -209,6 +259,7 @@ prepare(struct job *j, struct cf_phys_opts *o, struct cf_error *err)
         return cf_error_set(err, CF_ERR_USAGE, "--pgdata is too long");
     (void)snprintf(o->pgdata_abs, sizeof(o->pgdata_abs), "%s", j->pgdata);
     o->pgdata = o->pgdata_abs;
+    remove_dead_staging(j->pgdata);
     if ((j->pgdata_state = cf_dir_state(j->pgdata)) < 0) {
         cf_error_setf(err, CF_ERR_EXISTS, "data directory \"%s\" exists and is not empty",
                       j->pgdata);
@@ -216,9 +267,7 @@ prepare(struct job *j, struct cf_phys_opts *o, struct cf_error *err)
                            "data directory.");
         return CF_ERR_EXISTS;
     }
-    slash = strrchr(j->pgdata, '/');
-    (void)snprintf(j->staging, sizeof(j->staging), "%.*s/.%s.coffre-restore-%ld",
-                   (int)(slash - j->pgdata), j->pgdata, slash + 1, (long)getpid());
+    staging_name(j->pgdata, j->staging, sizeof(j->staging));
     if (mkdir(j->staging, 0700) != 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create staging directory "
                                   "\"%s\" next to the data directory", j->staging);
@@ -236,28 +285,38 @@ prepare(struct job *j, struct cf_phys_opts *o, struct cf_error *err)
                                 "backup %s", o->maps[i], j->m->id);
     }
     j->ts_new = calloc(p->n_tablespaces + 1, sizeof(*j->ts_new));
-    j->ts_created = calloc(p->n_tablespaces + 1, sizeof(*j->ts_created));
-    if (j->ts_new == NULL || j->ts_created == NULL)
+    j->ts_stage = calloc(p->n_tablespaces + 1, sizeof(*j->ts_stage));
+    if (j->ts_new == NULL || j->ts_stage == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < p->n_tablespaces; k++) {
         const char *loc = p->tablespaces[k].location;
-        int st;
+        char stage[PATH_MAX + 64];
 
         if (p->tablespaces[k].oid == 0)
             continue;
         if ((j->ts_new[k] = strdup(mapped(o, loc))) == NULL)
             return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-        if ((st = cf_dir_state(j->ts_new[k])) < 0) {
+        if (j->ts_new[k][0] != '/' || strlen(j->ts_new[k]) >= PATH_MAX - 64)
+            return cf_error_set(err, CF_ERR_USAGE,
+                                "tablespace directory \"%s\" is not an "
+                                "absolute path",
+                                j->ts_new[k]);
+        remove_dead_staging(j->ts_new[k]);
+        if (cf_dir_state(j->ts_new[k]) < 0) {
             cf_error_setf(err, CF_ERR_EXISTS, "tablespace directory \"%s\" exists and is not "
                           "empty", j->ts_new[k]);
             cf_error_hint(err, "Map it elsewhere with --tablespace-map %s=NEW.", loc);
             return CF_ERR_EXISTS;
         }
-        if (st == 1) {
-            if (mkdir(j->ts_new[k], 0700) != 0)
-                return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create tablespace "
-                                          "directory \"%s\"", j->ts_new[k]);
-            j->ts_created[k] = true;
+        staging_name(j->ts_new[k], stage, sizeof(stage));
+        if (mkdir(stage, 0700) != 0)
+            return cf_error_set_errno(err, CF_ERR_IO, errno,
+                                      "could not create staging "
+                                      "directory \"%s\" next to tablespace directory \"%s\"",
+                                      stage, j->ts_new[k]);
+        if ((j->ts_stage[k] = strdup(stage)) == NULL) {
+            (void)rmdir(stage);
+            return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
         }
     }
     return CF_OK;
@@ -321,20 +380,22 @@ cf_phys_check_tree(const char *root, bool is_pgdata, struct cf_error *err)
     return CF_OK;
 }
 
+/* Point pg_tblspc/<oid> at the tablespaces' staging (for pg_verifybackup) or final places. */
 static cf_err
-relink_tablespaces(struct job *j, struct cf_error *err)
+relink_tablespaces(struct job *j, bool to_final, struct cf_error *err)
 {
     const struct cf_manifest_physical *p = j->m->physical;
 
     for (size_t k = 0; k < p->n_tablespaces; k++) {
+        const char *target = to_final ? j->ts_new[k] : j->ts_stage[k];
         char link[PATH_MAX + 128];
 
         if (p->tablespaces[k].oid == 0)
             continue;
         (void)snprintf(link, sizeof(link), "%s/pg_tblspc/%u", j->staging, p->tablespaces[k].oid);
-        if ((unlink(link) != 0 && errno != ENOENT) || symlink(j->ts_new[k], link) != 0)
+        if ((unlink(link) != 0 && errno != ENOENT) || symlink(target, link) != 0)
             return cf_error_set_errno(err, CF_ERR_IO, errno, "could not point \"%s\" to \"%s\"",
-                                      link, j->ts_new[k]);
+                                      link, target);
     }
     return CF_OK;
 }
@@ -427,26 +488,44 @@ write_recovery(struct job *j, const struct cf_phys_opts *o, struct cf_error *err
     return CF_OK;
 }
 
-/* syncfs the staging and tablespace file systems, rename, fsync the parent. */
+static cf_err
+fsync_parent(const char *path, struct cf_error *err)
+{
+    char parent[PATH_MAX];
+
+    (void)snprintf(parent, sizeof(parent), "%.*s", (int)(strrchr(path, '/') - path), path);
+    return cf_fsync_dir(parent[0] ? parent : "/", err);
+}
+
+/*
+ * syncfs every staging file system, then rename (rename(2) replaces an empty
+ * directory atomically): the tablespaces first, the data directory last.
+ */
 static cf_err
 move_into_place(struct job *j, struct cf_error *err)
 {
     const struct cf_manifest_physical *p = j->m->physical;
-    char parent[PATH_MAX];
 
     if (cf_syncfs_dir(j->staging, err) != CF_OK)
         return err->code;
     for (size_t k = 0; k < p->n_tablespaces; k++)
-        if (j->ts_new[k] != NULL && cf_syncfs_dir(j->ts_new[k], err) != CF_OK)
+        if (j->ts_stage[k] != NULL && cf_syncfs_dir(j->ts_stage[k], err) != CF_OK)
             return err->code;
-    /* rename(2) replaces an empty directory atomically */
+    for (j->ts_placed = 0; j->ts_placed < p->n_tablespaces; j->ts_placed++) {
+        size_t k = j->ts_placed;
+
+        if (j->ts_stage[k] != NULL && rename(j->ts_stage[k], j->ts_new[k]) != 0)
+            return cf_error_set_errno(err, CF_ERR_IO, errno, "could not rename \"%s\" to \"%s\"",
+                                      j->ts_stage[k], j->ts_new[k]);
+    }
     if (rename(j->staging, j->pgdata) != 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not rename \"%s\" to \"%s\"",
                                   j->staging, j->pgdata);
     j->staging_made = false;
-    (void)snprintf(parent, sizeof(parent), "%.*s", (int)(strrchr(j->pgdata, '/') - j->pgdata),
-                   j->pgdata);
-    return cf_fsync_dir(parent[0] ? parent : "/", err);
+    for (size_t k = 0; k < p->n_tablespaces; k++)
+        if (j->ts_stage[k] != NULL && fsync_parent(j->ts_new[k], err) != CF_OK)
+            return err->code;
+    return fsync_parent(j->pgdata, err);
 }
 
 static cf_err
@@ -460,15 +539,17 @@ restore_steps(struct job *j, struct cf_phys_opts *o,
     CF_INJECT("restore-start");
     for (size_t k = 0; k < p->n_tablespaces; k++)
         if (extract(j, p->tablespaces[k].object,
-                    p->tablespaces[k].oid == 0 ? j->staging : j->ts_new[k], err) != CF_OK ||
-            cf_phys_check_tree(p->tablespaces[k].oid == 0 ? j->staging : j->ts_new[k],
+                    p->tablespaces[k].oid == 0 ? j->staging : j->ts_stage[k], err) != CF_OK ||
+            cf_phys_check_tree(p->tablespaces[k].oid == 0 ? j->staging : j->ts_stage[k],
                                p->tablespaces[k].oid == 0, err) != CF_OK)
             return err->code;
-    if (fetch_pg_manifest(j, err) != CF_OK || relink_tablespaces(j, err) != CF_OK ||
-        verify_files(o, j, err) != CF_OK || write_recovery(j, o, err) != CF_OK)
+    if (fetch_pg_manifest(j, err) != CF_OK || relink_tablespaces(j, false, err) != CF_OK ||
+        verify_files(o, j, err) != CF_OK || relink_tablespaces(j, true, err) != CF_OK ||
+        write_recovery(j, o, err) != CF_OK)
         return err->code;
     CF_INJECT("restore-before-rename");
-    if (move_into_place(j, err) != CF_OK)
+    /* stopped now, nothing is renamed: every staging directory is removed */
+    if (cf_cancel_check(err) != CF_OK || move_into_place(j, err) != CF_OK)
         return err->code;
     CF_INJECT("restore-after-rename");
     return CF_OK;
@@ -487,16 +568,23 @@ cf_phys_restore_files(const struct cf_repo *repo,
     j.m = m;
     rc = restore_steps(&j, o, err);
     if (rc != CF_OK) {
-        if (j.staging_made)
+        if (j.staging_made) {
+            /* the data directory is not in place: take back the tablespaces that are */
+            for (size_t k = 0; k < j.ts_placed; k++)
+                if (j.ts_stage[k] != NULL)
+                    (void)rename(j.ts_new[k], j.ts_stage[k]);
             cf_remove_tree(j.staging, false);
-        for (size_t k = 0; j.ts_new != NULL && k < p->n_tablespaces; k++)
-            if (j.ts_new[k] != NULL && (rc != CF_ERR_EXISTS || j.ts_created[k]))
-                cf_remove_tree(j.ts_new[k], !j.ts_created[k]);
+            for (size_t k = 0; j.ts_stage != NULL && k < p->n_tablespaces; k++)
+                if (j.ts_stage[k] != NULL)
+                    cf_remove_tree(j.ts_stage[k], false);
+        }
         cf_error_context(err, "nothing was restored into \"%s\"", o->pgdata);
     }
-    for (size_t k = 0; j.ts_new != NULL && k < p->n_tablespaces; k++)
+    for (size_t k = 0; j.ts_new != NULL && k < p->n_tablespaces; k++) {
         free(j.ts_new[k]);
+        free(j.ts_stage != NULL ? j.ts_stage[k] : NULL);
+    }
     free(j.ts_new);
-    free(j.ts_created);
+    free(j.ts_stage);
     return rc;
 }

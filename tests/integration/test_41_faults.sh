@@ -77,7 +77,7 @@ for cell in "K1 backup-start" "K2 pump-mid@1" "K3 put-done@1" "K4 manifest-befor
             else
                 like "$(cat "$LAST_OUT")" "incomplete" "backup $col kill -9: list names the leftover incomplete"
             fi
-            sleep 1.2
+            sleep 2.1
             run_ok "backup $col kill -9: prune" C prune
             if [ "$col" = K2 ]; then
                 like "$(grep 'aborted unfinished upload of acme/backup/' "$LAST_OUT")" "/db/app.dump" \
@@ -145,9 +145,9 @@ E() { "$COFFRE" --config "$TEST_TMP/expire.conf" "$@"; }
 newest=$(complete_ids | tail -1)
 for cell in "K1 prune-start" "K2 prune-deleted@1" "K3 prune-backup-done@1" "K4 prune-deleted@2"; do
     set -- $cell
-    # the leftovers of the cell before are stale after a second: cleaned
+    # the leftovers of the cell before are stale after a second (two: dates are whole seconds): cleaned
     # here, so that the cell's prune starts with the oldest complete backup
-    sleep 1.1
+    sleep 2.1
     run_ok "prune $1: leftovers of the cell before are cleaned" C prune
     before=$(complete_ids | wc -l)
     inject "prune $1 kill -9" "$2=kill" 137 -- E prune
@@ -160,7 +160,7 @@ for cell in "K1 prune-start" "K2 prune-deleted@1" "K3 prune-backup-done@1" "K4 p
     sleep 1
     run_ok "backup between prune cells" C backup
 done
-sleep 1.1
+sleep 2.1
 run_ok "prune SIGTERM: leftovers of the cell before are cleaned" C prune
 before=$(complete_ids | wc -l)
 inject "prune SIGTERM" "prune-deleted@1=term" 8 -- E prune
