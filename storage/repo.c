@@ -439,6 +439,65 @@ link_previous(const struct cf_repo *r, struct cf_manifest *m, struct cf_error *e
     return rc;
 }
 
+struct presence {
+    const struct cf_manifest *m;
+    size_t prefix_len;
+    bool *seen;
+};
+
+static cf_err
+presence_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
+{
+    struct presence *p = ctx;
+    const char *name = info->key + p->prefix_len;
+
+    (void)err;
+    for (size_t i = 0; i < p->m->n_objects; i++)
+        if (strcmp(p->m->objects[i].name, name) == 0 && p->m->objects[i].stored == info->size)
+            p->seen[i] = true;
+    return CF_OK;
+}
+
+/*
+ * Every object that m lists is in the repository, with the size stored.
+ * Checked just before and just after the manifest is written: a prune on a
+ * host whose clock is a day off takes a running backup for the leftover of
+ * a dead one (its id, a start time, looks old there) and deletes it.
+ */
+static cf_err
+check_objects_present(const struct cf_repo *r, const struct cf_manifest *m, struct cf_error *err)
+{
+    char prefix[CF_STORAGE_KEY_MAX + 1];
+    struct presence p = {m, 0, calloc(m->n_objects + 1, sizeof(bool))};
+    cf_err rc;
+
+    if (p.seen == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    if ((rc = cf_repo_backup_prefix(r, m->id, prefix, sizeof(prefix), err)) == CF_OK) {
+        p.prefix_len = strlen(prefix);
+        rc = cf_storage_list(r->st, prefix, presence_cb, &p, err);
+    }
+    for (size_t i = 0; rc == CF_OK && i < m->n_objects; i++) {
+        if (p.seen[i])
+            continue;
+        cf_error_setf(err, CF_ERR_CORRUPT,
+                      "object \"%s\" of backup %s is no longer in the "
+                      "repository",
+                      m->objects[i].name, m->id);
+        cf_error_detail(err,
+                        "It was stored (%llu bytes) while the backup ran, then deleted or "
+                        "replaced by something else.",
+                        (unsigned long long)m->objects[i].stored);
+        cf_error_hint(err, "A prune on a host whose clock is ahead of this one (or this one "
+                           "behind) takes a running backup for a dead one: compare the clocks "
+                           "of every host that runs coffre on this repository (timedatectl), "
+                           "then run the backup again.");
+        rc = CF_ERR_CORRUPT;
+    }
+    free(p.seen);
+    return rc;
+}
+
 cf_err
 cf_repo_write_manifest(const struct cf_repo *r, struct cf_manifest *m, struct cf_error *err)
 {
@@ -450,7 +509,8 @@ cf_repo_write_manifest(const struct cf_repo *r, struct cf_manifest *m, struct cf
     cf_err rc;
 
     CF_INJECT("manifest-before");
-    if ((rc = link_previous(r, m, err)) == CF_OK &&
+    if ((rc = check_objects_present(r, m, err)) == CF_OK &&
+        (rc = link_previous(r, m, err)) == CF_OK &&
         (rc = cf_manifest_to_json(m, &json, &len, err)) == CF_OK &&
         (rc = cf_signed_seal(r->keys, &sc, json, len, &sealed, &sealed_len, err)) == CF_OK &&
         (rc = cf_mem_source_new(sealed, sealed_len, &src, err)) == CF_OK)
@@ -458,6 +518,14 @@ cf_repo_write_manifest(const struct cf_repo *r, struct cf_manifest *m, struct cf
     cf_source_free(src);
     free(json);
     free(sealed);
+    if (rc == CF_OK && (rc = check_objects_present(r, m, err)) != CF_OK) {
+        /* the manifest must not vouch for it (a delete marker under Object Lock) */
+        char key[CF_STORAGE_KEY_MAX + 1];
+        struct cf_error ignored = CF_ERROR_INIT;
+
+        if (cf_repo_key(r, m->id, CF_MANIFEST_NAME, key, sizeof(key), &ignored) == CF_OK)
+            (void)cf_storage_remove(r->st, key, NULL, &ignored);
+    }
     if (rc == CF_OK)
         CF_INJECT("manifest-after");
     return rc;
