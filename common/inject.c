@@ -19,7 +19,7 @@
 struct point {
     char name[MAX_NAME];
     long at; /* fire on this hit (1: the first) */
-    int sig; /* SIGKILL or SIGTERM */
+    int sig; /* SIGKILL, SIGTERM or SIGSTOP */
     atomic_long hits;
 };
 
@@ -42,7 +42,7 @@ parse_one(char *item)
     struct point *p = &points[n_points];
 
     if (n_points == MAX_POINTS || eq == NULL || (at != NULL && at > eq)) {
-        say("coffre: COFFRE_INJECT: ignored an entry that is not point[@n]=kill|term\n");
+        say("coffre: COFFRE_INJECT: ignored an entry that is not point[@n]=kill|term|stop\n");
         return;
     }
     *eq = '\0';
@@ -53,9 +53,12 @@ parse_one(char *item)
         if (*end != '\0' || p->at < 1)
             p->at = 0;
     }
-    p->sig = strcmp(eq + 1, "kill") == 0 ? SIGKILL : strcmp(eq + 1, "term") == 0 ? SIGTERM : 0;
+    p->sig = strcmp(eq + 1, "kill") == 0   ? SIGKILL
+             : strcmp(eq + 1, "term") == 0 ? SIGTERM
+             : strcmp(eq + 1, "stop") == 0 ? SIGSTOP
+                                           : 0;
     if (p->at == 0 || p->sig == 0 || strlen(item) == 0 || strlen(item) >= MAX_NAME) {
-        say("coffre: COFFRE_INJECT: ignored an entry that is not point[@n]=kill|term\n");
+        say("coffre: COFFRE_INJECT: ignored an entry that is not point[@n]=kill|term|stop\n");
         return;
     }
     (void)snprintf(p->name, sizeof(p->name), "%s", item);
@@ -88,7 +91,10 @@ cf_inject_point(const char *name)
         if (strcmp(p->name, name) != 0 || atomic_fetch_add(&p->hits, 1) + 1 != p->at)
             continue;
         (void)snprintf(line, sizeof(line), "coffre: injection point \"%s\" (hit %ld): %s\n", name,
-                       p->at, p->sig == SIGKILL ? "kill -9" : "SIGTERM");
+                       p->at,
+                       p->sig == SIGKILL   ? "kill -9"
+                       : p->sig == SIGTERM ? "SIGTERM"
+                                           : "SIGSTOP");
         say(line);
         (void)raise(p->sig);
     }

@@ -115,6 +115,63 @@ ok "backup K5 SIGTERM: the completed backup's id is printed" test -n "$ID"
 like "$(complete_ids)" "$ID" "backup K5 SIGTERM: it is listed"
 run_ok "backup K5 SIGTERM: and it verifies" C verify "$ID"
 
+# ---- CLOCK: hosts a day apart --------------------------------------------------
+# prune treats an incomplete backup older than stale_after (1 day) as the
+# leftover of a dead one.  A backup is stopped after its first object while a
+# prune runs on a clock a day off (libfaketime), then goes on.
+FAKETIME_LIB=$(dpkg -L libfaketime 2>/dev/null | grep '/libfaketimeMT\.so\.1$' | head -1)
+[ -n "$FAKETIME_LIB" ] || bail_out "libfaketime is not installed (make deps)"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" # it is preloaded
+# file dates come from the repository's file system, whose clock is right
+export NO_FAKE_STAT=1
+grep -v '^stale_after' "$TEST_TMP/coffre.conf" >"$TEST_TMP/clock.conf"
+K() { "$COFFRE" --config "$TEST_TMP/clock.conf" "$@"; }
+stopped() { # PID: wait until the process is stopped (10 s at most)
+    for _ in $(seq 1 100); do
+        [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = T ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+clock_cell() { # LABEL BACKUP_OFFSET PRUNE_OFFSET
+    local label=$1 bpid
+    rc=0
+    before=$(complete_ids)
+    sleep 1
+    COFFRE_INJECT="put-done@1=stop" LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$2" \
+        "$COFFRE" --config "$TEST_TMP/clock.conf" backup >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
+    bpid=$!
+    if ! stopped "$bpid"; then
+        kill -9 "$bpid" 2>/dev/null || true
+        bail_out "$label: the backup never reached its first object"
+    fi
+    pass "$label: the backup is stopped after its first object"
+    sleep 2
+    run_ok "$label: prune runs meanwhile" env LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$3" \
+        "$COFFRE" --config "$TEST_TMP/clock.conf" prune
+    cp "$LAST_OUT" "$TEST_TMP/prune.out"
+    kill -CONT "$bpid"
+    wait "$bpid" || rc=$?
+}
+# the backup's host is a day behind: its id says a day ago, but the storage
+# dates its objects now, so prune (right on time) keeps it
+clock_cell "CLOCK backup host a day behind" -1d +0
+like "$(cat "$TEST_TMP/prune.out")" "kept: incomplete but recent" "CLOCK backup host a day behind: prune keeps the running backup"
+is "$rc" "0" "CLOCK backup host a day behind: the backup completes"
+new=$(comm -13 <(echo "$before") <(complete_ids))
+is "$(echo "$new" | grep -c .)" "1" "CLOCK backup host a day behind: it is listed"
+run_ok "CLOCK backup host a day behind: and it verifies" C verify "$new"
+# the prune's host is a day ahead: nothing tells it the backup still runs, so
+# it deletes the first object; the backup must then fail, not vouch for it
+clock_cell "CLOCK prune host a day ahead" +0 +1d
+like "$(cat "$TEST_TMP/prune.out")" "incomplete" "CLOCK prune host a day ahead: prune takes the running backup for a leftover"
+is "$rc" "6" "CLOCK prune host a day ahead: the backup fails (exit 6)"
+like "$(cat "$TEST_TMP/err")" "is no longer in the repository" "CLOCK prune host a day ahead: the error names the vanished object"
+like "$(cat "$TEST_TMP/err")" "compare the clocks" "CLOCK prune host a day ahead: the hint names the clocks"
+is "$(complete_ids)" "$before" "CLOCK prune host a day ahead: nothing new is listed as complete"
+run_ok "CLOCK: the next backup succeeds" C backup
+run_ok "CLOCK: and verifies" C verify "$(cat "$LAST_OUT")"
+
 # ---- verify -----------------------------------------------------------------
 # a record is written only for a verification that ended: after any kill or
 # signal before it, the backup's last verification is still the earlier one
