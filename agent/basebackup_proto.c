@@ -83,7 +83,11 @@ archive_free(struct cf_source *src)
 
 static const struct cf_source_ops archive_ops = {"base backup stream", archive_read, archive_free};
 
-/* "base.tar" or "<oid>.tar": anything else would be a surprise worth stopping for. */
+/*
+ * "base.tar" or "<oid>.tar" as PostgreSQL prints it ("%u.tar": no leading
+ * zero, so the name is at most 14 bytes and one OID has one name): anything
+ * else would be a surprise worth stopping for.
+ */
 static int
 archive_oid(const char *name, uint32_t *oid)
 {
@@ -94,6 +98,8 @@ archive_oid(const char *name, uint32_t *oid)
         *oid = 0;
         return 0;
     }
+    if (*p == '0')
+        return -1;
     for (; *p >= '0' && *p <= '9' && v < 0xFFFFFFFFul; p++)
         v = v * 10 + (unsigned long)(*p - '0');
     if (p == name || strcmp(p, ".tar") != 0 || v == 0 || v > 0xFFFFFFFFul)

@@ -128,12 +128,10 @@ on_archive(void *ctx, const char *name, uint32_t oid, const char *location, stru
            struct cf_error *err)
 {
     struct run *r = ctx;
-    char object[64];
 
-    (void)snprintf(object, sizeof(object), "%s", name);
-    if (add_tablespace(r, oid, location, object, err) != CF_OK)
+    if (add_tablespace(r, oid, location, name, err) != CF_OK)
         return err->code;
-    return store_one(r, data, object, CF_OBJ_BASE_TAR, err);
+    return store_one(r, data, name, CF_OBJ_BASE_TAR, err);
 }
 
 static cf_err

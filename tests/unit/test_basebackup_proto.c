@@ -206,6 +206,11 @@ test_bad_headers(void **state)
     BAD_HEADER("npg_wal.tar\0\0");
     BAD_HEADER("nbase.tar.gz\0\0");
     BAD_HEADER("n0.tar\0/srv\0");          /* OID 0 is invalid */
+    /* fuzz_basebackup: a leading zero named OID 8192's object "08192.tar", and
+     * enough of them made a name that the 64-byte object name cut short */
+    BAD_HEADER("n08192.tar\0/srv/ts1\0");
+    BAD_HEADER("n000000000000000000000000000000000000"
+               "000000000000000000000000000000016385.tar\0/srv\0");
     BAD_HEADER("n4294967296.tar\0/srv\0"); /* past 32 bits */
     BAD_HEADER("n99999999999999999999.tar\0/srv\0");
     BAD_HEADER("n16385.tarx\0/srv\0");
