@@ -24,6 +24,26 @@ clang -std=c17 -D_GNU_SOURCE -O1 -g -I. $CF -fsanitize=fuzzer-no-link,address,un
     -o $B/make_seed >&2 && $B/make_seed $B/corpus-fuzz_object/seed-object >&2
 cp coffre.conf.example $B/corpus-fuzz_config/seed-example
 cp tests/fuzz/seed-manifest.json $B/corpus-fuzz_manifest/seed-manifest
+# msg FORMAT: one message of fuzz_basebackup's framing: its length in 2 bytes,
+# big-endian, then the bytes printf FORMAT prints (octal escapes for NULs)
+msg() {
+    # shellcheck disable=SC2059
+    len=$(printf "$1" | wc -c)
+    # shellcheck disable=SC2059
+    printf "\\$(printf %03o $((len >> 8)))\\$(printf %03o $((len & 255)))$1"
+}
+# a valid BASE_BACKUP stream: base.tar, progress, a tablespace, the manifest
+mkdir -p $B/corpus-fuzz_basebackup
+{
+    msg 'nbase.tar\000\000'
+    msg 'd15\n'
+    msg 'p\000\000\000\000\000\000\000\003'
+    msg 'ddata'
+    msg 'n16385.tar\000/srv/ts1\000'
+    msg 'dxyz'
+    msg 'm'
+    msg 'd{}'
+} >$B/corpus-fuzz_basebackup/seed-stream
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     n=$((n + 1))
