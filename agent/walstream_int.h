@@ -100,6 +100,19 @@ cf_err cf_ws_end_copy(PGconn *conn, uint32_t *next_tli, uint64_t *next_lsn, stru
 cf_err cf_ws_timeline_history(PGconn *conn, uint32_t tli, char **name, char **content, size_t *len,
                            struct cf_error *err);
 
+/* A CopyBoth message from the server (layouts in walstream_proto.c). */
+struct cf_ws_msg {
+    char type;            /* 'w' XLogData or 'k' keepalive */
+    uint64_t start;       /* 'w': the LSN of data[0] */
+    bool reply_requested; /* 'k': the server asks for a status update now */
+    const char *data;     /* 'w': the WAL bytes, borrowed from the message */
+    size_t len;
+};
+
+/* Parse a message received in CopyBoth mode into *out; CF_ERR_PG (the type
+ * and size in the detail) for any other type or a message too short. */
+cf_err cf_ws_parse_message(const char *buf, int len, struct cf_ws_msg *out, struct cf_error *err);
+
 /* Big-endian helpers for the CopyBoth messages. */
 uint64_t cf_ws_get_u64(const char *p);
 void cf_ws_put_u64(char *p, uint64_t v);

@@ -40,6 +40,27 @@ cf_ws_put_u64(char *p, uint64_t v)
 }
 
 cf_err
+cf_ws_parse_message(const char *buf, int len, struct cf_ws_msg *out, struct cf_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (len >= 25 && buf[0] == 'w') {
+        out->type = 'w';
+        out->start = cf_ws_get_u64(buf + 1);
+        out->data = buf + 25;
+        out->len = (size_t)len - 25;
+        return CF_OK;
+    }
+    if (len >= 18 && buf[0] == 'k') {
+        out->type = 'k';
+        out->reply_requested = buf[17] != 0;
+        return CF_OK;
+    }
+    cf_error_setf(err, CF_ERR_PG, "unexpected replication message");
+    cf_error_detail(err, "Message type \"%c\", %d bytes.", len > 0 ? buf[0] : '?', len);
+    return CF_ERR_PG;
+}
+
+cf_err
 cf_ws_connect(const struct cf_wal_env *env, PGconn **out, struct cf_error *err)
 {
     /* synchronous_standby_names names this stream by the slot's name */

@@ -2,7 +2,8 @@
  * test_walstream.c - the wal-stream spool without a server: writes that cross
  * segment boundaries, completion (rename, upload, removal), partial uploads
  * only when the segment grew, refusal of a gap, and the resume point after a
- * restart (older partials retired, complete segments uploaded first).
+ * restart (older partials retired, complete segments uploaded first); and
+ * the parser of the server's CopyBoth messages.
  * Segments are 1 MiB (the smallest size PostgreSQL allows).
  */
 #include <setjmp.h>
@@ -215,6 +216,65 @@ test_end_timeline(void **state)
     cf_ws_spool_close(&s);
 }
 
+/* 'w' XLogData: a 25-byte header, then WAL; 'k' keepalive: 18 bytes. */
+static void
+test_parse_message(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_ws_msg m;
+    char buf[32];
+
+    (void)state;
+    memset(buf, 0x55, sizeof(buf));
+    buf[0] = 'w';
+    cf_ws_put_u64(buf + 1, START + 0x28);
+    memcpy(buf + 25, "abc", 3);
+    assert_int_equal(cf_ws_parse_message(buf, 28, &m, &err), CF_OK);
+    assert_int_equal(m.type, 'w');
+    assert_int_equal(m.start, START + 0x28);
+    assert_ptr_equal(m.data, buf + 25);
+    assert_int_equal(m.len, 3);
+    assert_int_equal(cf_ws_parse_message(buf, 25, &m, &err), CF_OK);
+    assert_int_equal(m.len, 0);
+
+    memset(buf, 0, sizeof(buf));
+    buf[0] = 'k';
+    assert_int_equal(cf_ws_parse_message(buf, 18, &m, &err), CF_OK);
+    assert_int_equal(m.type, 'k');
+    assert_false(m.reply_requested);
+    buf[17] = (char)0x80; /* any non-zero byte asks for a reply */
+    assert_int_equal(cf_ws_parse_message(buf, 18, &m, &err), CF_OK);
+    assert_true(m.reply_requested);
+    assert_int_equal(err.code, CF_OK);
+}
+
+static void
+expect_bad_message(const char *buf, int len, const char *detail)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_ws_msg m;
+
+    assert_int_equal(cf_ws_parse_message(buf, len, &m, &err), CF_ERR_PG);
+    assert_string_equal(err.msg, "unexpected replication message");
+    assert_string_equal(err.detail, detail);
+}
+
+static void
+test_parse_message_bad(void **state)
+{
+    char buf[32];
+
+    (void)state;
+    memset(buf, 0, sizeof(buf));
+    buf[0] = 'w';
+    expect_bad_message(buf, 24, "Message type \"w\", 24 bytes.");
+    buf[0] = 'k';
+    expect_bad_message(buf, 17, "Message type \"k\", 17 bytes.");
+    buf[0] = 'r'; /* ours, not the server's */
+    expect_bad_message(buf, 32, "Message type \"r\", 32 bytes.");
+    expect_bad_message(buf, 0, "Message type \"?\", 0 bytes.");
+}
+
 int
 main(void)
 {
@@ -222,6 +282,8 @@ main(void)
         cmocka_unit_test(test_write_complete_and_partial),
         cmocka_unit_test(test_resume_after_restart),
         cmocka_unit_test(test_end_timeline),
+        cmocka_unit_test(test_parse_message),
+        cmocka_unit_test(test_parse_message_bad),
     };
 
     return cmocka_run_group_tests_name("walstream", tests, setup, teardown);
