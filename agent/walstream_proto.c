@@ -11,6 +11,7 @@
  */
 #include "agent/walstream_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,8 +214,8 @@ cf_ws_end_copy(PGconn *conn, uint32_t *next_tli, uint64_t *next_lsn, struct cf_e
                 rc = CF_ERR_PG;
             }
         } else if (st == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 2) {
-            *next_tli = (uint32_t)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
-            if (!cf_lsn_parse(PQgetvalue(res, 0, 1), next_lsn)) {
+            if (!cf_ws_parse_timeline_end(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), next_tli,
+                                          next_lsn)) {
                 cf_error_setf(err, CF_ERR_PG, "unexpected end-of-timeline result");
                 rc = CF_ERR_PG;
             }
@@ -228,6 +229,36 @@ cf_ws_end_copy(PGconn *conn, uint32_t *next_tli, uint64_t *next_lsn, struct cf_e
             break;
     }
     return rc;
+}
+
+bool
+cf_ws_parse_timeline_end(const char *tli_text, const char *lsn_text, uint32_t *tli, uint64_t *lsn)
+{
+    unsigned long long v;
+    char *end = NULL;
+
+    if (tli_text[0] < '1' || tli_text[0] > '9')
+        return false;
+    errno = 0;
+    v = strtoull(tli_text, &end, 10);
+    if (errno != 0 || *end != '\0' || v > UINT32_MAX || !cf_lsn_parse(lsn_text, lsn))
+        return false;
+    *tli = (uint32_t)v;
+    return true;
+}
+
+cf_err
+cf_ws_check_history_name(uint32_t tli, const char *name, struct cf_error *err)
+{
+    char want[CF_WAL_NAME_MAX];
+
+    (void)snprintf(want, sizeof(want), "%08X.history", tli);
+    if (strcmp(name, want) == 0)
+        return CF_OK;
+    cf_error_setf(err, CF_ERR_PG, "unexpected TIMELINE_HISTORY result");
+    cf_error_detail(err, "Timeline %u's history file is \"%s\"; the server sent another name.", tli,
+                    want);
+    return CF_ERR_PG;
 }
 
 cf_err
@@ -244,6 +275,10 @@ cf_ws_timeline_history(PGconn *conn, uint32_t tli, char **name, char **content, 
     if (PQntuples(res) != 1 || PQnfields(res) != 2) {
         PQclear(res);
         return cf_error_set(err, CF_ERR_PG, "unexpected TIMELINE_HISTORY result");
+    }
+    if ((rc = cf_ws_check_history_name(tli, PQgetvalue(res, 0, 0), err)) != CF_OK) {
+        PQclear(res);
+        return rc;
     }
     *len = (size_t)PQgetlength(res, 0, 1);
     *name = strdup(PQgetvalue(res, 0, 0));

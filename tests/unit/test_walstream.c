@@ -3,7 +3,8 @@
  * segment boundaries, completion (rename, upload, removal), partial uploads
  * only when the segment grew, refusal of a gap, and the resume point after a
  * restart (older partials retired, complete segments uploaded first); and
- * the parser of the server's CopyBoth messages.
+ * the parsers of what the server sends: CopyBoth messages, the end of a
+ * timeline, the name of a timeline history file.
  * Segments are 1 MiB (the smallest size PostgreSQL allows).
  */
 #include <setjmp.h>
@@ -275,6 +276,54 @@ test_parse_message_bad(void **state)
     expect_bad_message(buf, 0, "Message type \"?\", 0 bytes.");
 }
 
+static void
+test_timeline_end(void **state)
+{
+    const char *bad_tli[] = {"0",  "4294967296", "18446744073709551617", "", "-1", "+2", " 2",
+                             "2x", "02"};
+    uint32_t tli = 0;
+    uint64_t lsn = 0;
+
+    (void)state;
+    assert_true(cf_ws_parse_timeline_end("2", "0/5000000", &tli, &lsn));
+    assert_int_equal(tli, 2);
+    assert_int_equal(lsn, 0x5000000);
+    assert_true(cf_ws_parse_timeline_end("4294967295", "1/0", &tli, &lsn));
+    assert_int_equal(tli, 4294967295u);
+    assert_int_equal(lsn, UINT64_C(0x100000000));
+    for (size_t i = 0; i < sizeof(bad_tli) / sizeof(bad_tli[0]); i++)
+        assert_false(cf_ws_parse_timeline_end(bad_tli[i], "0/5000000", &tli, &lsn));
+    assert_false(cf_ws_parse_timeline_end("2", "0/", &tli, &lsn));
+    assert_false(cf_ws_parse_timeline_end("2", "", &tli, &lsn));
+}
+
+/* The name becomes a path in the spool and an object: only tli's own. */
+static void
+test_history_name(void **state)
+{
+    const char *bad[] = {"../../../tmp/x.history",
+                         "00000003.history",
+                         "0000001a.history",
+                         "000000010000000000000030",
+                         "00000002.history/",
+                         "",
+                         "2.history",
+                         "00000002.history.partial"};
+    struct cf_error err = CF_ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(cf_ws_check_history_name(2, "00000002.history", &err), CF_OK);
+    assert_int_equal(cf_ws_check_history_name(26, "0000001A.history", &err), CF_OK);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cf_error_clear(&err);
+        assert_int_equal(cf_ws_check_history_name(i == 2 ? 26 : 2, bad[i], &err), CF_ERR_PG);
+        assert_string_equal(err.msg, "unexpected TIMELINE_HISTORY result");
+    }
+    assert_string_equal(err.detail,
+                        "Timeline 2's history file is \"00000002.history\"; the server sent "
+                        "another name.");
+}
+
 int
 main(void)
 {
@@ -284,6 +333,8 @@ main(void)
         cmocka_unit_test(test_end_timeline),
         cmocka_unit_test(test_parse_message),
         cmocka_unit_test(test_parse_message_bad),
+        cmocka_unit_test(test_timeline_end),
+        cmocka_unit_test(test_history_name),
     };
 
     return cmocka_run_group_tests_name("walstream", tests, setup, teardown);
