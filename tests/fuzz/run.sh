@@ -44,6 +44,22 @@ mkdir -p $B/corpus-fuzz_basebackup
     msg 'm'
     msg 'd{}'
 } >$B/corpus-fuzz_basebackup/seed-stream
+# wal-stream: XLogData at 0/3000000, a keepalive asking for a reply, the end of
+# timeline 1 (next: 2 at 0/5000028), the history file name of timeline 2; a
+# history with one switch, and one with three, a comment and a blank line
+mkdir -p $B/corpus-fuzz_walstream $B/corpus-fuzz_walhistory
+Z8='\000\000\000\000\000\000\000\000'
+AT='\000\000\000\000\003\000\000\000' # 0/3000000
+# shellcheck disable=SC2059
+printf "\000w${AT}${AT}${Z8}WAL bytes" >$B/corpus-fuzz_walstream/seed-xlogdata
+# shellcheck disable=SC2059
+printf "\000k${Z8}${Z8}\001" >$B/corpus-fuzz_walstream/seed-keepalive
+printf '\0012\0000/5000028' >$B/corpus-fuzz_walstream/seed-timeline-end
+printf '\002\000\000\000\00200000002.history' >$B/corpus-fuzz_walstream/seed-history-name
+printf '\000\000\000\0021\t0/3000000\tno recovery target specified\n' \
+    >$B/corpus-fuzz_walhistory/seed-one
+printf '\000\000\000\004# comment\n1\t0/3000000\tbefore 2000-01-01\n\n2\t0/5000000\tat restore point "x"\n3\t1/A0000028\tno recovery target specified\n' \
+    >$B/corpus-fuzz_walhistory/seed-three
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     n=$((n + 1))
