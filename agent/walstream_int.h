@@ -117,8 +117,9 @@ cf_err cf_ws_parse_message(const char *buf, int len, struct cf_ws_msg *out, stru
  * false unless the timeline is a decimal from 1 to 2^32-1 and the LSN X/X. */
 bool cf_ws_parse_timeline_end(const char *tli_text, const char *lsn_text, uint32_t *tli,
                               uint64_t *lsn);
-/* TIMELINE_HISTORY tli must name tli's history file ("%08X.history"): the
- * name becomes a file in the spool and an object.  CF_ERR_PG otherwise. */
+/* TIMELINE_HISTORY tli must name tli's history file ("%08X.history", tli
+ * from 1): the name becomes a file in the spool and an object.  CF_ERR_PG
+ * otherwise. */
 cf_err cf_ws_check_history_name(uint32_t tli, const char *name, struct cf_error *err);
 
 /* Big-endian helpers for the CopyBoth messages. */

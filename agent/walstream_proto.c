@@ -253,9 +253,13 @@ cf_ws_check_history_name(uint32_t tli, const char *name, struct cf_error *err)
     char want[CF_WAL_NAME_MAX];
 
     (void)snprintf(want, sizeof(want), "%08X.history", tli);
-    if (strcmp(name, want) == 0)
+    if (tli != 0 && strcmp(name, want) == 0)
         return CF_OK;
     cf_error_setf(err, CF_ERR_PG, "unexpected TIMELINE_HISTORY result");
+    if (tli == 0) {
+        cf_error_detail(err, "There is no timeline 0.");
+        return CF_ERR_PG;
+    }
     cf_error_detail(err, "Timeline %u's history file is \"%s\"; the server sent another name.", tli,
                     want);
     return CF_ERR_PG;

@@ -319,6 +319,13 @@ test_history_name(void **state)
         assert_int_equal(cf_ws_check_history_name(i == 2 ? 26 : 2, bad[i], &err), CF_ERR_PG);
         assert_string_equal(err.msg, "unexpected TIMELINE_HISTORY result");
     }
+    /* fuzz_walstream: "00000000.history" passed for timeline 0, which does not exist
+     * (cf_wal_parse_name refuses it; wal-stream never asks for it) */
+    cf_error_clear(&err);
+    assert_int_equal(cf_ws_check_history_name(0, "00000000.history", &err), CF_ERR_PG);
+    assert_string_equal(err.detail, "There is no timeline 0.");
+    cf_error_clear(&err);
+    assert_int_equal(cf_ws_check_history_name(2, "00000003.history", &err), CF_ERR_PG);
     assert_string_equal(err.detail,
                         "Timeline 2's history file is \"00000002.history\"; the server sent "
                         "another name.");
