@@ -8,9 +8,9 @@
  *   'd' bytes           data of the current archive (or of the manifest)
  *   'p' int64           progress (ignored: the pump shows bytes)
  *   'm'                 the backup_manifest follows
- * and finally the stop position.  Each archive is a cf_source over those
- * messages, so it flows through the standard backup chain into the
- * repository without touching local disk.
+ * and finally the stop position.  basebackup_proto.c reads that framing;
+ * each archive flows through the standard backup chain into the repository
+ * without touching local disk.
  *
  * WAIT false: the server does not wait for archiving (it would wait
  * forever); we wait, bounded by [wal] archive_timeout, for every segment
@@ -28,6 +28,7 @@
 #include <libpq-fe.h>
 
 #include "agent/backup.h"
+#include "agent/basebackup_proto.h"
 #include "common/cancel.h"
 #include "common/inject.h"
 #include "common/log.h"
@@ -44,124 +45,15 @@ struct run {
     uint64_t start_lsn, stop_lsn;
 };
 
-/* The COPY OUT stream of BASE_BACKUP, one message at a time. */
-struct copy_stream {
-    PGconn *conn;
-    char *msg;       /* current message (PQfreemem), msg[0] is its type */
-    int len;
-    int pos;         /* next unread data byte of a 'd' message */
-    int ended;       /* the server ended the COPY */
-};
-
-struct archive_source {
-    struct cf_source base;
-    struct copy_stream *cs;  /* borrowed */
-};
-
+/* Store an archive (or the manifest) as object name. */
 static cf_err
-copy_next(struct copy_stream *cs, struct cf_error *err)
-{
-    char *buf = NULL;
-    int n;
-
-    if (cs->msg != NULL)
-        PQfreemem(cs->msg);
-    cs->msg = NULL;
-    cs->len = cs->pos = 0;
-    if (cf_cancel_check(err) != CF_OK)
-        return err->code;
-    n = PQgetCopyData(cs->conn, &buf, 0);
-    if (n == -1) {
-        cs->ended = 1;
-        return CF_OK;
-    }
-    if (n < 1) {
-        cf_error_setf(err, CF_ERR_PG, "base backup stream failed");
-        cf_pg_error_detail(cs->conn, NULL, err);
-        if (buf != NULL)
-            PQfreemem(buf);
-        return CF_ERR_PG;
-    }
-    cs->msg = buf;
-    cs->len = n;
-    cs->pos = 1;
-    return CF_OK;
-}
-
-static cf_err
-archive_read(struct cf_source *src, void *buf, size_t cap, size_t *n, struct cf_error *err)
-{
-    struct copy_stream *cs = ((struct archive_source *)src)->cs;
-
-    *n = 0;
-    for (;;) {
-        if (cs->ended || cs->msg == NULL)
-            return CF_OK;
-        switch (cs->msg[0]) {
-        case 'd':
-            if (cs->pos < cs->len) {
-                size_t k = (size_t)(cs->len - cs->pos);
-
-                if (k > cap)
-                    k = cap;
-                memcpy(buf, cs->msg + cs->pos, k);
-                cs->pos += (int)k;
-                *n = k;
-                return CF_OK;
-            }
-            break;
-        case 'p':
-            break;
-        case 'n':
-        case 'm':
-            return CF_OK; /* the next archive: this one is complete */
-        default:
-            return cf_error_set(err, CF_ERR_PG, "unexpected message type 0x%02x in the base "
-                                "backup stream", (unsigned char)cs->msg[0]);
-        }
-        if (copy_next(cs, err) != CF_OK)
-            return err->code;
-    }
-}
-
-static void
-archive_free(struct cf_source *src)
-{
-    (void)src; /* lives on the caller's stack */
-}
-
-static const struct cf_source_ops archive_ops = {"base backup stream", archive_read, archive_free};
-
-/* "base.tar" or "<oid>.tar": anything else would be a surprise worth stopping for. */
-static int
-archive_oid(const char *name, uint32_t *oid)
-{
-    unsigned long v = 0;
-    const char *p = name;
-
-    if (strcmp(name, "base.tar") == 0) {
-        *oid = 0;
-        return 0;
-    }
-    for (; *p >= '0' && *p <= '9' && v < 0xFFFFFFFFul; p++)
-        v = v * 10 + (unsigned long)(*p - '0');
-    if (p == name || strcmp(p, ".tar") != 0 || v == 0 || v > 0xFFFFFFFFul)
-        return -1;
-    *oid = (uint32_t)v;
-    return 0;
-}
-
-/* Store the stream's current archive (or manifest) as object name. */
-static cf_err
-store_one(struct run *r, struct copy_stream *cs, const char *name, enum cf_object_kind kind,
+store_one(struct run *r, struct cf_source *src, const char *name, enum cf_object_kind kind,
           struct cf_error *err)
 {
-    struct archive_source src = {{&archive_ops}, cs};
     struct cf_manifest_object o;
     struct cf_backup_sizes sizes;
 
-    if (copy_next(cs, err) != CF_OK ||
-        cf_repo_put(&r->repo, r->id, name, kind, &src.base, &sizes, err) != CF_OK)
+    if (cf_repo_put(&r->repo, r->id, name, kind, src, &sizes, err) != CF_OK)
         return err->code;
     memset(&o, 0, sizeof(o));
     o.name = strdup(name);
@@ -201,54 +93,70 @@ add_tablespace(struct run *r, uint32_t oid, const char *location, const char *ob
     return CF_OK;
 }
 
+/* BASE_BACKUP's messages from the replication connection. */
+struct pq_msgs {
+    struct cf_bb_msgs base;
+    PGconn *conn;
+    char *buf; /* the last message (PQfreemem), freed by the next call */
+};
+
+static cf_err
+pq_next(struct cf_bb_msgs *m, const char **msg, int *len, struct cf_error *err)
+{
+    struct pq_msgs *q = (struct pq_msgs *)m;
+    int n;
+
+    if (q->buf != NULL)
+        PQfreemem(q->buf);
+    q->buf = NULL;
+    *msg = NULL;
+    *len = 0;
+    n = PQgetCopyData(q->conn, &q->buf, 0);
+    if (n == -1)
+        return CF_OK;
+    if (n < 1) {
+        cf_error_setf(err, CF_ERR_PG, "base backup stream failed");
+        cf_pg_error_detail(q->conn, NULL, err);
+        return CF_ERR_PG;
+    }
+    *msg = q->buf;
+    *len = n;
+    return CF_OK;
+}
+
+static cf_err
+on_archive(void *ctx, const char *name, uint32_t oid, const char *location, struct cf_source *data,
+           struct cf_error *err)
+{
+    struct run *r = ctx;
+
+    if (add_tablespace(r, oid, location, name, err) != CF_OK)
+        return err->code;
+    return store_one(r, data, name, CF_OBJ_BASE_TAR, err);
+}
+
+static cf_err
+on_manifest(void *ctx, struct cf_source *data, struct cf_error *err)
+{
+    struct run *r = ctx;
+
+    if (store_one(r, data, "backup_manifest", CF_OBJ_PG_MANIFEST, err) != CF_OK)
+        return err->code;
+    if ((r->ph.pg_manifest = strdup("backup_manifest")) == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    return CF_OK;
+}
+
 /* Every archive and the manifest, until the server ends the COPY. */
 static cf_err
 receive_stream(struct run *r, PGconn *conn, struct cf_error *err)
 {
-    struct copy_stream cs = {conn, NULL, 0, 0, 0};
-    cf_err rc = copy_next(&cs, err);
+    struct pq_msgs msgs = {{pq_next}, conn, NULL};
+    const struct cf_bb_handler h = {on_archive, on_manifest, r};
+    cf_err rc = cf_bb_receive(&msgs.base, &h, err);
 
-    while (rc == CF_OK && !cs.ended && cs.msg != NULL) {
-        char type = cs.msg[0];
-
-        if (type == 'n') {
-            const char *name = cs.msg + 1, *path;
-            char object[64];
-            uint32_t oid;
-
-            if (memchr(name, '\0', (size_t)(cs.len - 1)) == NULL ||
-                (path = name + strlen(name) + 1) >= cs.msg + cs.len ||
-                memchr(path, '\0', (size_t)(cs.msg + cs.len - path)) == NULL ||
-                archive_oid(name, &oid) != 0 || (oid != 0 && path[0] != '/')) {
-                rc = cf_error_set(err, CF_ERR_PG, "unexpected archive header in the base "
-                                  "backup stream");
-                break;
-            }
-            (void)snprintf(object, sizeof(object), "%s", name);
-            if ((rc = add_tablespace(r, oid, path, object, err)) == CF_OK)
-                rc = store_one(r, &cs, object, CF_OBJ_BASE_TAR, err);
-        } else if (type == 'm' && r->ph.pg_manifest != NULL) {
-            rc = cf_error_set(err, CF_ERR_PG, "the server sent two backup manifests");
-        } else if (type == 'm') {
-            rc = store_one(r, &cs, "backup_manifest", CF_OBJ_PG_MANIFEST, err);
-            if (rc == CF_OK && (r->ph.pg_manifest = strdup("backup_manifest")) == NULL)
-                rc = cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-        } else if (type == 'p') {
-            rc = copy_next(&cs, err);
-        } else {
-            rc = cf_error_set(err, CF_ERR_PG, "unexpected message type 0x%02x in the base "
-                              "backup stream", (unsigned char)type);
-        }
-    }
-    if (cs.msg != NULL)
-        PQfreemem(cs.msg);
-    if (rc == CF_OK && r->ph.pg_manifest == NULL)
-        rc = cf_error_set(err, CF_ERR_PG, "the server sent no backup_manifest");
-    for (size_t i = 0; rc == CF_OK && i <= r->ph.n_tablespaces; i++)
-        if (i == r->ph.n_tablespaces)
-            rc = cf_error_set(err, CF_ERR_PG, "the server sent no base.tar");
-        else if (r->ph.tablespaces[i].oid == 0)
-            break;
+    if (msgs.buf != NULL)
+        PQfreemem(msgs.buf);
     return rc;
 }
 

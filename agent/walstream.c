@@ -174,20 +174,17 @@ wait_ms(const struct ws *w)
 static cf_err
 handle_message(struct ws *w, const char *buf, int len, struct cf_error *err)
 {
-    if (len >= 25 && buf[0] == 'w') {
-        uint64_t start = cf_ws_get_u64(buf + 1);
+    struct cf_ws_msg m;
 
-        w->has_streamed = true;
-        return cf_ws_spool_write(&w->spool, w->tli, start, buf + 25, (size_t)len - 25, err);
-    }
-    if (len >= 18 && buf[0] == 'k') {
-        if (buf[17] != 0)
+    if (cf_ws_parse_message(buf, len, &m, err) != CF_OK)
+        return err->code;
+    if (m.type == 'k') {
+        if (m.reply_requested)
             w->reply_requested = true;
         return CF_OK;
     }
-    cf_error_setf(err, CF_ERR_PG, "unexpected replication message");
-    cf_error_detail(err, "Message type \"%c\", %d bytes.", len > 0 ? buf[0] : '?', len);
-    return CF_ERR_PG;
+    w->has_streamed = true;
+    return cf_ws_spool_write(&w->spool, w->tli, m.start, m.data, m.len, err);
 }
 
 static cf_err

@@ -96,9 +96,31 @@ cf_err cf_ws_send_status(PGconn *conn, uint64_t write_lsn, uint64_t flush_lsn, b
 /* After the server ended the copy: finish it, and read the next timeline
  * (*next_tli 0 when the server ended streaming without one). */
 cf_err cf_ws_end_copy(PGconn *conn, uint32_t *next_tli, uint64_t *next_lsn, struct cf_error *err);
-/* TIMELINE_HISTORY tli: the file's name and content (both malloc'd). */
+/* TIMELINE_HISTORY tli: the file's name (checked) and content (both malloc'd). */
 cf_err cf_ws_timeline_history(PGconn *conn, uint32_t tli, char **name, char **content, size_t *len,
                            struct cf_error *err);
+
+/* A CopyBoth message from the server (layouts in walstream_proto.c). */
+struct cf_ws_msg {
+    char type;            /* 'w' XLogData or 'k' keepalive */
+    uint64_t start;       /* 'w': the LSN of data[0] */
+    bool reply_requested; /* 'k': the server asks for a status update now */
+    const char *data;     /* 'w': the WAL bytes, borrowed from the message */
+    size_t len;
+};
+
+/* Parse a message received in CopyBoth mode into *out; CF_ERR_PG (the type
+ * and size in the detail) for any other type or a message too short. */
+cf_err cf_ws_parse_message(const char *buf, int len, struct cf_ws_msg *out, struct cf_error *err);
+
+/* The end-of-timeline result (next timeline, where it starts) from its text;
+ * false unless the timeline is a decimal from 1 to 2^32-1 and the LSN X/X. */
+bool cf_ws_parse_timeline_end(const char *tli_text, const char *lsn_text, uint32_t *tli,
+                              uint64_t *lsn);
+/* TIMELINE_HISTORY tli must name tli's history file ("%08X.history", tli
+ * from 1): the name becomes a file in the spool and an object.  CF_ERR_PG
+ * otherwise. */
+cf_err cf_ws_check_history_name(uint32_t tli, const char *name, struct cf_error *err);
 
 /* Big-endian helpers for the CopyBoth messages. */
 uint64_t cf_ws_get_u64(const char *p);

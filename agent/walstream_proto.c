@@ -11,6 +11,7 @@
  */
 #include "agent/walstream_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,27 @@ cf_ws_put_u64(char *p, uint64_t v)
         p[i] = (char)(v & 0xff);
         v >>= 8;
     }
+}
+
+cf_err
+cf_ws_parse_message(const char *buf, int len, struct cf_ws_msg *out, struct cf_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (len >= 25 && buf[0] == 'w') {
+        out->type = 'w';
+        out->start = cf_ws_get_u64(buf + 1);
+        out->data = buf + 25;
+        out->len = (size_t)len - 25;
+        return CF_OK;
+    }
+    if (len >= 18 && buf[0] == 'k') {
+        out->type = 'k';
+        out->reply_requested = buf[17] != 0;
+        return CF_OK;
+    }
+    cf_error_setf(err, CF_ERR_PG, "unexpected replication message");
+    cf_error_detail(err, "Message type \"%c\", %d bytes.", len > 0 ? buf[0] : '?', len);
+    return CF_ERR_PG;
 }
 
 cf_err
@@ -192,8 +214,8 @@ cf_ws_end_copy(PGconn *conn, uint32_t *next_tli, uint64_t *next_lsn, struct cf_e
                 rc = CF_ERR_PG;
             }
         } else if (st == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 2) {
-            *next_tli = (uint32_t)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
-            if (!cf_lsn_parse(PQgetvalue(res, 0, 1), next_lsn)) {
+            if (!cf_ws_parse_timeline_end(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), next_tli,
+                                          next_lsn)) {
                 cf_error_setf(err, CF_ERR_PG, "unexpected end-of-timeline result");
                 rc = CF_ERR_PG;
             }
@@ -207,6 +229,40 @@ cf_ws_end_copy(PGconn *conn, uint32_t *next_tli, uint64_t *next_lsn, struct cf_e
             break;
     }
     return rc;
+}
+
+bool
+cf_ws_parse_timeline_end(const char *tli_text, const char *lsn_text, uint32_t *tli, uint64_t *lsn)
+{
+    unsigned long long v;
+    char *end = NULL;
+
+    if (tli_text[0] < '1' || tli_text[0] > '9')
+        return false;
+    errno = 0;
+    v = strtoull(tli_text, &end, 10);
+    if (errno != 0 || *end != '\0' || v > UINT32_MAX || !cf_lsn_parse(lsn_text, lsn))
+        return false;
+    *tli = (uint32_t)v;
+    return true;
+}
+
+cf_err
+cf_ws_check_history_name(uint32_t tli, const char *name, struct cf_error *err)
+{
+    char want[CF_WAL_NAME_MAX];
+
+    (void)snprintf(want, sizeof(want), "%08X.history", tli);
+    if (tli != 0 && strcmp(name, want) == 0)
+        return CF_OK;
+    cf_error_setf(err, CF_ERR_PG, "unexpected TIMELINE_HISTORY result");
+    if (tli == 0) {
+        cf_error_detail(err, "There is no timeline 0.");
+        return CF_ERR_PG;
+    }
+    cf_error_detail(err, "Timeline %u's history file is \"%s\"; the server sent another name.", tli,
+                    want);
+    return CF_ERR_PG;
 }
 
 cf_err
@@ -223,6 +279,10 @@ cf_ws_timeline_history(PGconn *conn, uint32_t tli, char **name, char **content, 
     if (PQntuples(res) != 1 || PQnfields(res) != 2) {
         PQclear(res);
         return cf_error_set(err, CF_ERR_PG, "unexpected TIMELINE_HISTORY result");
+    }
+    if ((rc = cf_ws_check_history_name(tli, PQgetvalue(res, 0, 0), err)) != CF_OK) {
+        PQclear(res);
+        return rc;
     }
     *len = (size_t)PQgetlength(res, 0, 1);
     *name = strdup(PQgetvalue(res, 0, 0));

@@ -24,9 +24,79 @@ clang -std=c17 -D_GNU_SOURCE -O1 -g -I. $CF -fsanitize=fuzzer-no-link,address,un
     -o $B/make_seed >&2 && $B/make_seed $B/corpus-fuzz_object/seed-object >&2
 cp coffre.conf.example $B/corpus-fuzz_config/seed-example
 cp tests/fuzz/seed-manifest.json $B/corpus-fuzz_manifest/seed-manifest
+# msg FORMAT: one message of fuzz_basebackup's framing: its length in 2 bytes,
+# big-endian, then the bytes printf FORMAT prints (octal escapes for NULs)
+msg() {
+    # shellcheck disable=SC2059
+    len=$(printf "$1" | wc -c)
+    # shellcheck disable=SC2059
+    printf "\\$(printf %03o $((len >> 8)))\\$(printf %03o $((len & 255)))$1"
+}
+# a valid BASE_BACKUP stream: base.tar, progress, a tablespace, the manifest
+mkdir -p $B/corpus-fuzz_basebackup
+{
+    msg 'nbase.tar\000\000'
+    msg 'd15\n'
+    msg 'p\000\000\000\000\000\000\000\003'
+    msg 'ddata'
+    msg 'n16385.tar\000/srv/ts1\000'
+    msg 'dxyz'
+    msg 'm'
+    msg 'd{}'
+} >$B/corpus-fuzz_basebackup/seed-stream
+# wal-stream: XLogData at 0/3000000, a keepalive asking for a reply, the end of
+# timeline 1 (next: 2 at 0/5000028), the history file name of timeline 2; a
+# history with one switch, and one with three, a comment and a blank line
+mkdir -p $B/corpus-fuzz_walstream $B/corpus-fuzz_walhistory
+Z8='\000\000\000\000\000\000\000\000'
+AT='\000\000\000\000\003\000\000\000' # 0/3000000
+# shellcheck disable=SC2059
+printf "\000w${AT}${AT}${Z8}WAL bytes" >$B/corpus-fuzz_walstream/seed-xlogdata
+# shellcheck disable=SC2059
+printf "\000k${Z8}${Z8}\001" >$B/corpus-fuzz_walstream/seed-keepalive
+printf '\0012\0000/5000028' >$B/corpus-fuzz_walstream/seed-timeline-end
+printf '\002\000\000\000\00200000002.history' >$B/corpus-fuzz_walstream/seed-history-name
+printf '\000\000\000\0021\t0/3000000\tno recovery target specified\n' \
+    >$B/corpus-fuzz_walhistory/seed-one
+printf '\000\000\000\004# comment\n1\t0/3000000\tbefore 2000-01-01\n\n2\t0/5000000\tat restore point "x"\n3\t1/A0000028\tno recovery target specified\n' \
+    >$B/corpus-fuzz_walhistory/seed-three
+# tar: a small data directory as pg_basebackup names its members (512-byte
+# records keep it small), and a pax archive of what restore refuses or
+# repairs: a FIFO, a set-user-ID file and a hard link to it, a sticky
+# directory, a link out of the tree, a name past 100 bytes
+T=$B/tar-seed
+rm -rf $T
+mkdir -p $T/pgdata/global $T/pgdata/base/1 $T/pgdata/pg_tblspc $T/odd/sticky $B/corpus-fuzz_tar
+echo 15 >$T/pgdata/PG_VERSION
+echo control >$T/pgdata/global/pg_control
+echo heap >$T/pgdata/base/1/1259
+ln -s /srv/ts1 $T/pgdata/pg_tblspc/16385
+tar -C $T/pgdata --blocking-factor=1 --format=gnu -cf $B/corpus-fuzz_tar/seed-pgdata \
+    PG_VERSION global base pg_tblspc
+mkfifo $T/odd/fifo
+echo x >$T/odd/setuid
+chmod 4755 $T/odd/setuid
+ln $T/odd/setuid $T/odd/hardlink
+chmod 1777 $T/odd/sticky
+ln -s /etc/passwd $T/odd/passwd
+echo long >"$T/odd/$(printf '%0120d' 0 | tr 0 l)"
+tar -C $T/odd --blocking-factor=1 --format=pax -cf $B/corpus-fuzz_tar/seed-odd .
+rm -rf $T
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     n=$((n + 1))
+    # "fuzz-needs: SYMBOL..." in a target: what it links against that the
+    # library may not define yet; skipped (not failed) until it does
+    missing=""
+    # shellcheck disable=SC2013 # symbols are words
+    for sym in $(sed -n 's/.*fuzz-needs: *//p' "$src"); do
+        nm -g --defined-only $B/libcoffre.a 2>/dev/null | grep -qw "$sym" ||
+            missing="$missing $sym"
+    done
+    if [ -n "$missing" ]; then
+        echo "ok $n - $name # SKIP the library does not define$missing yet"
+        continue
+    fi
     # shellcheck disable=SC2086
     clang -std=c17 -D_GNU_SOURCE -O1 -g -I. $CF -fsanitize=fuzzer,address,undefined \
         -fno-sanitize-recover=all "$src" tests/unit/support/testkeys.c $B/libcoffre.a $LIBS \

@@ -2,7 +2,9 @@
  * test_walstream.c - the wal-stream spool without a server: writes that cross
  * segment boundaries, completion (rename, upload, removal), partial uploads
  * only when the segment grew, refusal of a gap, and the resume point after a
- * restart (older partials retired, complete segments uploaded first).
+ * restart (older partials retired, complete segments uploaded first); and
+ * the parsers of what the server sends: CopyBoth messages, the end of a
+ * timeline, the name of a timeline history file.
  * Segments are 1 MiB (the smallest size PostgreSQL allows).
  */
 #include <setjmp.h>
@@ -215,6 +217,120 @@ test_end_timeline(void **state)
     cf_ws_spool_close(&s);
 }
 
+/* 'w' XLogData: a 25-byte header, then WAL; 'k' keepalive: 18 bytes. */
+static void
+test_parse_message(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_ws_msg m;
+    char buf[32];
+
+    (void)state;
+    memset(buf, 0x55, sizeof(buf));
+    buf[0] = 'w';
+    cf_ws_put_u64(buf + 1, START + 0x28);
+    memcpy(buf + 25, "abc", 3);
+    assert_int_equal(cf_ws_parse_message(buf, 28, &m, &err), CF_OK);
+    assert_int_equal(m.type, 'w');
+    assert_int_equal(m.start, START + 0x28);
+    assert_ptr_equal(m.data, buf + 25);
+    assert_int_equal(m.len, 3);
+    assert_int_equal(cf_ws_parse_message(buf, 25, &m, &err), CF_OK);
+    assert_int_equal(m.len, 0);
+
+    memset(buf, 0, sizeof(buf));
+    buf[0] = 'k';
+    assert_int_equal(cf_ws_parse_message(buf, 18, &m, &err), CF_OK);
+    assert_int_equal(m.type, 'k');
+    assert_false(m.reply_requested);
+    buf[17] = (char)0x80; /* any non-zero byte asks for a reply */
+    assert_int_equal(cf_ws_parse_message(buf, 18, &m, &err), CF_OK);
+    assert_true(m.reply_requested);
+    assert_int_equal(err.code, CF_OK);
+}
+
+static void
+expect_bad_message(const char *buf, int len, const char *detail)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_ws_msg m;
+
+    assert_int_equal(cf_ws_parse_message(buf, len, &m, &err), CF_ERR_PG);
+    assert_string_equal(err.msg, "unexpected replication message");
+    assert_string_equal(err.detail, detail);
+}
+
+static void
+test_parse_message_bad(void **state)
+{
+    char buf[32];
+
+    (void)state;
+    memset(buf, 0, sizeof(buf));
+    buf[0] = 'w';
+    expect_bad_message(buf, 24, "Message type \"w\", 24 bytes.");
+    buf[0] = 'k';
+    expect_bad_message(buf, 17, "Message type \"k\", 17 bytes.");
+    buf[0] = 'r'; /* ours, not the server's */
+    expect_bad_message(buf, 32, "Message type \"r\", 32 bytes.");
+    expect_bad_message(buf, 0, "Message type \"?\", 0 bytes.");
+}
+
+static void
+test_timeline_end(void **state)
+{
+    const char *bad_tli[] = {"0",  "4294967296", "18446744073709551617", "", "-1", "+2", " 2",
+                             "2x", "02"};
+    uint32_t tli = 0;
+    uint64_t lsn = 0;
+
+    (void)state;
+    assert_true(cf_ws_parse_timeline_end("2", "0/5000000", &tli, &lsn));
+    assert_int_equal(tli, 2);
+    assert_int_equal(lsn, 0x5000000);
+    assert_true(cf_ws_parse_timeline_end("4294967295", "1/0", &tli, &lsn));
+    assert_int_equal(tli, 4294967295u);
+    assert_int_equal(lsn, UINT64_C(0x100000000));
+    for (size_t i = 0; i < sizeof(bad_tli) / sizeof(bad_tli[0]); i++)
+        assert_false(cf_ws_parse_timeline_end(bad_tli[i], "0/5000000", &tli, &lsn));
+    assert_false(cf_ws_parse_timeline_end("2", "0/", &tli, &lsn));
+    assert_false(cf_ws_parse_timeline_end("2", "", &tli, &lsn));
+}
+
+/* The name becomes a path in the spool and an object: only tli's own. */
+static void
+test_history_name(void **state)
+{
+    const char *bad[] = {"../../../tmp/x.history",
+                         "00000003.history",
+                         "0000001a.history",
+                         "000000010000000000000030",
+                         "00000002.history/",
+                         "",
+                         "2.history",
+                         "00000002.history.partial"};
+    struct cf_error err = CF_ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(cf_ws_check_history_name(2, "00000002.history", &err), CF_OK);
+    assert_int_equal(cf_ws_check_history_name(26, "0000001A.history", &err), CF_OK);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cf_error_clear(&err);
+        assert_int_equal(cf_ws_check_history_name(i == 2 ? 26 : 2, bad[i], &err), CF_ERR_PG);
+        assert_string_equal(err.msg, "unexpected TIMELINE_HISTORY result");
+    }
+    /* fuzz_walstream: "00000000.history" passed for timeline 0, which does not exist
+     * (cf_wal_parse_name refuses it; wal-stream never asks for it) */
+    cf_error_clear(&err);
+    assert_int_equal(cf_ws_check_history_name(0, "00000000.history", &err), CF_ERR_PG);
+    assert_string_equal(err.detail, "There is no timeline 0.");
+    cf_error_clear(&err);
+    assert_int_equal(cf_ws_check_history_name(2, "00000003.history", &err), CF_ERR_PG);
+    assert_string_equal(err.detail,
+                        "Timeline 2's history file is \"00000002.history\"; the server sent "
+                        "another name.");
+}
+
 int
 main(void)
 {
@@ -222,6 +338,10 @@ main(void)
         cmocka_unit_test(test_write_complete_and_partial),
         cmocka_unit_test(test_resume_after_restart),
         cmocka_unit_test(test_end_timeline),
+        cmocka_unit_test(test_parse_message),
+        cmocka_unit_test(test_parse_message_bad),
+        cmocka_unit_test(test_timeline_end),
+        cmocka_unit_test(test_history_name),
     };
 
     return cmocka_run_group_tests_name("walstream", tests, setup, teardown);
