@@ -138,9 +138,8 @@ find_sha(const struct cf_manifest *m, const char *name, uint8_t sha[CF_SHA256_BY
     return NULL;
 }
 
-/* object (a tar) -> decrypt -> zstd -d -> sha256 -> `tar -x` in dir. */
-static cf_err
-extract(struct job *j, const char *object, const char *dir, struct cf_error *err)
+cf_err
+cf_phys_tar_sink_new(const char *dir, struct cf_sink **out, struct cf_error *err)
 {
     /* no owner, no set-ID bits, modes under our umask: also when run as root */
     const char *argv[] = {"tar",
@@ -152,6 +151,14 @@ extract(struct job *j, const char *object, const char *dir, struct cf_error *err
                           "--no-same-permissions",
                           "--delay-directory-restore",
                           NULL};
+
+    return cf_child_sink_new(argv, NULL, out, err);
+}
+
+/* object (a tar) -> decrypt -> zstd -d -> sha256 -> `tar -x` in dir. */
+static cf_err
+extract(struct job *j, const char *object, const char *dir, struct cf_error *err)
+{
     uint8_t sha[CF_SHA256_BYTES];
     struct cf_sink *tar = NULL;
 
@@ -159,7 +166,7 @@ extract(struct job *j, const char *object, const char *dir, struct cf_error *err
         return cf_error_set(err, CF_ERR_CORRUPT, "manifest of backup %s does not list object "
                             "\"%s\"", j->m->id, object);
     cf_log_info("extracting %s into %s", object, dir);
-    if (cf_child_sink_new(argv, NULL, &tar, err) != CF_OK)
+    if (cf_phys_tar_sink_new(dir, &tar, err) != CF_OK)
         return err->code;
     return cf_repo_get(j->repo, j->m->id, object, CF_OBJ_BASE_TAR, sha, tar, err);
 }

@@ -50,6 +50,9 @@ cf_err cf_phys_choose_backup(const struct cf_repo *repo, const struct cf_phys_op
  * bits; give the data directory mode 0700.  CF_ERR_CORRUPT names the entry.
  */
 cf_err cf_phys_check_tree(const char *root, bool is_pgdata, struct cf_error *err);
+/* The sink an archive is extracted through: tar -x into dir (no owner, no
+ * set-ID bits, modes under the umask, directory modes set last). */
+cf_err cf_phys_tar_sink_new(const char *dir, struct cf_sink **out, struct cf_error *err);
 cf_err cf_phys_restore_files(const struct cf_repo *repo, const struct cf_manifest *m,
                              struct cf_phys_opts *o, struct cf_error *err);
 /* Before anything is restored: CF_ERR_EXISTS when --start's work directory

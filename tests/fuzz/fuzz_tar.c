@@ -10,9 +10,6 @@
  *   - once cf_phys_check_tree accepts the tree, it holds only regular files,
  *     directories and pg_tblspc/<name> links, with no set-ID or sticky bit,
  *     and the directory has mode 0700.
- *
- * fuzz-needs: cf_phys_tar_sink_new
- * (run.sh skips this target while restore/ does not define it yet.)
  */
 #include <dirent.h>
 #include <ftw.h>
@@ -28,13 +25,6 @@
 #include "stream/sink.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/*
- * The sink every archive of restore --physical is extracted through (tar -x
- * into dir, no owner, no set-ID bits, modes under the umask, directory modes
- * set last).  To be declared in restore/physical_int.h.
- */
-cf_err cf_phys_tar_sink_new(const char *dir, struct cf_sink **out, struct cf_error *err);
 
 static char sandbox[64]; /* /tmp/coffre-fuzz-tar-XXXXXX: root/ and outside/ */
 static char root[96], canary[96];

@@ -85,18 +85,6 @@ rm -rf $T
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     n=$((n + 1))
-    # "fuzz-needs: SYMBOL..." in a target: what it links against that the
-    # library may not define yet; skipped (not failed) until it does
-    missing=""
-    # shellcheck disable=SC2013 # symbols are words
-    for sym in $(sed -n 's/.*fuzz-needs: *//p' "$src"); do
-        nm -g --defined-only $B/libcoffre.a 2>/dev/null | grep -qw "$sym" ||
-            missing="$missing $sym"
-    done
-    if [ -n "$missing" ]; then
-        echo "ok $n - $name # SKIP the library does not define$missing yet"
-        continue
-    fi
     # shellcheck disable=SC2086
     clang -std=c17 -D_GNU_SOURCE -O1 -g -I. $CF -fsanitize=fuzzer,address,undefined \
         -fno-sanitize-recover=all "$src" tests/unit/support/testkeys.c $B/libcoffre.a $LIBS \
