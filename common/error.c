@@ -74,6 +74,32 @@ cf_error_hint(struct cf_error *err, const char *fmt, ...)
     va_end(ap);
 }
 
+/*
+ * Make room for need more bytes at the end of detail by shortening its first
+ * part (what the failing component said, before any " Context: "), in its
+ * middle, marked with "…": the contexts say which backup and object failed
+ * and what that means, so they are never the part that is cut.
+ */
+static void
+make_room(char *detail, size_t size, size_t need)
+{
+    static const char mark[] = "\u2026";
+    size_t len = strlen(detail), cut, start, head;
+    const char *first = strstr(detail, " Context: ");
+
+    if (len + need < size)
+        return;
+    head = first != NULL ? (size_t)(first - detail) : len;
+    cut = len + need - size + 1 + (sizeof(mark) - 1);
+    if (cut + 16 > head)
+        return; /* nothing worth keeping to shorten */
+    start = head - cut;
+    while (start > 0 && ((unsigned char)detail[start] & 0xC0) == 0x80)
+        start--; /* not inside a UTF-8 sequence */
+    memmove(detail + start + sizeof(mark) - 1, detail + head, len - head + 1);
+    memcpy(detail + start, mark, sizeof(mark) - 1);
+}
+
 void
 cf_error_context(struct cf_error *err, const char *fmt, ...)
 {
@@ -86,10 +112,13 @@ cf_error_context(struct cf_error *err, const char *fmt, ...)
     va_start(ap, fmt);
     vformat(ctx, sizeof(ctx), fmt, ap);
     va_end(ap);
-    len = strlen(err->detail);
-    if (len == 0)
+    if (err->detail[0] == '\0') {
         (void)snprintf(err->detail, sizeof(err->detail), "Context: %s.", ctx);
-    else if (len < sizeof(err->detail) - 1)
+        return;
+    }
+    make_room(err->detail, sizeof(err->detail), strlen(" Context: .") + strlen(ctx));
+    len = strlen(err->detail);
+    if (len < sizeof(err->detail) - 1)
         (void)snprintf(err->detail + len, sizeof(err->detail) - len, " Context: %s.", ctx);
 }
 

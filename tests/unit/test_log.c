@@ -88,10 +88,46 @@ test_utf8_unchanged(void **state)
                              "es\"\n");
 }
 
+/* A child's long message must not push out what the error means (found by test_42). */
+static void
+test_context_survives_long_detail(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    char said[600];
+    const char *end;
+
+    (void)state;
+    memset(said, 'x', sizeof(said) - 1);
+    said[sizeof(said) - 1] = '\0';
+    said[300] = '\xc3'; /* a UTF-8 sequence near the cut must not be split */
+    said[301] = '\xa9';
+    cf_error_setf(&err, CF_ERR_CHILD, "pg_dump failed with exit code 1");
+    cf_error_detail(&err, "pg_dump said: %s", said);
+    cf_error_context(&err, "while storing object \"%s\"", "acme/backup/B/db/app.dump");
+    cf_error_context(&err, "backup %s was not completed and is not restorable", "B");
+    assert_true(strlen(err.detail) < sizeof(err.detail));
+    assert_non_null(strstr(err.detail, "pg_dump said: xxx"));
+    assert_non_null(strstr(err.detail, "\u2026 Context: while storing object "
+                                       "\"acme/backup/B/db/app.dump\"."));
+    end = err.detail + strlen(err.detail) -
+          strlen(" Context: backup B was not completed and "
+                 "is not restorable.");
+    assert_string_equal(end, " Context: backup B was not completed and is not restorable.");
+    /* what is left of the message is valid UTF-8 around the mark */
+    assert_null(strstr(err.detail, "\xc3\xe2"));
+    /* a short detail is not touched */
+    cf_error_clear(&err);
+    cf_error_setf(&err, CF_ERR_CHILD, "failed");
+    cf_error_detail(&err, "short");
+    cf_error_context(&err, "one");
+    assert_string_equal(err.detail, "short Context: one.");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_context_survives_long_detail),
         cmocka_unit_test(test_controls_escaped),
         cmocka_unit_test(test_utf8_unchanged),
     };
