@@ -1,0 +1,114 @@
+#!/bin/bash
+# test_42_repo_pg_faults -- the fault matrix (docs/reliability.md), the
+# repository and PostgreSQL columns for a logical backup on posix: the
+# repository turning read-only mid-backup (REFUSE), the repository full and
+# then freed (FULL), and the server restarted mid-dump and between dumps (PG).
+# A backup is stopped at a stage (injection point, action "stop"), the fault is
+# made, then the backup goes on.  Needs root (tmpfs mounts).
+set -eu
+. "$(dirname "$0")/lib.sh"
+plan_start "test_42_repo_pg_faults: read-only and full repository, server restarts"
+
+if ! grep -qa "COFFRE_INJECT" "$COFFRE"; then
+    skip_all "$COFFRE has no injection points (build it with make asan)"
+fi
+if [ "$(id -u)" != 0 ]; then
+    skip_all "needs root to mount a tmpfs repository"
+fi
+MNT="$TEST_TMP/mnt"
+mkdir -p "$MNT"
+mount -t tmpfs -o size=64m tmpfs "$MNT" || skip_all "cannot mount a tmpfs here"
+on_exit "umount '$MNT'"
+
+pg_start src
+for db in app app2; do
+    psql_at src -c "CREATE DATABASE $db"
+    psql_at src "$db" -c "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 200000) g"
+done
+hsm_init
+hsm_token coffre 4321
+REPO="$MNT/repo"
+INSTANCE=acme CONNINFO="$(pg_conninfo src app)" DATABASES="app, app2" REPO="$REPO" \
+KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" \
+    coffre_conf "$TEST_TMP/coffre.conf"
+printf '\n[retention]\nstale_after = 1s\n' >>"$TEST_TMP/coffre.conf"
+C() { "$COFFRE" --config "$TEST_TMP/coffre.conf" "$@"; }
+C keys init >/dev/null
+run_ok "a first good backup" C backup
+
+complete_ids() { C list 2>/dev/null | awk 'NR > 1 && $0 !~ /incomplete|unreadable/ { print $1 }' | sort; }
+tmp_files() { find "$REPO" -name '.*' -type f | wc -l; }
+stopped() { # PID: wait until the process is stopped (10 s at most)
+    for _ in $(seq 1 100); do
+        [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = T ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# paused POINT FAULT_COMMAND...: a backup stopped at POINT while the fault is
+# made, then resumed; its status in $rc, its output in $TEST_TMP/out, err
+paused() {
+    local point=$1 bpid
+    shift
+    rc=0
+    sleep 1 # a new backup id
+    COFFRE_INJECT="$point=stop" "$COFFRE" --config "$TEST_TMP/coffre.conf" backup \
+        >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
+    bpid=$!
+    if ! stopped "$bpid"; then
+        kill -9 "$bpid" 2>/dev/null || true
+        bail_out "the backup never reached $point"
+    fi
+    "$@"
+    kill -CONT "$bpid"
+    wait "$bpid" || rc=$?
+}
+
+# ---- REFUSE: the repository turns read-only between two dumps ----------------
+before=$(complete_ids)
+paused put-done@1 mount -o remount,ro "$MNT"
+is "$rc" "5" "REFUSE: the backup fails (exit 5)"
+like "$(cat "$TEST_TMP/err")" "Read-only file system" "REFUSE: the error names the cause"
+like "$(cat "$TEST_TMP/err")" "app2.dump" "REFUSE: the error names the object"
+like "$(cat "$TEST_TMP/err")" "not completed and is not restorable" "REFUSE: says the backup is not restorable"
+is "$(complete_ids)" "$before" "REFUSE: nothing new is listed as complete"
+mount -o remount,rw "$MNT"
+run_ok "REFUSE: the next backup succeeds once the repository is writable" C backup
+run_ok "REFUSE: and verifies" C verify "$(cat "$LAST_OUT")"
+sleep 2.1
+run_ok "REFUSE: prune" C prune
+unlike "$(C list)" "incomplete" "REFUSE: no leftover after prune"
+is "$(tmp_files)" "0" "REFUSE: no temporary file"
+
+# ---- FULL: the repository fills up mid-backup, then is freed ----------------
+before=$(complete_ids)
+filler() { dd if=/dev/zero of="$MNT/filler" bs=1M count=64 status=none 2>/dev/null || true; }
+paused pump-mid@1 filler
+is "$rc" "5" "FULL: the backup fails (exit 5)"
+like "$(cat "$TEST_TMP/err")" "No space left on device" "FULL: the error names the cause"
+like "$(cat "$TEST_TMP/err")" "Free space in the repository" "FULL: the hint says what to do"
+is "$(complete_ids)" "$before" "FULL: nothing new is listed as complete"
+is "$(tmp_files)" "0" "FULL: no temporary file is left"
+rm -f "$MNT/filler"
+run_ok "FULL: the next backup succeeds once space is freed" C backup
+run_ok "FULL: and verifies" C verify "$(cat "$LAST_OUT")"
+
+# ---- PG: the server restarts mid-dump, and between two dumps ------------------
+before=$(complete_ids)
+paused pump-mid@1 pg_restart src
+is "$rc" "7" "PG restart mid-dump: the backup fails (exit 7)"
+like "$(cat "$TEST_TMP/err")" "pg_dump" "PG restart mid-dump: the error names pg_dump"
+like "$(cat "$TEST_TMP/err")" "not completed and is not restorable" "PG restart mid-dump: says the backup is not restorable"
+is "$(complete_ids)" "$before" "PG restart mid-dump: nothing new is listed as complete"
+is "$(tmp_files)" "0" "PG restart mid-dump: no temporary file is left"
+run_ok "PG restart mid-dump: the next backup succeeds" C backup
+before=$(complete_ids)
+paused put-done@1 pg_restart src
+is "$rc" "0" "PG restart between two dumps: the backup completes (each dump has its own snapshot)"
+new=$(comm -13 <(echo "$before") <(complete_ids))
+is "$(echo "$new" | grep -c .)" "1" "PG restart between two dumps: it is listed"
+run_ok "PG restart between two dumps: and verifies" C verify "$new"
+run_ok "PG restart between two dumps: and restores" C restore "$new" --db app2 --target "$(pg_conninfo src back2)" --create
+is "$(fingerprint src back2)" "$(fingerprint src app2)" "PG restart between two dumps: the restored database is identical"
+
+done_testing
