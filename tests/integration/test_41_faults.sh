@@ -194,13 +194,15 @@ run_ok "verify: status reads the records" C status
 unlike "$(cat "$LAST_OUT")" "failed" "verify: no backup counts as failed"
 
 # ---- prune ------------------------------------------------------------------
-# a policy where every backup but the newest expires; K2 stops after the
-# first deletion (the oldest backup's manifest), K3 after a whole backup
+# a policy where every backup but the newest expires.  The manifest is
+# deleted first: K5 (manifest gone, objects not yet) is the first deletion,
+# K2 (objects partly deleted) the second, K3 after a whole backup; K4 (before
+# a backup's manifest) is the same instant as K1 or K3
 { cat "$TEST_TMP/coffre.conf"; printf 'daily = 0\nweekly = 0\nmonthly = 0\nmin_keep = 1\n'; } \
     >"$TEST_TMP/expire.conf"
 E() { "$COFFRE" --config "$TEST_TMP/expire.conf" "$@"; }
 newest=$(complete_ids | tail -1)
-for cell in "K1 prune-start" "K2 prune-deleted@1" "K3 prune-backup-done@1" "K4 prune-deleted@2"; do
+for cell in "K1 prune-start" "K5 prune-deleted@1" "K3 prune-backup-done@1" "K2 prune-deleted@2"; do
     set -- $cell
     # the leftovers of the cell before are stale after a second (two: dates are whole seconds): cleaned
     # here, so that the cell's prune starts with the oldest complete backup
@@ -249,6 +251,8 @@ for cell in "K1 restore-start" "K2 pump-mid@1" "K3 restore-fetched" "K4 restore-
         psql_at src -c "DROP DATABASE \"$left\"" >/dev/null
     done
 done
+inject "restore --create K5 kill -9" "restore-after-rename=kill" 137 -- C restore "$KEEP" --db app --target "$(pg_conninfo src r_k5)" --create
+is "$(fingerprint src r_k5)" "$fp_src" "restore --create K5 kill -9: the renamed database is complete"
 for cell in "K1 restore-start" "K2 pump-mid@1" "K3 restore-fetched" "K4 restore-before-rename"; do
     set -- $cell
     db=t_$(echo "$1" | tr 'K' 'k')
