@@ -62,7 +62,13 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_SUPPORT_OBJ) $(BUILD)/libcoffre
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lcmocka
 
-unit: $(BUILD)/coffre $(UNIT_BIN) $(DRIVER_BIN)
+# a PKCS#11 module that forwards to SoftHSM2 and fails on demand (test_43)
+P11SHIM := $(BUILD)/tests/p11shim.so
+$(P11SHIM): tests/p11shim/p11shim.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -D_GNU_SOURCE -O2 -g $(WARN) -fPIC -shared -I. $(PKG_CFLAGS) -o $@ $< -ldl
+
+unit: $(BUILD)/coffre $(UNIT_BIN) $(DRIVER_BIN) $(P11SHIM)
 
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
