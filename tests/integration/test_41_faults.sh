@@ -11,11 +11,10 @@
 # and the error (or, after kill -9, the next command) names the fault.
 set -eu
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/faults.sh"
 plan_start "test_41_faults: kill -9 and SIGTERM at every stage"
 
-if ! grep -qa "COFFRE_INJECT" "$COFFRE"; then
-    skip_all "$COFFRE has no injection points (build it with make asan)"
-fi
+needs_injection_points
 
 pg_start src
 for db in app app2; do
@@ -32,21 +31,6 @@ KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" \
 printf '\n[retention]\nstale_after = 1s\n' >>"$TEST_TMP/coffre.conf"
 C() { "$COFFRE" --config "$TEST_TMP/coffre.conf" "$@"; }
 C keys init >/dev/null
-
-# complete backups: the ids that `list` shows as complete
-complete_ids() { C list 2>/dev/null | awk 'NR > 1 && $0 !~ /incomplete|unreadable/ { print $1 }' | sort; }
-# hidden temporary files of the posix driver
-tmp_files() { find "$REPO" -name '.*' -type f | wc -l; }
-
-# inject LABEL POINT=ACTION EXPECTED_STATUS -- COMMAND...: run the command with
-# the injection point armed; checks the exit status and that the point fired.
-inject() {
-    local label=$1 spec=$2 want=$3 rc=0
-    shift 4
-    COFFRE_INJECT="$spec" "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || rc=$?
-    is "$rc" "$want" "$label: exit status $want"
-    like "$(cat "$TEST_TMP/err")" "injection point \"${spec%%[@=]*}\"" "$label: the fault was injected at its stage"
-}
 
 run_ok "a first good backup" C backup
 GOOD=$(cat "$LAST_OUT")
@@ -125,33 +109,18 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" # 
 # file dates come from the repository's file system, whose clock is right
 export NO_FAKE_STAT=1
 grep -v '^stale_after' "$TEST_TMP/coffre.conf" >"$TEST_TMP/clock.conf"
-K() { "$COFFRE" --config "$TEST_TMP/clock.conf" "$@"; }
-stopped() { # PID: wait until the process is stopped (10 s at most)
-    for _ in $(seq 1 100); do
-        [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = T ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 clock_cell() { # LABEL BACKUP_OFFSET PRUNE_OFFSET
-    local label=$1 bpid
-    rc=0
+    local label=$1
     before=$(complete_ids)
     sleep 1
-    COFFRE_INJECT="put-done@1=stop" LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$2" \
-        "$COFFRE" --config "$TEST_TMP/clock.conf" backup >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
-    bpid=$!
-    if ! stopped "$bpid"; then
-        kill -9 "$bpid" 2>/dev/null || true
-        bail_out "$label: the backup never reached its first object"
-    fi
+    stop_at put-done@1 env LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$2" \
+        "$COFFRE" --config "$TEST_TMP/clock.conf" backup
     pass "$label: the backup is stopped after its first object"
     sleep 2
     run_ok "$label: prune runs meanwhile" env LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$3" \
         "$COFFRE" --config "$TEST_TMP/clock.conf" prune
     cp "$LAST_OUT" "$TEST_TMP/prune.out"
-    kill -CONT "$bpid"
-    wait "$bpid" || rc=$?
+    resume
 }
 # the backup's host is a day behind: its id says a day ago, but the storage
 # dates its objects now, so prune (right on time) keeps it

@@ -7,11 +7,10 @@
 # made, then the backup goes on.  Needs root (tmpfs mounts).
 set -eu
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/faults.sh"
 plan_start "test_42_repo_pg_faults: read-only and full repository, server restarts"
 
-if ! grep -qa "COFFRE_INJECT" "$COFFRE"; then
-    skip_all "$COFFRE has no injection points (build it with make asan)"
-fi
+needs_injection_points
 if [ "$(id -u)" != 0 ]; then
     skip_all "needs root to mount a tmpfs repository"
 fi
@@ -36,32 +35,15 @@ C() { "$COFFRE" --config "$TEST_TMP/coffre.conf" "$@"; }
 C keys init >/dev/null
 run_ok "a first good backup" C backup
 
-complete_ids() { C list 2>/dev/null | awk 'NR > 1 && $0 !~ /incomplete|unreadable/ { print $1 }' | sort; }
-tmp_files() { find "$REPO" -name '.*' -type f | wc -l; }
-stopped() { # PID: wait until the process is stopped (10 s at most)
-    for _ in $(seq 1 100); do
-        [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = T ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 # paused POINT FAULT_COMMAND...: a backup stopped at POINT while the fault is
 # made, then resumed; its status in $rc, its output in $TEST_TMP/out, err
 paused() {
-    local point=$1 bpid
+    local point=$1
     shift
-    rc=0
     sleep 1 # a new backup id
-    COFFRE_INJECT="$point=stop" "$COFFRE" --config "$TEST_TMP/coffre.conf" backup \
-        >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
-    bpid=$!
-    if ! stopped "$bpid"; then
-        kill -9 "$bpid" 2>/dev/null || true
-        bail_out "the backup never reached $point"
-    fi
+    stop_at "$point" "$COFFRE" --config "$TEST_TMP/coffre.conf" backup
     "$@"
-    kill -CONT "$bpid"
-    wait "$bpid" || rc=$?
+    resume
 }
 
 # ---- REFUSE: the repository turns read-only between two dumps ----------------

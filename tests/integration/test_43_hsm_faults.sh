@@ -8,11 +8,10 @@
 # back, succeeds.
 set -eu
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/faults.sh"
 plan_start "test_43_hsm_faults: the HSM fails mid-run"
 
-if ! grep -qa "COFFRE_INJECT" "$COFFRE"; then
-    skip_all "$COFFRE has no injection points (build it with make asan)"
-fi
+needs_injection_points
 SHIM="$(dirname "$COFFRE")/tests/p11shim.so"
 [ -f "$SHIM" ] || bail_out "$SHIM is missing (make unit builds it)"
 
@@ -37,31 +36,15 @@ run_fails "the shim works: with the HSM removed, keys check fails" 4 C keys chec
 like "$(cat "$LAST_ERR")" "CKR_DEVICE_REMOVED" "the shim works: the error names the module's answer"
 rm -f "$COFFRE_P11SHIM_FAIL"
 
-complete_ids() { C list 2>/dev/null | awk 'NR > 1 && $0 !~ /incomplete|unreadable/ { print $1 }' | sort; }
-stopped() {
-    for _ in $(seq 1 100); do
-        [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = T ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 # removed_at POINT COMMAND...: the command stopped at POINT, the HSM removed,
 # the command resumed; status in $rc, output in $TEST_TMP/out and err; the
 # HSM is back afterwards
 removed_at() {
-    local point=$1 pid
+    local point=$1
     shift
-    rc=0
-    COFFRE_INJECT="$point=stop" "$COFFRE" --config "$TEST_TMP/coffre.conf" "$@" \
-        >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
-    pid=$!
-    if ! stopped "$pid"; then
-        kill -9 "$pid" 2>/dev/null || true
-        bail_out "$* never reached $point"
-    fi
+    stop_at "$point" "$COFFRE" --config "$TEST_TMP/coffre.conf" "$@"
     touch "$COFFRE_P11SHIM_FAIL"
-    kill -CONT "$pid"
-    wait "$pid" || rc=$?
+    resume
     rm -f "$COFFRE_P11SHIM_FAIL"
 }
 

@@ -8,11 +8,10 @@
 # every coffre command runs as postgres.
 set -eu
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/faults.sh"
 plan_start "test_84_physical_faults: kill -9 and SIGTERM at every stage, physical"
 
-if ! grep -qa "COFFRE_INJECT" "$COFFRE"; then
-    skip_all "$COFFRE has no injection points (build it with make asan)"
-fi
+needs_injection_points
 
 COFFRE=$(readlink -f "$COFFRE")
 [ "$(id -u)" != 0 ] || chown postgres "$TEST_TMP"
@@ -41,15 +40,6 @@ psql_at src -c "CREATE TABLESPACE ts1 LOCATION '$TEST_TMP/ts1'"
 psql_at src -c "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 100000) g"
 psql_at src -c "CREATE TABLE in_ts TABLESPACE ts1 AS SELECT g AS id FROM generate_series(1, 20000) g"
 
-complete_ids() { C list 2>/dev/null | awk 'NR > 1 && $0 !~ /incomplete|unreadable/ { print $1 }' | sort; }
-tmp_files() { find "$REPO" -name '.*' -type f | wc -l; }
-inject() {
-    local label=$1 spec=$2 want=$3 rc=0
-    shift 4
-    COFFRE_INJECT="$spec" "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || rc=$?
-    is "$rc" "$want" "$label: exit status $want"
-    like "$(cat "$TEST_TMP/err")" "injection point \"${spec%%[@=]*}\"" "$label: the fault was injected at its stage"
-}
 # no base backup left running on the server after coffre died
 no_backup_running() {
     local n=""
