@@ -26,36 +26,6 @@ struct backup {
     uint64_t start_lsn, segment_size;
 };
 
-static cf_err
-newest_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
-{
-    int64_t *newest = ctx;
-
-    (void)err;
-    if (info->mtime > *newest)
-        *newest = info->mtime;
-    return CF_OK;
-}
-
-/*
- * How old an incomplete backup is: its id is its start time on the clock of
- * the host that runs it, which may be a day behind this one; the storage's
- * date of its newest object says when it last wrote.  The later of the two
- * counts, so that a backup still writing never looks stale here.
- */
-static int64_t
-incomplete_age_time(const struct cf_repo *repo, const char *id, int64_t id_time)
-{
-    char prefix[CF_STORAGE_KEY_MAX + 1];
-    struct cf_error err = CF_ERROR_INIT;
-    int64_t newest = id_time;
-
-    if (cf_repo_backup_prefix(repo, id, prefix, sizeof(prefix), &err) != CF_OK ||
-        cf_storage_list(repo->st, prefix, newest_cb, &newest, &err) != CF_OK)
-        cf_log_warning("backup %s: could not list its objects: %s", id, err.msg);
-    return newest;
-}
-
 static void
 gather(const struct cf_repo *repo, struct backup *b)
 {
@@ -65,8 +35,9 @@ gather(const struct cf_repo *repo, struct backup *b)
     b->item.time = cf_backup_id_time(b->e->id);
     b->item.is_complete = b->e->has_manifest;
     if (!b->e->has_manifest) {
-        if (b->item.time >= 0)
-            b->item.time = incomplete_age_time(repo, b->e->id, b->item.time);
+        /* it may still be running on a host whose clock is behind */
+        if (b->item.time >= 0 && b->e->newest_mtime > b->item.time)
+            b->item.time = b->e->newest_mtime;
         return;
     }
     if (cf_repo_read_manifest(repo, b->e->id, &m, &err) != CF_OK) {

@@ -144,6 +144,8 @@ gather_backup(const struct cf_repo *repo, const struct cf_backup_entry *e,
     item->time = cf_backup_id_time(e->id);
     item->is_complete = e->has_manifest;
     if (!e->has_manifest) {
+        if (item->time >= 0 && e->newest_mtime > item->time)
+            item->time = e->newest_mtime; /* as prune ages it */
         f->incomplete++;
         return;
     }

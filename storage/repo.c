@@ -565,6 +565,8 @@ list_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
     }
     e->n_objects++;
     e->stored_bytes += info->size;
+    if (info->mtime > e->newest_mtime)
+        e->newest_mtime = info->mtime;
     if (strcmp(slash + 1, CF_MANIFEST_NAME) == 0)
         e->has_manifest = true;
     return CF_OK;

@@ -142,6 +142,10 @@ struct cf_backup_entry {
     bool has_manifest;
     size_t n_objects;
     uint64_t stored_bytes;
+    /* the storage's date of its newest object: an incomplete backup is aged
+     * from the later of this and its id (a start time on the clock of the
+     * host that runs it, which may be behind) */
+    int64_t newest_mtime;
 };
 
 /* Every backup directory of the instance, sorted by id (oldest first). */

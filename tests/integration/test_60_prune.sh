@@ -61,6 +61,10 @@ like "$(grep "$NOW_ID" "$LAST_OUT")" "kept: incomplete but recent" "dry run: a r
 like "$(grep 20210101T000000Z "$LAST_OUT")" "kept: incomplete but recent" \
     "dry run: an old id with a fresh object may be running on a host whose clock is behind"
 is "$(C list | tail -n +2 | wc -l)" "6" "dry run: nothing changed"
+deletions=$(grep -c '^would delete' "$LAST_OUT" || true)
+run_ok "status under the same policy" E status
+like "$(cat "$LAST_OUT")" "prune would delete $deletions" \
+    "status counts what prune would delete, and ages leftovers as prune does"
 
 run_ok "prune --json" E prune --json
 like "$(cat "$LAST_OUT")" '"action": "deleted"' "prune --json reports deletions"
