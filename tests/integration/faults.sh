@@ -48,3 +48,22 @@ resume() {
     kill -CONT "$STOPPED_PID"
     wait "$STOPPED_PID" || rc=$?
 }
+
+# two_db_source REPO: a server "src" with databases app and app2 (200 000 rows
+# each, so that a backup has two dumps and a stage between them), a SoftHSM2
+# token, and $TEST_TMP/coffre.conf backing both up into the posix repository
+# REPO, where leftovers older than a second are stale.  Sets REPO.
+two_db_source() {
+    REPO=$1
+    pg_start src
+    for db in app app2; do
+        psql_at src -c "CREATE DATABASE $db"
+        psql_at src "$db" -c "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 200000) g"
+    done
+    hsm_init
+    hsm_token coffre 4321
+    INSTANCE=acme CONNINFO="$(pg_conninfo src app)" DATABASES="app, app2" REPO="$REPO" \
+    KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" \
+        coffre_conf "$TEST_TMP/coffre.conf"
+    printf '\n[retention]\nstale_after = 1s\n' >>"$TEST_TMP/coffre.conf"
+}

@@ -16,19 +16,7 @@ plan_start "test_41_faults: kill -9 and SIGTERM at every stage"
 
 needs_injection_points
 
-pg_start src
-for db in app app2; do
-    psql_at src -c "CREATE DATABASE $db"
-    psql_at src "$db" -c "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 200000) g"
-done
-hsm_init
-hsm_token coffre 4321
-REPO="$TEST_TMP/repo"
-INSTANCE=acme CONNINFO="$(pg_conninfo src app)" DATABASES="app, app2" REPO="$REPO" \
-KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" \
-    coffre_conf "$TEST_TMP/coffre.conf"
-# leftovers older than a second are stale: prune may clean them at once
-printf '\n[retention]\nstale_after = 1s\n' >>"$TEST_TMP/coffre.conf"
+two_db_source "$TEST_TMP/repo"
 C() { "$COFFRE" --config "$TEST_TMP/coffre.conf" "$@"; }
 C keys init >/dev/null
 

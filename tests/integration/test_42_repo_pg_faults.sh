@@ -19,18 +19,7 @@ mkdir -p "$MNT"
 mount -t tmpfs -o size=64m tmpfs "$MNT" || skip_all "cannot mount a tmpfs here"
 on_exit "umount '$MNT'"
 
-pg_start src
-for db in app app2; do
-    psql_at src -c "CREATE DATABASE $db"
-    psql_at src "$db" -c "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 200000) g"
-done
-hsm_init
-hsm_token coffre 4321
-REPO="$MNT/repo"
-INSTANCE=acme CONNINFO="$(pg_conninfo src app)" DATABASES="app, app2" REPO="$REPO" \
-KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" \
-    coffre_conf "$TEST_TMP/coffre.conf"
-printf '\n[retention]\nstale_after = 1s\n' >>"$TEST_TMP/coffre.conf"
+two_db_source "$MNT/repo"
 C() { "$COFFRE" --config "$TEST_TMP/coffre.conf" "$@"; }
 C keys init >/dev/null
 run_ok "a first good backup" C backup
