@@ -38,9 +38,10 @@ const char cf_cli_prune_usage[] =
     "Apply the retention policy ([retention] daily/weekly/monthly/min_keep):\n"
     "delete the backups whose class's period has ended, never one whose Object\n"
     "Lock date has not passed (skipped with a reason), never leaving fewer than\n"
-    "min_keep verified backups; delete leftovers of incomplete backups and abort\n"
-    "unfinished uploads older than retention.stale_after.  --dry-run says what\n"
-    "it would do and changes nothing.\n";
+    "min_keep verified backups; delete leftovers of incomplete backups (aged\n"
+    "from the later of their id and their newest object), and abort unfinished\n"
+    "uploads and remove killed writes' temporary files, older than\n"
+    "retention.stale_after.  --dry-run says what it would do and changes nothing.\n";
 
 static json_t *
 prune_entry_json(const struct cf_prune_entry *e)
