@@ -117,11 +117,27 @@ const char cf_cli_restore_physical_usage[] =
     "                           running, listening on a unix socket only; must not run as\n"
     "                           root: run it as the PostgreSQL OS user\n"
     "  --port N, --socket-dir D with --start: where the server listens (default: a free\n"
-    "                           port, and DIR.coffre/socket, beside its log and settings)\n";
+    "                           port, and DIR.coffre/socket, beside its log and settings)\n"
+    "  --as-user USER           extract as USER (the PostgreSQL OS user) and give it every\n"
+    "                           file; required when run as root, which never extracts as\n"
+    "                           itself\n";
 
-
-enum { OPT_LATEST = 256, OPT_PGDATA, OPT_TIME, OPT_LSN, OPT_XID, OPT_IMMEDIATE, OPT_TSMAP,
-       OPT_START, OPT_PORT, OPT_SOCKDIR, OPT_PHYSICAL, OPT_NOARCHIVE, OPT_TIMELINE };
+enum {
+    OPT_LATEST = 256,
+    OPT_PGDATA,
+    OPT_TIME,
+    OPT_LSN,
+    OPT_XID,
+    OPT_IMMEDIATE,
+    OPT_TSMAP,
+    OPT_START,
+    OPT_PORT,
+    OPT_SOCKDIR,
+    OPT_PHYSICAL,
+    OPT_NOARCHIVE,
+    OPT_TIMELINE,
+    OPT_ASUSER
+};
 
 #define MAX_MAPS 64
 
@@ -144,18 +160,21 @@ print_started(const struct cf_restore_physical_result *r)
 cf_err
 cf_cli_restore_physical(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err)
 {
-    static const struct option opts[] = {
-        {"physical", no_argument, NULL, OPT_PHYSICAL}, {"latest", no_argument, NULL, OPT_LATEST},
-        {"pgdata", required_argument, NULL, OPT_PGDATA},
-        {"time", required_argument, NULL, OPT_TIME},
-        {"lsn", required_argument, NULL, OPT_LSN}, {"xid", required_argument, NULL, OPT_XID},
-        {"immediate", no_argument, NULL, OPT_IMMEDIATE},
-        {"tablespace-map", required_argument, NULL, OPT_TSMAP},
-        {"start", no_argument, NULL, OPT_START},
-        {"no-archive", no_argument, NULL, OPT_NOARCHIVE},
-        {"timeline", required_argument, NULL, OPT_TIMELINE},
-        {"port", required_argument, NULL, OPT_PORT},
-        {"socket-dir", required_argument, NULL, OPT_SOCKDIR}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"physical", no_argument, NULL, OPT_PHYSICAL},
+                                         {"latest", no_argument, NULL, OPT_LATEST},
+                                         {"pgdata", required_argument, NULL, OPT_PGDATA},
+                                         {"time", required_argument, NULL, OPT_TIME},
+                                         {"lsn", required_argument, NULL, OPT_LSN},
+                                         {"xid", required_argument, NULL, OPT_XID},
+                                         {"immediate", no_argument, NULL, OPT_IMMEDIATE},
+                                         {"tablespace-map", required_argument, NULL, OPT_TSMAP},
+                                         {"start", no_argument, NULL, OPT_START},
+                                         {"no-archive", no_argument, NULL, OPT_NOARCHIVE},
+                                         {"timeline", required_argument, NULL, OPT_TIMELINE},
+                                         {"port", required_argument, NULL, OPT_PORT},
+                                         {"socket-dir", required_argument, NULL, OPT_SOCKDIR},
+                                         {"as-user", required_argument, NULL, OPT_ASUSER},
+                                         {NULL, 0, NULL, 0}};
     const struct cf_config *cfg = run->ctx->cfg;
     const char *maps[MAX_MAPS];
     struct cf_restore_physical_opts o;
@@ -183,6 +202,7 @@ cf_cli_restore_physical(struct cf_cli_run *run, int argc, char **argv, struct cf
         case OPT_TIMELINE: o.timeline = optarg; break;
         case OPT_PORT: o.port = optarg; break;
         case OPT_SOCKDIR: o.socket_dir = optarg; break;
+        case OPT_ASUSER: o.as_user = optarg; break;
         case OPT_TSMAP:
             if (o.n_maps == MAX_MAPS)
                 return cf_cli_usage_error(err, "at most %d --tablespace-map", MAX_MAPS);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,56 @@ check_options(const struct cf_restore_physical_opts *opts, struct cf_phys_opts *
                             "timeline number");
     if ((o->port != NULL || o->socket_dir != NULL) && !o->start)
         return cf_error_set(err, CF_ERR_USAGE, "--port and --socket-dir go with --start");
+    return CF_OK;
+}
+
+/*
+ * Issue 12, finding 4: root extracting an archive would make root's files of
+ * whatever the archive holds.  As root, --as-user is required and tar runs as
+ * that user; otherwise --as-user may only name the user coffre runs as.
+ */
+cf_err
+cf_phys_check_user(const char *as_user, struct cf_phys_opts *o, struct cf_error *err)
+{
+    uid_t me = geteuid();
+    struct passwd *pw;
+
+    o->as_other = false;
+    if (as_user == NULL) {
+        if (me != 0)
+            return CF_OK;
+        cf_error_setf(err, CF_ERR_USAGE, "restore --physical does not extract a backup as root");
+        cf_error_detail(err, "Files extracted as root would be root's, and a crafted archive "
+                             "could plant what only root may create.");
+        cf_error_hint(err, "Name the PostgreSQL OS user with --as-user (e.g. --as-user "
+                           "postgres): coffre then extracts as that user and gives it every "
+                           "file. Or run coffre as that user (runuser -u postgres --).");
+        return CF_ERR_USAGE;
+    }
+    errno = 0;
+    if ((pw = getpwnam(as_user)) == NULL) {
+        cf_error_setf(err, CF_ERR_USAGE, "--as-user: no OS user \"%s\"%s%s", as_user,
+                      errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+        cf_error_hint(err, "Name the OS user the restored PostgreSQL server will run as.");
+        return CF_ERR_USAGE;
+    }
+    if (pw->pw_uid == 0) {
+        cf_error_setf(err, CF_ERR_USAGE, "--as-user must not name root (\"%s\" has uid 0)",
+                      as_user);
+        cf_error_hint(err, "PostgreSQL refuses to run as root: name its OS user, e.g. postgres.");
+        return CF_ERR_USAGE;
+    }
+    if (pw->pw_uid == me)
+        return CF_OK; /* already that user: nothing to change */
+    if (me != 0) {
+        cf_error_setf(err, CF_ERR_USAGE, "--as-user %s needs root: coffre runs as uid %lu", as_user,
+                      (unsigned long)me);
+        cf_error_hint(err, "Run the restore as %s without --as-user, or as root with it.", as_user);
+        return CF_ERR_USAGE;
+    }
+    o->as_other = true;
+    o->uid = pw->pw_uid;
+    o->gid = pw->pw_gid;
     return CF_OK;
 }
 
@@ -151,10 +202,12 @@ cf_restore_physical_run(const struct cf_restore_physical_opts *opts,
     if (o.start && geteuid() == 0) {
         cf_error_setf(err, CF_ERR_USAGE, "restore --physical --start must not run as root");
         cf_error_hint(err, "PostgreSQL refuses to run as root: run coffre as the PostgreSQL OS "
-                           "user (e.g. runuser -u postgres --), or restore without --start and "
-                           "start the server yourself.");
+                           "user (e.g. runuser -u postgres --), or restore with --as-user "
+                           "postgres and without --start, and start the server as that user.");
         return CF_ERR_USAGE;
     }
+    if (cf_phys_check_user(opts->as_user, &o, err) != CF_OK)
+        return err->code;
     if (o.start && (rc = cf_phys_start_check(&o, err)) != CF_OK)
         return rc;
     if ((rc = cf_phys_choose_backup(repo, &o, &m, err)) != CF_OK)

@@ -47,6 +47,9 @@ struct cf_restore_physical_opts {
                                       running (never as root) */
     const char *port;              /* with start: where it listens; NULL: a free port */
     const char *socket_dir;        /* with start: NULL: "<pgdata>.coffre/socket" */
+    const char *as_user;           /* extract as this OS user (its uid and primary gid) and
+                                      give it every file; required when run as root, which
+                                      otherwise is refused; NULL: the user coffre runs as */
 };
 
 /*

@@ -118,6 +118,7 @@ cf_phys_choose_backup(const struct cf_repo *repo, const struct cf_phys_opts *o,
  */
 struct job {
     const struct cf_repo *repo;
+    const struct cf_phys_opts *o;
     const struct cf_manifest *m;
     char pgdata[PATH_MAX];
     char staging[PATH_MAX + 64];
@@ -139,10 +140,17 @@ find_sha(const struct cf_manifest *m, const char *name, uint8_t sha[CF_SHA256_BY
 }
 
 cf_err
-cf_phys_tar_sink_new(const char *dir, struct cf_sink **out, struct cf_error *err)
+cf_phys_tar_sink_new(const char *dir, const struct cf_phys_opts *o, struct cf_sink **out,
+                     struct cf_error *err)
 {
+    char reuid[40], regid[40];
     /* no owner, no set-ID bits, modes under our umask: also when run as root */
-    const char *argv[] = {"tar",
+    const char *argv[] = {"setpriv",
+                          reuid,
+                          regid,
+                          "--clear-groups",
+                          "--",
+                          "tar",
                           "--extract",
                           "--file=-",
                           "--directory",
@@ -152,6 +160,10 @@ cf_phys_tar_sink_new(const char *dir, struct cf_sink **out, struct cf_error *err
                           "--delay-directory-restore",
                           NULL};
 
+    if (o == NULL || !o->as_other)
+        return cf_child_sink_new(argv + 5, NULL, out, err);
+    (void)snprintf(reuid, sizeof(reuid), "--reuid=%lu", (unsigned long)o->uid);
+    (void)snprintf(regid, sizeof(regid), "--regid=%lu", (unsigned long)o->gid);
     return cf_child_sink_new(argv, NULL, out, err);
 }
 
@@ -166,7 +178,7 @@ extract(struct job *j, const char *object, const char *dir, struct cf_error *err
         return cf_error_set(err, CF_ERR_CORRUPT, "manifest of backup %s does not list object "
                             "\"%s\"", j->m->id, object);
     cf_log_info("extracting %s into %s", object, dir);
-    if (cf_phys_tar_sink_new(dir, &tar, err) != CF_OK)
+    if (cf_phys_tar_sink_new(dir, j->o, &tar, err) != CF_OK)
         return err->code;
     return cf_repo_get(j->repo, j->m->id, object, CF_OBJ_BASE_TAR, sha, tar, err);
 }
@@ -279,6 +291,11 @@ prepare(struct job *j, struct cf_phys_opts *o, struct cf_error *err)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not create staging directory "
                                   "\"%s\" next to the data directory", j->staging);
     j->staging_made = true;
+    if (o->as_other && chown(j->staging, o->uid, o->gid) != 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno,
+                                  "could not give staging directory "
+                                  "\"%s\" to uid %lu",
+                                  j->staging, (unsigned long)o->uid);
     for (int i = 0; i < o->n_maps; i++) {
         bool used = false;
 
@@ -325,6 +342,11 @@ prepare(struct job *j, struct cf_phys_opts *o, struct cf_error *err)
             (void)rmdir(stage);
             return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
         }
+        if (o->as_other && chown(stage, o->uid, o->gid) != 0)
+            return cf_error_set_errno(err, CF_ERR_IO, errno,
+                                      "could not give staging directory "
+                                      "\"%s\" to uid %lu",
+                                      stage, (unsigned long)o->uid);
     }
     return CF_OK;
 }
@@ -384,6 +406,43 @@ cf_phys_check_tree(const char *root, bool is_pgdata, struct cf_error *err)
     }
     if (is_pgdata && chmod(root, 0700) != 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not set mode 0700 on \"%s\"", root);
+    return CF_OK;
+}
+
+/*
+ * With --as-user: what coffre itself wrote into the staging directories
+ * (backup_manifest, recovery.signal, the pg_tblspc links) is root's; give
+ * every entry to the user, without following links.
+ */
+static uid_t own_uid;
+static gid_t own_gid;
+static char own_bad[PATH_MAX];
+static int own_errno;
+
+static int
+own_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)flag;
+    (void)ftw;
+    if ((st->st_uid != own_uid || st->st_gid != own_gid) && lchown(path, own_uid, own_gid) != 0) {
+        own_errno = errno;
+        (void)snprintf(own_bad, sizeof(own_bad), "%s", path);
+        return 1;
+    }
+    return 0;
+}
+
+static cf_err
+own_tree(const char *root, const struct cf_phys_opts *o, struct cf_error *err)
+{
+    own_uid = o->uid;
+    own_gid = o->gid;
+    own_bad[0] = '\0';
+    if (nftw(root, own_cb, 16, FTW_PHYS) < 0 && own_bad[0] == '\0')
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not walk \"%s\"", root);
+    if (own_bad[0] != '\0')
+        return cf_error_set_errno(err, CF_ERR_IO, own_errno, "could not give \"%s\" to uid %lu",
+                                  own_bad, (unsigned long)o->uid);
     return CF_OK;
 }
 
@@ -554,6 +613,9 @@ restore_steps(struct job *j, struct cf_phys_opts *o,
         verify_files(o, j, err) != CF_OK || relink_tablespaces(j, true, err) != CF_OK ||
         write_recovery(j, o, err) != CF_OK)
         return err->code;
+    for (size_t k = 0; o->as_other && k < p->n_tablespaces; k++)
+        if (own_tree(p->tablespaces[k].oid == 0 ? j->staging : j->ts_stage[k], o, err) != CF_OK)
+            return err->code;
     CF_INJECT("restore-before-rename");
     /* stopped now, nothing is renamed: every staging directory is removed */
     if (cf_cancel_check(err) != CF_OK || move_into_place(j, err) != CF_OK)
@@ -572,6 +634,7 @@ cf_phys_restore_files(const struct cf_repo *repo,
 
     memset(&j, 0, sizeof(j));
     j.repo = repo;
+    j.o = o;
     j.m = m;
     rc = restore_steps(&j, o, err);
     if (rc != CF_OK) {

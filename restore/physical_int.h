@@ -6,9 +6,10 @@
 #ifndef CF_RESTORE_PHYSICAL_INT_H
 #define CF_RESTORE_PHYSICAL_INT_H
 
-#include <stdbool.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "restore/physical.h"
 #include "storage/repo.h"
@@ -33,6 +34,9 @@ struct cf_phys_opts {
     const char *timeline;       /* recovery_target_timeline: latest (default), current, N */
     const char *port, *socket_dir;
     int pg_version_num;         /* of the backup: picks pg_ctl */
+    bool as_other;              /* --as-user names another user: extract as uid/gid */
+    uid_t uid;
+    gid_t gid;
     char pgdata_abs[PATH_MAX];  /* pgdata made absolute; pgdata then points here */
 };
 
@@ -51,8 +55,13 @@ cf_err cf_phys_choose_backup(const struct cf_repo *repo, const struct cf_phys_op
  */
 cf_err cf_phys_check_tree(const char *root, bool is_pgdata, struct cf_error *err);
 /* The sink an archive is extracted through: tar -x into dir (no owner, no
- * set-ID bits, modes under the umask, directory modes set last). */
-cf_err cf_phys_tar_sink_new(const char *dir, struct cf_sink **out, struct cf_error *err);
+ * set-ID bits, modes under the umask, directory modes set last).  With
+ * as_other, tar runs as uid/gid through setpriv(1), so that what it writes
+ * is never root's, whatever the archive says. */
+cf_err cf_phys_tar_sink_new(const char *dir, const struct cf_phys_opts *o, struct cf_sink **out,
+                            struct cf_error *err);
+/* The checks --as-user and running as root need, before anything is written. */
+cf_err cf_phys_check_user(const char *as_user, struct cf_phys_opts *o, struct cf_error *err);
 cf_err cf_phys_restore_files(const struct cf_repo *repo, const struct cf_manifest *m,
                              struct cf_phys_opts *o, struct cf_error *err);
 /* Before anything is restored: CF_ERR_EXISTS when --start's work directory

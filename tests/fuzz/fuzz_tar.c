@@ -144,7 +144,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup();
     if (mkdir(root, 0700) != 0)
         abort();
-    rc = cf_phys_tar_sink_new(root, &tar, &err);
+    rc = cf_phys_tar_sink_new(root, NULL, &tar, &err);
     if (rc == CF_OK)
         rc = cf_sink_write(tar, data, size, &err);
     if (rc == CF_OK)

@@ -225,6 +225,35 @@ if [ "$(id -u)" = 0 ]; then
     run_fails "restore --start as root is refused" 2 "$COFFRE" --config "$CONF" restore \
         --physical --pgdata "$TEST_TMP/never/data" --start
     like "$(cat "$LAST_ERR")" "must not run as root" "the error says why"
+
+    # Issue 12, finding 4: root never extracts an archive as itself.
+    # rootx/ is root's; the restore must still give everything to postgres.
+    R() { "$COFFRE" --config "$CONF" restore --physical "$ID" --immediate --no-archive \
+        --pgdata "$TEST_TMP/rootx/data" --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_rootx" "$@"; }
+    mkdir -p "$TEST_TMP/rootx"
+    run_fails "restore --physical as root without --as-user is refused" 2 R
+    like "$(cat "$LAST_ERR")" "does not extract a backup as root" "the error says why"
+    like "$(cat "$LAST_ERR")" "--as-user postgres" "the hint names --as-user"
+    ok "refused as root: nothing was created" test ! -e "$TEST_TMP/rootx/data" -a ! -e "$TEST_TMP/ts1_rootx"
+    run_fails "--as-user root is refused" 2 R --as-user root
+    like "$(cat "$LAST_ERR")" "must not name root" "the error says why"
+    run_fails "--as-user naming no OS user is refused" 2 R --as-user coffre-no-such-user
+    like "$(cat "$LAST_ERR")" 'no OS user "coffre-no-such-user"' "the error names the user"
+    run_ok "restore --physical as root with --as-user postgres" R --as-user postgres
+    is "$(find "$TEST_TMP/rootx/data" "$TEST_TMP/ts1_rootx" ! -user postgres | head -3)" "" \
+        "--as-user: every restored file and link belongs to postgres"
+    is "$(find "$TEST_TMP/rootx/data" "$TEST_TMP/ts1_rootx" ! -group "$(id -gn postgres)" | head -3)" "" \
+        "--as-user: and to postgres's group"
+    is "$(stat -c %a "$TEST_TMP/rootx/data")" "700" "--as-user: the data directory has mode 0700"
+    is "$(find "$HSM_DIR" "$TEST_TMP/repo" "$TEST_TMP/spool" ! -user postgres | head -3)" "" \
+        "--as-user: the restore as root left nothing of root's in the token, repository or spool"
+    run_ok "--as-user: pg_verifybackup passes, run as postgres" \
+        as_pg "$PG_BIN/pg_verifybackup" -n "$TEST_TMP/rootx/data"
+    chown postgres "$TEST_TMP/rootx"   # the server's log and socket go beside its data
+    pg_start rootx
+    is "$(psql_at rootx -c "SELECT sum(length(v)) || '/' || count(*) FROM in_ts")" "$TS_SUM" \
+        "--as-user: the restored server starts as postgres, tablespace included"
+    pg_stop rootx
 fi
 
 mkdir -p "$TEST_TMP/inuse"
