@@ -239,6 +239,7 @@ run_base_backup(struct run *r, struct cf_error *err)
                         PQnfields(res));
         goto out;
     }
+    r->ph.system_identifier = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
     cf_log_info("base backup %s of system %s (timeline %s)%s", r->id, PQgetvalue(res, 0, 0),
                 PQgetvalue(res, 0, 1), r->ph.from_standby ? " from a standby" : "");
     PQclear(res);

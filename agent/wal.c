@@ -36,6 +36,28 @@
 
 #define WAL_DEFAULT_SEGMENT_SIZE ((uint64_t)16 * 1024 * 1024)
 
+/* ---- the cluster's system ------------------------------------------------ */
+
+/*
+ * The system identifier of the cluster whose data directory is the current
+ * directory (PostgreSQL runs archive_command and restore_command there, and
+ * coffre's own read-ahead children inherit it): the first 8 bytes of
+ * global/pg_control.  0 when coffre runs elsewhere.
+ */
+static uint64_t
+cluster_sysid(void)
+{
+    uint64_t v = 0;
+    int fd = open("global/pg_control", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return 0;
+    if (pread(fd, &v, sizeof(v), 0) != (ssize_t)sizeof(v))
+        v = 0;
+    (void)close(fd);
+    return v;
+}
+
 /* ---- wal-push ----------------------------------------------------------- */
 
 /* The Object Lock date of new WAL objects: they live as long as a daily backup. */
@@ -106,7 +128,7 @@ cf_wal_push_file(const struct cf_repo *repo, const char *path, char sha256[65], 
     if ((rc = cf_wal_hash_fd(fd, (uint64_t)st.st_size, path, sha256, err)) != CF_OK)
         goto out;
     CF_INJECT("wal-push-start");
-    rc = cf_wal_store(repo, name, fd, (uint64_t)st.st_size, sha256, already, err);
+    rc = cf_wal_store(repo, name, fd, (uint64_t)st.st_size, sha256, cluster_sysid(), already, err);
 out:
     (void)close(fd);
     if (rc != CF_OK)
@@ -286,18 +308,33 @@ wal_get(const struct cf_wal_env *env, const struct cf_repo *repo, const char *na
     return rc;
 }
 
+/* The repository as wal-get reads it: WAL of other database systems is not this cluster's. */
+static void
+reading_repo(const struct cf_wal_env *env, struct cf_repo *copy)
+{
+    *copy = *env->repo;
+    copy->wal_system = cluster_sysid();
+}
+
 cf_err
 cf_wal_prefetch_run(const struct cf_wal_env *env, const char *name, uint64_t segment_size,
                     struct cf_error *err)
 {
-    return cf_walspool_prefetch(env, env->repo, name, segment_size, err);
+    struct cf_repo r;
+
+    reading_repo(env, &r);
+    return cf_walspool_prefetch(env, &r, name, segment_size, err);
 }
 
 cf_err
 cf_wal_get_run(const struct cf_wal_env *env, const char *name, const char *path, bool *missing,
                struct cf_error *err)
 {
-    cf_err rc = wal_get(env, env->repo, name, path, missing, err);
+    struct cf_repo r;
+    cf_err rc;
+
+    reading_repo(env, &r);
+    rc = wal_get(env, &r, name, path, missing, err);
 
     if (rc == CF_ERR_NOT_FOUND && *missing) {
         /* the normal end of the archive: the CLI says so quietly and exits 1 */

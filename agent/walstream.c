@@ -369,6 +369,7 @@ run_session(struct ws *w, struct cf_error *err)
     if (w->spool.segsz != 0 && w->spool.segsz != srv.segsz)
         return cf_error_set(err, CF_ERR_CONFIG, "the server's WAL segment size changed");
     w->spool.segsz = srv.segsz;
+    w->spool.sysid = srv.sysid;
     if ((rc = resume_point(w, &srv, &pos, err)) != CF_OK)
         return rc;
     for (;;) {

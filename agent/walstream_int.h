@@ -26,6 +26,7 @@ struct cf_ws_spool {
     const struct cf_repo *repo;
     char dir[WS_PATH_MAX];          /* <spool>/stream */
     uint64_t segsz;                 /* 0 until the server told us */
+    uint64_t sysid;                 /* IDENTIFY_SYSTEM's (history files carry none) */
     int fd;                         /* the open .partial, or -1 */
     uint32_t tli;                   /* its timeline */
     uint64_t seg_start;             /* LSN of its first byte */
@@ -76,6 +77,7 @@ void cf_ws_spool_close(struct cf_ws_spool *s);
 
 /* ---- protocol (walstream_proto.c) ---- */
 struct cf_ws_server {
+    uint64_t sysid;        /* IDENTIFY_SYSTEM system identifier */
     uint32_t tli;          /* IDENTIFY_SYSTEM timeline */
     uint64_t xlogpos;      /* IDENTIFY_SYSTEM current flush position */
     uint64_t segsz;        /* wal_segment_size */

@@ -138,6 +138,7 @@ cf_ws_prepare(PGconn *conn, const char *slot, struct cf_ws_server *srv, struct c
         PQclear(res);
         return cf_error_set(err, CF_ERR_PG, "unexpected IDENTIFY_SYSTEM result");
     }
+    srv->sysid = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
     srv->tli = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
     PQclear(res);
     if ((rc = cf_pg_replication_command(conn, "SHOW wal_segment_size", PGRES_TUPLES_OK, &res,

@@ -3,6 +3,8 @@
  */
 #include "common/manifest.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -72,6 +74,8 @@ object_to_json(const struct cf_manifest_object *o)
  * "physical": {"start_lsn": "0/2000028", "stop_lsn": ..., "start_timeline": 1,
  *   "stop_timeline": 1, "wal_start": "000000010000000000000002", "wal_stop": ...,
  *   "wal_segment_size": 16777216, "from_standby": false, "pg_manifest": "backup_manifest",
+ *   "system_identifier": "7312345678901234567" (a string: it is a uint64; absent before
+ *   WAL was bound to its system),
  *   "tablespaces": [{"oid": 0, "location": null, "object": "base.tar"}, ...]}
  */
 static json_t *
@@ -94,6 +98,12 @@ physical_to_json(const struct cf_manifest_physical *p)
         return NULL;
     }
     json_object_set_new(j, "tablespaces", tbs);
+    if (p->system_identifier != 0) {
+        char sysid[24];
+
+        (void)snprintf(sysid, sizeof(sysid), "%llu", (unsigned long long)p->system_identifier);
+        json_object_set_new(j, "system_identifier", json_string(sysid));
+    }
     return j;
 }
 
@@ -288,6 +298,15 @@ physical_from_json(json_t *j, struct cf_manifest *m)
     p->wal_stop = strdup(we);
     p->wal_segment_size = (uint64_t)segsize;
     p->from_standby = standby != 0;
+    if ((t = json_object_get(j, "system_identifier")) != NULL) {
+        const char *v = json_string_value(t);
+        char *end = NULL;
+
+        errno = 0;
+        if (v == NULL || v[0] < '1' || v[0] > '9' ||
+            (p->system_identifier = strtoull(v, &end, 10)) == 0 || errno != 0 || *end != '\0')
+            return -1;
+    }
     p->pg_manifest = strdup(pgm);
     p->tablespaces = calloc(json_array_size(tbs) + 1, sizeof(*p->tablespaces));
     if (p->start_lsn == NULL || p->stop_lsn == NULL || p->wal_start == NULL ||

@@ -52,6 +52,7 @@ struct cf_manifest_physical {
     char *wal_start, *wal_stop;      /* first and last WAL segment needed for consistency */
     uint64_t wal_segment_size;       /* bytes */
     bool from_standby;
+    uint64_t system_identifier;      /* IDENTIFY_SYSTEM's; 0: not recorded (older backups) */
     char *pg_manifest;               /* object name of the server's backup_manifest */
     struct cf_manifest_tablespace *tablespaces;
     size_t n_tablespaces;

@@ -169,10 +169,11 @@ bad_manifest(const struct cf_manifest *m, struct cf_error *err)
 }
 
 static cf_err
-check_backup(const struct cf_repo *r, const struct cf_manifest *m, uint64_t target_lsn,
+check_backup(const struct cf_repo *repo, const struct cf_manifest *m, uint64_t target_lsn,
              struct check *c, struct cf_error *err)
 {
     const struct cf_manifest_physical *p = m->physical;
+    struct cf_repo sys = *repo, *r = &sys;
     struct cf_wal_file start, stop;
     struct cf_wal_path path, best;
     struct wal_state s;
@@ -187,6 +188,9 @@ check_backup(const struct cf_repo *r, const struct cf_manifest *m, uint64_t targ
         !cf_wal_parse_name(p->wal_start, &start) || start.type != CF_WAL_SEGMENT ||
         !cf_wal_parse_name(p->wal_stop, &stop) || stop.type != CF_WAL_SEGMENT)
         return bad_manifest(m, err);
+    /* WAL bound to another database system is not this backup's (another cluster
+     * archived under the same instance name): it fills no gap */
+    sys.wal_system = p->system_identifier;
     c->segment_size = p->wal_segment_size;
     c->start_tli = start.timeline;
     c->start_segno = cf_wal_segno(&start, c->segment_size);

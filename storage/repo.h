@@ -31,6 +31,8 @@ struct cf_repo {
     int64_t retain_until;                /* Object Lock date for new objects; 0: none */
     bool allow_unsigned;                 /* accept manifests without a signature
                                             (--allow-unsigned, keys.allow_unsigned) */
+    uint64_t wal_system;                 /* WAL listings skip objects bound to another
+                                            database system (0: list them all) */
 };
 
 /* "<instance>/backup/" (id NULL: every backup) or "<instance>/backup/<id>/" (one

@@ -11,14 +11,18 @@
 
 #include <sodium.h>
 
+#include "common/log.h"
 #include "stream/hash.h"
 #include "stream/signed.h"
 
 #define SIG_SIGNER_BYTES 8
-#define SIG_RAW_BYTES (1 + SIG_SIGNER_BYTES + 64) /* alg, signer prefix, r||s */
-/* "s" + unpadded URL-safe base64: keys stay short enough for a 255-byte file name with
- * the posix driver's temporary suffix */
+#define SIG_RAW_BYTES (1 + SIG_SIGNER_BYTES + 64) /* "s": alg, signer prefix, r||s */
+/* "t" (the system identifier is signed too): alg, sysid (big-endian), signer prefix, r||s */
+#define SIG2_RAW_BYTES (1 + 8 + SIG_SIGNER_BYTES + 64)
+/* "s" or "t" + unpadded URL-safe base64: keys stay short enough for a 255-byte file name
+ * with the posix driver's temporary suffix */
 #define SIG_TAIL_LEN (1 + (4 * SIG_RAW_BYTES + 2) / 3)
+#define SIG2_TAIL_LEN (1 + (4 * SIG2_RAW_BYTES + 2) / 3)
 
 /* ---- names and keys ---------------------------------------------------- */
 
@@ -82,23 +86,43 @@ cf_wal_prefix(const struct cf_repo *r, const struct cf_wal_file *f, char *buf, s
     return CF_OK;
 }
 
-/* "s" + base64url(alg, 8-byte signer prefix, 64-byte signature). */
+/*
+ * "s" + base64url(alg, 8-byte signer prefix, 64-byte signature), or (since WAL
+ * is bound to its system) "t" + base64url(alg, 8-byte system identifier,
+ * 8-byte signer prefix, 64-byte signature).
+ */
 static bool
 parse_sig_tail(const char *t, struct cf_wal_object *o)
 {
-    uint8_t raw[SIG_RAW_BYTES];
-    size_t len = 0;
+    uint8_t raw[SIG2_RAW_BYTES];
+    size_t len = 0, want, tail, off = 1;
     const char *end = NULL;
 
-    if (strlen(t) != SIG_TAIL_LEN || t[0] != 's' ||
-        sodium_base642bin(raw, sizeof(raw), t + 1, SIG_TAIL_LEN - 1, NULL, &len, &end,
+    if (t[0] == 's') {
+        want = SIG_RAW_BYTES;
+        tail = SIG_TAIL_LEN;
+    } else if (t[0] == 't') {
+        want = SIG2_RAW_BYTES;
+        tail = SIG2_TAIL_LEN;
+    } else {
+        return false;
+    }
+    if (strlen(t) != tail ||
+        sodium_base642bin(raw, sizeof(raw), t + 1, tail - 1, NULL, &len, &end,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        len != sizeof(raw) || *end != '\0' || raw[0] == 0)
+        len != want || *end != '\0' || raw[0] == 0)
         return false;
     o->sig.alg = raw[0];
-    memcpy(o->sig.signer, raw + 1, SIG_SIGNER_BYTES);
+    if (t[0] == 't') {
+        o->sysid = 0;
+        for (int i = 0; i < 8; i++)
+            o->sysid = (o->sysid << 8) | raw[1 + i];
+        o->binds_system = true;
+        off += 8;
+    }
+    memcpy(o->sig.signer, raw + off, SIG_SIGNER_BYTES);
     o->sig.signer_len = SIG_SIGNER_BYTES;
-    memcpy(o->sig.value, raw + 1 + SIG_SIGNER_BYTES, 64);
+    memcpy(o->sig.value, raw + off + SIG_SIGNER_BYTES, 64);
     o->sig.len = 64;
     (void)snprintf(o->sig.label, sizeof(o->sig.label), "?");
     o->is_signed = true;
@@ -244,6 +268,7 @@ struct find_ctx {
     bool with_partials;
     struct cf_wal_object *v;
     size_t n, cap;
+    size_t foreign; /* skipped: bound to another system */
 };
 
 static bool
@@ -268,6 +293,14 @@ find_cb(void *ctx, const struct cf_storage_info *info, struct cf_error *err)
         return CF_OK;
     if (!matches(c, &o))
         return CF_OK;
+    if (c->r->wal_system != 0 && o.sysid != 0 && o.sysid != c->r->wal_system) {
+        if (c->foreign++ == 0)
+            cf_log_warning("ignoring WAL object \"%s\": it belongs to database system %llu, "
+                           "not to %llu",
+                           o.key, (unsigned long long)o.sysid,
+                           (unsigned long long)c->r->wal_system);
+        return CF_OK;
+    }
     o.stored_bytes = info->size;
     o.mtime = info->mtime;
     if (c->n == c->cap) {
@@ -293,13 +326,16 @@ static cf_err
 collect(const struct cf_repo *r, const char *prefix, const char *name, bool with_partials,
         struct cf_wal_object **out, size_t *n, struct cf_error *err)
 {
-    struct find_ctx c = {r, name, with_partials, NULL, 0, 0};
+    struct find_ctx c = {r, name, with_partials, NULL, 0, 0, 0};
     cf_err rc = cf_storage_list(r->st, prefix, find_cb, &c, err);
 
     if (rc != CF_OK) {
         free(c.v);
         return rc;
     }
+    if (c.foreign > 1)
+        cf_log_warning("ignored %zu WAL objects of database systems other than %llu", c.foreign,
+                       (unsigned long long)r->wal_system);
     if (c.n > 1)
         qsort(c.v, c.n, sizeof(*c.v), cmp_key);
     *out = c.v;
@@ -337,41 +373,56 @@ cf_wal_list(const struct cf_repo *r, struct cf_wal_object **out, size_t *n, stru
 
 /* ---- store and fetch ---------------------------------------------------- */
 
+/*
+ * What a WAL object's signature covers: "wal", the instance, the file name
+ * and the sha256 ("s" keys); "t" keys also the system identifier, under
+ * their own domain so that neither statement can pass for the other.
+ */
 static void
-wal_context(const struct cf_repo *r, const char *name, struct cf_signed_context *sc)
-{
-    sc->domain = "wal";
-    sc->instance = r->instance;
-    sc->backup_id = r->instance;
-    sc->name = name;
-}
-
-/* The key's signature tail for (instance, name, sha256). */
-static cf_err
-sign_tail(const struct cf_repo *r, const char *name, const char sha256[65], char *out, size_t size,
-          struct cf_error *err)
+wal_digest(const struct cf_repo *r, const char *name, const char sha256[65], bool binds_system,
+           uint64_t sysid, uint8_t digest[32])
 {
     struct cf_signed_context sc;
+    char payload[64 + 1 + 16 + 1];
+
+    sc.domain = binds_system ? "wal-system" : "wal";
+    sc.instance = r->instance;
+    sc.backup_id = r->instance;
+    sc.name = name;
+    if (!binds_system) {
+        cf_signed_digest(&sc, sha256, 64, digest);
+        return;
+    }
+    (void)snprintf(payload, sizeof(payload), "%.64s:%016llx", sha256, (unsigned long long)sysid);
+    cf_signed_digest(&sc, payload, strlen(payload), digest);
+}
+
+/* The key's signature tail for (instance, name, sha256, system identifier). */
+static cf_err
+sign_tail(const struct cf_repo *r, const char *name, const char sha256[65], uint64_t sysid,
+          char *out, size_t size, struct cf_error *err)
+{
     struct cf_signature sig;
-    uint8_t digest[32], raw[SIG_RAW_BYTES];
+    uint8_t digest[32], raw[SIG2_RAW_BYTES];
 
     if (r->keys == NULL || r->keys->sign == NULL)
         return cf_error_set(err, CF_ERR_KEY, "no signing key: WAL file \"%s\" cannot be signed",
                             name);
-    wal_context(r, name, &sc);
-    cf_signed_digest(&sc, sha256, 64, digest);
+    wal_digest(r, name, sha256, true, sysid, digest);
     memset(&sig, 0, sizeof(sig));
     if (r->keys->sign(r->keys->ctx, digest, &sig, err) != CF_OK) {
         cf_error_context(err, "while signing WAL file \"%s\"", name);
         return err->code;
     }
-    if (sig.len != 64 || size < SIG_TAIL_LEN + 1)
+    if (sig.len != 64 || size < SIG2_TAIL_LEN + 1)
         return cf_error_set(err, CF_ERR_KEY, "a %u-byte signature does not fit a WAL key",
                             (unsigned)sig.len);
     raw[0] = sig.alg;
-    memcpy(raw + 1, sig.signer, SIG_SIGNER_BYTES);
-    memcpy(raw + 1 + SIG_SIGNER_BYTES, sig.value, 64);
-    out[0] = 's';
+    for (int i = 0; i < 8; i++)
+        raw[1 + i] = (uint8_t)(sysid >> (56 - 8 * i));
+    memcpy(raw + 9, sig.signer, SIG_SIGNER_BYTES);
+    memcpy(raw + 9 + SIG_SIGNER_BYTES, sig.value, 64);
+    out[0] = 't';
     (void)sodium_bin2base64(out + 1, size - 1, raw, sizeof(raw),
                             sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     return CF_OK;
@@ -380,7 +431,6 @@ sign_tail(const struct cf_repo *r, const char *name, const char sha256[65], char
 cf_err
 cf_wal_authenticate(const struct cf_repo *r, const struct cf_wal_object *o, struct cf_error *err)
 {
-    struct cf_signed_context sc;
     uint8_t digest[32];
 
     if (!o->is_signed) {
@@ -393,8 +443,7 @@ cf_wal_authenticate(const struct cf_repo *r, const struct cf_wal_object *o, stru
     if (r->keys == NULL || r->keys->verify == NULL)
         return cf_error_set(err, CF_ERR_KEY, "cannot check the signature of WAL object \"%s\"",
                             o->key);
-    wal_context(r, o->name, &sc);
-    cf_signed_digest(&sc, o->sha256, 64, digest);
+    wal_digest(r, o->name, o->sha256, o->binds_system, o->sysid, digest);
     if (r->keys->verify(r->keys->ctx, digest, &o->sig, err) != CF_OK) {
         cf_error_context(err, "while checking WAL object \"%s\"", o->key);
         return err->code;
@@ -402,9 +451,32 @@ cf_wal_authenticate(const struct cf_repo *r, const struct cf_wal_object *o, stru
     return CF_OK;
 }
 
+/*
+ * The system identifier in the long page header that starts every segment
+ * (XLogLongPageHeaderData: xlp_info at offset 2 with XLP_LONG_HEADER, 0x0002;
+ * xlp_sysid at 24; xlp_seg_size at 32); 0 when the first page is not one.
+ */
+uint64_t
+cf_wal_header_sysid(int fd)
+{
+    uint8_t h[40];
+    uint64_t sysid;
+    uint32_t segsz;
+    uint16_t info;
+
+    if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+        return 0;
+    memcpy(&info, h + 2, sizeof(info));
+    memcpy(&sysid, h + 24, sizeof(sysid));
+    memcpy(&segsz, h + 32, sizeof(segsz));
+    if ((info & 0x0002) == 0 || !cf_wal_segment_size_valid(segsz))
+        return 0;
+    return sysid;
+}
+
 cf_err
-cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len,
-             const char sha256[65], bool *already, struct cf_error *err)
+cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len, const char sha256[65],
+             uint64_t sysid, bool *already, struct cf_error *err)
 {
     char key[CF_STORAGE_KEY_MAX + 1];
     struct cf_backup_sizes sizes;
@@ -420,6 +492,23 @@ cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len,
         return cf_error_set(err, CF_ERR_USAGE, "\"%s\" is not a WAL file name", name);
     if (strlen(sha256) != 64 || !is_hex_lower(sha256, 64))
         return cf_error_set(err, CF_ERR_INTERNAL, "bad digest for WAL file \"%s\"", name);
+    if (f.type == CF_WAL_SEGMENT || f.type == CF_WAL_PARTIAL) {
+        uint64_t in_file = cf_wal_header_sysid(fd);
+
+        if (in_file != 0 && sysid != 0 && in_file != sysid) {
+            cf_error_setf(err, CF_ERR_CORRUPT,
+                          "WAL file \"%s\" belongs to database system "
+                          "%llu, not to %llu",
+                          name, (unsigned long long)in_file, (unsigned long long)sysid);
+            cf_error_detail(err, "The system identifier in the file's first page differs from "
+                                 "the one of the cluster archiving it (global/pg_control).");
+            cf_error_hint(err, "Archive each cluster's own WAL only: check archive_command and "
+                               "the file pushed.");
+            return CF_ERR_CORRUPT;
+        }
+        if (in_file != 0)
+            sysid = in_file;
+    }
     if ((rc = cf_wal_find(r, name, false, &found, &n, err)) != CF_OK)
         return rc;
     for (size_t i = 0; i < n; i++) {
@@ -444,11 +533,11 @@ cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len,
         return CF_OK;
     if ((rc = cf_wal_prefix(r, &f, key, sizeof(key), err)) != CF_OK)
         return rc;
-    if (strlen(key) + strlen(name) + 66 + 1 + SIG_TAIL_LEN > sizeof(key))
+    if (strlen(key) + strlen(name) + 66 + 1 + SIG2_TAIL_LEN > sizeof(key))
         return cf_error_set(err, CF_ERR_USAGE, "WAL key for \"%s\" is too long", name);
     (void)snprintf(key + strlen(key), sizeof(key) - strlen(key), "%s-%s-", name, sha256);
-    if ((rc = sign_tail(r, name, sha256, key + strlen(key), sizeof(key) - strlen(key), err)) !=
-        CF_OK)
+    if ((rc = sign_tail(r, name, sha256, sysid, key + strlen(key), sizeof(key) - strlen(key),
+                        err)) != CF_OK)
         return rc;
     if ((rc = pread_source_new(fd, len, name, &src, err)) != CF_OK)
         return rc;

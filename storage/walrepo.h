@@ -13,14 +13,19 @@
  * can check what it decrypted.
  *
  * Each key ends with the writer's signature (issue 12, finding 2):
- *   <file>-<sha256>-s<AA><SSSSSSSSSSSSSSSS><signature, 128 hex>
- * AA is the algorithm (01: ECDSA P-256), S the first 8 bytes of the signer's
- * id, and the signature covers "wal", the instance, the file name and the
- * sha256 (stream/signed.h), so a reader authenticates an object from its key
- * alone, before decrypting it.  The header carries the instance as its id and
- * the file name, so an object copied from another instance, or under another
- * name, is refused.  Objects written before signatures end at <sha256> and
- * carry the id "wal": they are read only with allow_unsigned.
+ *   <file>-<sha256>-t<base64url(alg, sysid, signer, signature)>
+ * alg is one byte (01: ECDSA P-256), sysid the database system identifier
+ * (8 bytes, big-endian; 0 when the writer could not tell), signer the first
+ * 8 bytes of the signer's id, and the signature (64 bytes) covers "wal-system",
+ * the instance, the file name, the sha256 and the sysid (stream/signed.h), so
+ * a reader authenticates an object from its key alone, before decrypting it,
+ * and tells apart the WAL of two systems archived under one instance name.
+ * Keys written before the system identifier end in "-s<base64url(alg, signer,
+ * signature)>", whose signature covers "wal", the instance, the name and the
+ * sha256; they are still read, as bound to no system.  The header carries the instance as its id
+ * and the file name, so an object copied from another instance, or under another name, is refused.
+ * Objects written before signatures end at <sha256> and carry the id "wal": they are read only with
+ * allow_unsigned.
  */
 #ifndef CF_WALREPO_H
 #define CF_WALREPO_H
@@ -43,6 +48,8 @@ struct cf_wal_object {
     uint64_t stored_bytes;
     int64_t mtime;
     bool is_signed;          /* the key carries a signature (else: written before) */
+    bool binds_system;       /* "t" key: sysid is signed (else: written before) */
+    uint64_t sysid;          /* the database system the file belongs to; 0: not known */
     struct cf_signature sig; /* from the key (signer: its first 8 bytes) */
 };
 
@@ -68,15 +75,22 @@ cf_err cf_wal_hash_fd(int fd, uint64_t len, const char *what, char hex[65],
  * this name.
  */
 cf_err cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len,
-                    const char sha256[65],
-                    bool *already, struct cf_error *err);
+                    const char sha256[65], uint64_t sysid, bool *already, struct cf_error *err);
+/* (sysid: the system of the cluster archiving; 0 if not known.  For segments and
+ * partials the file's own first page decides, and a different sysid given here is
+ * CF_ERR_CORRUPT: the file belongs to another cluster.) */
+
+/* The system identifier in the first page of the segment open at fd; 0 if none. */
+uint64_t cf_wal_header_sysid(int fd);
 
 /* Every stored object for WAL file name (partials of a segment included when
  * name is a segment and with_partials).  *out malloc'd, sorted by key. */
 cf_err cf_wal_find(const struct cf_repo *r, const char *name, bool with_partials,
                    struct cf_wal_object **out, size_t *n, struct cf_error *err);
 
-/* Every WAL object of the instance, sorted by key. */
+/* Every WAL object of the instance, sorted by key.  cf_wal_find and cf_wal_list
+ * skip objects bound to a system other than r->wal_system (when set), with a
+ * warning: they are another cluster's. */
 cf_err cf_wal_list(const struct cf_repo *r, struct cf_wal_object **out, size_t *n,
                    struct cf_error *err);
 

@@ -338,4 +338,33 @@ else
     ok "and restores nothing" test ! -e "$TEST_TMP/gap/data"
 fi
 
+# ---- 8. WAL is bound to its database system (issue 12, finding 2)
+# Another cluster (another initdb: another system identifier) shares the
+# instance name and the keys.  Its history file must not divert this
+# cluster's recovery, and a segment pushed by the wrong cluster is refused.
+pg_init other
+OTHER_PGDATA=$TEST_TMP/other/data
+sysid_of() { as_pg "$PG_BIN/pg_controldata" "$1" | sed -n 's/^Database system identifier: *//p'; }
+A_SYS=$(sysid_of "$SRC_PGDATA")
+B_SYS=$(sysid_of "$OTHER_PGDATA")
+ok "two clusters, two system identifiers ($A_SYS, $B_SYS)" test -n "$A_SYS" -a -n "$B_SYS" -a "$A_SYS" != "$B_SYS"
+printf '1\t0/9000000\tno recovery target specified\n' >"$TEST_TMP/scratch/00000009.history"
+pg_owns "$TEST_TMP/scratch/00000009.history"
+run_ok "the other cluster archives a history file" \
+    as_pg_in "$OTHER_PGDATA" "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-push "$TEST_TMP/scratch/00000009.history"
+rm -f "$TEST_TMP/scratch/got.history"
+run_fails "recovering this cluster, wal-get does not serve the other system's history file" 1 \
+    as_pg_in "$SRC_PGDATA" "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-get 00000009.history "$TEST_TMP/scratch/got.history"
+like "$(cat "$LAST_ERR")" "belongs to database system $B_SYS, not to $A_SYS" "and warns whose it is"
+ok "nothing was written at PATH" test ! -e "$TEST_TMP/scratch/got.history"
+run_ok "recovering the other cluster, wal-get serves it" \
+    as_pg_in "$OTHER_PGDATA" "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-get 00000009.history "$TEST_TMP/scratch/got.history"
+ok "byte for byte" cmp -s "$TEST_TMP/scratch/00000009.history" "$TEST_TMP/scratch/got.history"
+cur=$(cd "$SRC_PGDATA/pg_wal" && ls | grep -E '^[0-9A-F]{24}$' | sort | tail -n 1)
+cp "$SRC_PGDATA/pg_wal/$cur" "$TEST_TMP/scratch/$cur"
+pg_owns "$TEST_TMP/scratch/$cur"
+run_fails "a segment of this cluster pushed by the other is refused" 6 \
+    as_pg_in "$OTHER_PGDATA" "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-push "$TEST_TMP/scratch/$cur"
+like "$(cat "$LAST_ERR")" "belongs to database system $A_SYS, not to $B_SYS" "the error names both systems"
+
 done_testing

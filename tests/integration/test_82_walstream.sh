@@ -75,7 +75,7 @@ wait_until() {
 # Complete segments of timeline 1 in the repository, one name a line, sorted.
 repo_segments() {
     find "$WALDIR" -type f -regextype posix-extended \
-        -regex '.*/00000001[0-9A-F]{16}-[0-9a-f]{64}(-s[A-Za-z0-9_-]+)?' 2>/dev/null |
+        -regex '.*/00000001[0-9A-F]{16}-[0-9a-f]{64}(-[st][A-Za-z0-9_-]+)?' 2>/dev/null |
         sed 's|.*/||; s|-.*||' | sort -u
 }
 # The stored object file of WAL name $1 (the first found).

@@ -290,6 +290,8 @@ wal_file(const char *text, char hex[65])
     return fd;
 }
 
+static uint64_t store_sysid; /* the system stored WAL belongs to (0: not known) */
+
 static void
 store_wal(const struct cf_repo *r, const char *name, const char *text)
 {
@@ -298,7 +300,7 @@ store_wal(const struct cf_repo *r, const char *name, const char *text)
     char hex[65];
     int fd = wal_file(text, hex);
 
-    if (cf_wal_store(r, name, fd, 0, hex, &already, &err) != CF_OK)
+    if (cf_wal_store(r, name, fd, 0, hex, store_sysid, &already, &err) != CF_OK)
         fail_msg("storing %s: %s", name, err.msg);
     (void)close(fd);
 }
@@ -392,6 +394,153 @@ test_wal_signed(void **state)
     repo.allow_unsigned = false;
 }
 
+/* The one object stored for name, as listed by r. */
+static bool
+find_one(const struct cf_repo *r, const char *name, struct cf_wal_object *o)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_wal_object *v = NULL;
+    size_t n = 0;
+
+    assert_int_equal(cf_wal_find(r, name, false, &v, &n, &err), CF_OK);
+    assert_true(n <= 1);
+    if (n == 1)
+        *o = v[0];
+    free(v);
+    return n == 1;
+}
+
+/*
+ * Finding 2, the database system: WAL is signed with the system identifier
+ * of the cluster that archived it (a segment's own first page decides),
+ * readers that know their system skip another's, and the identifier in a
+ * key cannot be changed without breaking its signature.  Keys written
+ * before ("-s" tails, no system) still read.
+ */
+static void
+test_wal_system(void **state)
+{
+    static const char seg5[] = "000000010000000000000005", seg6[] = "000000010000000000000006",
+                      hist[] = "00000002.history", seg7[] = "000000010000000000000007";
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_repo mine = repo;
+    struct cf_wal_object o;
+    uint8_t page[64];
+    uint64_t sysid = 7123456789012345678ULL;
+    uint32_t segsz = 16 * 1024 * 1024;
+    uint16_t info = 0x0002; /* XLP_LONG_HEADER */
+    char hex[65], path[1200], moved[1200];
+    bool already = false;
+    int fd;
+
+    (void)state;
+    /* a segment whose first page names system sysid */
+    memset(page, 'w', sizeof(page));
+    memcpy(page + 2, &info, sizeof(info));
+    memcpy(page + 24, &sysid, sizeof(sysid));
+    memcpy(page + 32, &segsz, sizeof(segsz));
+    (void)snprintf(path, sizeof(path), "%s/upload", root);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, page, sizeof(page)), (ssize_t)sizeof(page));
+    (void)unlink(path);
+    assert_int_equal(cf_wal_hash_fd(fd, 0, "upload", hex, &err), CF_OK);
+    /* pushed by a cluster of another system: refused, nothing stored */
+    assert_int_equal(cf_wal_store(&repo, seg5, fd, 0, hex, sysid + 1, &already, &err),
+                     CF_ERR_CORRUPT);
+    assert_non_null(strstr(err.msg, "belongs to database system 7123456789012345678"));
+    cf_error_clear(&err);
+    assert_false(find_one(&repo, seg5, &o));
+    /* the file's own system, whoever pushes it without knowing theirs */
+    assert_int_equal(cf_wal_store(&repo, seg5, fd, 0, hex, 0, &already, &err), CF_OK);
+    (void)close(fd);
+    assert_true(find_one(&repo, seg5, &o));
+    assert_true(o.binds_system);
+    assert_int_equal(o.sysid, sysid);
+    assert_int_equal(cf_wal_authenticate(&repo, &o, &err), CF_OK);
+
+    /* a history file has no page header: the archiving cluster's system */
+    store_sysid = sysid;
+    store_wal(&repo, hist, "1\t0/3000000\tno recovery target specified\n");
+    store_sysid = 0;
+    assert_true(find_one(&repo, hist, &o));
+    assert_int_equal(o.sysid, sysid);
+
+    /* a reader of system sysid sees them; a reader of another system does not */
+    mine.wal_system = sysid;
+    assert_true(find_one(&mine, seg5, &o));
+    assert_true(find_one(&mine, hist, &o));
+    mine.wal_system = sysid + 1;
+    assert_false(find_one(&mine, seg5, &o));
+    assert_false(find_one(&mine, hist, &o));
+    /* WAL bound to no system (not known when pushed) is everyone's */
+    store_wal(&repo, seg6, "segment six, system unknown");
+    assert_true(find_one(&mine, seg6, &o));
+    assert_true(o.binds_system);
+    assert_int_equal(o.sysid, 0);
+
+    /* the system in a key is signed: claiming another one breaks the signature */
+    assert_true(find_one(&repo, seg5, &o));
+    {
+        const char *tail = strchr(strrchr(o.key, '/'), '-') + 66; /* after -<sha256>- */
+        uint8_t raw[81];
+        size_t len = 0;
+        char b64[120];
+
+        assert_int_equal(tail[0], 't');
+        assert_int_equal(sodium_base642bin(raw, sizeof(raw), tail + 1, strlen(tail + 1), NULL, &len,
+                                           NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+                         0);
+        assert_int_equal(len, sizeof(raw));
+        raw[8] ^= 1; /* the system identifier's last byte */
+        (void)sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw),
+                                sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        (void)snprintf(path, sizeof(path), "%s/%s", root, o.key);
+        (void)snprintf(moved, sizeof(moved), "%.*st%s", (int)(strlen(path) - strlen(tail)), path,
+                       b64);
+        assert_int_equal(rename(path, moved), 0);
+    }
+    assert_true(find_one(&repo, seg5, &o));
+    assert_int_equal(o.sysid, sysid ^ 1);
+    assert_int_not_equal(cf_wal_authenticate(&repo, &o, &err), CF_OK);
+    cf_error_clear(&err);
+
+    /* a key of the earlier form ("-s", signed without a system) still reads */
+    {
+        struct cf_signed_context sc = {"wal", repo.instance, repo.instance, seg7};
+        struct cf_backup_sizes sizes;
+        struct cf_source *msrc = NULL;
+        struct cf_signature sig;
+        struct cf_wal_file f;
+        uint8_t digest[32], raw[73];
+        char key[512];
+
+        fd = wal_file("segment seven, signed before systems", hex);
+        (void)close(fd);
+        cf_signed_digest(&sc, hex, 64, digest);
+        memset(&sig, 0, sizeof(sig));
+        assert_int_equal(repo.keys->sign(repo.keys->ctx, digest, &sig, &err), CF_OK);
+        raw[0] = sig.alg;
+        memcpy(raw + 1, sig.signer, 8);
+        memcpy(raw + 9, sig.value, 64);
+        assert_true(cf_wal_parse_name(seg7, &f));
+        assert_int_equal(cf_wal_prefix(&repo, &f, key, sizeof(key), &err), CF_OK);
+        (void)snprintf(key + strlen(key), sizeof(key) - strlen(key), "%s-%s-s", seg7, hex);
+        (void)sodium_bin2base64(key + strlen(key), sizeof(key) - strlen(key), raw, sizeof(raw),
+                                sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        assert_int_equal(cf_mem_source_new("segment seven, signed before systems", 36, &msrc, &err),
+                         CF_OK);
+        assert_int_equal(
+            cf_repo_put_key(&repo, key, repo.instance, seg7, CF_OBJ_WAL, msrc, &sizes, &err),
+            CF_OK);
+        cf_source_free(msrc);
+    }
+    assert_true(find_one(&mine, seg7, &o));
+    assert_true(o.is_signed);
+    assert_false(o.binds_system);
+    assert_int_equal(fetch_wal(seg7, &o, &err), CF_OK);
+}
+
 int
 main(void)
 {
@@ -403,6 +552,7 @@ main(void)
         cmocka_unit_test(test_chain),
         cmocka_unit_test(test_records),
         cmocka_unit_test(test_wal_signed),
+        cmocka_unit_test(test_wal_system),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

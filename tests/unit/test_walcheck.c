@@ -70,6 +70,9 @@ teardown(void **state)
     return testrepo_close(root, &st);
 }
 
+/* The database system the next stored files belong to (0: not known). */
+static uint64_t store_sysid;
+
 /* Store WAL file name with contents text, as wal-push does. */
 static void
 store(const char *name, const char *text)
@@ -84,7 +87,7 @@ store(const char *name, const char *text)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     assert_int_equal(cf_wal_hash_fd(fd, 0, name, hex, &err), CF_OK);
-    if (cf_wal_store(&repo, name, fd, 0, hex, &already, &err) != CF_OK)
+    if (cf_wal_store(&repo, name, fd, 0, hex, store_sysid, &already, &err) != CF_OK)
         fail_msg("storing %s: %s", name, err.msg);
     assert_false(already);
     (void)close(fd);
@@ -309,6 +312,36 @@ test_bad_manifest(void **state)
     assert_int_equal(check(0, &err), CF_ERR_CORRUPT);
 }
 
+/*
+ * Issue 12, finding 2: another cluster archiving under the same instance
+ * name (another database system) fills no gap of this backup's chain, and
+ * its segments are no newer end; WAL stored before the system identifier
+ * was recorded still counts.
+ */
+static void
+test_other_system(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+
+    (void)state;
+    phys.system_identifier = 7000000000000000001ULL;
+    store_sysid = 7000000000000000001ULL;
+    store_segments(1, 2, 3);
+    store_segments(1, 5, 5);
+    store_sysid = 0; /* bound to no system: counts */
+    store_segments(1, 6, 6);
+    store_sysid = 7000000000000000002ULL;
+    store_segments(1, 4, 4);
+    store_segments(1, 7, 9);
+    store_sysid = 0;
+    assert_gap(0, "000000010000000000000004", "000000010000000000000006",
+               "1 segment(s) missing on the way to timeline 1: 000000010000000000000004.");
+    /* a backup from before the system was recorded sees every segment */
+    phys.system_identifier = 0;
+    assert_int_equal(check(0, &err), CF_OK);
+    phys.system_identifier = 0;
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -327,6 +360,7 @@ main(void)
         TEST(test_timeline_highest_descendant),
         TEST(test_corrupt_history),
         TEST(test_bad_manifest),
+        TEST(test_other_system),
     };
 
     return cmocka_run_group_tests_name("walcheck", tests, NULL, NULL);
