@@ -27,6 +27,7 @@
 #include "common/cancel.h"
 #include "common/log.h"
 #include "restore/cluster_int.h"
+#include "stream/child.h"
 
 extern char **environ;
 
@@ -145,8 +146,7 @@ server_env(void)
     if ((env = calloc(n + 1, sizeof(*env))) == NULL)
         return NULL;
     for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "AWS_SECRET_ACCESS_KEY=", 22) != 0 &&
-            strncmp(environ[i], "AWS_SESSION_TOKEN=", 18) != 0)
+        if (cf_child_env_passes(environ[i], "postgres"))
             env[k++] = environ[i];
     return env;
 }

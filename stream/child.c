@@ -31,9 +31,29 @@ struct child {
     bool group;      /* it leads its own process group: a stop reaches what it started */
 };
 
+bool
+cf_child_env_passes(const char *entry, const char *program)
+{
+    static const char *const never[] = {
+        "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "CREDENTIALS_DIRECTORY="};
+    static const char *const clients[] = {"pg_dump", "pg_dumpall", "pg_restore", "psql"};
+    const char *base = program != NULL ? strrchr(program, '/') : NULL;
+
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+        if (strncmp(entry, never[i], strlen(never[i])) == 0)
+            return false;
+    if (strncmp(entry, "PGPASSWORD=", 11) != 0)
+        return true;
+    base = base != NULL ? base + 1 : program;
+    for (size_t i = 0; base != NULL && i < sizeof(clients) / sizeof(clients[0]); i++)
+        if (strcmp(base, clients[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Build environ + extra into a new NULL-terminated array (pointers borrowed). */
 static char **
-merged_env(const char *const envp[])
+merged_env(const char *const envp[], const char *program)
 {
     size_t n = 0, m = 0;
     char **env;
@@ -48,10 +68,9 @@ merged_env(const char *const envp[])
     for (size_t i = 0; i < m; i++)
         env[i] = (char *)envp[i];
     /* extras first: getenv() returns the first match; secrets coffre may have
-     * read from the environment (S3 credentials) never reach a child */
+     * read from the environment never reach a child that has no use for them */
     for (size_t i = 0, k = m; i < n; i++)
-        if (strncmp(environ[i], "AWS_SECRET_ACCESS_KEY=", 22) != 0 &&
-            strncmp(environ[i], "AWS_SESSION_TOKEN=", 18) != 0)
+        if (cf_child_env_passes(environ[i], program))
             env[k++] = environ[i];
     return env;
 }
@@ -62,7 +81,7 @@ spawn(const char *const argv[], const char *const envp[], int want_stdout, struc
 {
     posix_spawn_file_actions_t fa;
     int p[2] = {-1, -1};
-    char **env = merged_env(envp);
+    char **env = merged_env(envp, argv[0]);
     const char *base = strrchr(argv[0], '/');
     int rc;
 

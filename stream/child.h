@@ -15,9 +15,20 @@
 #ifndef CF_CHILD_H
 #define CF_CHILD_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "stream/sink.h"
+
+/*
+ * Whether the environment entry "NAME=value" reaches a child running
+ * program (a path or a name): S3 secrets and $CREDENTIALS_DIRECTORY (where
+ * systemd put coffre's PIN and keys) never do; PGPASSWORD only reaches the
+ * PostgreSQL clients (pg_dump, pg_dumpall, pg_restore, psql), not a server,
+ * a hook or a tool (issue 12, finding 6).  Detached children are coffre
+ * itself and inherit everything.
+ */
+bool cf_child_env_passes(const char *entry, const char *program);
 
 cf_err cf_child_source_new(const char *const argv[], const char *const envp[],
                            struct cf_source **out, struct cf_error *err);

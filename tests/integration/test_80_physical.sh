@@ -154,9 +154,17 @@ pg_owns "$TEST_TMP/lsn"
 on_exit "as_pg $PG_BIN/pg_ctl -D $TEST_TMP/lsn/data stop -m immediate"
 # no --port/--socket-dir: coffre picks a port and a socket directory of the
 # restored server's own, and says how to reach it
-run_ok "restore --physical --lsn L --timeline current --start" C restore --physical --lsn "$L" \
+# with a libpq password and systemd credentials in coffre's environment: the
+# server it starts gets neither (issue 12, finding 6)
+run_ok "restore --physical --lsn L --timeline current --start" \
+    as_pg env PGPASSWORD=coffre-test-password CREDENTIALS_DIRECTORY="$TEST_TMP/no-credentials" \
+    "$COFFRE" --config "$CONF" restore --physical --lsn "$L" \
     --timeline current --no-archive --pgdata "$TEST_TMP/lsn/data" --tablespace-map "$TEST_TMP/ts1=$TEST_TMP/ts1_lsn" \
     --start
+LSN_PID=$(head -n 1 "$TEST_TMP/lsn/data/postmaster.pid")
+ok "the restored server's environment holds neither PGPASSWORD nor CREDENTIALS_DIRECTORY" \
+    sh -c "tr '\\0' '\\n' </proc/$LSN_PID/environ | grep -q '^PATH=' &&
+           ! tr '\\0' '\\n' </proc/$LSN_PID/environ | grep -q '^PGPASSWORD=\\|^CREDENTIALS_DIRECTORY='"
 LSN_HOST=$(sed -n 's/^connect with: psql "host=\([^ ]*\) port=.*/\1/p' "$LAST_OUT")
 LSN_PORT=$(sed -n 's/^connect with: psql "host=[^ ]* port=\([0-9]*\) .*/\1/p' "$LAST_OUT")
 is "$LSN_HOST" "$TEST_TMP/lsn/data.coffre/socket" "--start picks a socket directory of the restored server's own"

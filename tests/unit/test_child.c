@@ -425,6 +425,8 @@ test_run_environment(void **state)
     assert_int_equal(setenv("AWS_ACCESS_KEY_ID", "AKIDUNIT", 1), 0);
     assert_int_equal(setenv("AWS_SECRET_ACCESS_KEY", "unit-secret", 1), 0);
     assert_int_equal(setenv("AWS_SESSION_TOKEN", "unit-token", 1), 0);
+    assert_int_equal(setenv("CREDENTIALS_DIRECTORY", "/run/credentials/unit", 1), 0);
+    assert_int_equal(setenv("PGPASSWORD", "unit-password", 1), 0);
     assert_int_equal(cf_child_run(argv, extra, &out, 1024 * 1024, &err), CF_OK);
     /* envp comes first, so getenv() in the child finds it before the inherited value */
     first = strstr(out, "COFFRE_TEST_VAR=");
@@ -436,11 +438,41 @@ test_run_environment(void **state)
     assert_null(strstr(out, "AWS_SECRET_ACCESS_KEY"));
     assert_null(strstr(out, "unit-secret"));
     assert_null(strstr(out, "AWS_SESSION_TOKEN"));
+    /* systemd's credentials and the libpq password: not for env (a tool, a hook) */
+    assert_null(strstr(out, "CREDENTIALS_DIRECTORY"));
+    assert_null(strstr(out, "unit-password"));
     free(out);
     (void)unsetenv("COFFRE_TEST_VAR");
+    (void)unsetenv("CREDENTIALS_DIRECTORY");
+    (void)unsetenv("PGPASSWORD");
     (void)unsetenv("AWS_ACCESS_KEY_ID");
     (void)unsetenv("AWS_SECRET_ACCESS_KEY");
     (void)unsetenv("AWS_SESSION_TOKEN");
+}
+
+/* Which program gets which variable (issue 12, finding 6). */
+static void
+test_env_filter(void **state)
+{
+    (void)state;
+    /* the PostgreSQL clients need the password the operator gave coffre */
+    assert_true(cf_child_env_passes("PGPASSWORD=x", "pg_dump"));
+    assert_true(cf_child_env_passes("PGPASSWORD=x", "/usr/lib/postgresql/15/bin/pg_restore"));
+    assert_true(cf_child_env_passes("PGPASSWORD=x", "pg_dumpall"));
+    assert_true(cf_child_env_passes("PGPASSWORD=x", "psql"));
+    /* a server, a hook, a tool: no */
+    assert_false(cf_child_env_passes("PGPASSWORD=x", "postgres"));
+    assert_false(cf_child_env_passes("PGPASSWORD=x", "/etc/coffre/switch.sh"));
+    assert_false(cf_child_env_passes("PGPASSWORD=x", "pg_dump-wrapper"));
+    assert_false(cf_child_env_passes("PGPASSWORD=x", NULL));
+    /* never, whoever asks */
+    assert_false(cf_child_env_passes("CREDENTIALS_DIRECTORY=/run/x", "pg_dump"));
+    assert_false(cf_child_env_passes("AWS_SECRET_ACCESS_KEY=s", "pg_dump"));
+    assert_false(cf_child_env_passes("AWS_SESSION_TOKEN=t", "psql"));
+    /* everything else passes, prefixes included */
+    assert_true(cf_child_env_passes("PGPASSWORDX=1", "postgres"));
+    assert_true(cf_child_env_passes("PGHOST=/run/postgresql", "postgres"));
+    assert_true(cf_child_env_passes("AWS_ACCESS_KEY_ID=AKID", "tar"));
 }
 
 static void
@@ -490,6 +522,7 @@ main(void)
         cmocka_unit_test(test_run_max),
         cmocka_unit_test(test_run_failure),
         cmocka_unit_test(test_run_environment),
+        cmocka_unit_test(test_env_filter),
         cmocka_unit_test(test_run_closes_descriptors),
         cmocka_unit_test(test_no_such_program),
     };
