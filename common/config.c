@@ -660,9 +660,13 @@ set_level(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 {
     unsigned long v;
 
+    if (strcmp(value, "auto") == 0) {
+        ctx->cfg->object.zstd_level = 0; /* CF_ZSTD_AUTO */
+        return CF_OK;
+    }
     if (!parse_decimal(value, strlen(value), def->max, &v) || v < def->min)
-        return invalid(ctx, def, value, "A zstd level from %lu to %lu is required.", def->min,
-                       def->max);
+        return invalid(ctx, def, value, "A zstd level from %lu to %lu, or auto, is required.",
+                       def->min, def->max);
     ctx->cfg->object.zstd_level = (int)v;
     return CF_OK;
 }

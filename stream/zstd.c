@@ -3,8 +3,10 @@
  */
 #include "stream/zstd.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <zstd.h>
 
@@ -17,7 +19,54 @@ struct zstd_sink {
     size_t last_ret;   /* decompressor: 0 once a frame is complete */
     int has_input;
     char name[256];
+    /* level = auto (compressor only): the current level, and this frame's clock */
+    int level;
+    int auto_level;           /* 1: adapt the level between frames */
+    uint64_t frame_in;        /* input bytes in the current frame */
+    int64_t frame_start;      /* ns, monotonic: when this frame's first byte came */
+    int64_t in_zstd, in_next; /* ns spent compressing, and passing output on */
 };
+
+/*
+ * level = auto, in the spirit of zstd --adapt: the object is compressed as a
+ * sequence of frames of CF_ZSTD_AUTO_FRAME input bytes (a reader decompresses
+ * them as one stream), and each frame's level is chosen from how the last one
+ * went.  The time of a frame splits into: compressing (in zstd), passing the
+ * output on (encryption, then the repository), and everything else, which is
+ * this thread waiting for its input (pg_dump, the server, a tar stream) or
+ * hashing it.  If almost nothing was left waiting, the input waits on the
+ * compressor: one level down.  If the compressor waited a good part of the
+ * frame, or the output side took longer than compressing, a higher level
+ * costs no wall time: one level up.  Bounded to 1..CF_ZSTD_AUTO_MAX.
+ */
+#define CF_ZSTD_AUTO_FRAME ((uint64_t)32 << 20)
+#define CF_ZSTD_AUTO_START 3
+#define AUTO_DOWN_IDLE 0.10 /* below: lower the level */
+#define AUTO_UP_IDLE 0.30   /* above: raise it */
+
+static int64_t
+now_ns(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int
+cf_zstd_auto_next_level(int level, int64_t wall, int64_t in_zstd, int64_t in_next)
+{
+    double idle;
+
+    if (wall <= 0)
+        return level;
+    idle = (double)(wall - in_zstd - in_next) / (double)wall;
+    if ((idle > AUTO_UP_IDLE || in_next > in_zstd) && level < CF_ZSTD_AUTO_MAX)
+        return level + 1;
+    if (idle < AUTO_DOWN_IDLE && in_zstd >= in_next && level > 1)
+        return level - 1;
+    return level;
+}
 
 static cf_err
 zstd_fail(struct cf_error *err, cf_err code, const char *what, const struct zstd_sink *z,
@@ -34,24 +83,76 @@ compress_run(struct zstd_sink *z, ZSTD_inBuffer *in, ZSTD_EndDirective mode, str
 {
     for (;;) {
         ZSTD_outBuffer ob = {z->out, z->out_size, 0};
+        int64_t t0 = z->auto_level ? now_ns() : 0, t1 = t0;
         size_t ret = ZSTD_compressStream2(z->cctx, &ob, in, mode);
 
         if (ZSTD_isError(ret))
             return zstd_fail(err, CF_ERR_INTERNAL, "zstd compression", z, ret);
+        if (z->auto_level) {
+            t1 = now_ns();
+            z->in_zstd += t1 - t0;
+        }
         if (ob.pos > 0 && cf_sink_write(z->base.next, z->out, ob.pos, err) != CF_OK)
             return err->code;
+        if (z->auto_level)
+            z->in_next += now_ns() - t1;
         /* continue: until input consumed; end: until the frame is flushed */
         if (mode == ZSTD_e_end ? ret == 0 : in->pos == in->size)
             return CF_OK;
     }
 }
 
+/* level = auto: end the frame, and start the next one at the level it earned. */
+static cf_err
+next_frame(struct zstd_sink *z, struct cf_error *err)
+{
+    ZSTD_inBuffer none = {NULL, 0, 0};
+    int64_t wall;
+    int level;
+
+    if (compress_run(z, &none, ZSTD_e_end, err) != CF_OK)
+        return err->code;
+    wall = now_ns() - z->frame_start;
+    level = cf_zstd_auto_next_level(z->level, wall, z->in_zstd, z->in_next);
+    if (level != z->level) {
+        size_t ret = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level);
+
+        if (ZSTD_isError(ret))
+            return zstd_fail(err, CF_ERR_INTERNAL, "zstd level change", z, ret);
+        z->level = level;
+    }
+    z->frame_in = 0;
+    z->in_zstd = z->in_next = 0;
+    return CF_OK;
+}
+
 static cf_err
 compress_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *err)
 {
-    ZSTD_inBuffer in = {data, len, 0};
+    struct zstd_sink *z = (struct zstd_sink *)s;
+    const char *p = data;
 
-    return compress_run((struct zstd_sink *)s, &in, ZSTD_e_continue, err);
+    if (!z->auto_level) {
+        ZSTD_inBuffer in = {data, len, 0};
+
+        return compress_run(z, &in, ZSTD_e_continue, err);
+    }
+    while (len > 0) {
+        uint64_t room = CF_ZSTD_AUTO_FRAME - z->frame_in;
+        size_t n = len < room ? len : (size_t)room;
+        ZSTD_inBuffer in = {p, n, 0};
+
+        if (z->frame_in == 0)
+            z->frame_start = now_ns();
+        if (compress_run(z, &in, ZSTD_e_continue, err) != CF_OK)
+            return err->code;
+        z->frame_in += n;
+        p += n;
+        len -= n;
+        if (z->frame_in == CF_ZSTD_AUTO_FRAME && next_frame(z, err) != CF_OK)
+            return err->code;
+    }
+    return CF_OK;
 }
 
 static cf_err
@@ -164,7 +265,9 @@ cf_zstd_compress_new(int level, unsigned workers, struct cf_sink *next, struct c
 
     if (z == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    if ((rc = set_param(z->cctx, ZSTD_c_compressionLevel, level, err)) != CF_OK ||
+    z->auto_level = level == CF_ZSTD_AUTO;
+    z->level = z->auto_level ? CF_ZSTD_AUTO_START : level;
+    if ((rc = set_param(z->cctx, ZSTD_c_compressionLevel, z->level, err)) != CF_OK ||
         (rc = set_param(z->cctx, ZSTD_c_checksumFlag, 1, err)) != CF_OK)
         goto fail;
     if (workers > 0 && (rc = set_param(z->cctx, ZSTD_c_nbWorkers, (int)workers, err)) != CF_OK)

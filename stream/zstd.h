@@ -9,11 +9,23 @@
 #ifndef CF_ZSTD_H
 #define CF_ZSTD_H
 
+#include <stdint.h>
+
 #include "stream/sink.h"
 
 #define CF_ZSTD_WINDOW_LOG_MAX 27
 
-/* level 1..19; workers 0 = compress in the calling thread. */
+/* level = auto (see zstd.c): frames of 32 MiB, each at a level from 1 to
+ * CF_ZSTD_AUTO_MAX chosen from whether the last one waited on its input or
+ * made its input wait. */
+#define CF_ZSTD_AUTO 0
+#define CF_ZSTD_AUTO_MAX 6
+
+/* The level of the frame after one at level that took wall ns, in_zstd of
+ * them compressing and in_next passing output on (exposed for tests). */
+int cf_zstd_auto_next_level(int level, int64_t wall, int64_t in_zstd, int64_t in_next);
+
+/* level 1..19, or CF_ZSTD_AUTO; workers 0 = compress in the calling thread. */
 cf_err cf_zstd_compress_new(int level, unsigned workers, struct cf_sink *next,
                             struct cf_sink **out, struct cf_error *err);
 /* name: the object, for messages. */

@@ -148,6 +148,19 @@ test_design_minimal(void **state)
     cf_config_free(cfg);
 }
 
+/* [compression] level = auto: the adaptive level of stream/zstd.c */
+static void
+test_level_auto(void **state)
+{
+    char *text = append(base, "[compression]\nlevel = auto\n");
+    struct cf_config *cfg = parse_ok(text);
+
+    (void)state;
+    assert_int_equal(cfg->object.zstd_level, 0);
+    cf_config_free(cfg);
+    free(text);
+}
+
 static void
 test_defaults(void **state)
 {
@@ -309,10 +322,10 @@ test_numbers(void **state)
          "An integer from 0 to 10000 is required."},
         {"[compression]\nlevel = 0\n",
          "acme.conf:14: invalid value for \"compression.level\": \"0\"",
-         "A zstd level from 1 to 19 is required."},
+         "A zstd level from 1 to 19, or auto, is required."},
         {"[compression]\nlevel = 20\n",
          "acme.conf:14: invalid value for \"compression.level\": \"20\"",
-         "A zstd level from 1 to 19 is required."},
+         "A zstd level from 1 to 19, or auto, is required."},
         {"[compression]\nworkers = 65\n",
          "acme.conf:14: invalid value for \"compression.workers\": \"65\"",
          "An integer from 0 to 64 is required."},
@@ -949,6 +962,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_design_minimal),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_level_auto),
         cmocka_unit_test(test_all_keys),
         cmocka_unit_test(test_chunk_size),
         cmocka_unit_test(test_numbers),

@@ -223,6 +223,72 @@ test_zstd_output_buffer_multiple(void **state)
     free(zeros);
 }
 
+/* level = auto: an object of several frames (32 MiB of input each) decompresses
+ * as one stream, whatever the write size, and is not larger than level 1's. */
+static void
+test_zstd_auto_frames(void **state)
+{
+    size_t len = (size_t)80 * 1024 * 1024 + 12345, got_len = 0, packed_len = 0, frames = 0;
+    uint8_t *data = malloc(len);
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_sink *cmem = NULL, *comp = NULL, *dmem = NULL, *dec = NULL;
+    const uint8_t *packed, *plain;
+
+    (void)state;
+    assert_non_null(data);
+    for (size_t i = 0; i < len; i += INPUT_LEN)
+        memcpy(data + i, input, len - i < INPUT_LEN ? len - i : INPUT_LEN);
+    assert_int_equal(cf_mem_sink_new(len, &cmem, &err), CF_OK);
+    assert_int_equal(cf_zstd_compress_new(CF_ZSTD_AUTO, 0, cmem, &comp, &err), CF_OK);
+    write_in_steps(comp, data, len, 1000003);
+    assert_int_equal(cf_sink_close(comp, &err), CF_OK);
+    packed = cf_mem_sink_data(cmem, &packed_len);
+    /* three frames: 32 + 32 + 16 MiB and a bit */
+    for (size_t off = 0; off < packed_len; frames++) {
+        size_t fl = ZSTD_findFrameCompressedSize(packed + off, packed_len - off);
+
+        assert_false(ZSTD_isError(fl));
+        off += fl;
+    }
+    assert_int_equal(frames, 3);
+    assert_int_equal(cf_mem_sink_new(len, &dmem, &err), CF_OK);
+    assert_int_equal(cf_zstd_decompress_new("auto", dmem, &dec, &err), CF_OK);
+    write_in_steps(dec, packed, packed_len, 65536);
+    assert_int_equal(cf_sink_close(dec, &err), CF_OK);
+    plain = cf_mem_sink_data(dmem, &got_len);
+    assert_int_equal(got_len, len);
+    assert_memory_equal(plain, data, len);
+    /* a reader stopping after the first frame of several is still told */
+    cf_sink_free(dec);
+    assert_int_equal(cf_mem_sink_new(len, &dmem, &err), CF_OK);
+    assert_int_equal(cf_zstd_decompress_new("auto", dmem, &dec, &err), CF_OK);
+    write_in_steps(dec, packed, ZSTD_findFrameCompressedSize(packed, packed_len) + 7, 4096);
+    assert_int_equal(cf_sink_close(dec, &err), CF_ERR_CORRUPT);
+    cf_sink_free(dec);
+    cf_sink_free(comp);
+    free(data);
+}
+
+/* The rule that picks the next frame's level. */
+static void
+test_zstd_auto_rule(void **state)
+{
+    const int64_t s = 1000000000;
+
+    (void)state;
+    /* the input never waited for us: busy compressing the whole frame -> down */
+    assert_int_equal(cf_zstd_auto_next_level(3, 10 * s, 95 * s / 10, s / 10), 2);
+    assert_int_equal(cf_zstd_auto_next_level(1, 10 * s, 95 * s / 10, s / 10), 1);
+    /* the compressor waited half the frame on its input -> up, to the ceiling */
+    assert_int_equal(cf_zstd_auto_next_level(3, 10 * s, 4 * s, s), 4);
+    assert_int_equal(cf_zstd_auto_next_level(CF_ZSTD_AUTO_MAX, 10 * s, 4 * s, s), CF_ZSTD_AUTO_MAX);
+    /* the output side (the repository) is slower than compressing -> up */
+    assert_int_equal(cf_zstd_auto_next_level(2, 10 * s, 3 * s, 65 * s / 10), 3);
+    /* in between: stay */
+    assert_int_equal(cf_zstd_auto_next_level(3, 10 * s, 75 * s / 10, s), 3);
+    assert_int_equal(cf_zstd_auto_next_level(3, 0, 0, 0), 3);
+}
+
 static void
 test_corruption_is_detected(void **state)
 {
@@ -430,6 +496,8 @@ main(void)
         cmocka_unit_test(test_round_trip_any_write_size),
         cmocka_unit_test(test_zstd_output_independent_of_write_size),
         cmocka_unit_test(test_zstd_output_buffer_multiple),
+        cmocka_unit_test(test_zstd_auto_frames),
+        cmocka_unit_test(test_zstd_auto_rule),
         cmocka_unit_test(test_corruption_is_detected),
         cmocka_unit_test(test_dropped_final_chunk),
         cmocka_unit_test(test_swapped_headers),
