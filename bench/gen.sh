@@ -20,6 +20,12 @@
 #   events      (id, ts, kind, doc_id, payload jsonb)              6 per document
 # Roughly 15 KB on disk per document; ~1 GB in a few minutes on 2 cores (two
 # sessions load in parallel).
+#
+# GEN_PROFILE=vectors makes the second data set of issue 13, whose COPY output is
+# dominated by random float arrays and random bytes, as real embedding tables and
+# attachments are: per document, 6 embeddings of 384 pseudo-random float4 and one
+# attachment of 8-72 KB of pseudo-random bytes (sha256 chains); no events.  Its
+# dump compresses about 2:1 (hex bytea, float digits) where the default's does 3:1.
 set -eu
 
 if [ $# -ne 3 ] || ! [ "$3" -ge 1 ] 2>/dev/null; then
@@ -180,6 +186,29 @@ FROM (SELECT d, 4096 + floor(126976 * power(((hashint8(d)::int8 & 2147483647) % 
 SQL
 }
 
+vectors_sql() { # FIRST LAST -- GEN_PROFILE=vectors
+    cat <<SQL
+SET synchronous_commit = off;
+INSERT INTO embeddings (doc_id, chunk, vec)
+SELECT d, c,
+       ARRAY(SELECT (hashint8((d * 8 + c) * 384 + j)::float8 / 2147483648.0 / 3.0)::float4
+             FROM generate_series(1, 384) AS j)
+FROM generate_series($1::bigint, $2) AS d, generate_series(1, 6) AS c;
+SQL
+}
+
+blobs_sql() { # FIRST LAST -- GEN_PROFILE=vectors
+    cat <<SQL
+SET synchronous_commit = off;
+INSERT INTO attachments (doc_id, name, mime, data)
+SELECT d, 'blob-' || d || '.bin', 'application/octet-stream',
+       (SELECT string_agg(sha256(int8send(d * 100000 + k)), ''::bytea)
+        FROM generate_series(1, sz / 32) AS k)
+FROM (SELECT d, 8192 + ((hashint8(d)::int8 & 2147483647) % 65536) AS sz
+      FROM generate_series($1::bigint, $2) AS d) AS s;
+SQL
+}
+
 run_parallel() { # SQL1 SQL2 -- run two scripts in two sessions
     local p1 p2 rc=0
     q_db -c "$1" >/dev/null & p1=$!
@@ -203,8 +232,13 @@ size=$size0
 log "$DB: $((size0 / 1048576)) MB, target $TARGET_MB MB"
 while [ "$size" -lt "$target" ]; do
     last=$((next + batch - 1))
-    run_parallel "$(doc_sql "$next" "$last")" "$(events_sql "$next" "$last")"
-    run_parallel "$(embeddings_sql "$next" "$last")" "$(attachments_sql "$next" "$last")"
+    if [ "${GEN_PROFILE:-default}" = vectors ]; then
+        run_parallel "$(doc_sql "$next" "$last")" "$(vectors_sql "$next" "$last")"
+        q_db -c "$(blobs_sql "$next" "$last")" >/dev/null
+    else
+        run_parallel "$(doc_sql "$next" "$last")" "$(events_sql "$next" "$last")"
+        run_parallel "$(embeddings_sql "$next" "$last")" "$(attachments_sql "$next" "$last")"
+    fi
     next=$((last + 1))
     size=$(db_bytes)
     per_doc=$(( (size - size0) / (next - first0) ))

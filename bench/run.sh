@@ -36,6 +36,8 @@
 #   RESTORE_JOBS     parallel restore comparison, -j N (default 2; 0 or 1: skip); a
 #                    list matches SIZES like RUNS
 #   RESULTS_DIR      where the markdown goes          (default bench/results)
+#   GEN_PROFILE      bench/gen.sh's data set: default, or vectors (random float
+#                    arrays and random bytes; issue 13's second data set)
 #   KEEP_TMP=1       keep the cluster directory after the run
 #
 # Output: $RESULTS_DIR/<date>-<size>.md per size (and .tsv, every run's raw row) and
@@ -421,13 +423,14 @@ machine_facts() {
     echo "- cluster: shared_buffers 1GB, max_wal_size 4GB, checkpoint_timeout 30min," \
          "maintenance_work_mem 256MB, synchronous_commit off, fsync on, autovacuum off," \
          "wal_level replica; CHECKPOINT before each restore"
+    echo "- data set: bench/gen.sh, GEN_PROFILE=${GEN_PROFILE:-default}"
     echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # ---------------------------------------------------------------- main
 
 DATE=$(date +%Y-%m-%d)
-CMDLINE="SIZES=\"$SIZES\" RUNS=\"$RUNS\" SEED_RUNS=\"${SEED_RUNS:-$RUNS}\" BENCH_DIR=$BENCH_DIR COFFRE_VARIANTS=\"$COFFRE_VARIANTS\" RESTORE_JOBS=\"$RESTORE_JOBS\" bash bench/run.sh"
+CMDLINE="GEN_PROFILE=${GEN_PROFILE:-default} SIZES=\"$SIZES\" RUNS=\"$RUNS\" SEED_RUNS=\"${SEED_RUNS:-$RUNS}\" BENCH_DIR=$BENCH_DIR COFFRE_VARIANTS=\"$COFFRE_VARIANTS\" RESTORE_JOBS=\"$RESTORE_JOBS\" bash bench/run.sh"
 log "$CMDLINE"
 log "working directory $TEST_TMP"
 df -h "$BENCH_DIR" >&2
