@@ -42,6 +42,13 @@ for want in "User=coffre" "ProtectSystem=strict" "NoNewPrivileges=yes" "PrivateT
             "ExecStart=$BINDIR/$(basename "$COFFRE") --config /etc/coffre/%i.conf backup"; do
     like "$(cat "$B")" "$want" "backup unit: $want"
 done
+# the database first (issue 13): every unit that reads or deletes in bulk yields
+for unit in backup prune verify drill drill-simple; do
+    for key in Nice CPUWeight IOWeight IOSchedulingClass; do
+        like "$(cat "$U/coffre-$unit@t.service")" "$key=" "$unit unit: $key is set"
+    done
+done
+unlike "$(cat "$U/coffre-wal-stream@t.service")" "CPUWeight=" "wal-stream unit: no CPU weight, it must keep up"
 T="$U/coffre-backup@t.timer"
 like "$(cat "$T")" "OnCalendar=*-*-* 02:00:00" "backup timer: daily at 02:00"
 like "$(cat "$T")" "Persistent=true" "backup timer: a missed run is caught up"
