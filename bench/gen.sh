@@ -233,8 +233,8 @@ log "$DB: $((size0 / 1048576)) MB, target $TARGET_MB MB"
 while [ "$size" -lt "$target" ]; do
     last=$((next + batch - 1))
     if [ "${GEN_PROFILE:-default}" = vectors ]; then
-        run_parallel "$(doc_sql "$next" "$last")" "$(vectors_sql "$next" "$last")"
-        q_db -c "$(blobs_sql "$next" "$last")" >/dev/null
+        q_db -c "$(doc_sql "$next" "$last")" >/dev/null
+        run_parallel "$(vectors_sql "$next" "$last")" "$(blobs_sql "$next" "$last")"
     else
         run_parallel "$(doc_sql "$next" "$last")" "$(events_sql "$next" "$last")"
         run_parallel "$(embeddings_sql "$next" "$last")" "$(attachments_sql "$next" "$last")"

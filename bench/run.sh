@@ -58,6 +58,7 @@ COFFRE_VARIANTS=${COFFRE_VARIANTS:-3:0}
 RESTORE_JOBS=${RESTORE_JOBS:-2}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_SRC/results}
 DB=bench
+declare -A VARIANT_ID
 
 # lib.sh puts its directory under $TMPDIR when that path is short (unix socket
 # paths are limited); it falls back to /tmp otherwise.
@@ -291,6 +292,7 @@ bench_size() {
             label="coffre_z${v%%:*}w${v##*:}"
             measure "$size" "$label" "$r" "$COFFRE" --config "$TEST_TMP/coffre-$v.conf" backup --db "$DB"
             [ "$v" != "$v0" ] || id=$(tail -n 1 "$LOGDIR/$label.$r.out")
+            VARIANT_ID[$v]=$(tail -n 1 "$LOGDIR/$label.$r.out")
         done
     done
     "$COFFRE" --config "$TEST_TMP/coffre-$v0.conf" list --json >"$TEST_TMP/list.json"
@@ -378,6 +380,15 @@ write_size_report() {
         echo "| seeds' pipeline output (pg_dump -Fc, zlib level 6, + 16 B salt header + CBC padding) | $SEED_BYTES | $(awk -v a="$Z0_BYTES" -v b="$SEED_BYTES" 'BEGIN{if (b + 0 > 0) printf "%.2f:1", a / b; else print "-"}') |"
         echo "| coffre compressed_bytes (zstd, before encryption) | $COMPRESSED_BYTES | $(awk -v a="$PLAIN_BYTES" -v b="$COMPRESSED_BYTES" 'BEGIN{printf "%.2f:1", a / b}') |"
         echo "| coffre stored_bytes (encrypted objects + manifest) | $STORED_BYTES | $(awk -v a="$PLAIN_BYTES" -v b="$STORED_BYTES" 'BEGIN{printf "%.2f:1", a / b}') |"
+        for v in $VARIANTS; do
+            local vb
+            vb=$("$PY" -c '
+import json, sys
+for b in json.load(open(sys.argv[1])):
+    if b["id"] == sys.argv[2]:
+        print(b["stored_bytes"])' "$TEST_TMP/list.json" "${VARIANT_ID[$v]}")
+            echo "| stored_bytes, zstd level ${v%%:*}, workers ${v##*:} (last run) | $vb | $(awk -v a="$PLAIN_BYTES" -v b="$vb" 'BEGIN{printf "%.2f:1", a / b}'), $(awk -v a="$vb" -v b="$STORED_BYTES" 'BEGIN{printf "%.3f", a / b}')x the first variant |"
+        done
         echo
         echo "### Restore (into a new database on the same server)"
         echo

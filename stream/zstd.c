@@ -10,6 +10,8 @@
 
 #include <zstd.h>
 
+#include "common/log.h"
+
 struct zstd_sink {
     struct cf_sink base;
     ZSTD_CCtx *cctx;
@@ -36,8 +38,10 @@ struct zstd_sink {
  * this thread waiting for its input (pg_dump, the server, a tar stream) or
  * hashing it.  If almost nothing was left waiting, the input waits on the
  * compressor: one level down.  If the compressor waited a good part of the
- * frame, or the output side took longer than compressing, a higher level
- * costs no wall time: one level up.  Bounded to 1..CF_ZSTD_AUTO_MAX.
+ * frame, a higher level costs no wall time: one level up.  The output side
+ * (encryption, the repository) runs in the same thread, in turn: when it
+ * takes longer than compressing, the level stays, since a lower one would
+ * only give it more bytes.  Bounded to 1..CF_ZSTD_AUTO_MAX.
  */
 #define CF_ZSTD_AUTO_FRAME ((uint64_t)32 << 20)
 #define CF_ZSTD_AUTO_START 3
@@ -61,8 +65,10 @@ cf_zstd_auto_next_level(int level, int64_t wall, int64_t in_zstd, int64_t in_nex
     if (wall <= 0)
         return level;
     idle = (double)(wall - in_zstd - in_next) / (double)wall;
-    if ((idle > AUTO_UP_IDLE || in_next > in_zstd) && level < CF_ZSTD_AUTO_MAX)
+    if (idle > AUTO_UP_IDLE && level < CF_ZSTD_AUTO_MAX)
         return level + 1;
+    /* this thread compresses, encrypts and writes in turn: when the output
+     * side takes longest, a lower level would only give it more to write */
     if (idle < AUTO_DOWN_IDLE && in_zstd >= in_next && level > 1)
         return level - 1;
     return level;
@@ -114,6 +120,12 @@ next_frame(struct zstd_sink *z, struct cf_error *err)
         return err->code;
     wall = now_ns() - z->frame_start;
     level = cf_zstd_auto_next_level(z->level, wall, z->in_zstd, z->in_next);
+    cf_log_debug("zstd auto: frame at level %d took %.2f s: %.0f%% compressing, %.0f%% "
+                 "passing on, %.0f%% waiting for input; next frame at level %d",
+                 z->level, (double)wall / 1e9, wall > 0 ? 100.0 * (double)z->in_zstd / (double)wall : 0,
+                 wall > 0 ? 100.0 * (double)z->in_next / (double)wall : 0,
+                 wall > 0 ? 100.0 * (double)(wall - z->in_zstd - z->in_next) / (double)wall : 0,
+                 level);
     if (level != z->level) {
         size_t ret = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level);
 

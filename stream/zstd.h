@@ -19,7 +19,7 @@
  * CF_ZSTD_AUTO_MAX chosen from whether the last one waited on its input or
  * made its input wait. */
 #define CF_ZSTD_AUTO 0
-#define CF_ZSTD_AUTO_MAX 6
+#define CF_ZSTD_AUTO_MAX 3
 
 /* The level of the frame after one at level that took wall ns, in_zstd of
  * them compressing and in_next passing output on (exposed for tests). */
