@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "stream/child.h"
 
@@ -82,8 +83,10 @@ cf_walspool_mark_pushed(const struct cf_wal_env *env, const char *path, const ch
     n = snprintf(text, sizeof(text), "%s\n%s\n", sha256, id);
     if (n < 0 || (size_t)n >= sizeof(text))
         return cf_error_set(err, CF_ERR_INTERNAL, "marker for \"%s\" is too long", final);
+    CF_INJECT("wal-push-marker-before");
     if (cf_write_atomic(final, text, (size_t)n, 0600, err) != CF_OK)
         return err->code;
+    CF_INJECT("wal-push-marker-after");
     /* the claim our parent took for us: the marker now speaks (the flock lasts until exit) */
     (void)snprintf(final, sizeof(final), "%s/%s.inflight", dir, base_name(path));
     (void)unlink(final);
@@ -344,12 +347,15 @@ cf_wal_push_async(const struct cf_wal_env *env, const struct cf_repo *repo, cons
     free(dir_copy);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
+    CF_INJECT("wal-push-spawned");
     /* a child is pushing this very segment: wait for it (bounded), then trust its marker */
     if (in_flight(markers, base_name(path))) {
         cf_log_debug("WAL file \"%s\" is being archived by an async push: waiting", path);
+        CF_INJECT("wal-push-waiting");
         wait_claim(markers, base_name(path), deadline);
     }
     if (take_marker(markers, base_name(path), sha, id)) {
+        CF_INJECT("wal-push-marker-taken");
         cf_log_debug("WAL file \"%s\" was archived by an async push", path);
         return CF_OK;
     }
