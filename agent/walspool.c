@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
 #include "common/fsutil.h"
 #include "common/inject.h"
 #include "common/log.h"
@@ -202,7 +203,8 @@ in_flight(const char *dir, const char *name)
     return busy;
 }
 
-/* Wait (until deadline) for the child holding the claim on name to finish. */
+/* Wait (until deadline) for the child holding the claim on name to finish;
+ * a signal (SIGTERM from the archiver's stop) ends the wait at once. */
 static void
 wait_claim(const char *dir, const char *name, time_t deadline)
 {
@@ -212,7 +214,7 @@ wait_claim(const char *dir, const char *name, time_t deadline)
     (void)snprintf(path, sizeof(path), "%s/%s.inflight", dir, name);
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
         return;
-    while (flock(fd, LOCK_SH | LOCK_NB) != 0 && time(NULL) < deadline)
+    while (flock(fd, LOCK_SH | LOCK_NB) != 0 && time(NULL) < deadline && !cf_cancel_requested())
         (void)usleep(10000);
     (void)close(fd);
 }
@@ -353,6 +355,10 @@ cf_wal_push_async(const struct cf_wal_env *env, const struct cf_repo *repo, cons
         cf_log_debug("WAL file \"%s\" is being archived by an async push: waiting", path);
         CF_INJECT("wal-push-waiting");
         wait_claim(markers, base_name(path), deadline);
+        if (cf_cancel_check(err) != CF_OK) {
+            cf_error_context(err, "while waiting for the async push of WAL file \"%s\"", path);
+            return err->code;
+        }
     }
     if (take_marker(markers, base_name(path), sha, id)) {
         CF_INJECT("wal-push-marker-taken");
