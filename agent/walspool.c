@@ -21,7 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
 #include "common/fsutil.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "stream/child.h"
 
@@ -82,8 +84,10 @@ cf_walspool_mark_pushed(const struct cf_wal_env *env, const char *path, const ch
     n = snprintf(text, sizeof(text), "%s\n%s\n", sha256, id);
     if (n < 0 || (size_t)n >= sizeof(text))
         return cf_error_set(err, CF_ERR_INTERNAL, "marker for \"%s\" is too long", final);
+    CF_INJECT("wal-push-marker-before");
     if (cf_write_atomic(final, text, (size_t)n, 0600, err) != CF_OK)
         return err->code;
+    CF_INJECT("wal-push-marker-after");
     /* the claim our parent took for us: the marker now speaks (the flock lasts until exit) */
     (void)snprintf(final, sizeof(final), "%s/%s.inflight", dir, base_name(path));
     (void)unlink(final);
@@ -199,7 +203,8 @@ in_flight(const char *dir, const char *name)
     return busy;
 }
 
-/* Wait (until deadline) for the child holding the claim on name to finish. */
+/* Wait (until deadline) for the child holding the claim on name to finish;
+ * a signal (SIGTERM from the archiver's stop) ends the wait at once. */
 static void
 wait_claim(const char *dir, const char *name, time_t deadline)
 {
@@ -209,7 +214,7 @@ wait_claim(const char *dir, const char *name, time_t deadline)
     (void)snprintf(path, sizeof(path), "%s/%s.inflight", dir, name);
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
         return;
-    while (flock(fd, LOCK_SH | LOCK_NB) != 0 && time(NULL) < deadline)
+    while (flock(fd, LOCK_SH | LOCK_NB) != 0 && time(NULL) < deadline && !cf_cancel_requested())
         (void)usleep(10000);
     (void)close(fd);
 }
@@ -344,12 +349,19 @@ cf_wal_push_async(const struct cf_wal_env *env, const struct cf_repo *repo, cons
     free(dir_copy);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
+    CF_INJECT("wal-push-spawned");
     /* a child is pushing this very segment: wait for it (bounded), then trust its marker */
     if (in_flight(markers, base_name(path))) {
         cf_log_debug("WAL file \"%s\" is being archived by an async push: waiting", path);
+        CF_INJECT("wal-push-waiting");
         wait_claim(markers, base_name(path), deadline);
+        if (cf_cancel_check(err) != CF_OK) {
+            cf_error_context(err, "while waiting for the async push of WAL file \"%s\"", path);
+            return err->code;
+        }
     }
     if (take_marker(markers, base_name(path), sha, id)) {
+        CF_INJECT("wal-push-marker-taken");
         cf_log_debug("WAL file \"%s\" was archived by an async push", path);
         return CF_OK;
     }
