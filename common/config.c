@@ -957,7 +957,7 @@ parse_buffer(const char *name, const char *text, size_t len, struct cf_config **
     ctx.cfg->retention.weekly = 4;
     ctx.cfg->retention.monthly = 12;
     ctx.cfg->retention.min_keep = 3;
-    ctx.cfg->object.zstd_level = 3;
+    ctx.cfg->object.zstd_level = 0; /* auto (issue 13) */
     ctx.cfg->object.zstd_workers = 0;
     ctx.cfg->object.chunk_size = 65536;
     ctx.cfg->backup.row_counts = true;

@@ -32,19 +32,18 @@ struct zstd_sink {
 /*
  * level = auto, in the spirit of zstd --adapt: the object is compressed as a
  * sequence of frames of CF_ZSTD_AUTO_FRAME input bytes (a reader decompresses
- * them as one stream), and each frame's level is chosen from how the last one
- * went.  The time of a frame splits into: compressing (in zstd), passing the
- * output on (encryption, then the repository), and everything else, which is
- * this thread waiting for its input (pg_dump, the server, a tar stream) or
- * hashing it.  If almost nothing was left waiting, the input waits on the
- * compressor: one level down.  If the compressor waited a good part of the
- * frame, a higher level costs no wall time: one level up.  The output side
- * (encryption, the repository) runs in the same thread, in turn: when it
- * takes longer than compressing, the level stays, since a lower one would
- * only give it more bytes.  Bounded to 1..CF_ZSTD_AUTO_MAX.
+ * them as one stream), the first at level 1, and each next frame's level is
+ * chosen from how the last one went.  The time of a frame splits into: compressing (in zstd),
+ * passing the output on (encryption, then the repository), and everything else, which is this
+ * thread waiting for its input (pg_dump, the server, a tar stream) or hashing it.  If almost
+ * nothing was left waiting, the input waits on the compressor: one level down.  If the compressor
+ * waited a good part of the frame, a higher level costs no wall time: one level up.  The output
+ * side (encryption, the repository) runs in the same thread, in turn: when it takes longer than
+ * compressing, the level stays, since a lower one would only give it more bytes.  Bounded
+ * to 1..CF_ZSTD_AUTO_MAX.
  */
 #define CF_ZSTD_AUTO_FRAME ((uint64_t)32 << 20)
-#define CF_ZSTD_AUTO_START 3
+#define CF_ZSTD_AUTO_START 1
 #define AUTO_DOWN_IDLE 0.10 /* below: lower the level */
 #define AUTO_UP_IDLE 0.30   /* above: raise it */
 

@@ -15,9 +15,9 @@
 
 #define CF_ZSTD_WINDOW_LOG_MAX 27
 
-/* level = auto (see zstd.c): frames of 32 MiB, each at a level from 1 to
- * CF_ZSTD_AUTO_MAX chosen from whether the last one waited on its input or
- * made its input wait. */
+/* level = auto (see zstd.c), the default: frames of 32 MiB, the first at
+ * level 1, each next one at a level from 1 to CF_ZSTD_AUTO_MAX chosen from
+ * whether the last one waited on its input or made its input wait. */
 #define CF_ZSTD_AUTO 0
 #define CF_ZSTD_AUTO_MAX 3
 

@@ -171,7 +171,7 @@ test_defaults(void **state)
     assert_int_equal(cfg->retention.weekly, 4);
     assert_int_equal(cfg->retention.monthly, 12);
     assert_int_equal(cfg->retention.min_keep, 3);
-    assert_int_equal(cfg->object.zstd_level, 3);
+    assert_int_equal(cfg->object.zstd_level, 0); /* auto */
     assert_int_equal(cfg->object.zstd_workers, 0);
     assert_int_equal(cfg->object.chunk_size, 65536);
     cf_config_free(cfg);
