@@ -19,6 +19,9 @@
 #    order, as PostgreSQL's archiver would:
 #      pgBackRest archive-push (sync; async with archive-async=y, process-max $PGBR_PROCESS_MAX)
 #      coffre wal-push (sync; async = true with push_jobs $PUSH_JOBS)
+# 2b. (PARTS with "fetch", after "push") WAL fetch as restore_command: each tool
+#    called once per pushed segment, in order (coffre wal-get with its read-ahead;
+#    pgBackRest archive-get sync and archive-async).
 # 3. Off-host RPO of coffre wal-stream (upload_interval = $UPLOAD_INTERVAL s): the
 #    time from COMMIT of a row holding a unique marker until `coffre wal-get`
 #    returns WAL bytes that contain the marker, $RPO_SAMPLES samples.
@@ -34,11 +37,12 @@ SIZE=${SIZE:-1024}
 RUNS=${RUNS:-1}
 SEGMENTS=${SEGMENTS:-200}
 LEVEL=${LEVEL:-3}
+WORKERS=${WORKERS:-0}     # coffre's [compression] workers
 UPLOAD_INTERVAL=${UPLOAD_INTERVAL:-10}
 RPO_SAMPLES=${RPO_SAMPLES:-5}
 PGBR_PROCESS_MAX=${PGBR_PROCESS_MAX:-2}
 PUSH_JOBS=${PUSH_JOBS:-4}
-PARTS=${PARTS:-"base push rpo"}
+PARTS=${PARTS:-"base push fetch rpo"}
 OUT_DIR=${RESULTS_DIR:-$here/results}
 mkdir -p "$OUT_DIR"
 command -v pgbackrest >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbackrest >/dev/null
@@ -64,7 +68,7 @@ coffre_conf_for() {
     local f=$TEST_TMP/coffre-$1.conf
     STATE_DIR=$TEST_TMP/spool-$1 INSTANCE=$1 CONNINFO=$2 REPO=$TEST_TMP/repo-$1 \
         KEKS="pkcs11:token=coffre;object=kek" PIN_FILE="$HSM_DIR/coffre.pin" coffre_conf "$f"
-    printf '\n[compression]\nlevel = %s\n\n[wal]\narchive_timeout = 600\n' "$LEVEL" >>"$f"
+    printf '\n[compression]\nlevel = %s\nworkers = %s\n\n[wal]\narchive_timeout = 600\n' "$LEVEL" "$WORKERS" >>"$f"
     mkdir -p "$TEST_TMP/repo-$1" "$TEST_TMP/spool-$1"
     pg_owns "$f" "$TEST_TMP/repo-$1" "$TEST_TMP/spool-$1"
     # one KEK on the token serves every configuration
@@ -193,6 +197,49 @@ EOF
     } >>"$RESULT"
 fi
 
+# ------------------------------------------------------------ 2b. WAL fetch (restore_command)
+# After the pushes, each repository holds the same segments.  Each tool is
+# called once per segment, in order, from the data directory, writing to a
+# scratch file that is then removed: what restore_command does during recovery
+# (the server's replay itself is left out).  Read-ahead: coffre's wal-get
+# prefetches the next segments into its spool; pgBackRest with archive-async.
+if [[ " $PARTS " == *" push "* && " $PARTS " == *" fetch "* ]]; then
+    mkdir -p "$TEST_TMP/fetch"
+    pg_owns "$TEST_TMP/fetch"
+    fetch_loop() { # TOOL...: TOOL... SEGMENT PATH, once per segment
+        cat >"$TEST_TMP/fetch.sh" <<EOF
+cd "$WALGEN_PGDATA" || exit 1
+while read -r s; do
+    "\$@" "\$s" "$TEST_TMP/fetch/RECOVERYXLOG" || exit 1
+    rm -f "$TEST_TMP/fetch/RECOVERYXLOG"
+done <"$TEST_TMP/segs"
+EOF
+        measure bash "$TEST_TMP/fetch.sh" "$@"
+    }
+    log "fetching $n segments with each tool"
+    read -r w m < <(fetch_loop pgbackrest --config="$PGBR_W" --stanza=walgen archive-get); wall[pgs]=$w; rss[pgs]=$m
+    read -r w m < <(fetch_loop pgbackrest --config="$PGBR_WA" --stanza=walgen archive-get); wall[pga]=$w; rss[pga]=$m
+    read -r w m < <(fetch_loop "$BIN" -c "$CONF_WA" wal-get); wall[cfg]=$w; rss[cfg]=$m
+    pga_rate=$(awk -v n="$n" -v w="${wall[pga]}" 'BEGIN { print n / w }')
+    {
+        echo "### WAL fetch as restore_command: $n segments, one call per segment"
+        echo
+        echo "| command | wall s | segments/s | vs pgBackRest async | peak RSS MiB |"
+        echo "|---|---|---|---|---|"
+        for k in pgs pga cfg; do
+            case $k in
+                pgs) label='`pgbackrest archive-get` (sync)' ;;
+                pga) label="\`pgbackrest archive-get\` (archive-async, process-max $PGBR_PROCESS_MAX)" ;;
+                cfg) label='`coffre wal-get` (read-ahead)' ;;
+            esac
+            rate=$(awk -v n="$n" -v w="${wall[$k]}" 'BEGIN { print n / w }')
+            printf '| %s | %s | %.1f | %.2fx | %s |\n' "$label" "${wall[$k]}" "$rate" \
+                "$(awk -v r="$rate" -v b="$pga_rate" 'BEGIN { print r / b }')" "$(mib "${rss[$k]}")"
+        done
+        echo
+    } >>"$RESULT"
+fi
+
 # ------------------------------------------------------------ 3. off-host RPO with wal-stream
 if [[ " $PARTS " == *" rpo "* ]]; then
     pg_start rpo
@@ -243,7 +290,7 @@ fi
 {
     echo "# Physical backups and WAL, coffre vs pgBackRest $(pgbackrest version | awk '{print $2}'), $(date -u +%Y-%m-%d)"
     echo
-    echo "- command: \`SIZE=$SIZE RUNS=$RUNS SEGMENTS=$SEGMENTS UPLOAD_INTERVAL=$UPLOAD_INTERVAL RPO_SAMPLES=$RPO_SAMPLES PARTS=\"$PARTS\" bash bench/physical.sh\`"
+    echo "- command: \`LEVEL=$LEVEL WORKERS=$WORKERS SIZE=$SIZE RUNS=$RUNS SEGMENTS=$SEGMENTS UPLOAD_INTERVAL=$UPLOAD_INTERVAL RPO_SAMPLES=$RPO_SAMPLES PARTS=\"$PARTS\" bash bench/physical.sh\`"
     echo "- coffre $REV; zstd level $LEVEL for both; encryption on for both; posix repositories on the same disk; $(nproc) cores"
     echo
     cat "$RESULT"
