@@ -33,14 +33,15 @@ struct zstd_sink {
  * level = auto, in the spirit of zstd --adapt: the object is compressed as a
  * sequence of frames of CF_ZSTD_AUTO_FRAME input bytes (a reader decompresses
  * them as one stream), the first at level 1, and each next frame's level is
- * chosen from how the last one went.  The time of a frame splits into: compressing (in zstd),
- * passing the output on (encryption, then the repository), and everything else, which is this
- * thread waiting for its input (pg_dump, the server, a tar stream) or hashing it.  If almost
- * nothing was left waiting, the input waits on the compressor: one level down.  If the compressor
- * waited a good part of the frame, a higher level costs no wall time: one level up.  The output
- * side (encryption, the repository) runs in the same thread, in turn: when it takes longer than
- * compressing, the level stays, since a lower one would only give it more bytes.  Bounded
- * to 1..CF_ZSTD_AUTO_MAX.
+ * chosen from how the last one went.  The time of a frame splits into:
+ * compressing (in zstd), passing the output on (encryption, then the
+ * repository), and everything else, which is this thread waiting for its
+ * input (pg_dump, the server, a tar stream) or hashing it.  If almost nothing
+ * was left waiting, the input waits on the compressor: one level down.  If
+ * the compressor waited a good part of the frame, a higher level costs no
+ * wall time: one level up.  The output side runs in the same thread, in
+ * turn: when it takes longer than compressing, the level stays, since a
+ * lower one would only give it more bytes.  Bounded to 1..CF_ZSTD_AUTO_MAX.
  */
 #define CF_ZSTD_AUTO_FRAME ((uint64_t)32 << 20)
 #define CF_ZSTD_AUTO_START 1
@@ -113,18 +114,18 @@ next_frame(struct zstd_sink *z, struct cf_error *err)
 {
     ZSTD_inBuffer none = {NULL, 0, 0};
     int64_t wall;
+    double pct;
     int level;
 
     if (compress_run(z, &none, ZSTD_e_end, err) != CF_OK)
         return err->code;
     wall = now_ns() - z->frame_start;
     level = cf_zstd_auto_next_level(z->level, wall, z->in_zstd, z->in_next);
+    pct = wall > 0 ? 100.0 / (double)wall : 0;
     cf_log_debug("zstd auto: frame at level %d took %.2f s: %.0f%% compressing, %.0f%% "
                  "passing on, %.0f%% waiting for input; next frame at level %d",
-                 z->level, (double)wall / 1e9, wall > 0 ? 100.0 * (double)z->in_zstd / (double)wall : 0,
-                 wall > 0 ? 100.0 * (double)z->in_next / (double)wall : 0,
-                 wall > 0 ? 100.0 * (double)(wall - z->in_zstd - z->in_next) / (double)wall : 0,
-                 level);
+                 z->level, (double)wall / 1e9, pct * (double)z->in_zstd, pct * (double)z->in_next,
+                 pct * (double)(wall - z->in_zstd - z->in_next), level);
     if (level != z->level) {
         size_t ret = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level);
 
