@@ -38,6 +38,7 @@ RUNS=${RUNS:-1}
 SEGMENTS=${SEGMENTS:-200}
 LEVEL=${LEVEL:-3}
 WORKERS=${WORKERS:-0}     # coffre's [compression] workers
+COFFRE_LEVEL=${COFFRE_LEVEL:-$LEVEL}   # coffre's [compression] level (auto: its default)
 UPLOAD_INTERVAL=${UPLOAD_INTERVAL:-10}
 RPO_SAMPLES=${RPO_SAMPLES:-5}
 PGBR_PROCESS_MAX=${PGBR_PROCESS_MAX:-2}
@@ -68,7 +69,7 @@ coffre_conf_for() {
     local f=$TEST_TMP/coffre-$1.conf
     STATE_DIR=$TEST_TMP/spool-$1 INSTANCE=$1 CONNINFO=$2 REPO=$TEST_TMP/repo-$1 \
         KEKS="pkcs11:token=coffre;object=kek" PIN_FILE="$HSM_DIR/coffre.pin" coffre_conf "$f"
-    printf '\n[compression]\nlevel = %s\nworkers = %s\n\n[wal]\narchive_timeout = 600\n' "$LEVEL" "$WORKERS" >>"$f"
+    printf '\n[compression]\nlevel = %s\nworkers = %s\n\n[wal]\narchive_timeout = 600\n' "$COFFRE_LEVEL" "$WORKERS" >>"$f"
     mkdir -p "$TEST_TMP/repo-$1" "$TEST_TMP/spool-$1"
     pg_owns "$f" "$TEST_TMP/repo-$1" "$TEST_TMP/spool-$1"
     # one KEK on the token serves every configuration
@@ -290,8 +291,8 @@ fi
 {
     echo "# Physical backups and WAL, coffre vs pgBackRest $(pgbackrest version | awk '{print $2}'), $(date -u +%Y-%m-%d)"
     echo
-    echo "- command: \`LEVEL=$LEVEL WORKERS=$WORKERS SIZE=$SIZE RUNS=$RUNS SEGMENTS=$SEGMENTS UPLOAD_INTERVAL=$UPLOAD_INTERVAL RPO_SAMPLES=$RPO_SAMPLES PARTS=\"$PARTS\" bash bench/physical.sh\`"
-    echo "- coffre $REV; zstd level $LEVEL for both; encryption on for both; posix repositories on the same disk; $(nproc) cores"
+    echo "- command: \`LEVEL=$LEVEL COFFRE_LEVEL=$COFFRE_LEVEL WORKERS=$WORKERS SIZE=$SIZE RUNS=$RUNS SEGMENTS=$SEGMENTS UPLOAD_INTERVAL=$UPLOAD_INTERVAL RPO_SAMPLES=$RPO_SAMPLES PARTS=\"$PARTS\" bash bench/physical.sh\`"
+    echo "- coffre $REV; zstd level $LEVEL for pgBackRest, $COFFRE_LEVEL for coffre (workers $WORKERS); encryption on for both; posix repositories on the same disk; $(nproc) cores"
     echo
     cat "$RESULT"
 } | tee "$OUT_DIR/$(date -u +%Y-%m-%d)-physical-$(echo "$PARTS" | tr ' ' '-')-$SIZE.md"
