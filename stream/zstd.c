@@ -25,51 +25,62 @@ struct zstd_sink {
     int level;
     int auto_level;           /* 1: adapt the level between frames */
     uint64_t frame_in;        /* input bytes in the current frame */
-    int64_t frame_start;      /* ns, monotonic: when this frame's first byte came */
-    int64_t in_zstd, in_next; /* ns spent compressing, and passing output on */
+    struct cf_zstd_clock frame; /* when this frame's first byte came */
 };
 
 /*
  * level = auto, in the spirit of zstd --adapt: the object is compressed as a
  * sequence of frames of CF_ZSTD_AUTO_FRAME input bytes (a reader decompresses
  * them as one stream), the first at level 1, and each next frame's level is
- * chosen from how the last one went.  The time of a frame splits into:
- * compressing (in zstd), passing the output on (encryption, then the
- * repository), and everything else, which is this thread waiting for its
- * input (pg_dump, the server, a tar stream) or hashing it.  If almost nothing
- * was left waiting, the input waits on the compressor: one level down.  If
- * the compressor waited a good part of the frame, a higher level costs no
- * wall time: one level up.  The output side runs in the same thread, in
- * turn: when it takes longer than compressing, the level stays, since a
- * lower one would only give it more bytes.  Bounded to 1..CF_ZSTD_AUTO_MAX.
+ * chosen from how the last one went.  This thread reads its input, hashes,
+ * compresses, encrypts and writes in turn, so the wall time of a frame splits
+ * into: running (its CPU time), waiting for a core (runnable, on the run
+ * queue: the host is busy), and blocked, waiting for its input (pg_dump, the
+ * server, a tar stream) or its output (the disk, S3).  Blocked a good part of
+ * the frame: the CPU a higher level costs is free, and smaller output helps a
+ * slow repository: one level up.  Almost never blocked: the compressor sets
+ * the pace, or competes for the cores with the database: one level down.
+ * Bounded to 1..CF_ZSTD_AUTO_MAX.
  */
 #define CF_ZSTD_AUTO_FRAME ((uint64_t)32 << 20)
 #define CF_ZSTD_AUTO_START 1
-#define AUTO_DOWN_IDLE 0.10 /* below: lower the level */
-#define AUTO_UP_IDLE 0.30   /* above: raise it */
+#define AUTO_DOWN_BLOCKED 0.05 /* below: lower the level */
+#define AUTO_UP_BLOCKED 0.25   /* above: raise it */
 
-static int64_t
-now_ns(void)
+/* Now, this thread's CPU time and its time on the run queue (ns). */
+void
+cf_zstd_clock_now(struct cf_zstd_clock *c)
 {
     struct timespec ts;
+    unsigned long long run = 0, delay = 0;
+    FILE *f;
 
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    c->wall = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    (void)clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    c->cpu = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    c->queued = 0;
+    /* schedstat: run time, run-queue delay, time slices; absent without
+     * CONFIG_SCHED_INFO, then waiting for a core counts as blocked */
+    if ((f = fopen("/proc/thread-self/schedstat", "re")) != NULL) {
+        if (fscanf(f, "%llu %llu", &run, &delay) == 2)
+            c->queued = (int64_t)delay;
+        (void)fclose(f);
+    }
 }
 
 int
-cf_zstd_auto_next_level(int level, int64_t wall, int64_t in_zstd, int64_t in_next)
+cf_zstd_auto_next_level(int level, const struct cf_zstd_clock *from, const struct cf_zstd_clock *to)
 {
-    double idle;
+    int64_t wall = to->wall - from->wall;
+    double blocked;
 
     if (wall <= 0)
         return level;
-    idle = (double)(wall - in_zstd - in_next) / (double)wall;
-    if (idle > AUTO_UP_IDLE && level < CF_ZSTD_AUTO_MAX)
+    blocked = (double)(wall - (to->cpu - from->cpu) - (to->queued - from->queued)) / (double)wall;
+    if (blocked > AUTO_UP_BLOCKED && level < CF_ZSTD_AUTO_MAX)
         return level + 1;
-    /* this thread compresses, encrypts and writes in turn: when the output
-     * side takes longest, a lower level would only give it more to write */
-    if (idle < AUTO_DOWN_IDLE && in_zstd >= in_next && level > 1)
+    if (blocked < AUTO_DOWN_BLOCKED && level > 1)
         return level - 1;
     return level;
 }
@@ -89,19 +100,12 @@ compress_run(struct zstd_sink *z, ZSTD_inBuffer *in, ZSTD_EndDirective mode, str
 {
     for (;;) {
         ZSTD_outBuffer ob = {z->out, z->out_size, 0};
-        int64_t t0 = z->auto_level ? now_ns() : 0, t1 = t0;
         size_t ret = ZSTD_compressStream2(z->cctx, &ob, in, mode);
 
         if (ZSTD_isError(ret))
             return zstd_fail(err, CF_ERR_INTERNAL, "zstd compression", z, ret);
-        if (z->auto_level) {
-            t1 = now_ns();
-            z->in_zstd += t1 - t0;
-        }
         if (ob.pos > 0 && cf_sink_write(z->base.next, z->out, ob.pos, err) != CF_OK)
             return err->code;
-        if (z->auto_level)
-            z->in_next += now_ns() - t1;
         /* continue: until input consumed; end: until the frame is flushed */
         if (mode == ZSTD_e_end ? ret == 0 : in->pos == in->size)
             return CF_OK;
@@ -113,19 +117,23 @@ static cf_err
 next_frame(struct zstd_sink *z, struct cf_error *err)
 {
     ZSTD_inBuffer none = {NULL, 0, 0};
+    struct cf_zstd_clock now;
     int64_t wall;
     double pct;
     int level;
 
     if (compress_run(z, &none, ZSTD_e_end, err) != CF_OK)
         return err->code;
-    wall = now_ns() - z->frame_start;
-    level = cf_zstd_auto_next_level(z->level, wall, z->in_zstd, z->in_next);
+    cf_zstd_clock_now(&now);
+    level = cf_zstd_auto_next_level(z->level, &z->frame, &now);
+    wall = now.wall - z->frame.wall;
     pct = wall > 0 ? 100.0 / (double)wall : 0;
-    cf_log_debug("zstd auto: frame at level %d took %.2f s: %.0f%% compressing, %.0f%% "
-                 "passing on, %.0f%% waiting for input; next frame at level %d",
-                 z->level, (double)wall / 1e9, pct * (double)z->in_zstd, pct * (double)z->in_next,
-                 pct * (double)(wall - z->in_zstd - z->in_next), level);
+    cf_log_debug("zstd auto: frame at level %d took %.2f s: %.0f%% running, %.0f%% waiting for "
+                 "a core, %.0f%% blocked on input or output; next frame at level %d",
+                 z->level, (double)wall / 1e9, pct * (double)(now.cpu - z->frame.cpu),
+                 pct * (double)(now.queued - z->frame.queued),
+                 pct * (double)(wall - (now.cpu - z->frame.cpu) - (now.queued - z->frame.queued)),
+                 level);
     if (level != z->level) {
         size_t ret = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level);
 
@@ -134,7 +142,6 @@ next_frame(struct zstd_sink *z, struct cf_error *err)
         z->level = level;
     }
     z->frame_in = 0;
-    z->in_zstd = z->in_next = 0;
     return CF_OK;
 }
 
@@ -155,7 +162,7 @@ compress_write(struct cf_sink *s, const void *data, size_t len, struct cf_error 
         ZSTD_inBuffer in = {p, n, 0};
 
         if (z->frame_in == 0)
-            z->frame_start = now_ns();
+            cf_zstd_clock_now(&z->frame);
         if (compress_run(z, &in, ZSTD_e_continue, err) != CF_OK)
             return err->code;
         z->frame_in += n;

@@ -21,9 +21,15 @@
 #define CF_ZSTD_AUTO 0
 #define CF_ZSTD_AUTO_MAX 3
 
-/* The level of the frame after one at level that took wall ns, in_zstd of
- * them compressing and in_next passing output on (exposed for tests). */
-int cf_zstd_auto_next_level(int level, int64_t wall, int64_t in_zstd, int64_t in_next);
+/* What level = auto measures, in ns: wall (monotonic), this thread's CPU
+ * time, and its time runnable but waiting for a core. */
+struct cf_zstd_clock {
+    int64_t wall, cpu, queued;
+};
+void cf_zstd_clock_now(struct cf_zstd_clock *c);
+/* The level of the frame after one at level that ran from..to (for tests). */
+int cf_zstd_auto_next_level(int level, const struct cf_zstd_clock *from,
+                            const struct cf_zstd_clock *to);
 
 /* level 1..19, or CF_ZSTD_AUTO; workers 0 = compress in the calling thread. */
 cf_err cf_zstd_compress_new(int level, unsigned workers, struct cf_sink *next,

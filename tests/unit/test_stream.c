@@ -270,24 +270,43 @@ test_zstd_auto_frames(void **state)
 }
 
 /* The rule that picks the next frame's level. */
+static int
+next_level(int level, double wall, double cpu, double queued)
+{
+    const struct cf_zstd_clock from = {1000000000, 5000000, 7000000};
+    const struct cf_zstd_clock to = {from.wall + (int64_t)(wall * 1e9),
+                                     from.cpu + (int64_t)(cpu * 1e9),
+                                     from.queued + (int64_t)(queued * 1e9)};
+
+    return cf_zstd_auto_next_level(level, &from, &to);
+}
+
 static void
 test_zstd_auto_rule(void **state)
 {
-    const int64_t s = 1000000000;
+    struct cf_zstd_clock a, b;
 
     (void)state;
-    /* the input never waited for us: busy compressing the whole frame -> down */
-    assert_int_equal(cf_zstd_auto_next_level(3, 10 * s, 95 * s / 10, s / 10), 2);
-    assert_int_equal(cf_zstd_auto_next_level(1, 10 * s, 95 * s / 10, s / 10), 1);
-    /* the compressor waited half the frame on its input -> up, to the ceiling */
-    assert_int_equal(cf_zstd_auto_next_level(2, 10 * s, 4 * s, s), 3);
-    assert_int_equal(cf_zstd_auto_next_level(CF_ZSTD_AUTO_MAX, 10 * s, 4 * s, s), CF_ZSTD_AUTO_MAX);
-    /* the output side (the repository) is slower than compressing: stay, a
-     * lower level would give it more to write, a higher one slow us down */
-    assert_int_equal(cf_zstd_auto_next_level(2, 10 * s, 3 * s, 65 * s / 10), 2);
+    /* never blocked: compressing sets the pace -> down, not below 1 */
+    assert_int_equal(next_level(3, 10, 9.8, 0), 2);
+    assert_int_equal(next_level(1, 10, 9.8, 0), 1);
+    /* runnable but waiting for a core (the database is busy) is not spare time */
+    assert_int_equal(next_level(2, 10, 5, 4.8), 1);
+    /* blocked on input or output a good part of the frame -> up, to the ceiling */
+    assert_int_equal(next_level(1, 10, 6, 0.5), 2);
+    assert_int_equal(next_level(2, 10, 7, 0), 3);
+    assert_int_equal(next_level(CF_ZSTD_AUTO_MAX, 10, 5, 0), CF_ZSTD_AUTO_MAX);
     /* in between: stay */
-    assert_int_equal(cf_zstd_auto_next_level(3, 10 * s, 75 * s / 10, s), 3);
-    assert_int_equal(cf_zstd_auto_next_level(3, 0, 0, 0), 3);
+    assert_int_equal(next_level(2, 10, 8.5, 0.5), 2);
+    assert_int_equal(next_level(2, 0, 0, 0), 2);
+    /* the clock itself moves forward and counts this thread's CPU */
+    cf_zstd_clock_now(&a);
+    for (volatile unsigned long i = 0; i < 20000000; i++)
+        ;
+    cf_zstd_clock_now(&b);
+    assert_true(b.wall > a.wall);
+    assert_true(b.cpu > a.cpu);
+    assert_true(b.queued >= a.queued);
 }
 
 static void
