@@ -52,7 +52,7 @@ void
 cf_zstd_clock_now(struct cf_zstd_clock *c)
 {
     struct timespec ts;
-    unsigned long long run = 0, delay = 0;
+    char line[128];
     FILE *f;
 
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -63,8 +63,19 @@ cf_zstd_clock_now(struct cf_zstd_clock *c)
     /* schedstat: run time, run-queue delay, time slices; absent without
      * CONFIG_SCHED_INFO, then waiting for a core counts as blocked */
     if ((f = fopen("/proc/thread-self/schedstat", "re")) != NULL) {
-        if (fscanf(f, "%llu %llu", &run, &delay) == 2)
-            c->queued = (int64_t)delay;
+        if (fgets(line, sizeof(line), f) != NULL) {
+            char *end = NULL;
+            unsigned long long delay;
+
+            (void)strtoull(line, &end, 10); /* run time: clock_gettime's, above */
+            if (end != line && *end == ' ') {
+                char *p = end + 1;
+
+                delay = strtoull(p, &end, 10);
+                if (end != p)
+                    c->queued = (int64_t)delay;
+            }
+        }
         (void)fclose(f);
     }
 }
