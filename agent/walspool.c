@@ -417,6 +417,12 @@ copy_verified(const char *src, const char *want_sha, const char *path, struct cf
                        src);
         goto out;
     }
+    /* same file system (the usual case): hand the checked file over as it is */
+    if (rename(src, path) == 0) {
+        (void)close(in);
+        cf_log_debug("moved read-ahead copy \"%s\" to \"%s\"", src, path);
+        return CF_OK;
+    }
     if (cf_atomic_file_open(path, 0600, &out, &ignored) != CF_OK)
         goto out;
     while ((got = pread(in, buf, sizeof(buf), off)) > 0) {
@@ -426,7 +432,7 @@ copy_verified(const char *src, const char *want_sha, const char *path, struct cf
     }
     if (got < 0)
         goto out;
-    rc = cf_atomic_file_commit(out, &ignored) == CF_OK ? CF_OK : CF_ERR_NOT_FOUND;
+    rc = cf_atomic_file_commit_nosync(out, &ignored) == CF_OK ? CF_OK : CF_ERR_NOT_FOUND;
     out = NULL; /* committed or not, freed */
 out:
     cf_atomic_file_abort(out);
@@ -434,6 +440,43 @@ out:
         (void)close(in);
     (void)unlink(src); /* served or bad: it goes either way */
     return rc;
+}
+
+/*
+ * Whether a read-ahead child holds the prefetch lock of dir.  It fetches the
+ * segments after the one that started it, in order: the one recovery asks
+ * for next is the one it is fetching, and fetching it here as well would
+ * only halve the speed of both.
+ */
+static bool
+prefetch_running(const char *dir)
+{
+    char lock[4200];
+    int fd;
+    bool held;
+
+    (void)snprintf(lock, sizeof(lock), "%s/.lock", dir);
+    if ((fd = open(lock, O_RDWR | O_CLOEXEC)) < 0)
+        return false;
+    held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    (void)close(fd); /* also drops a shared lock we got */
+    return held;
+}
+
+#define PREFETCH_WAIT_MS 10000 /* then the repository, as if there were no read-ahead */
+
+/* The spool file of name, waiting while a read-ahead child is running. */
+static bool
+wait_prefetched(const char *dir, const char *name, char *file, size_t size)
+{
+    for (int waited = 0; waited < PREFETCH_WAIT_MS && !cf_cancel_requested(); waited += 5) {
+        if (find_prefetched(dir, name, file, size))
+            return true;
+        if (!prefetch_running(dir))
+            return find_prefetched(dir, name, file, size);
+        (void)nanosleep(&(struct timespec){0, 5000000}, NULL);
+    }
+    return false;
 }
 
 cf_err
@@ -448,7 +491,7 @@ cf_walspool_serve(const struct cf_wal_env *env, const char *name, const char *pa
         cf_error_clear(err); /* no spool: serve from the repository */
         return CF_ERR_NOT_FOUND;
     }
-    if (!find_prefetched(dir, name, file, sizeof(file)))
+    if (!wait_prefetched(dir, name, file, sizeof(file)))
         return CF_ERR_NOT_FOUND;
     if (copy_verified(file, file + strlen(file) - 64, path, err) != CF_OK)
         return CF_ERR_NOT_FOUND;

@@ -219,14 +219,14 @@ cf_atomic_file_tmp_path(const struct cf_atomic_file *f)
     return f->tmp;
 }
 
-cf_err
-cf_atomic_file_commit(struct cf_atomic_file *f, struct cf_error *err)
+static cf_err
+atomic_commit(struct cf_atomic_file *f, bool sync, struct cf_error *err)
 {
     cf_err rc = CF_OK;
     int e = 0;
 
     /* mkostemp made it 0600: the mode asked for, whatever the umask */
-    if (fchmod(f->fd, f->mode) != 0 || fsync(f->fd) != 0)
+    if (fchmod(f->fd, f->mode) != 0 || (sync && fsync(f->fd) != 0))
         e = errno;
     if (close(f->fd) != 0 && e == 0)
         e = errno;
@@ -238,10 +238,23 @@ cf_atomic_file_commit(struct cf_atomic_file *f, struct cf_error *err)
     if (rc == CF_OK) {
         free(f->tmp);
         f->tmp = NULL; /* renamed: nothing left to remove */
-        rc = cf_fsync_dir(f->dir, err);
+        if (sync)
+            rc = cf_fsync_dir(f->dir, err);
     }
     cf_atomic_file_abort(f);
     return rc;
+}
+
+cf_err
+cf_atomic_file_commit(struct cf_atomic_file *f, struct cf_error *err)
+{
+    return atomic_commit(f, true, err);
+}
+
+cf_err
+cf_atomic_file_commit_nosync(struct cf_atomic_file *f, struct cf_error *err)
+{
+    return atomic_commit(f, false, err);
 }
 
 void

@@ -44,6 +44,12 @@ int cf_atomic_file_fd(const struct cf_atomic_file *f);
 /* The temporary file's path (for messages), valid until commit or abort. */
 const char *cf_atomic_file_tmp_path(const struct cf_atomic_file *f);
 cf_err cf_atomic_file_commit(struct cf_atomic_file *f, struct cf_error *err);
+/* The same without either fsync, for a file whose loss in a crash costs
+ * nothing: after the rename, path holds the whole new content or, after a
+ * crash, possibly garbage (a WAL file handed to PostgreSQL's restore_command,
+ * which it asks for again after a crash; a read-ahead copy, checked against
+ * its sha256 before use). */
+cf_err cf_atomic_file_commit_nosync(struct cf_atomic_file *f, struct cf_error *err);
 void cf_atomic_file_abort(struct cf_atomic_file *f);
 
 /* The whole of data into path, atomically (open, write, commit). */
