@@ -5,6 +5,7 @@
 #   make check      unit tests, the same under ASan+UBSan, then integration tests
 #   make demo       backup -> verify -> restore -> compare on throwaway servers
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make uninstall  remove what make install installed (same PREFIX and DESTDIR)
 #   make lint       clang-tidy, cppcheck, banned functions
 #   make asan       the sanitizer build in ./build-asan
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS=60 each
@@ -13,6 +14,12 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 # systemd looks in /usr/local/lib/systemd/system too; packages use /lib/systemd/system
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# bash-completion loads completions from $XDG_DATA_DIRS/bash-completion/completions
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+DOCDIR := $(PREFIX)/share/doc/coffre
+# what install copies to DOCDIR and SYSTEMDUNITDIR, and uninstall removes
+DOC_FILES := coffre.conf.example README.md $(sort $(wildcard docs/*.md))
+UNIT_FILES := $(sort $(wildcard systemd/*.service systemd/*.timer))
 BUILD ?= build
 CC ?= cc
 
@@ -42,7 +49,7 @@ DRIVER_BIN := $(BUILD)/tests/cluster_driver
 TEST_SUPPORT_SRC := $(sort $(wildcard tests/unit/support/*.c))
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps check unit asan demo install lint clean bench fuzz
+.PHONY: all deps check unit asan demo install uninstall lint clean bench fuzz
 # keep the test objects between runs (they are intermediates of a chained rule)
 .SECONDARY:
 all: $(BUILD)/coffre
@@ -96,16 +103,26 @@ bench: all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	    $(DESTDIR)$(PREFIX)/share/doc/coffre
+	    $(DESTDIR)$(DOCDIR) $(DESTDIR)$(COMPLETIONDIR)
 	install -m 0755 $(BUILD)/coffre $(DESTDIR)$(PREFIX)/bin/coffre
 	install -m 0644 docs/coffre.1 $(DESTDIR)$(PREFIX)/share/man/man1/coffre.1
-	install -m 0644 coffre.conf.example README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/coffre/
+	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 completion/coffre $(DESTDIR)$(COMPLETIONDIR)/coffre
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
-	for u in systemd/*.service systemd/*.timer; do \
-	    sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DOCDIR@|$(PREFIX)/share/doc/coffre|g' $$u \
+	for u in $(UNIT_FILES); do \
+	    sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DOCDIR@|$(DOCDIR)|g' $$u \
 	        >$(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u) && \
 	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u) || exit 1; \
 	done
+
+# every file install wrote, and coffre's own doc directory; the shared directories
+# (bin, man1, the unit and completion directories) stay
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/coffre $(DESTDIR)$(PREFIX)/share/man/man1/coffre.1 \
+	    $(DESTDIR)$(COMPLETIONDIR)/coffre
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)))
+	[ ! -d $(DESTDIR)$(DOCDIR) ] || rmdir --ignore-fail-on-non-empty $(DESTDIR)$(DOCDIR)
+	rm -f $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNIT_FILES)))
 
 lint:
 	sh tests/lint.sh
