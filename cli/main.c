@@ -17,7 +17,9 @@
 #include "cli/cli.h"
 #include "common/cancel.h"
 #include "common/log.h"
+#include "common/manifest.h"
 #include "ops/ops.h"
+#include "stream/object.h"
 
 static void
 print_usage(FILE *out)
@@ -134,6 +136,19 @@ exit_status(const struct cf_cli_command *cmd, const struct cf_cli_run *run, cons
     return cf_error_exit_status(err->code);
 }
 
+/* What this binary writes and reads (issue 14): a newer coffre reads every
+ * older format (docs/upgrading.md). */
+static void
+print_version(void)
+{
+    printf("coffre %s\n", COFFRE_VERSION);
+    printf("object format %d (reads 1 to %d)\n", CF_OBJECT_VERSION, CF_OBJECT_VERSION);
+    printf("manifest format %d, signed (reads 1 to %d; unsigned with --allow-unsigned)\n",
+           CF_MANIFEST_FORMAT, CF_MANIFEST_FORMAT);
+    printf("WAL object keys signed with the database system (reads those signed without "
+           "it too)\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -163,7 +178,7 @@ main(int argc, char **argv)
         case 'v': cf_log_set_level(CF_LOG_DEBUG); break;
         case 'q': cf_log_set_level(CF_LOG_ERROR); break;
         case 'h': print_usage(stdout); return 0;
-        case 'V': printf("coffre %s\n", COFFRE_VERSION); return 0;
+        case 'V': print_version(); return 0;
         case 'U': run.allow_unsigned = true; break;
         default: print_usage(stderr); return 2;
         }

@@ -33,6 +33,8 @@ run_fails "no command" 2 "$COFFRE"
 like "$(cat "$LAST_ERR")" "Usage: coffre" "no command prints the usage"
 run_ok "--version" "$COFFRE" --version
 like "$(cat "$LAST_OUT")" "coffre " "--version names coffre"
+like "$(cat "$LAST_OUT")" "object format 1 (reads 1 to 1)" "--version names the object format"
+like "$(cat "$LAST_OUT")" "manifest format 1, signed" "--version names the manifest format"
 
 run_fails "a missing configuration file" 3 "$COFFRE" --config /nonexistent/coffre.conf list
 like "$(cat "$LAST_ERR")" 'could not read configuration file "/nonexistent/coffre.conf"' \
