@@ -237,6 +237,7 @@ report(struct backup *b, bool dry_run, struct cf_prune_result *res, struct cf_er
 {
     struct cf_prune_entry *e;
     char why[512];
+    const char *reason;
     const char *verb = b->action != CF_PRUNE_DELETE ? "keep"
                        : dry_run                    ? "would delete"
                        : b->locked > 0              ? "skipped"
@@ -248,10 +249,11 @@ report(struct backup *b, bool dry_run, struct cf_prune_result *res, struct cf_er
                                         "storage; a later prune finishes it"
                                       : "skipped: %zu object(s) still locked by the storage",
                        b->locked);
-    describe(b, why, sizeof(why));
+    /* describe() returns the note when there is one, and writes why only otherwise */
+    reason = describe(b, why, sizeof(why));
     if ((e = cf_prune_result_add(res, CF_PRUNE_SUBJECT_BACKUP, b->e->id, verb)) == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    (void)snprintf(e->reason, sizeof(e->reason), "%s", why);
+    (void)snprintf(e->reason, sizeof(e->reason), "%s", reason);
     return CF_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t received;
+static unsigned held;          /* cf_cancel_hold depth */
 static unsigned alarm_seconds; /* the time limit set by cf_cancel_alarm, for its message */
 
 static void
@@ -53,7 +54,20 @@ cf_cancel_timed_out(void)
 bool
 cf_cancel_requested(void)
 {
-    return received != 0;
+    return received != 0 && held == 0;
+}
+
+void
+cf_cancel_hold(void)
+{
+    held++;
+}
+
+void
+cf_cancel_release(void)
+{
+    if (held > 0)
+        held--;
 }
 
 void
@@ -67,7 +81,7 @@ cf_cancel_check(struct cf_error *err)
 {
     int sig = received;
 
-    if (sig == 0)
+    if (sig == 0 || held > 0)
         return CF_OK;
     if (sig == SIGALRM)
         cf_error_setf(err, CF_ERR_CANCELLED, "interrupted: the time limit of %u s was reached",

@@ -30,5 +30,15 @@ cf_err cf_cancel_check(struct cf_error *err);
  * (wal-stream: flush and upload what it holds) lets that last work run; a
  * second signal interrupts it again. */
 void cf_cancel_reset(void);
+/*
+ * A step that must end once begun (the check after a backup's manifest is
+ * stored: cut short, the backup would be reported as failed while the
+ * repository lists it complete): between cf_cancel_hold() and
+ * cf_cancel_release() (nested), a signal is recorded but neither
+ * cf_cancel_requested() nor cf_cancel_check() report it; after the last
+ * release they do.
+ */
+void cf_cancel_hold(void);
+void cf_cancel_release(void);
 
 #endif

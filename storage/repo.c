@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "common/cancel.h"
 #include "common/inject.h"
 #include "common/log.h"
 #include "stream/hash.h"
@@ -518,6 +519,9 @@ cf_repo_write_manifest(const struct cf_repo *r, struct cf_manifest *m, struct cf
     cf_source_free(src);
     free(json);
     free(sealed);
+    /* once the manifest is stored, a signal must not cut its check short: the run would
+     * report the backup failed while the repository lists it complete */
+    cf_cancel_hold();
     if (rc == CF_OK && (rc = check_objects_present(r, m, err)) != CF_OK) {
         /* the manifest must not vouch for it (a delete marker under Object Lock) */
         char key[CF_STORAGE_KEY_MAX + 1];
@@ -526,6 +530,7 @@ cf_repo_write_manifest(const struct cf_repo *r, struct cf_manifest *m, struct cf
         if (cf_repo_key(r, m->id, CF_MANIFEST_NAME, key, sizeof(key), &ignored) == CF_OK)
             (void)cf_storage_remove(r->st, key, NULL, &ignored);
     }
+    cf_cancel_release();
     if (rc == CF_OK)
         CF_INJECT("manifest-after");
     return rc;

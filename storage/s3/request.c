@@ -421,6 +421,19 @@ cf_s3_http_error(struct s3_storage *st, const struct s3_req *req, const struct s
                             "object \"%s\" does not exist in the repository", req->repo_key);
     if (attempts > 1)
         (void)snprintf(tries, sizeof(tries), " after %u attempts", attempts);
+    if (strcmp(code, "RequestTimeTooSkewed") == 0) {
+        /* the request's date is too far from the server's: one of the clocks is wrong */
+        cf_error_setf(err, CF_ERR_REMOTE,
+                      "could not %s: the clocks of this host and of the S3 server differ "
+                      "by more than the server accepts (HTTP %ld %s)",
+                      req->what, r->status, code);
+        if (r->message[0] != '\0')
+            cf_s3_detail_message(err, r->message);
+        cf_error_hint(err, "Compare this host's clock with the S3 server's and keep both "
+                           "synchronised with NTP (timedatectl status; chrony or "
+                           "systemd-timesyncd), then run the command again.");
+        return err->code;
+    }
     cf_error_setf(err, r->status == 403 && (strcmp(code, "InvalidAccessKeyId") == 0 ||
                                             strcmp(code, "SignatureDoesNotMatch") == 0)
                            ? CF_ERR_CONFIG

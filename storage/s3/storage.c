@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "common/cancel.h"
 #include "common/log.h"
 #include "storage/s3/s3_int.h"
 
@@ -478,16 +479,23 @@ s3_remove(struct cf_storage *base, const char *key, const char *version_id, stru
                          .quiet_status = {403, 0}};
     struct s3_resp resp = {0};
     bool has_version = version_id != NULL && version_id[0] != '\0', exists = true;
+    /* after a signal, removing what the stopped run stored is its clean-up: the signal
+     * must not cancel it too (it would leave the object behind) */
+    bool is_cleanup = cf_cancel_requested();
     cf_err rc = CF_OK;
 
     if (full == NULL)
         return nomem(err);
+    if (is_cleanup) {
+        req.is_cleanup = true;
+        req.max_attempts = 3;
+    }
     (void)snprintf(what, sizeof(what), "remove object \"%s\"", key);
     if (has_version && !cf_s3_query_add(query, sizeof(query), "versionId", version_id))
         rc = too_long(err, key);
     req.query = has_version ? query : NULL;
     /* S3 answers 204 for a key that does not exist; say what posix says */
-    if (rc == CF_OK && !has_version &&
+    if (rc == CF_OK && !has_version && !is_cleanup &&
         (rc = cf_s3_head(st, full, key, NULL, &exists, &resp, err)) == CF_OK && !exists)
         rc = cf_error_set(err, CF_ERR_NOT_FOUND, "object \"%s\" does not exist in the repository",
                           key);

@@ -142,6 +142,29 @@ test_finish_transport(void **state)
     curl_easy_cleanup(x.easy);
 }
 
+/* RGW and S3 refuse a request signed too far from their own clock: the error
+ * says the clocks differ, and the hint points at NTP (it is not retried). */
+static void
+test_skew_message(void **state)
+{
+    struct s3_storage st;
+    struct s3_req req = {.method = "GET", .key = "k", .what = "list the repository"};
+    struct s3_resp resp;
+    struct cf_error err = CF_ERROR_INIT;
+
+    (void)state;
+    memset(&st, 0, sizeof(st));
+    memset(&resp, 0, sizeof(resp));
+    st.bucket = "b";
+    resp.status = 403;
+    (void)snprintf(resp.code, sizeof(resp.code), "RequestTimeTooSkewed");
+    assert_int_equal(cf_s3_http_error(&st, &req, &resp, 1, &err), CF_ERR_REMOTE);
+    assert_non_null(strstr(err.msg, "could not list the repository"));
+    assert_non_null(strstr(err.msg, "RequestTimeTooSkewed"));
+    assert_non_null(strstr(err.msg, "clock"));
+    assert_non_null(strstr(err.hint, "NTP"));
+}
+
 /* The smallest and largest of n draws of cf_s3_backoff_ms(st, attempt). */
 static void
 draw(const struct s3_storage *st, unsigned attempt, int n, unsigned *lo, unsigned *hi)
@@ -216,11 +239,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_retry_status),
-        cmocka_unit_test(test_retry_curl),
-        cmocka_unit_test(test_finish_transport),
-        cmocka_unit_test(test_backoff_ceiling),
-        cmocka_unit_test(test_backoff_defaults),
+        cmocka_unit_test(test_retry_status),     cmocka_unit_test(test_retry_curl),
+        cmocka_unit_test(test_finish_transport), cmocka_unit_test(test_skew_message),
+        cmocka_unit_test(test_backoff_ceiling),  cmocka_unit_test(test_backoff_defaults),
     };
 
     return cmocka_run_group_tests_name("s3_retry", tests, setup, NULL);
