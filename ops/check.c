@@ -118,7 +118,7 @@ database_rights(const struct cf_check_opts *o, PGconn *conn, char *list, size_t 
     }
     for (size_t i = 0; i < o->pg->n_databases; i++) {
         const char *db = o->pg->databases[i];
-        char v[8];
+        char v[8] = "";
         size_t len = strlen(list);
 
         if (query1(conn,
@@ -143,7 +143,7 @@ schema_rights(const struct cf_check_opts *o, struct cf_error *err)
 {
     for (size_t i = 0; i < o->pg->n_databases; i++) {
         PGconn *c = NULL;
-        char v[8];
+        char v[8] = "";
         cf_err rc;
 
         if (cf_pg_connect(o->pg->conninfo, o->pg->databases[i], &c, err) != CF_OK)
@@ -254,7 +254,7 @@ check_archiving(const struct cf_check_opts *o, struct cf_check_result *res,
     PGresult *r = NULL;
     char mode[16], cmd[512];
     bool standby, replication, runs_coffre;
-    char seg[64];
+    char seg[64] = "";
     int64_t timeout, took = 0;
 
     if (pf->conn == NULL) {
