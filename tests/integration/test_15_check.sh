@@ -91,6 +91,9 @@ like "$(line failed postgres)" 'HINT: ' "wrong port: with a hint"
 like "$(line ok repository)" "writable" "wrong port: the other checks still run"
 like "$(cat "$LAST_ERR")" "checks failed" "wrong port: the summary on stderr"
 no_probe "wrong port"
+run_fails "wrong port, --json: exit 7" 7 C "$TEST_TMP/badport.conf" --json --no-archive-check
+is "$(python3 -c 'import json,sys; a={x["name"]: x for x in json.load(open(sys.argv[1]))}; p=a["postgres"]; print(p["result"], "could not connect" in p["detail"], bool(p["hint"]), a["keys"]["result"], a["keys"]["hint"])' "$LAST_OUT")" \
+    "failed True True ok None" "--json: the postgres check failed with detail and hint, keys ok without hint"
 
 chmod 555 "$REPO/acme" "$REPO/acme/check"
 run_fails "read-only repository: exit 5" 5 C "$CONF" --no-archive-check
@@ -113,6 +116,13 @@ run_fails "wrong PIN: exit 4" 4 C "$TEST_TMP/wrongpin.conf" --no-archive-check
 like "$(line failed keys)" 'CKR_PIN_INCORRECT' "wrong PIN: the keys line fails with the HSM's answer"
 unlike "$(cat "$LAST_OUT" "$LAST_ERR")" '9999' "wrong PIN: the PIN is not echoed"
 no_probe "wrong PIN"
+
+conf nopinfile "s|^pin_file = .*|pin_file = $HSM_DIR/missing.pin|"
+run_fails "missing PIN file: exit 3 or 4" any C "$TEST_TMP/nopinfile.conf" --no-archive-check
+like "$(line failed keys)" "$HSM_DIR/missing.pin" "missing PIN file: the keys line fails and names the file"
+ok "missing PIN file: exit status of the keys or configuration class ($LAST_RC)" \
+    test "$LAST_RC" = 3 -o "$LAST_RC" = 4
+no_probe "missing PIN file"
 
 chmod 555 "$STATE"
 run_fails "state_dir not writable: exit 5" 5 C "$CONF" --no-archive-check
