@@ -9,6 +9,10 @@
 #define NO_RUN (-1)
 
 const struct cf_cli_command cf_cli_commands[] = {
+    {"check", NULL,
+     "  check [--json] [--no-archive-check]   check the configuration end to end: PostgreSQL,\n"
+     "                                    archiving, repository, keys, directories, alerts\n",
+     cf_cli_check_usage, CF_NEED_CONFIG, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_check},
     {"backup", NULL,
      "  backup [--db NAME] [--json]       take a logical backup (pg_dump) of the instance\n",
      cf_cli_backup_usage, CF_NEED_ALL, CF_RUN_BACKUP, CF_CLI_EXIT_CLASS, cf_cli_backup},
@@ -35,14 +39,12 @@ const struct cf_cli_command cf_cli_commands[] = {
     {"wal-push", NULL,
      "  wal-push PATH                     archive_command: archive one WAL file\n",
      cf_cli_wal_push_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_wal_push},
-    {"wal-get", NULL,
-     "  wal-get NAME PATH                 restore_command: fetch one WAL file\n",
+    {"wal-get", NULL, "  wal-get NAME PATH                 restore_command: fetch one WAL file\n",
      cf_cli_wal_get_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_RESTORE_CMD, cf_cli_wal_get},
     {"wal-stream", NULL,
      "  wal-stream                        stream WAL over the replication protocol (service)\n",
      cf_cli_wal_stream_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_wal_stream},
-    {"cat", NULL,
-     "  cat OBJECT                        write one object's plaintext to stdout\n",
+    {"cat", NULL, "  cat OBJECT                        write one object's plaintext to stdout\n",
      cf_cli_cat_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_cat},
     {"drill", NULL,
      "  drill [--scenario S] [--json] [--junit FILE]   restore into a scratch server, check,\n"

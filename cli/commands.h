@@ -25,6 +25,7 @@ extern const char cf_cli_drill_usage[];
 extern const char cf_cli_migrate_usage[];
 extern const char cf_cli_status_usage[];
 extern const char cf_cli_alert_usage[];
+extern const char cf_cli_check_usage[];
 
 cf_err cf_cli_backup(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
 cf_err cf_cli_backup_physical(struct cf_cli_run *run, int argc, char **argv,
@@ -42,6 +43,7 @@ cf_err cf_cli_wal_stream(struct cf_cli_run *run, int argc, char **argv, struct c
 cf_err cf_cli_prune(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
 cf_err cf_cli_status(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
 cf_err cf_cli_alert(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
+cf_err cf_cli_check(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
 cf_err cf_cli_keys(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
 cf_err cf_cli_drill(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
 cf_err cf_cli_migrate(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);

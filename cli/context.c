@@ -75,6 +75,24 @@ fail:
     return rc;
 }
 
+cf_err
+cf_context_open_storage(struct cf_context *c, struct cf_error *err)
+{
+    if (c->st == NULL && open_storage(c, err) != CF_OK)
+        return err->code;
+    c->repo.st = c->st;
+    return CF_OK;
+}
+
+cf_err
+cf_context_open_keys(struct cf_context *c, struct cf_error *err)
+{
+    if (c->kr == NULL && open_keyring(c, err) != CF_OK)
+        return err->code;
+    c->repo.keys = cf_keyring_keyops(c->kr);
+    return CF_OK;
+}
+
 void
 cf_context_free(struct cf_context *c)
 {

@@ -38,6 +38,13 @@ struct cf_context {
  */
 cf_err cf_context_open(const char *config_path, unsigned needs, struct cf_context **out,
                        struct cf_error *err);
+/*
+ * Open what a context opened with CF_NEED_CONFIG alone still lacks: the
+ * storage, or the keyring (coffre check opens each itself to report each
+ * failure as a check).  The struct cf_repo is updated.
+ */
+cf_err cf_context_open_storage(struct cf_context *c, struct cf_error *err);
+cf_err cf_context_open_keys(struct cf_context *c, struct cf_error *err);
 /* Close the keyring and the storage, free the configuration.  NULL-safe. */
 void cf_context_free(struct cf_context *c);
 

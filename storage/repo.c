@@ -45,6 +45,16 @@ cf_repo_wal_prefix(const struct cf_repo *r, char *buf, size_t size, struct cf_er
 }
 
 cf_err
+cf_repo_probe_key(const struct cf_repo *r, const char *tag, char *buf, size_t size,
+                  struct cf_error *err)
+{
+    if (fit(snprintf(buf, size, "%s/check/probe.%s", r->instance, tag), size, "instance name",
+            r->instance, err) != CF_OK)
+        return err->code;
+    return cf_storage_check_key(buf, err);
+}
+
+cf_err
 cf_repo_key(const struct cf_repo *r, const char *id, const char *name, char *buf, size_t size,
             struct cf_error *err)
 {

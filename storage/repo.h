@@ -42,6 +42,11 @@ cf_err cf_repo_backup_prefix(const struct cf_repo *r, const char *id, char *buf,
 /* "<instance>/wal/": the whole WAL archive; CF_ERR_USAGE if it does not fit. */
 cf_err cf_repo_wal_prefix(const struct cf_repo *r, char *buf, size_t size, struct cf_error *err);
 
+/* "<instance>/check/probe.<tag>": coffre check's probe object, outside backup/ and wal/ so
+ * that no listing of backups or WAL ever sees it; CF_ERR_USAGE if it does not fit. */
+cf_err cf_repo_probe_key(const struct cf_repo *r, const char *tag, char *buf, size_t size,
+                         struct cf_error *err);
+
 /* "<instance>/backup/<id>/<name>" into buf; CF_ERR_USAGE if it does not fit or is invalid. */
 cf_err cf_repo_key(const struct cf_repo *r, const char *id, const char *name, char *buf,
                    size_t size, struct cf_error *err);
