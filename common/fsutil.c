@@ -7,12 +7,89 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* "postgres (uid 108)": who this process is, for a permission hint. */
+static void
+who(uid_t uid, char *buf, size_t size)
+{
+    const struct passwd *pw = getpwuid(uid);
+
+    (void)snprintf(buf, size, "%s (uid %u)", pw != NULL ? pw->pw_name : "?", (unsigned)uid);
+}
+
+/* "mode 0700, owner coffre:coffre" of a directory, for a permission hint. */
+static void
+owned(const char *path, char *buf, size_t size)
+{
+    struct stat st;
+    const struct passwd *pw;
+    const struct group *gr;
+
+    if (stat(path, &st) != 0) {
+        (void)snprintf(buf, size, "not readable");
+        return;
+    }
+    pw = getpwuid(st.st_uid);
+    gr = getgrgid(st.st_gid);
+    (void)snprintf(buf, size, "mode %04o, owner %s:%s", (unsigned)(st.st_mode & 07777),
+                   pw != NULL ? pw->pw_name : "?", gr != NULL ? gr->gr_name : "?");
+}
+
+bool
+cf_access_hint(struct cf_error *err, const char *path)
+{
+    char dir[4096], user[128], mode[160];
+    uid_t uid = geteuid();
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof(dir) || path[0] != '/')
+        return false;
+    who(uid, user, sizeof(user));
+    /* every directory on the way must be searchable (x) */
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        memcpy(dir, path, i);
+        dir[i] = '\0';
+        if (path[i] == '\0')
+            break; /* the path itself: below */
+        if (access(dir, F_OK) == 0 && access(dir, X_OK) != 0) {
+            owned(dir, mode, sizeof(mode));
+            cf_error_hint(err,
+                          "User %s may not enter \"%s\" (%s): it needs the search (x) right "
+                          "on every directory of the path.",
+                          user, dir, mode);
+            return true;
+        }
+    }
+    /* then the path itself, if it exists, or the directory that would hold it */
+    if (access(path, F_OK) == 0) {
+        if (access(path, W_OK) != 0) {
+            owned(path, mode, sizeof(mode));
+            cf_error_hint(err, "User %s may not write \"%s\" (%s).", user, path, mode);
+            return true;
+        }
+        return false;
+    }
+    memcpy(dir, path, n + 1);
+    while (n > 1 && dir[n - 1] != '/')
+        n--;
+    dir[n > 1 ? n - 1 : 1] = '\0';
+    if (access(dir, F_OK) == 0 && access(dir, W_OK) != 0) {
+        owned(dir, mode, sizeof(mode));
+        cf_error_hint(err, "User %s may not create entries in \"%s\" (%s).", user, dir, mode);
+        return true;
+    }
+    return false;
+}
 
 static cf_err
 io_error(struct cf_error *err, int e, const char *what, const char *path)
@@ -23,6 +100,8 @@ io_error(struct cf_error *err, int e, const char *what, const char *path)
                         path);
     if (full)
         cf_error_hint(err, "Free space in the file system holding \"%s\".", path);
+    else if ((e == EACCES || e == EPERM) && cf_access_hint(err, path))
+        ; /* names the user, the directory and the right missing */
     else if (e == EACCES || e == EPERM || e == EROFS)
         cf_error_hint(err, "Check that the user running coffre may write there (ReadWritePaths= "
                            "under systemd).");

@@ -24,6 +24,11 @@ cf_err cf_mkdir_p(const char *path, mode_t mode, struct cf_error *err);
 /* fsync the directory path itself, so that the entries created, renamed or
  * removed in it survive a crash. */
 cf_err cf_fsync_dir(const char *path, struct cf_error *err);
+/* After EACCES on an absolute path: if this user may not enter a directory
+ * on the way, or may not write the path or the directory that would hold it,
+ * set a hint naming the user, that directory, its mode and owner, and the
+ * right missing; false (no hint set) when none of that explains it. */
+bool cf_access_hint(struct cf_error *err, const char *path);
 /* syncfs(2) the whole file system holding path: cheaper than an fsync per
  * file after writing a large tree (a restored data directory). */
 cf_err cf_syncfs_dir(const char *path, struct cf_error *err);

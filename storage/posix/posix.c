@@ -519,9 +519,17 @@ cf_storage_posix_new(const char *root, struct cf_storage **out, struct cf_error 
 
     if (root[0] != '/')
         return cf_error_set(err, CF_ERR_CONFIG, "repository path \"%s\" is not absolute", root);
-    if (mkdir(root, 0700) != 0 && errno != EEXIST)
-        return cf_error_set_errno(err, CF_ERR_IO, errno,
-                                  "could not create repository directory \"%s\"", root);
+    if (mkdir(root, 0700) != 0 && errno != EEXIST) {
+        int e = errno;
+
+        /* EACCES also when root exists behind a directory we may not enter */
+        cf_error_setf_errno(
+            err, CF_ERR_IO, e, "could not %s repository directory \"%s\"",
+            e == EACCES && access(root, F_OK) != 0 && errno == EACCES ? "reach" : "create", root);
+        if (e == EACCES)
+            (void)cf_access_hint(err, root);
+        return err->code;
+    }
     if (stat(root, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return cf_error_set(err, CF_ERR_IO, "repository path \"%s\" is not a directory", root);
     ps = calloc(1, sizeof(*ps));

@@ -159,4 +159,25 @@ like "$(line failed archiving)" 'HINT: Set archive_mode = on' "archive_mode off:
 like "$(line ok postgres)" 'PostgreSQL' "archive_mode off: postgres still ok"
 no_probe "archive_mode off"
 
+# A repository behind a directory this user may not enter (issue 14: the error
+# said "could not create repository directory" for one that exists): the error
+# says it cannot be reached, and the hint names the user, the directory, its
+# mode and owner, and the right missing.
+if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$TEST_TMP/locked/repo"
+    pg_owns "$TEST_TMP/locked/repo"
+    chmod 700 "$TEST_TMP/locked" # root's, and postgres may not enter it
+    conf locked "s|^path = .*|path = $TEST_TMP/locked/repo|"
+    run_fails "repository behind a directory postgres may not enter: list exits 5" 5 \
+        as_pg "$COFFRE" --config "$TEST_TMP/locked.conf" list
+    like "$(cat "$LAST_ERR")" "could not reach repository directory \"$TEST_TMP/locked/repo\"" \
+        "it says the directory cannot be reached, not that it cannot be created"
+    like "$(cat "$LAST_ERR")" "User postgres (uid $(id -u postgres)) may not enter \"$TEST_TMP/locked\" (mode 0700, owner root:root)" \
+        "the hint names the user, the directory, its mode and owner"
+    like "$(cat "$LAST_ERR")" "search (x) right" "and the right missing"
+    chmod 755 "$TEST_TMP/locked"
+else
+    diag "not root: the unreachable-repository case needs another user's directory"
+fi
+
 done_testing
