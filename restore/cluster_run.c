@@ -29,8 +29,6 @@
 #include "restore/cluster_int.h"
 #include "stream/child.h"
 
-extern char **environ;
-
 #define NOT_REACHED "recovery ended before configured recovery target was reached"
 #define STOP_FAST_S 60
 #define STOP_IMMEDIATE_S 10
@@ -134,23 +132,6 @@ has_exited(struct cf_cluster *c, int *status)
     return true;
 }
 
-/* Our environment for the postmaster, without secrets coffre may have read from it. */
-static char **
-server_env(void)
-{
-    size_t n = 0, k = 0;
-    char **env;
-
-    while (environ[n] != NULL)
-        n++;
-    if ((env = calloc(n + 1, sizeof(*env))) == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (cf_child_env_passes(environ[i], "postgres"))
-            env[k++] = environ[i];
-    return env;
-}
-
 #define SERVER_SETTINGS 16
 
 struct server_argv {
@@ -219,7 +200,7 @@ spawn_server(struct cf_cluster *c, struct cf_error *err)
         free(v);
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open \"%s\"", c->log);
     }
-    if ((env = server_env()) == NULL) {
+    if ((env = cf_child_env(NULL, "postgres")) == NULL) {
         (void)close(fd);
         free(v);
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");

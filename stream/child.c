@@ -52,8 +52,8 @@ cf_child_env_passes(const char *entry, const char *program)
 }
 
 /* Build environ + extra into a new NULL-terminated array (pointers borrowed). */
-static char **
-merged_env(const char *const envp[], const char *program)
+char **
+cf_child_env(const char *const envp[], const char *program)
 {
     size_t n = 0, m = 0;
     char **env;
@@ -81,7 +81,7 @@ spawn(const char *const argv[], const char *const envp[], int want_stdout, struc
 {
     posix_spawn_file_actions_t fa;
     int p[2] = {-1, -1};
-    char **env = merged_env(envp, argv[0]);
+    char **env = cf_child_env(envp, argv[0]);
     const char *base = strrchr(argv[0], '/');
     int rc;
 

@@ -29,6 +29,10 @@
  * itself and inherit everything.
  */
 bool cf_child_env_passes(const char *entry, const char *program);
+/* The environment for a child running program: envp first (NULL: none), then
+ * what of ours cf_child_env_passes lets through; a NULL-terminated array of
+ * borrowed pointers, freed with free(); NULL when out of memory. */
+char **cf_child_env(const char *const envp[], const char *program);
 
 cf_err cf_child_source_new(const char *const argv[], const char *const envp[],
                            struct cf_source **out, struct cf_error *err);
