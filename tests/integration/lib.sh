@@ -258,6 +258,13 @@ as_pg() {
     fi
 }
 
+# flip_byte FILE OFFSET -- invert one byte in place: always a change, whatever it held
+flip_byte() {
+    python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xFF]))' "$1" "$2"
+}
+
 # pg_owns PATH... -- give PATH (recursively) to the PostgreSQL OS user when we are
 # root; no-op otherwise.  Use it for anything the server itself must read or write
 # (archive_command / restore_command configs, PIN files, token dirs, repositories).

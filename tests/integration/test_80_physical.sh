@@ -302,7 +302,7 @@ is "$(find "$TEST_TMP/repo/acme/backup" -name base.tar | wc -l)" "2" "the failed
 # a corrupted base.tar: refused, nothing left behind
 obj="$TEST_TMP/repo/acme/backup/$ID/base.tar"
 size=$(stat -c %s "$obj")
-printf '\x5a' | dd of="$obj" bs=1 seek=$((size / 2)) conv=notrunc status=none
+flip_byte "$obj" $((size / 2))
 mkdir -p "$TEST_TMP/bad"
 pg_owns "$TEST_TMP/bad"
 run_fails "a corrupted base.tar is refused" 6 C restore --physical "$ID" --immediate \
@@ -344,7 +344,7 @@ wal_start=$(C cat "$SID/manifest" | sed -n 's/.*"wal_start": "\([0-9A-F]*\)".*/\
 victim=$(ls "$TEST_TMP/repo/acme/wal/${wal_start:0:16}/" | grep "^$wal_start-" | head -n 1)
 ok "the backup's first WAL segment is in the repository ($wal_start)" test -n "$victim"
 vobj="$TEST_TMP/repo/acme/wal/${wal_start:0:16}/$victim"
-printf '\x5a' | dd of="$vobj" bs=1 seek=$(($(stat -c %s "$vobj") / 2)) conv=notrunc status=none
+flip_byte "$vobj" $(($(stat -c %s "$vobj") / 2))
 mkdir -p "$TEST_TMP/badwal"
 pg_owns "$TEST_TMP/badwal"
 on_exit "as_pg $PG_BIN/pg_ctl -D $TEST_TMP/badwal/data stop -m immediate"

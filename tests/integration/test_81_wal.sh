@@ -124,7 +124,7 @@ obj=$(wal_key "$corrupt_seg")
 cp "$obj" "$TEST_TMP/object.orig"
 size=$(stat -c %s "$obj")
 chmod u+w "$obj"
-printf '\x5a' | dd of="$obj" bs=1 seek=$((size - 100)) conv=notrunc status=none
+flip_byte "$obj" $((size - 100))
 _run as_pg "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-get "$corrupt_seg" "$TEST_TMP/scratch/bad"
 is "$LAST_RC" "206" "wal-get of a corrupt object exits 206 (above 125: PostgreSQL stops recovery)"
 like "$(cat "$LAST_ERR")" "coffre: error:" "with an error message"
