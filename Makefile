@@ -6,6 +6,7 @@
 #   make demo       backup -> verify -> restore -> compare on throwaway servers
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make uninstall  remove what make install installed (same PREFIX and DESTDIR)
+#   make deb        build/deb/coffre_<version>_<arch>.deb (dpkg-buildpackage), lintian
 #   make lint       clang-tidy, cppcheck, banned functions
 #   make asan       the sanitizer build in ./build-asan
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS=60 each
@@ -35,7 +36,7 @@ SAN ?=
 # -DCF_INJECTION_POINTS: the fault tests' injection points (common/inject.h),
 # compiled into the sanitizer build only
 DEFS ?=
-CFLAGS_ALL := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SAN) $(DEFS) -I. $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SAN) $(DEFS) -I. $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
 
 LIB_SRC := $(sort $(filter-out cli/main.c, \
@@ -49,7 +50,7 @@ DRIVER_BIN := $(BUILD)/tests/cluster_driver
 TEST_SUPPORT_SRC := $(sort $(wildcard tests/unit/support/*.c))
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps check unit asan demo install uninstall lint clean bench fuzz
+.PHONY: all deps check unit asan demo install uninstall lint clean bench fuzz deb
 # keep the test objects between runs (they are intermediates of a chained rule)
 .SECONDARY:
 all: $(BUILD)/coffre
@@ -123,6 +124,12 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)))
 	[ ! -d $(DESTDIR)$(DOCDIR) ] || rmdir --ignore-fail-on-non-empty $(DESTDIR)$(DOCDIR)
 	rm -f $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNIT_FILES)))
+
+# The Debian package, built from a copy of the tracked and new files (never from
+# build/), so a dirty build directory cannot leak into it; lintian must pass.
+deb:
+	sh tests/deps.sh
+	sh debian/build.sh
 
 lint:
 	sh tests/lint.sh

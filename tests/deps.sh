@@ -8,7 +8,8 @@ PKGS="build-essential pkg-config
  libcmocka-dev softhsm2 opensc postgresql-15 postgresql-client-15 openssl
  clang clang-tidy cppcheck valgrind
  ceph-mon ceph-osd radosgw ceph-common uuid-runtime iproute2 curl python3
- prometheus python3-aiosmtpd systemd libfaketime bash-completion"
+ prometheus python3-aiosmtpd systemd libfaketime bash-completion
+ debhelper lintian man-db"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
