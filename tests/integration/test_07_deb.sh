@@ -13,8 +13,9 @@ set -eu
 plan_start "test_07_deb: make deb, install, use, purge"
 
 [ "$(id -u)" = 0 ] || skip_all "installs a package: root only"
-command -v dpkg-buildpackage >/dev/null && command -v lintian >/dev/null ||
+if ! command -v dpkg-buildpackage >/dev/null || ! command -v lintian >/dev/null; then
     skip_all "dpkg-buildpackage or lintian missing (make deps installs them)"
+fi
 if dpkg-query -W -f='${Status}' coffre 2>/dev/null | grep -q 'install ok'; then
     skip_all "a coffre package is already installed on this host; not touching it"
 fi
