@@ -79,7 +79,7 @@ awk '/^## Quick start/ { on = 1; next } /^## / { on = 0 }
      on && inb { print > (dir "/block-" n ".sh") }' dir="$TEST_TMP" "$README"
 blocks=$(find "$TEST_TMP" -maxdepth 1 -name 'block-*.sh' | wc -l)
 ok "the quick start has at least six sh blocks (found $blocks)" test "$blocks" -ge 6
-like "$(cat "$TEST_TMP"/block-*.sh)" "apt-get install ./build/deb/coffre_" \
+like "$(cat "$TEST_TMP"/block-*.sh)" "./build/deb/coffre_" \
     "the quick start installs the package"
 
 # systemctl needs systemd as PID 1; without it, the lines are recorded, not run
