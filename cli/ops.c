@@ -117,8 +117,18 @@ cf_cli_prune(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err
 
 /* ---- status ----------------------------------------------------------- */
 
+/*
+ * Without a [metrics] or [alerts] section no run is recorded (cli/main.c), so
+ * the health comes from the repository alone: a failing backup that leaves the
+ * previous one in place still reads healthy.  Both outputs say so.
+ */
+#define STATUS_NOT_RECORDED                                                                        \
+    "runs are not recorded: add a [metrics] or [alerts] section so that backup, prune and "        \
+    "verify record their outcome and a failed run counts in the health"
+
 static cf_err
-status_json(const char *instance, const struct cf_alert_facts *f, struct cf_error *err)
+status_json(const char *instance, const struct cf_alert_facts *f, bool recorded,
+            struct cf_error *err)
 {
     json_t *root = json_object(), *issues = json_array(), *runs = json_object();
     double age_h = f->latest_backup[0] ? (double)(f->now - f->latest_time) / 3600.0 : -1;
@@ -175,19 +185,21 @@ status_json(const char *instance, const struct cf_alert_facts *f, struct cf_erro
                                                     : json_null()));
     json_object_set_new(root, "runs", runs);
     json_object_set_new(root, "health",
-                        json_pack("{s:s, s:I, s:o}", "health_status", cf_alerts_health(f),
-                                  "health_issues_count", (json_int_t)f->n_issues, "issues",
-                                  issues));
+                        json_pack("{s:s, s:I, s:o, s:b, s:s*}", "health_status",
+                                  cf_alerts_health(f), "health_issues_count",
+                                  (json_int_t)f->n_issues, "issues", issues, "runs_recorded",
+                                  recorded, "note", recorded ? NULL : STATUS_NOT_RECORDED));
     return cf_cli_print_json(root, err);
 }
 
 static void
-status_print(const char *instance, const struct cf_alert_facts *f)
+status_print(const char *instance, const struct cf_alert_facts *f, bool recorded)
 {
     char when[32], age[32];
 
     (void)printf("instance:        %s\n", instance);
-    (void)printf("health:          %s (%zu issue(s))\n", cf_alerts_health(f), f->n_issues);
+    (void)printf("health:          %s (%zu issue(s))%s\n", cf_alerts_health(f), f->n_issues,
+                 recorded ? "" : ", from the repository only");
     for (size_t i = 0; i < f->n_issues; i++)
         (void)printf("  %-8s %s\n           %s\n", cf_severity_name(f->issues[i].severity),
                      f->issues[i].summary, f->issues[i].hint);
@@ -208,6 +220,10 @@ status_print(const char *instance, const struct cf_alert_facts *f)
     if (f->wal_newest > 0) {
         cf_alerts_format_age(f->now - f->wal_newest, age, sizeof(age));
         (void)printf("WAL archive:     %zu object(s), newest %s old\n", f->wal_objects, age);
+    }
+    if (!recorded) {
+        (void)printf("last runs:       %s\n", STATUS_NOT_RECORDED);
+        return;
     }
     for (size_t k = 0; k < CF_ALERT_KINDS; k++) {
         const struct cf_alert_run *r = &f->runs[k];
@@ -246,9 +262,9 @@ cf_cli_status(struct cf_cli_run *run, int argc, char **argv, struct cf_error *er
     env = cf_cli_ops_env(run->ctx->cfg);
     rc = cf_status_run(&env, &run->ctx->repo, f, err);
     if (rc == CF_OK && json)
-        rc = status_json(instance, f, err);
+        rc = status_json(instance, f, run->ctx->cfg->metrics.ops_enabled, err);
     else if (rc == CF_OK)
-        status_print(instance, f);
+        status_print(instance, f, run->ctx->cfg->metrics.ops_enabled);
     free(f);
     return rc;
 }

@@ -76,6 +76,19 @@ like_re "$(line ok postgres)" 'PostgreSQL [0-9]+.*role "postgres" \(superuser\).
 no_probe "good setup"
 ok "good setup: the probe object was really written (its directory exists)" test -d "$REPO/acme/check"
 
+# status without [metrics] or [alerts]: runs are not recorded, and it says so instead of
+# a bare "healthy" above "last backup never recorded" (issue 14)
+run_ok "a backup" as_pg "$COFFRE" --config "$CONF" backup
+run_ok "status" as_pg "$COFFRE" --config "$CONF" status
+like "$(cat "$LAST_OUT")" "healthy (0 issue(s)), from the repository only" \
+    "status without [metrics]: the health is the repository's only"
+like "$(cat "$LAST_OUT")" "runs are not recorded: add a [metrics] or [alerts] section" \
+    "status without [metrics]: says runs are not recorded and how to record them"
+unlike "$(cat "$LAST_OUT")" "never recorded" "status without [metrics]: no 'never recorded' lines"
+run_ok "status --json" as_pg "$COFFRE" --config "$CONF" status --json
+is "$(python3 -c 'import json,sys; h=json.load(open(sys.argv[1]))["health"]; print(h["runs_recorded"], "metrics" in h["note"])' "$LAST_OUT")" \
+    "False True" "status --json: runs_recorded false, with the note"
+
 run_ok "check --json --no-archive-check exits 0" C "$CONF" --json --no-archive-check
 is "$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); print(len(a), sorted({x["result"] for x in a}), all("name" in x and "detail" in x for x in a))' "$LAST_OUT")" \
     "9 ['ok'] True" "--json: nine checks, all ok, each with name and detail"

@@ -164,6 +164,7 @@ run_fails "backup against a stopped port fails" 7 C badpg backup
 expect CoffreBackupFailed firing "failed backup"
 run_ok "status says why" C ok status
 like "$(cat "$LAST_OUT")" "last backup     FAILED" "status shows the failed backup"
+unlike "$(cat "$LAST_OUT")" "from the repository only" "with [metrics], the health counts the runs"
 run_ok "promtool after a failure" sh -c "promtool check metrics <'$PROM'"
 like "$(cat "$PROM")" 'coffre_last_run_success{coffre_instance="acme",kind="backup"} 0' "failure exported"
 run_ok "a good backup" C ok backup
