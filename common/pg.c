@@ -3,6 +3,7 @@
  */
 #include "common/pg.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,59 @@ cf_pg_check_conninfo(const char *conninfo, const char *what, struct cf_error *er
     return CF_OK;
 }
 
+/*
+ * The hint for an authentication failure, from libpq's message: what a new
+ * operator meets first on Debian (issue 14) is peer authentication refusing
+ * root, and a ~/.pgpass line whose host does not match the conninfo's socket
+ * directory.  False when the message is not one of these.
+ */
+static bool
+auth_hint(const char *msg, PGconn *conn, bool replication, struct cf_error *err)
+{
+    const struct passwd *pw = getpwuid(geteuid());
+    const char *os = pw != NULL ? pw->pw_name : "?";
+    const char *role = PQuser(conn) ? PQuser(conn) : "?";
+    const char *host = PQhost(conn) ? PQhost(conn) : "localhost";
+    const char *port = PQport(conn) ? PQport(conn) : "5432";
+
+    if (strstr(msg, "Peer authentication failed") != NULL) {
+        cf_error_hint(err,
+                      "pg_hba.conf has \"peer\" for this connection: the OS user (%s) must be "
+                      "the role (%s). Run coffre as that OS user (runuser -u %s -- coffre ...), "
+                      "map it in pg_ident.conf, or use a pg_hba.conf line with a password "
+                      "method and a ~/.pgpass line for %s:%s:*:%s:PASSWORD.",
+                      os, role, role, host, port, role);
+        return true;
+    }
+    if (strstr(msg, "no pg_hba.conf entry") != NULL) {
+        cf_error_hint(err,
+                      "Add a line for role %s to pg_hba.conf (on Debian "
+                      "/etc/postgresql/<version>/<cluster>/pg_hba.conf)%s, then reload the "
+                      "server (SELECT pg_reload_conf()).",
+                      role, replication ? " with \"replication\" as its database" : "");
+        return true;
+    }
+    if (strstr(msg, "password authentication failed") != NULL ||
+        strstr(msg, "no password supplied") != NULL) {
+        cf_error_hint(err,
+                      "coffre reads passwords from ~/.pgpass of the OS user it runs as (%s; or "
+                      "the file PGPASSFILE names), mode 0600. Its host field must be the "
+                      "conninfo's host as written, a socket directory included: %s:%s:*:%s:"
+                      "PASSWORD.",
+                      os, host, port, role);
+        return true;
+    }
+    if (strstr(msg, "does not exist") != NULL && strstr(msg, "role") != NULL) {
+        cf_error_hint(err,
+                      "Create the role (CREATE ROLE %s LOGIN), with the rights coffre's "
+                      "commands need (docs/configuration.md, [postgres]); or fix the user= "
+                      "of the conninfo.",
+                      role);
+        return true;
+    }
+    return false;
+}
+
 /* What a failed connection says: message, detail (libpq's first line), hint. */
 static cf_err
 connect_error(const struct cf_pg_target *t, PGconn *conn, struct cf_error *err)
@@ -60,12 +114,16 @@ connect_error(const struct cf_pg_target *t, PGconn *conn, struct cf_error *err)
     first_line(PQerrorMessage(conn), line, sizeof(line));
     if (t->replication) {
         cf_error_setf(err, CF_ERR_PG, "could not open a replication connection");
-        cf_error_hint(err, "Check postgres.conninfo, that the role has the REPLICATION "
-                           "attribute, and that pg_hba.conf has a \"replication\" line for it.");
+        if (!auth_hint(PQerrorMessage(conn), conn, true, err))
+            cf_error_hint(err, "Check postgres.conninfo, that the role has the REPLICATION "
+                               "attribute, and that pg_hba.conf has a \"replication\" line "
+                               "for it.");
     } else {
         cf_error_setf(err, CF_ERR_PG, "could not connect to database \"%s\"",
                       t->dbname ? t->dbname : (PQdb(conn) ? PQdb(conn) : "?"));
-        cf_error_hint(err, "Check postgres.conninfo (or --target) and that the server is running.");
+        if (!auth_hint(PQerrorMessage(conn), conn, false, err))
+            cf_error_hint(err,
+                          "Check postgres.conninfo (or --target) and that the server is running.");
     }
     cf_error_detail(err, "%s", line);
     return CF_ERR_PG;
