@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <p11-kit/p11-kit.h>
 #include <sodium.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "pkcs11/p11.h"
 
@@ -164,6 +166,60 @@ cf_p11_hsm_unlock(int fd)
         (void)close(fd); /* releases the flock */
 }
 
+/*
+ * The hint for a module that fails C_Initialize.  SoftHSM2 answers
+ * CKR_GENERAL_ERROR when it cannot read its configuration or its token
+ * directory, which a new operator met as an unexplained error (issue 14):
+ * name the file or directory, the OS user and the missing right.
+ */
+static void
+init_hint(const char *module, struct cf_error *err)
+{
+    const struct passwd *pw = getpwuid(geteuid());
+    const char *user = pw != NULL ? pw->pw_name : "?";
+    const char *conf = getenv("SOFTHSM2_CONF");
+    char line[1024], dir[1024] = "";
+    FILE *f;
+
+    if (strstr(module, "softhsm") == NULL) {
+        cf_error_hint(err,
+                      "The module could not start: its own log (often syslog) says why. "
+                      "Check that user %s may read its configuration and token storage.",
+                      user);
+        return;
+    }
+    if (conf == NULL || conf[0] == '\0')
+        conf = "/etc/softhsm/softhsm2.conf";
+    f = fopen(conf, "re");
+    if (f == NULL) {
+        int e = errno;
+
+        if (!cf_access_hint(err, conf))
+            cf_error_hint(err,
+                          "SoftHSM2 cannot read its configuration \"%s\" as user %s (%s): "
+                          "give that user read access, or set SOFTHSM2_CONF.",
+                          conf, user, strerror(e));
+        return;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *p = line + strspn(line, " \t");
+
+        if (strncmp(p, "directories.tokendir", 20) != 0 || (p = strchr(p, '=')) == NULL)
+            continue;
+        p += 1 + strspn(p + 1, " \t");
+        p[strcspn(p, " \t\r\n")] = '\0';
+        (void)snprintf(dir, sizeof(dir), "%s", p);
+    }
+    (void)fclose(f);
+    /* SoftHSM2 reads, locks and writes the token files: user needs rwx on the directory */
+    if (dir[0] == '/' && cf_access_hint(err, dir))
+        return;
+    cf_error_hint(err,
+                  "SoftHSM2 could not start: check that user %s may read \"%s\" and read and "
+                  "write its token directory%s%s%s (SoftHSM2 logs why to syslog).",
+                  user, conf, dir[0] ? " \"" : "", dir, dir[0] ? "\"" : "");
+}
+
 static cf_err
 load_module(struct cf_keyring *kr, struct cf_error *err)
 {
@@ -184,9 +240,12 @@ load_module(struct cf_keyring *kr, struct cf_error *err)
     cf_p11_hsm_unlock(lock);
     if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
         return CF_OK; /* someone else's reference: not ours to finalize */
-    if (rv != CKR_OK)
-        return cf_p11_fail(err, "C_Initialize", rv, "could not initialize PKCS#11 module \"%s\"",
-                           kr->module_path);
+    if (rv != CKR_OK) {
+        (void)cf_p11_fail(err, "C_Initialize", rv, "could not initialize PKCS#11 module \"%s\"",
+                          kr->module_path);
+        init_hint(kr->module_path, err);
+        return err->code;
+    }
     kr->is_initialized = true;
     return CF_OK;
 }
