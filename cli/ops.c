@@ -122,9 +122,9 @@ cf_cli_prune(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err
  * the health comes from the repository alone: a failing backup that leaves the
  * previous one in place still reads healthy.  Both outputs say so.
  */
-#define STATUS_NOT_RECORDED                                                                        \
-    "runs are not recorded: add a [metrics] or [alerts] section so that backup, prune and "        \
-    "verify record their outcome and a failed run counts in the health"
+#define STATUS_NOT_RECORDED                                                              \
+    "runs are not recorded: add a [metrics] or [alerts] section so that the outcome of " \
+    "backup, prune and verify counts in the health"
 
 static cf_err
 status_json(const char *instance, const struct cf_alert_facts *f, bool recorded,
