@@ -53,12 +53,7 @@ spool_dir(const struct cf_wal_env *env, const char *sub, char *buf, size_t size,
 static void
 repo_identity(const struct cf_wal_env *env, char *buf, size_t size)
 {
-    if (env->repo_conf->type == CF_REPO_S3)
-        (void)snprintf(buf, size, "s3 %s %s %s %s", env->repo_conf->s3.endpoint,
-                       env->repo_conf->s3.bucket,
-                       env->repo_conf->s3.prefix ? env->repo_conf->s3.prefix : "", env->instance);
-    else
-        (void)snprintf(buf, size, "posix %s %s", env->repo_conf->path, env->instance);
+    cf_repo_conf_identity(env->repo_conf, env->instance, buf, size);
 }
 
 static const char *

@@ -68,6 +68,13 @@ cf_context_open(const char *config_path, unsigned needs, struct cf_context **out
     c->repo.comp.level = c->cfg->object.zstd_level;
     c->repo.comp.workers = c->cfg->object.zstd_workers;
     c->repo.allow_unsigned = c->cfg->keys.allow_unsigned;
+    if (snprintf(c->head_file, sizeof(c->head_file), "%s/newest-backup.json", c->cfg->state_dir) <
+        (int)sizeof(c->head_file)) {
+        cf_repo_conf_identity(&c->cfg->repo, c->cfg->instance, c->repo_identity,
+                              sizeof(c->repo_identity));
+        c->repo.head_file = c->head_file;
+        c->repo.repo_identity = c->repo_identity;
+    }
     *out = c;
     return CF_OK;
 fail:

@@ -29,6 +29,8 @@ struct cf_context {
     struct cf_keyring *kr;   /* owned; NULL without CF_NEED_KEYS */
     struct cf_repo repo;     /* borrows st, kr's keyops and cfg's instance */
     char hsm_lock[4096];     /* <state_dir>/hsm.lock: serialises HSM logins (pkcs11/p11.h) */
+    char head_file[4096];    /* <state_dir>/newest-backup.json (storage/repohead.c) */
+    char repo_identity[2048]; /* cf_repo_conf_identity of the configured repository */
 };
 
 /*

@@ -1155,3 +1155,13 @@ cf_config_free(struct cf_config *cfg)
         free(cfg->warnings[i]);
     free(cfg);
 }
+
+void
+cf_repo_conf_identity(const struct cf_repo_conf *rc, const char *instance, char *buf, size_t size)
+{
+    if (rc->type == CF_REPO_S3)
+        (void)snprintf(buf, size, "s3 %s %s %s %s", rc->s3.endpoint, rc->s3.bucket,
+                       rc->s3.prefix ? rc->s3.prefix : "", instance);
+    else
+        (void)snprintf(buf, size, "posix %s %s", rc->path, instance);
+}

@@ -70,6 +70,12 @@ struct cf_repo_conf {
     struct cf_s3_options s3;          /* s3 */
 };
 
+/* "posix <path> <instance>" or "s3 <endpoint> <bucket> <prefix> <instance>": which
+ * repository and instance a local record (a spool marker, the newest-backup record)
+ * is about, so that none survives a change of repository in the configuration. */
+void cf_repo_conf_identity(const struct cf_repo_conf *rc, const char *instance, char *buf,
+                           size_t size);
+
 /* [retention] */
 struct cf_retention_conf {
     unsigned daily, weekly, monthly, min_keep;   /* 7, 4, 12, 3 */

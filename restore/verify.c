@@ -203,6 +203,10 @@ cf_verify_run(const struct cf_verify_opts *opts, struct cf_verify_result *res,
             first = e.code;
     }
     free(v);
+    /* the repository still ends with the newest backup this host wrote (repohead.c):
+     * every backup above can be genuine while the newest ones are gone */
+    if (cf_repo_head_check(repo, err) != CF_OK)
+        return err->code;
     if (res->n == 0) {
         cf_error_setf(err, CF_ERR_NOT_FOUND, "no complete backup of instance \"%s\" to verify",
                       repo->instance);

@@ -412,6 +412,35 @@ cf_repo_manifest_digest(const struct cf_repo *r, const char *id, uint8_t digest[
 }
 
 /*
+ * The backup this host completed last (repohead.c), when it is newer than the
+ * one the repository offers: a write-only host cannot read any manifest, and
+ * a repository whose newest backups were deleted offers an older one.  The
+ * link then names the backup that really came before, so that the chain keeps
+ * the evidence (verify warns that it is gone) instead of hiding the gap.
+ */
+static cf_err
+link_head(const struct cf_repo *r, struct cf_manifest *m, struct cf_error *err)
+{
+    struct cf_repo_head h;
+
+    if (!cf_repo_head_read(r, &h) || strcmp(h.id, m->id) >= 0 ||
+        (m->previous_id != NULL && strcmp(h.id, m->previous_id) <= 0))
+        return CF_OK;
+    if (m->previous_id != NULL)
+        cf_log_warning("backup %s, the newest one this host completed, is not the newest "
+                       "readable backup of the repository (%s): it was deleted or cannot be "
+                       "read; backup %s is linked to it (coffre verify --all fails until this "
+                       "is explained)",
+                       h.id, m->previous_id, m->id);
+    free(m->previous_id);
+    if ((m->previous_id = strdup(h.id)) == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    memcpy(m->previous_sha256, h.sha256, sizeof(h.sha256));
+    m->previous_expires = h.expires;
+    return CF_OK;
+}
+
+/*
  * Link m to the newest complete, readable backup before it.  A backup
  * whose manifest cannot be read here (corrupt, unsigned, untrusted) is
  * skipped with a warning: the link must point at something genuine.
@@ -447,7 +476,7 @@ link_previous(const struct cf_repo *r, struct cf_manifest *m, struct cf_error *e
         break;
     }
     free(v);
-    return rc;
+    return rc == CF_OK ? link_head(r, m, err) : rc;
 }
 
 struct presence {
@@ -515,7 +544,7 @@ cf_repo_write_manifest(const struct cf_repo *r, struct cf_manifest *m, struct cf
     struct cf_backup_sizes sizes;
     struct cf_signed_context sc = {"manifest", r->instance, m->id, CF_MANIFEST_NAME};
     struct cf_source *src = NULL;
-    char *json = NULL, *sealed = NULL;
+    char *json = NULL, *sealed = NULL, sha_hex[CF_SHA256_HEX] = "";
     size_t len = 0, sealed_len = 0;
     cf_err rc;
 
@@ -526,6 +555,12 @@ cf_repo_write_manifest(const struct cf_repo *r, struct cf_manifest *m, struct cf
         (rc = cf_signed_seal(r->keys, &sc, json, len, &sealed, &sealed_len, err)) == CF_OK &&
         (rc = cf_mem_source_new(sealed, sealed_len, &src, err)) == CF_OK)
         rc = cf_repo_put(r, m->id, CF_MANIFEST_NAME, CF_OBJ_MANIFEST, src, &sizes, err);
+    if (rc == CF_OK) {
+        uint8_t digest[CF_SHA256_BYTES];
+
+        crypto_hash_sha256(digest, (const unsigned char *)sealed, sealed_len);
+        cf_hex_encode(digest, sizeof(digest), sha_hex);
+    }
     cf_source_free(src);
     free(json);
     free(sealed);
@@ -541,8 +576,16 @@ cf_repo_write_manifest(const struct cf_repo *r, struct cf_manifest *m, struct cf
             (void)cf_storage_remove(r->st, key, NULL, &ignored);
     }
     cf_cancel_release();
-    if (rc == CF_OK)
+    if (rc == CF_OK) {
+        struct cf_error e = CF_ERROR_INIT;
+
+        /* the backup is complete whatever happens here: a warning, not a failure */
+        if (cf_repo_head_write(r, m, sha_hex, &e) != CF_OK)
+            cf_log_warning("backup %s is complete, but this host could not record it as its "
+                           "newest: %s%s%s",
+                           m->id, e.msg, e.detail[0] ? ": " : "", e.detail);
         CF_INJECT("manifest-after");
+    }
     return rc;
 }
 

@@ -33,6 +33,11 @@ struct cf_repo {
                                             (--allow-unsigned, keys.allow_unsigned) */
     uint64_t wal_system;                 /* WAL listings skip objects bound to another
                                             database system (0: list them all) */
+    const char *head_file;               /* borrowed: <state_dir>/newest-backup.json, the
+                                            newest backup this host completed (repohead.c);
+                                            NULL: not kept */
+    const char *repo_identity;           /* borrowed: which repository (posix path, S3
+                                            endpoint, bucket, prefix) the record is about */
 };
 
 /* "<instance>/backup/" (id NULL: every backup) or "<instance>/backup/<id>/" (one
@@ -158,5 +163,25 @@ struct cf_backup_entry {
 /* Every backup directory of the instance, sorted by id (oldest first). */
 cf_err cf_repo_list_backups(const struct cf_repo *r, struct cf_backup_entry **out, size_t *n,
                             struct cf_error *err);
+
+/*
+ * The newest backup this host completed (storage/repohead.c), kept in
+ * head_file so that a repository that lost its newest backups (deleted,
+ * rolled back) is detected, and so that a write-only host can link each
+ * backup to the one it wrote before.
+ */
+struct cf_repo_head {
+    char id[CF_OBJECT_ID_MAX + 1];
+    char sha256[65]; /* of its manifest object's plaintext, as the chain links */
+    int64_t expires;
+};
+/* False (nothing read) without a record for this instance and repository; an
+ * unreadable record is a warning. */
+bool cf_repo_head_read(const struct cf_repo *r, struct cf_repo_head *h);
+/* Record m (its manifest's sha256 in hex) as the newest backup this host completed. */
+cf_err cf_repo_head_write(const struct cf_repo *r, const struct cf_manifest *m, const char *sha256,
+                          struct cf_error *err);
+/* CF_ERR_CORRUPT when the recorded backup is missing or its manifest was replaced. */
+cf_err cf_repo_head_check(const struct cf_repo *r, struct cf_error *err);
 
 #endif
