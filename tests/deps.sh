@@ -9,7 +9,7 @@ PKGS="build-essential pkg-config
  clang clang-tidy cppcheck valgrind
  ceph-mon ceph-osd radosgw ceph-common uuid-runtime iproute2 curl python3
  prometheus python3-aiosmtpd systemd libfaketime bash-completion
- debhelper lintian man-db"
+ debhelper lintian man-db debootstrap systemd-container"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
