@@ -165,7 +165,8 @@ not_found(struct cf_keyring *kr, const struct cf_p11_uri *u, struct cf_p11_token
         cf_error_setf(err, CF_ERR_KEY, "no PIN for token \"%s\"", toks[0]->label);
         cf_error_detail(err, "No public object on the token matches \"%s\", and private objects "
                              "can be searched only after logging in.", u->clean);
-        cf_error_hint(err, "Set keys.pin_file to a file holding the token's user PIN.");
+        cf_error_hint(err, "Set keys.pin_file to a file holding the token's user PIN, or pass "
+                           "it as the systemd credential coffre-hsm-pin.");
         return CF_ERR_KEY;
     }
     *miss = CF_P11_MISS_KEY;

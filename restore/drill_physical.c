@@ -85,6 +85,7 @@ restore_and_start(struct cf_drill *d, struct phys_run *p, const char *target_tim
     ro.pgdata = p->pgdata;
     ro.time = target_time;
     ro.no_archive = true; /* a drill's server must never archive into the repository */
+    ro.runs_here = true;  /* started below, stopped before the drill ends */
     /* every tablespace into the drill's directory: never into the source's locations */
     if (p->m->physical != NULL && p->m->physical->n_tablespaces > 0) {
         maps = calloc(p->m->physical->n_tablespaces, sizeof(*maps));

@@ -43,6 +43,7 @@ check_options(const struct cf_restore_physical_opts *opts, struct cf_phys_opts *
     o->xid = opts->xid;
     o->immediate = opts->immediate;
     o->start = opts->start;
+    o->runs_here = opts->runs_here;
     o->no_archive = opts->no_archive;
     o->timeline = opts->timeline != NULL ? opts->timeline : "latest";
     o->port = opts->port;

@@ -45,6 +45,9 @@ struct cf_restore_physical_opts {
     bool no_archive;               /* archive_mode = off in the restored server */
     bool start;                    /* start it and wait for the end of recovery; it keeps
                                       running (never as root) */
+    bool runs_here;                /* the caller starts the server and stops it before it
+                                      exits (drills): as with start, restore_command names
+                                      this run's systemd credentials directory */
     const char *port;              /* with start: where it listens; NULL: a free port */
     const char *socket_dir;        /* with start: NULL: "<pgdata>.coffre/socket" */
     const char *as_user;           /* extract as this OS user (its uid and primary gid) and

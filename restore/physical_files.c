@@ -513,7 +513,7 @@ shell_safe(const char *s)
 static cf_err
 write_recovery(struct job *j, const struct cf_phys_opts *o, struct cf_error *err)
 {
-    char exe[PATH_MAX], conf[PATH_MAX], path[PATH_MAX + 128], cmd[3 * PATH_MAX], when[32];
+    char exe[PATH_MAX], conf[PATH_MAX], path[PATH_MAX + 128], cmd[4 * PATH_MAX], when[32];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     FILE *f;
     int fd;
@@ -525,7 +525,18 @@ write_recovery(struct job *j, const struct cf_phys_opts *o, struct cf_error *err
     if (!shell_safe(exe) || !shell_safe(conf))
         return cf_error_set(err, CF_ERR_CONFIG, "cannot use \"%s\" or \"%s\" in restore_command: "
                             "only letters, digits and /._+-@:,= are allowed", exe, conf);
-    (void)snprintf(cmd, sizeof(cmd), "%s --config %s wal-get %%f %%p", exe, conf);
+    /* A server coffre starts itself (--start, drills) runs while this process does: under
+     * systemd its wal-get finds the PIN credential only through the command, since the
+     * postmaster's environment has no CREDENTIALS_DIRECTORY (stream/child.c).  The path
+     * names no secret and dies with the unit; a server started later must use
+     * keys.pin_file (docs/physical.md). */
+    const char *cred = o->start || o->runs_here ? getenv("CREDENTIALS_DIRECTORY") : NULL;
+
+    if (cred != NULL && cred[0] != '\0' && strlen(cred) < PATH_MAX && shell_safe(cred))
+        (void)snprintf(cmd, sizeof(cmd), "CREDENTIALS_DIRECTORY=%s %s --config %s wal-get %%f %%p",
+                       cred, exe, conf);
+    else
+        (void)snprintf(cmd, sizeof(cmd), "%s --config %s wal-get %%f %%p", exe, conf);
     (void)snprintf(path, sizeof(path), "%s/postgresql.auto.conf", j->staging);
     if ((f = fopen(path, "ae")) == NULL)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open \"%s\"", path);

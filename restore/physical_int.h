@@ -30,6 +30,7 @@ struct cf_phys_opts {
     const char *maps[CF_PHYS_MAX_MAPS]; /* "OLD=NEW" */
     int n_maps;
     bool start;
+    bool runs_here;             /* see cf_restore_physical_opts */
     bool no_archive;            /* archive_mode = off in postgresql.auto.conf */
     const char *timeline;       /* recovery_target_timeline: latest (default), current, N */
     const char *port, *socket_dir;
