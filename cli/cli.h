@@ -68,5 +68,8 @@ json_t *cf_cli_time_json(int64_t t);
 
 /* "1.5 GiB": bytes in binary units, for tables. */
 void cf_cli_human_bytes(uint64_t bytes, char *buf, size_t size);
+/* What a backup holds, for a table cell: "cluster [+ N tblspc]", "schema S" or its
+ * databases, comma-separated (cli/read.c). */
+void cf_cli_backup_what(const struct cf_manifest *m, char *buf, size_t size);
 
 #endif

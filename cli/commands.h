@@ -11,6 +11,7 @@
 extern const char cf_cli_backup_usage[];
 extern const char cf_cli_backup_physical_usage[];
 extern const char cf_cli_list_usage[];
+extern const char cf_cli_info_usage[];
 extern const char cf_cli_verify_usage[];
 extern const char cf_cli_verify_wal_usage[];
 extern const char cf_cli_cat_usage[];
@@ -31,6 +32,7 @@ cf_err cf_cli_backup(struct cf_cli_run *run, int argc, char **argv, struct cf_er
 cf_err cf_cli_backup_physical(struct cf_cli_run *run, int argc, char **argv,
                               struct cf_error *err);
 cf_err cf_cli_list(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
+cf_err cf_cli_info(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
 cf_err cf_cli_verify(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
 cf_err cf_cli_verify_wal(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);
 cf_err cf_cli_cat(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err);

@@ -57,8 +57,8 @@ parse_json_only(const char *cmd, int argc, char **argv, bool *json, struct cf_er
 
 /* ---- list --------------------------------------------------------------- */
 
-static void
-what_of(const struct cf_manifest *m, char *buf, size_t size)
+void
+cf_cli_backup_what(const struct cf_manifest *m, char *buf, size_t size)
 {
     size_t len = 0;
 
@@ -101,7 +101,7 @@ print_list_table(const struct cf_list_result *res)
                 p += r->m->objects[k].plain;
             cf_cli_human_bytes(p, plain, sizeof(plain));
             cf_format_time(r->m->start_time, start, sizeof(start));
-            what_of(r->m, what, sizeof(what));
+            cf_cli_backup_what(r->m, what, sizeof(what));
             (void)snprintf(secs, sizeof(secs), "%lld",
                            (long long)(r->m->stop_time - r->m->start_time));
             if (r->m->lock_until > 0)
@@ -296,6 +296,8 @@ cf_cli_verify_wal(struct cf_cli_run *run, int argc, char **argv, struct cf_error
     if (optind != argc)
         return cf_cli_usage_error(err, "unexpected argument \"%s\"", argv[optind]);
     rc = cf_verify_wal_run(&run->ctx->repo, &res, err);
+    if (res.n_failed > 0)
+        cf_log_error("%zu of %zu physical backups lack WAL", res.n_failed, res.n);
     if (json && res.n > 0) {
         json_t *arr = json_array();
 

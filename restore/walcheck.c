@@ -359,10 +359,10 @@ cf_verify_wal_run(const struct cf_repo *repo, struct cf_verify_wal_result *res,
     if (rc != CF_OK)
         return rc;
     if (res->n == 0)
-        return cf_error_set(err, CF_ERR_NOT_FOUND, "no complete physical backup of instance "
-                            "\"%s\" to check WAL from", repo->instance);
-    if (res->n_failed > 0)
-        cf_log_error("%zu of %zu physical backups lack WAL", res->n_failed, res->n);
+        return cf_error_set(err, CF_ERR_NOT_FOUND,
+                            "no complete physical backup of instance "
+                            "\"%s\" to check WAL from",
+                            repo->instance);
     return first;
 }
 

@@ -301,6 +301,22 @@ else
     like "$(cat "$LAST_OUT")" "backup $PID: WAL continuous from" "and says so"
     run_ok "verify --wal --json" P verify --wal --json
     like "$(cat "$LAST_OUT")" '"ok": true' "--json reports ok"
+    # info: the combined view (issue 14), here for the physical backup
+    run_ok "info $PID" P info "$PID"
+    info=$(cat "$LAST_OUT")
+    like "$info" "backup $PID: physical complete" "info: kind and state"
+    like "$info" "  WAL needed  0000000" "info: the WAL the backup needs"
+    like "$info" "  WAL archive continuous to $(psql_at src -c "select last_archived_wal from pg_stat_archiver")" \
+        "info: how far the archive reaches without a gap, to the server's last archived segment"
+    like "$info" "  verified    never" "info: no verification yet"
+    like "$info" "  signed by   " "info: the signer"
+    run_ok "verify $PID" P verify "$PID"
+    like "$(P info "$PID")" "  verified    ok" "info: the verification, once made"
+    run_ok "info --json" P info --json
+    is "$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=[x for x in a if x["id"]==sys.argv[2]][0]; print(b["kind"], b["wal"]["archive_continuous"], b["verified"]["ok"], len(a) >= 1)' "$LAST_OUT" "$PID")" \
+        "physical True True True" "info --json: the same facts"
+    run_fails "info of a backup that does not exist: exit 5" 5 P info 20000101T000000Z
+    like "$(cat "$LAST_ERR")" "no backup 20000101T000000Z in instance" "and says so"
     # WAL retention: everything before the backup's start goes, history files stay
     bstart=$(find "$TEST_TMP/repo/acme/wal" -name '*.backup-*' | sed 's|.*/||' | cut -c1-24 | sort | tail -n 1)
     # count_old -- WAL objects (history files excepted) whose segment is before the backup's
@@ -329,6 +345,7 @@ else
     like "$(cat "$LAST_ERR")" "missing WAL segment $victim between backup $PID and the newest segment" \
         "and names the gap"
     like "$(cat "$LAST_OUT")" "backup $PID: missing WAL segment $victim" "in its report too"
+    like "$(P info "$PID")" "  WAL archive GAP: missing WAL segment $victim" "info shows the gap too"
     # restore checks the same before it promises a recovery to the end of WAL
     mkdir -p "$TEST_TMP/gap"
     pg_owns "$TEST_TMP/gap"
