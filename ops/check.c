@@ -390,6 +390,41 @@ probe(const struct cf_repo *repo, char *key, size_t size, struct cf_error *err)
     return cf_storage_remove(repo->st, key, info.version_id[0] ? info.version_id : NULL, err);
 }
 
+/*
+ * This host's clock against the S3 server's (the Date of its last answer):
+ * lock dates, backup ids and prune's ages all come from this host's clock, and
+ * a host a day off sees a running backup as a dead one (storage/repo.c).  S3
+ * itself refuses requests dated more than 15 minutes off.
+ */
+#define CLOCK_SKEW_MAX 60
+
+static void
+check_clock(const struct cf_check_opts *o, struct cf_check_result *res, const char *where)
+{
+    const struct cf_storage *st = o->repo->st;
+    int64_t skew;
+
+    if (st->server_date <= 0) {
+        add(res, "clock", CF_CHECK_WARNING, CF_OK,
+            "The S3 server sent no Date header; compare the clocks by hand (timedatectl).",
+            "the clock of %s could not be read", where);
+        return;
+    }
+    /* the Date header has a resolution of one second: one second is no skew */
+    skew = st->server_date_at - st->server_date;
+    if (skew > CLOCK_SKEW_MAX || skew < -CLOCK_SKEW_MAX) {
+        add(res, "clock", CF_CHECK_FAILED, CF_ERR_CONFIG,
+            "Synchronise this host's clock with NTP (timedatectl set-ntp true; "
+            "systemd-timesyncd or chrony), and the server's if it is the one off.",
+            "this host's clock is %lld s %s that of %s (at most %d s allowed)",
+            (long long)(skew < 0 ? -skew : skew), skew < 0 ? "behind" : "ahead of", where,
+            CLOCK_SKEW_MAX);
+        return;
+    }
+    add(res, "clock", CF_CHECK_OK, CF_OK, NULL, "this host's clock is within %lld s of that of %s",
+        (long long)(skew < 0 ? -skew : skew), where);
+}
+
 static void
 check_repository(const struct cf_check_opts *o, struct cf_check_result *res)
 {
@@ -430,6 +465,8 @@ check_repository(const struct cf_check_opts *o, struct cf_check_result *res)
         rc->type != CF_REPO_S3 ? ""
         : rc->s3.governance    ? "governance"
                                : "compliance");
+    if (rc->type == CF_REPO_S3)
+        check_clock(o, res, where);
 }
 
 /* ---- keys ------------------------------------------------------------------ */

@@ -92,6 +92,8 @@ struct cf_storage_ops {
 struct cf_storage {
     const struct cf_storage_ops *ops;
     unsigned features;   /* CF_STORAGE_FEAT_*, known once the driver is open */
+    int64_t server_date; /* S3: the Date of the server's last response; 0: unknown */
+    int64_t server_date_at; /* this host's clock when that response came */
 };
 
 /* CF_ERR_USAGE unless key is a valid repository key. */

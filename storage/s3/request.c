@@ -187,7 +187,7 @@ header_cb(char *line, size_t size, size_t nmemb, void *ctx)
         memset(r->etag, 0, sizeof(r->etag));
         r->version_id[0] = r->lock_until[0] = r->content_range[0] = '\0';
         r->has_length = r->is_delete_marker = false;
-        r->last_modified = 0;
+        r->last_modified = r->date = 0;
     } else if (is_header(line, len, "ETag:")) {
         header_value(line, len, 5, r->etag, sizeof(r->etag));
     } else if (is_header(line, len, "x-amz-version-id:")) {
@@ -207,6 +207,13 @@ header_cb(char *line, size_t size, size_t nmemb, void *ctx)
         errno = 0;
         r->length = strtoull(buf, &end, 10);
         r->has_length = errno == 0 && end != buf && *end == '\0';
+    } else if (is_header(line, len, "Date:")) {
+        time_t t;
+
+        buf[0] = '\0';
+        header_value(line, len, 5, buf, sizeof(buf));
+        t = curl_getdate(buf, NULL);
+        r->date = t > 0 ? (int64_t)t : 0;
     } else if (is_header(line, len, "Last-Modified:")) {
         time_t t;
 
@@ -525,6 +532,10 @@ cf_s3_request(struct s3_storage *st, const struct s3_req *req, struct s3_resp *r
         } else if ((rc = cf_s3_sleep_ms(cf_s3_backoff_ms(st, attempt), err)) != CF_OK) {
             break;
         }
+    }
+    if (x.resp.date > 0) { /* the server's clock against ours (coffre check) */
+        st->base.server_date = x.resp.date;
+        st->base.server_date_at = (int64_t)time(NULL);
     }
     *resp = x.resp; /* transferred */
     memset(&x.resp, 0, sizeof(x.resp));

@@ -89,6 +89,7 @@ struct s3_resp {
     bool has_length;
     uint64_t length;                   /* Content-Length */
     int64_t last_modified;             /* 0 unknown */
+    int64_t date;                      /* the response's Date; 0 unknown */
     bool is_delete_marker;
     char code[64];                     /* S3 error code, "" if none */
     char message[256];

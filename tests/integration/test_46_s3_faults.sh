@@ -238,6 +238,17 @@ for offset in +1d -1d; do
     clock_says "$label: restore"
     is "$(psql_at src -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'clock_r%'")" "0" "$label: restore: no database is created"
 done
+# coffre check compares the clocks from the server's Date header (issue 14): a host
+# five minutes off still works with S3, and check says it is off
+sed "/^\[coffre\]/a state_dir = $TEST_TMP/check-state" "$TEST_TMP/keep.conf" >"$TEST_TMP/check.conf"
+run_ok "CLOCK: check with the clock right" "$COFFRE" --config "$TEST_TMP/check.conf" check --no-archive-check
+like "$(cat "$LAST_OUT")" "this host's clock is within" "CLOCK: check says the clocks agree"
+run_fails "CLOCK: check on a host 5 minutes ahead fails" any skewed check +5m check --no-archive-check
+ok "CLOCK: check names the skew, its direction and the bucket" \
+    grep -Eq "this host's clock is 30[0-2] s ahead of that of bucket" "$LAST_OUT"
+like "$(cat "$LAST_OUT")" "NTP" "CLOCK: and says to use NTP"
+run_fails "CLOCK: check on a host 2 minutes behind fails" any skewed check -2m check --no-archive-check
+ok "CLOCK: behind, too" grep -Eq "this host's clock is 1(19|20|21) s behind that of bucket" "$LAST_OUT"
 run_ok "CLOCK: with the clock right, the next backup succeeds" C backup
 run_ok "CLOCK: and verifies" C verify "$(cat "$LAST_OUT")"
 
