@@ -242,7 +242,21 @@ ok "the hook was ended with it" sh -c "! pgrep -f '^/bin/sh $TEST_TMP/slow-hook.
 run_ok "status after SIGTERM" C migrate status --json
 like "$(python3 -c 'import json,sys; print([m["state"] for m in json.load(open(sys.argv[1])) if m["id"] == sys.argv[2]][0])' "$LAST_OUT" "$MIG4")" \
     "verified" "the journal says verified: the cut-over never happened"
-run_ok "rollback after SIGTERM" C migrate rollback --id "$MIG4"
+# resume after the SIGTERM (issue 12: runs were rolled back, never resumed): the run
+# goes on from verified, runs the hook again, and ends ready
+printf '#!/bin/sh\necho "$COFFRE_MIGRATE_CONNINFO" >>%s/hook.ran\n' "$TEST_TMP" >"$TEST_TMP/quick-hook.sh"
+chmod 755 "$TEST_TMP/quick-hook.sh"
+touch "$TEST_TMP/hook.ran"
+chmod 666 "$TEST_TMP/hook.ran"
+run_ok "resume after SIGTERM" C migrate run --id "$MIG4" --hook "$TEST_TMP/quick-hook.sh"
+like "$(cat "$LAST_OUT")" ": ready" "resume after SIGTERM: the migration is ready"
+is "$(wc -l <"$TEST_TMP/hook.ran")" "1" "resume after SIGTERM: the cut-over hook ran once"
+like "$(cat "$TEST_TMP/hook.ran")" "dbname=beta" "resume after SIGTERM: the hook got the new connection string"
+is "$(psql_at onprem beta -c "SELECT count(*) FROM tenant_beta.orders")" \
+    "$(psql_at shared shared -c "SELECT count(*) FROM tenant_beta.orders")" \
+    "resume after SIGTERM: the destination holds the tenant's rows"
+run_fails "rollback of a ready migration needs --force" any C migrate rollback --id "$MIG4"
+run_ok "rollback after SIGTERM and resume (--force)" C migrate rollback --id "$MIG4" --force
 is "$(psql_at onprem -c "SELECT count(*) FROM pg_database WHERE datname = 'beta'")" "0" \
     "the destination database is gone again"
 run_ok "beta writes at the source again" tenant_sql beta -c "SELECT count(*) FROM orders"
