@@ -238,6 +238,7 @@ kill -TERM "$(pgrep -f "^$COFFRE --config $CONF migrate run --id $MIG4" | head -
 rc=0
 wait "$RUNNER" || rc=$?
 is "$rc" "8" "SIGTERM during the hook: exit status 8" || _diag_file "$TEST_TMP/term.err" stderr
+like "$(cat "$TEST_TMP/term.err")" "interrupted by signal SIGTERM" "SIGTERM during the hook: the error names the signal"
 ok "the hook was ended with it" sh -c "! pgrep -f '^/bin/sh $TEST_TMP/slow-hook.sh' >/dev/null"
 run_ok "status after SIGTERM" C migrate status --json
 like "$(python3 -c 'import json,sys; print([m["state"] for m in json.load(open(sys.argv[1])) if m["id"] == sys.argv[2]][0])' "$LAST_OUT" "$MIG4")" \
