@@ -48,16 +48,6 @@ fill_extra(const struct cf_repo *repo, const struct cf_list_item *it,
         (void)snprintf(x->verify_problem, sizeof(x->verify_problem), "%s", e.msg);
 }
 
-static uint64_t
-plain_bytes(const struct cf_manifest *m)
-{
-    uint64_t p = 0;
-
-    for (size_t k = 0; k < m->n_objects; k++)
-        p += m->objects[k].plain;
-    return p;
-}
-
 static void
 print_one(const struct cf_list_item *it, const struct info_extra *x)
 {
@@ -73,7 +63,7 @@ print_one(const struct cf_list_item *it, const struct info_extra *x)
     cf_format_time(m->start_time, a, sizeof(a));
     cf_format_time(m->stop_time, b, sizeof(b));
     cf_cli_backup_what(m, what, sizeof(what));
-    cf_cli_human_bytes(plain_bytes(m), plain, sizeof(plain));
+    cf_cli_human_bytes(cf_manifest_plain_bytes(m), plain, sizeof(plain));
     (void)printf("backup %s: %s %s, %s\n", it->entry.id, m->kind, cf_list_state_name(it->state),
                  m->retention_class ? m->retention_class : "-");
     (void)printf("  taken       %s to %s (%lld s) on %s, PostgreSQL %s, coffre %s\n", a, b,
@@ -135,7 +125,7 @@ one_json(const struct cf_list_item *it, const struct info_extra *x)
     json_object_set_new(o, "start", cf_cli_time_json(m->start_time));
     json_object_set_new(o, "stop", cf_cli_time_json(m->stop_time));
     json_object_set_new(o, "holds", json_string(what));
-    json_object_set_new(o, "plain_bytes", json_integer((json_int_t)plain_bytes(m)));
+    json_object_set_new(o, "plain_bytes", json_integer((json_int_t)cf_manifest_plain_bytes(m)));
     json_object_set_new(o, "locked_until",
                         m->lock_until > 0 ? cf_cli_time_json(m->lock_until) : json_null());
     json_object_set_new(o, "retention_ends", cf_cli_time_json(m->expires));

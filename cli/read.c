@@ -93,13 +93,10 @@ print_list_table(const struct cf_list_result *res)
         const struct cf_list_item *r = &res->items[i];
         char start[32] = "-", what[256] = "-", plain[32] = "-", stored[32], secs[32] = "-";
         char lock[32] = "-";
-        uint64_t p = 0;
 
         cf_cli_human_bytes(r->entry.stored_bytes, stored, sizeof(stored));
         if (r->m != NULL) {
-            for (size_t k = 0; k < r->m->n_objects; k++)
-                p += r->m->objects[k].plain;
-            cf_cli_human_bytes(p, plain, sizeof(plain));
+            cf_cli_human_bytes(cf_manifest_plain_bytes(r->m), plain, sizeof(plain));
             cf_format_time(r->m->start_time, start, sizeof(start));
             cf_cli_backup_what(r->m, what, sizeof(what));
             (void)snprintf(secs, sizeof(secs), "%lld",

@@ -477,3 +477,13 @@ cf_manifest_add(struct cf_manifest *m, struct cf_manifest_object *o, struct cf_e
     memset(o, 0, sizeof(*o));
     return CF_OK;
 }
+
+uint64_t
+cf_manifest_plain_bytes(const struct cf_manifest *m)
+{
+    uint64_t sum = 0;
+
+    for (size_t i = 0; i < m->n_objects; i++)
+        sum += m->objects[i].plain;
+    return sum;
+}

@@ -107,5 +107,7 @@ void cf_manifest_object_clear(struct cf_manifest_object *o);
 void cf_format_time(int64_t t, char *buf, size_t size);
 /* The reverse of cf_format_time; -1 if s is not of that form. */
 int64_t cf_parse_time(const char *s);
+/* The plaintext bytes of every object of m: what the backup holds before compression. */
+uint64_t cf_manifest_plain_bytes(const struct cf_manifest *m);
 
 #endif

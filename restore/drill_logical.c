@@ -328,16 +328,6 @@ sql_conninfo(void *arg, const char *database)
     return NULL;
 }
 
-static uint64_t
-plain_total(const struct cf_manifest *m)
-{
-    uint64_t sum = 0;
-
-    for (size_t i = 0; i < m->n_objects; i++)
-        sum += m->objects[i].plain;
-    return sum;
-}
-
 static void
 finish(struct cf_drill *d, struct cf_drill_scenario_result *sr, const struct cf_manifest *m,
        int64_t rto_target)
@@ -348,7 +338,8 @@ finish(struct cf_drill *d, struct cf_drill_scenario_result *sr, const struct cf_
     sr->rpo_s = (double)(d->start - m->start_time);
     if (sr->rto_s > 0 && sr->bytes > 0) {
         sr->mb_per_s = (double)sr->bytes / 1e6 / sr->rto_s;
-        sr->rto_extrapolated_s = (double)plain_total(m) / ((double)sr->bytes / sr->rto_s);
+        sr->rto_extrapolated_s =
+            (double)cf_manifest_plain_bytes(m) / ((double)sr->bytes / sr->rto_s);
     }
     cf_drill_check_targets(d, sr, true);
 }

@@ -572,15 +572,14 @@ plan_predict(const struct cf_migrate_opts *o, struct cf_migrate_plan *p)
     for (size_t i = n; i-- > 0;) {
         struct cf_manifest *m = NULL;
         double secs, rate;
-        uint64_t plain = 0;
+        uint64_t plain;
 
         if (!v[i].has_manifest || cf_repo_read_manifest(o->repo, v[i].id, &m, &e) != CF_OK)
             continue;
         secs = (double)(m->stop_time - m->start_time);
         if (secs < 1)
             secs = 1; /* whole seconds: a small backup "took" 0 s */
-        for (size_t k = 0; k < m->n_objects; k++)
-            plain += m->objects[k].plain;
+        plain = cf_manifest_plain_bytes(m);
         if (strcmp(m->kind ? m->kind : "logical", "logical") == 0 && plain > 0) {
             rate = (double)plain / secs;
             /* the dump, the restore (about twice the dump: data and indexes) and the

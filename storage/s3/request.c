@@ -176,6 +176,18 @@ is_header(const char *line, size_t len, const char *name)
     return len > n && strncasecmp(line, name, n) == 0;
 }
 
+/* An HTTP date header's value in seconds since the epoch; 0 when unreadable. */
+static int64_t
+header_time(const char *line, size_t len, size_t name_len)
+{
+    char buf[128] = "";
+    time_t t;
+
+    header_value(line, len, name_len, buf, sizeof(buf));
+    t = curl_getdate(buf, NULL);
+    return t > 0 ? (int64_t)t : 0;
+}
+
 static size_t
 header_cb(char *line, size_t size, size_t nmemb, void *ctx)
 {
@@ -208,19 +220,9 @@ header_cb(char *line, size_t size, size_t nmemb, void *ctx)
         r->length = strtoull(buf, &end, 10);
         r->has_length = errno == 0 && end != buf && *end == '\0';
     } else if (is_header(line, len, "Date:")) {
-        time_t t;
-
-        buf[0] = '\0';
-        header_value(line, len, 5, buf, sizeof(buf));
-        t = curl_getdate(buf, NULL);
-        r->date = t > 0 ? (int64_t)t : 0;
+        r->date = header_time(line, len, 5);
     } else if (is_header(line, len, "Last-Modified:")) {
-        time_t t;
-
-        buf[0] = '\0';
-        header_value(line, len, 14, buf, sizeof(buf));
-        t = curl_getdate(buf, NULL);
-        r->last_modified = t > 0 ? (int64_t)t : 0;
+        r->last_modified = header_time(line, len, 14);
     }
     return len;
 }
