@@ -446,6 +446,7 @@ cf_ws_spool_store_file(struct cf_ws_spool *s, const char *name, const char *data
     /* atomic: a file of the spool is uploaded as complete after a crash */
     if ((rc = cf_write_atomic(path, data, len, 0600, err)) != CF_OK)
         return rc;
+    CF_INJECT("walstream-history"); /* K4 at a timeline switch: in the spool, not stored */
     return upload_and_remove(s, name, err);
 }
 

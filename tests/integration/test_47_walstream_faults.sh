@@ -3,10 +3,13 @@
 # "wal-stream": a real `coffre wal-stream` against PostgreSQL 15, killed at
 # K1-K5 through the injection points of the sanitizer build (common/inject.h),
 # stopped by SIGTERM at K2 and K4 and while streaming, with the HSM failing
-# (tests/p11shim), and with its posix repository turning read-only or full.
+# (tests/p11shim), with its posix repository turning read-only or full, with
+# its spool full, and killed with a history file in its spool at a timeline
+# switch (a followed standby promoted).
 #
-# Every cell runs on one spool and one slot, so each cell's "next run" is also
-# the run that must cope with what the fault left.  Each cell checks: the
+# Every cell runs on one spool and one slot (but the timeline switch, whose
+# wal-stream follows the standby as another instance), so each cell's "next
+# run" is also the run that must cope with what the fault left.  Each cell checks: the
 # injection point fired; what the spool and the repository hold at that stage;
 # no WAL that wal-get serves is incomplete (byte-identical to pg_wal, or a
 # stored partial's bytes followed by zeros); the slot's restart_lsn never
@@ -506,6 +509,71 @@ if [ "$IS_ROOT" = 1 ]; then
 else
     diag "REFUSE and FULL skipped: they need root (tmpfs mounts)"
 fi
+
+# ---------------------------------------------------------------- K4 at a timeline switch
+
+# wal-stream follows a standby (instance acme2, its own spool) that is
+# promoted: at the end of timeline 1 it stores the old timeline's last
+# partial, then writes the new history file into the spool and stores it from
+# there.  Killed once the file is in the spool (walstream-history): the next
+# run stores it first, then follows timeline 2.
+mkdir -p "$TEST_TMP/stby"
+chmod 755 "$TEST_TMP/stby"
+pg_owns "$TEST_TMP/stby"
+as_pg "$PG_BIN/pg_basebackup" -h "$SRC_HOST" -p "$SRC_PORT" -U postgres \
+    -D "$TEST_TMP/stby/data" -R -X stream -c fast >/dev/null 2>&1
+pg_start stby
+CONF2="$TEST_TMP/coffre-stby.conf"
+sed -e "s|^instance = acme$|instance = acme2|" -e "s|^state_dir = .*|state_dir = $TEST_TMP/state2|" \
+    -e "s|^conninfo = .*|conninfo = $(pg_conninfo stby)|" "$CONF" >"$CONF2"
+SPOOL2="$TEST_TMP/state2/stream"
+HIST2="$REPO/acme2/wal/history"
+C2() { "$COFFRE" --config "$CONF2" "$@"; }
+label="wal-stream K4 kill -9 (history file, timeline switch)"
+stby_streaming() {
+    [ "$(psql_at stby -c "SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s
+        ON s.active_pid = r.pid WHERE s.slot_name = 'coffre_acme2' AND r.state = 'streaming'")" = 1 ]
+}
+ws_start "$CONF2" "walstream-history=kill"
+ok "$label: wal-stream follows the standby" wait_until 30 stby_streaming
+psql_at src -c "INSERT INTO t SELECT g, 'tl1' FROM generate_series(1, 100) g" >/dev/null
+SRC_END=$(psql_at src -c "SELECT pg_current_wal_flush_lsn()")
+caught_up() { [ "$(psql_at stby -c "SELECT pg_last_wal_replay_lsn() >= '$SRC_END'")" = t ]; }
+ok "$label: the standby replayed everything" wait_until 30 caught_up
+sleep 1.2 # received by wal-stream, flushed
+as_pg "$PG_BIN/pg_ctl" -D "$STBY_PGDATA" promote -w >/dev/null
+killed "$label" walstream-history
+ok "$label: the old timeline's last partial is stored" \
+    test -n "$(find "$REPO/acme2/wal" -type f -name '00000001*.partial.*' ! -name '.*')"
+ok "$label: the history file is in the spool" test -f "$SPOOL2/00000002.history"
+is "$(find "$HIST2" -type f -name '00000002.history-*' ! -name '.*' 2>/dev/null | wc -l)" 0 \
+    "$label: and not stored"
+run_fails "$label: wal-get serves nothing for it" 1 C2 wal-get 00000002.history "$TEST_TMP/got-hist"
+# timeline 1 ends in the partial just stored (its file left the spool): the
+# slot's restart_lsn is at most its end
+p=$(find "$REPO/acme2/wal" -type f -name '00000001*.partial.*' ! -name '.*' | sed 's|.*/||' |
+    sort | tail -n 1)
+off=${p#*.partial.}
+durable=$(($(segno "${p%%.partial.*}") * SEGSZ + 16#${off%%-*}))
+r=$(psql_at stby -c "SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'coffre_acme2'")
+ok "$label: the slot's restart_lsn ($r) never passed what is durable" \
+    test "$(lsn_int "$r")" -le "$durable"
+ws_start "$CONF2"
+ok "$label: the next run follows timeline 2" wait_until 30 stby_streaming
+like "$(cat "$WS_LOG")" "archived 00000002.history" "$label: it stores the spool's history file first"
+ok "$label: and removes it from the spool" test ! -e "$SPOOL2/00000002.history"
+psql_at stby -c "INSERT INTO t VALUES (2, 'on timeline 2')" -c "SELECT pg_switch_wal()" >/dev/null
+TL2_DONE=$(psql_at stby -c "SELECT pg_walfile_name(pg_current_wal_flush_lsn() - 1)")
+has_tl2() { find "$REPO/acme2/wal" -type f -name "$TL2_DONE-*" ! -name '.*' 2>/dev/null | grep -q .; }
+ok "$label: segments of timeline 2 are archived ($TL2_DONE)" wait_until 30 has_tl2
+run_ok "$label: wal-get serves the history file" C2 wal-get 00000002.history "$TEST_TMP/got-hist"
+ok "$label: as the server has it" cmp -s "$TEST_TMP/got-hist" "$STBY_PGDATA/pg_wal/00000002.history"
+is "$(find "$HIST2" -type f -name '00000002.history-*' ! -name '.*' | wc -l)" 1 "$label: stored once"
+rm -f "$TEST_TMP/got-tl2"
+C2 wal-get "$TL2_DONE" "$TEST_TMP/got-tl2" >/dev/null 2>&1 || true
+ok "$label: the timeline 2 segment is served byte-identical" \
+    cmp -s "$TEST_TMP/got-tl2" "$STBY_PGDATA/pg_wal/$TL2_DONE"
+ws_term "$label: the next run"
 
 # ---------------------------------------------------------------- the whole archive
 
