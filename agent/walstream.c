@@ -25,6 +25,7 @@
 #include "agent/walstream_int.h"
 #include "common/backoff.h"
 #include "common/cancel.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "common/sdnotify.h"
 #include "storage/walrepo.h"
@@ -384,6 +385,7 @@ run_session(struct ws *w, struct cf_error *err)
         w->last_receive_us = w->last_status_us;
         w->has_pinged = false;
         cf_notify_ready();
+        CF_INJECT("walstream-ready"); /* K1: streaming, nothing stored by this session */
         notify_status(w, cf_monotonic_us(), true);
         if ((rc = stream(w, &is_ended, err)) != CF_OK)
             return rc;

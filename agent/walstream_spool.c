@@ -24,9 +24,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/fsutil.h"
-#include "common/log.h"
 #include "agent/walspool.h"
+#include "common/fsutil.h"
+#include "common/inject.h"
+#include "common/log.h"
 #include "common/sdnotify.h"
 #include "storage/walrepo.h"
 
@@ -106,10 +107,14 @@ upload_and_remove(struct cf_ws_spool *s, const char *name, struct cf_error *err)
     if ((rc = store_path(s, name, name, 0, err)) != CF_OK ||
         (rc = path_of(s, name, path, sizeof(path), err)) != CF_OK)
         return rc;
+    CF_INJECT("walstream-stored"); /* K5: stored, still in the spool */
     if (unlink(path) != 0)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not remove \"%s\"", path);
     cf_log_info("wal-stream: archived %s", name);
-    return cf_fsync_dir(s->dir, err);
+    if ((rc = cf_fsync_dir(s->dir, err)) != CF_OK)
+        return rc;
+    CF_INJECT("walstream-archived"); /* K3: removed from the spool, the next upload not begun */
+    return CF_OK;
 }
 
 static int
@@ -313,6 +318,7 @@ complete_segment(struct cf_ws_spool *s, struct cf_error *err)
         return cf_error_set_errno(err, CF_ERR_IO, errno, "could not rename \"%s\"", from);
     if ((rc = cf_fsync_dir(s->dir, err)) != CF_OK)
         return rc;
+    CF_INJECT("walstream-renamed"); /* K4: complete in the spool, not stored */
     s->seg_start += s->segsz;
     s->written = s->synced = s->uploaded = 0;
     return upload_and_remove(s, seg, err);
@@ -440,6 +446,7 @@ cf_ws_spool_store_file(struct cf_ws_spool *s, const char *name, const char *data
     /* atomic: a file of the spool is uploaded as complete after a crash */
     if ((rc = cf_write_atomic(path, data, len, 0600, err)) != CF_OK)
         return rc;
+    CF_INJECT("walstream-history"); /* K4 at a timeline switch: in the spool, not stored */
     return upload_and_remove(s, name, err);
 }
 

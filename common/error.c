@@ -35,8 +35,10 @@ cf_error_setf(struct cf_error *err, cf_err code, const char *fmt, ...)
 void
 cf_error_setf_errno(struct cf_error *err, cf_err code, int errnum, const char *fmt, ...)
 {
+    static const char mark[] = "\u2026";
+    char cause[128];
     va_list ap;
-    size_t len;
+    size_t len, room;
 
     if (err == NULL || err->code != CF_OK)
         return;
@@ -45,9 +47,24 @@ cf_error_setf_errno(struct cf_error *err, cf_err code, int errnum, const char *f
     va_start(ap, fmt);
     vformat(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+    (void)snprintf(cause, sizeof(cause), ": %s", strerror(errnum));
+    /*
+     * The cause is what the reader needs most, and it comes last: a message
+     * naming a WAL object (its key carries a signature, about 250 bytes) was
+     * cut before it, so wal-stream said "could not create object \"…\": Re"
+     * for a read-only repository (test_47, REFUSE and FULL).  Shorten the
+     * message, marked with "…", instead of the cause.
+     */
     len = strlen(err->msg);
-    if (len < sizeof(err->msg))
-        (void)snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
+    room = sizeof(err->msg) - 1 - strlen(cause);
+    if (len > room) {
+        len = room - (sizeof(mark) - 1);
+        while (len > 0 && ((unsigned char)err->msg[len] & 0xC0) == 0x80)
+            len--; /* not inside a UTF-8 sequence */
+        memcpy(err->msg + len, mark, sizeof(mark) - 1);
+        len += sizeof(mark) - 1;
+    }
+    (void)snprintf(err->msg + len, sizeof(err->msg) - len, "%s", cause);
 }
 
 void

@@ -52,7 +52,10 @@ struct cf_write_opts {
 /* An unfinished multipart upload (s3): started at initiated. */
 struct cf_storage_upload {
     char key[CF_STORAGE_KEY_MAX + 1];
-    char upload_id[256];
+    /* posix: the temporary file's key, longer than its object's (".KEY.tmp.PID.RAND"); at
+     * 256 bytes the temporary file of a WAL partial (signed key) did not fit and prune never
+     * removed what a killed wal-stream left (test_47, K2) */
+    char upload_id[CF_STORAGE_KEY_MAX + 32];
     int64_t initiated;
 };
 typedef cf_err (*cf_storage_upload_cb)(void *ctx, const struct cf_storage_upload *up,

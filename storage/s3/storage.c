@@ -540,8 +540,8 @@ s3_abort_upload(struct cf_storage *base, const struct cf_storage_upload *up,
 
     if (full == NULL)
         return nomem(err);
-    (void)snprintf(what, sizeof(what), "abort upload \"%s\" of object \"%s\"", up->upload_id,
-                   up->key);
+    (void)snprintf(what, sizeof(what), "abort upload \"%.*s\" of object \"%s\"", S3_UPLOAD_ID_MAX,
+                   up->upload_id, up->key); /* an S3 id is short */
     if (!cf_s3_query_add(query, sizeof(query), "uploadId", up->upload_id))
         rc = cf_error_set(err, CF_ERR_USAGE, "invalid upload id \"%s\"", up->upload_id);
     else

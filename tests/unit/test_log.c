@@ -3,6 +3,7 @@
  * (object names and key URIs read from headers, server messages) cannot
  * forge a log line or send terminal escapes; UTF-8 passes unchanged.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -123,10 +124,37 @@ test_context_survives_long_detail(void **state)
     assert_string_equal(err.detail, "short Context: one.");
 }
 
+/* A long object key must not push the cause out of the message (found by test_47). */
+static void
+test_cause_survives_long_message(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    char key[300];
+    const char *cause = ": Read-only file system";
+
+    (void)state;
+    memset(key, 'k', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    key[203] = '\xc3'; /* a UTF-8 sequence across the cut must not be split */
+    key[204] = '\xa9';
+    cf_error_setf_errno(&err, CF_ERR_IO, EROFS, "could not create object \"%s\"", key);
+    assert_true(strlen(err.msg) < sizeof(err.msg));
+    assert_string_equal(err.msg + strlen(err.msg) - strlen(cause), cause);
+    assert_non_null(strstr(err.msg, "could not create object \"kkk"));
+    assert_non_null(strstr(err.msg, "k\u2026: Read-only"));
+    assert_null(strstr(err.msg, "\xc3\xe2"));
+    assert_int_equal(err.sys_errno, EROFS);
+    /* a short message is not touched */
+    cf_error_clear(&err);
+    cf_error_setf_errno(&err, CF_ERR_IO, EROFS, "could not create \"%s\"", "a");
+    assert_string_equal(err.msg, "could not create \"a\": Read-only file system");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cause_survives_long_message),
         cmocka_unit_test(test_context_survives_long_detail),
         cmocka_unit_test(test_controls_escaped),
         cmocka_unit_test(test_utf8_unchanged),
