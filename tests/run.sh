@@ -9,7 +9,9 @@
 #
 # Every test prints TAP; this script counts "ok" and "not ok" lines.  A test
 # program that exits non-zero without a failing TAP line counts as one
-# failure, so a crash can never pass.  ONLY=pattern runs matching files only.
+# failure, so a crash can never pass.  An "ok … # SKIP" line, and a whole
+# file skipped ("1..0 # SKIP"), count as skipped, never as passed.
+# ONLY=pattern runs matching files only.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
@@ -17,6 +19,7 @@ LOG_DIR=${LOG_DIR:-$ROOT/build/test-logs}
 mkdir -p "$LOG_DIR"
 passed=0
 failed=0
+skipped=0
 failures=""
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:strict_string_checks=1"
@@ -31,15 +34,19 @@ run_one() { # label command...
     start=$(date +%s)
     "$@" >"$log" 2>&1
     rc=$?
-    ok=$(grep -c '^ok ' "$log")
+    skip=$(grep -c '^ok .*# SKIP' "$log")
+    ok=$(($(grep -c '^ok ' "$log") - skip))
     nok=$(grep -c '^not ok ' "$log")
+    grep -q '^1\.\.0 # SKIP' "$log" && skip=$((skip + 1))
     if [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then
         nok=1
         echo "not ok - $label exited with status $rc" >>"$log"
     fi
     passed=$((passed + ok))
     failed=$((failed + nok))
-    printf '%-48s %4d passed %3d failed %4ds\n' "$label" "$ok" "$nok" "$(($(date +%s) - start))"
+    skipped=$((skipped + skip))
+    printf '%-48s %4d passed %3d failed %4ds%s\n' "$label" "$ok" "$nok" "$(($(date +%s) - start))" \
+        "$([ "$skip" -eq 0 ] || echo " ($skip skipped: $(grep -m1 -o '# SKIP.*' "$log" | cut -c8-))")"
     if [ "$nok" -gt 0 ]; then
         failures="$failures $label"
         grep -A12 '^not ok' "$log" | head -60 | sed 's/^/    /'
@@ -65,5 +72,6 @@ done
 if [ -n "$failures" ]; then
     echo "failed:$failures (logs in $LOG_DIR)"
 fi
+[ "$skipped" -eq 0 ] || echo "$skipped skipped (not counted as passed; see each line above)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -121,7 +121,7 @@ EOF
     if [ -z "$PHYSICAL_ID" ]; then
         diag "$F: no physical backup in this fixture"
     elif [ ! -x "/usr/lib/postgresql/$PG_MAJOR/bin/postgres" ] || [ "$PG_MAJOR" != "$(cat "$(eval "echo \$${TV}_PGDATA")/PG_VERSION")" ]; then
-        pass "$F: physical restore skipped: # SKIP needs PostgreSQL $PG_MAJOR, the tests run $(cat "$(eval "echo \$${TV}_PGDATA")/PG_VERSION")"
+        skip "$F: physical restore" "needs PostgreSQL $PG_MAJOR, the tests run $(cat "$(eval "echo \$${TV}_PGDATA")/PG_VERSION")"
     else
         P="phys$n"
         mkdir -p "$TEST_TMP/$P"
@@ -150,7 +150,7 @@ EOF
 
     # ------------------------------------------------------------- 20 years later
     if [ -z "$FAKETIME_LIB" ]; then
-        pass "$F: 20 years later # SKIP libfaketime is not installed"
+        skip "$F: 20 years later" "libfaketime is not installed"
     else
         LATER=$(($(date -u +%Y) + 19))
         ok "$F: the clock is 20 years ahead for coffre's children" \

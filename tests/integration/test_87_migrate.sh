@@ -280,7 +280,7 @@ if [ "$(id -u)" = 0 ]; then
     run_ok "the tenant was not frozen" tenant_sql gamma -c "SELECT 1"
     tenant_sql gamma -c "DROP VIEW tripled"
 else
-    pass "# SKIP a missing extension (needs root to install one)"
+    skip "a missing extension" "needs root to install one"
 fi
 
 # a grant to a role that the destination lacks blocks the plan
@@ -335,7 +335,7 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$TEST_TMP/fullfs" &&
     rm -f "$TEST_TMP/fullfs/filler"
     pg_stop fullfs
 else
-    pass "# SKIP the destination's disk full (needs root to mount a small tmpfs)"
+    skip "the destination's disk full" "needs root to mount a small tmpfs"
 fi
 
 # ------------------------------------------------------------------------- schema map
