@@ -102,7 +102,9 @@ psql_at src postgres -c "CREATE DATABASE app"
 psql_at src app -c "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 500) g"
 hsm_init
 hsm_token coffre 4321
-INSTANCE=pkg CONNINFO=$SRC_CONNINFO REPO="$TEST_TMP/repo" \
+# the state directory in the test's directory: /var/lib/coffre is the package's, and
+# purge must find it as the package left it
+INSTANCE=pkg CONNINFO=$SRC_CONNINFO REPO="$TEST_TMP/repo" STATE_DIR="$TEST_TMP/state" \
     KEKS="pkcs11:token=coffre;object=kek" PIN_FILE="$HSM_DIR/coffre.pin" DATABASES=app \
     coffre_conf "$TEST_TMP/pkg.conf"
 run_ok "packaged coffre: keys init" /usr/bin/coffre --config "$TEST_TMP/pkg.conf" keys init

@@ -90,7 +90,10 @@ C ok keys init >/dev/null
 cp "$TEST_TMP/base.conf" "$TEST_TMP/plain.conf"
 printf '\n[wal]\nspool = %s\n' "$TEST_TMP/plain-spool" >>"$TEST_TMP/plain.conf"
 run_ok "a backup with neither [metrics] nor [alerts]" C plain backup
-ok "nothing written outside the repository" test ! -e "$TEST_TMP/plain-spool"
+# outside the repository only the newest-backup record (storage/repohead.c): no run
+# record, no metrics
+is "$(ls -A "$TEST_TMP/plain-spool" 2>&1)" "newest-backup.json" \
+    "nothing written outside the repository but the newest-backup record"
 ok "no state recorded" test ! -e "$TEST_TMP/state"
 rm -rf "$REPO/acme/backup"
 
