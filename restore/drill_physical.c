@@ -138,9 +138,12 @@ restore_and_start(struct cf_drill *d, struct phys_run *p, const char *target_tim
     t0 = cf_drill_now();
     cf_drill_phase(d, "%s: start the restored server and follow recovery",
                    cf_drill_scenario_name(p->sr->scenario));
-    if (cf_cluster_new(&co, &p->cluster, &e) != CF_OK ||
-        cf_cluster_start(p->cluster, &e) != CF_OK ||
-        cf_cluster_wait_recovery(p->cluster, 0, &p->state, &e) != CF_OK) {
+    rc = cf_cluster_new(&co, &p->cluster, &e);
+    if (rc == CF_OK && (rc = cf_cluster_start(p->cluster, &e)) == CF_OK) {
+        CF_INJECT("drill-server-started"); /* the restored server running, in recovery */
+        rc = cf_cluster_wait_recovery(p->cluster, 0, &p->state, &e);
+    }
+    if (rc != CF_OK) {
         p->sr->recovery_s = cf_drill_now() - t0;
         cf_drill_check(p->sr, "recovery", CF_CHECK_FAIL, "%s%s%s", e.msg,
                        e.detail[0] ? " -- " : "", e.detail);

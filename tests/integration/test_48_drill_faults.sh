@@ -56,7 +56,7 @@ run_ok "a first drill passes" C drill --scenario simple,partial
 like "$(cat "$LAST_OUT")" "passed (" "the first drill says passed"
 
 # what the repository and the state say about drills
-records() { find "$REPO/acme/backup/$BID" -name 'drill-*' | wc -l; }
+records() { find "$REPO/acme/backup/${RID:-$BID}" -name 'drill-*' | wc -l; }
 history_passed() { C drill --history | grep -c ' passed ' || true; }
 history_lines() { C drill --history | awk 'NR > 1' | wc -l; }
 last_success() { sed -n 's/^coffre_drill_last_success_timestamp_seconds{[^}]*} //p' "$OUT/coffre.prom"; }
@@ -129,7 +129,7 @@ left_by_kill() {
 # a kill ($LEFT set), it stopped and removed what the killed drill left, and said so
 next_drill() {
     local label=$1
-    run_ok "$label: the next drill passes" C drill --scenario simple
+    run_ok "$label: the next drill passes" C drill --scenario "${NEXT:-simple}"
     if [ -n "${LEFT:-}" ]; then
         like "$(cat "$LAST_ERR")" "removed \"$STATE/drill/$LEFT\", left by drill process ${LEFT##*-} that did not end; stopped its scratch server, pid " \
             "$label: the next drill names the leftover it stopped and removed"
@@ -292,6 +292,27 @@ ok "$label: no process runs from a drill directory" test "$(procs)" = 0
 ok "$label: no drill directory left" test "$(drill_dirs)" = 0
 next_drill "$label"
 
+# ------------------------------------------------------------- the repository refuses the records
+# REFUSE: stopped at K4, the backup's directory made read-only for the drill's
+# user, resumed: the drill ran to the end, only its evidence could
+# not be kept (the `record` warning of docs/drill.md)
+label="drill, repository refusing the records"
+snapshot
+stopped_drill drill-before-records
+chmod a-w "$REPO/acme/backup/$BID"
+resume
+chmod u+w "$REPO/acme/backup/$BID"
+is "$rc" "0" "$label: every check passed: exit 0"
+like "$(cat "$TEST_TMP/out")" "warning record: the drill record could not be stored with backup $BID: " \
+    "$label: the report warns that the record could not be stored"
+like "$(cat "$TEST_TMP/out")" "Permission denied" "$label: the warning names the cause"
+is "$(records)" "$R0" "$label: no drill record stored"
+is "$(history_lines)" "$L0" "$label: --history lists no new drill"
+ok "$label: no temporary file left in the backup" \
+    sh -c "[ -z \"\$(find '$REPO/acme/backup/$BID' -name '.*' -type f)\" ]"
+ok "$label: no process runs from a drill directory" test "$(procs)" = 0
+next_drill "$label"
+
 # ------------------------------------------------------------- --keep stays the operator's
 # the clean-up of killed drills must not touch a directory that --keep left on purpose
 label="a drill run with --keep"
@@ -305,5 +326,33 @@ for d in "$STATE"/drill/*/logical/data; do
     "${PGU[@]}" "$PG_BIN/pg_ctl" -D "$d" stop -m immediate >/dev/null 2>&1 || true
 done
 rm -rf "$STATE/drill"
+
+# ------------------------------------------------------------- total: a restored server killed
+# The physical scenarios run their restored server from <drill dir>/<scenario>/data:
+# a drill killed while it runs leaves it there, which the next drill must find too.
+# K2 for total: drill-server-started, the restored server started, in recovery.
+pg_conf src "archive_mode = on" "archive_command = '$COFFRE --config $CONF wal-push %p'"
+pg_restart src
+run_ok "a physical backup to drill" C backup --physical
+RID=$(cat "$LAST_OUT")
+NEXT=total
+label="drill total K2 kill -9"
+snapshot
+rm -f "$OUT/cell.xml"
+inject "$label" "drill-server-started=kill" 137 -- C drill --scenario total --junit "$OUT/cell.xml"
+left_by_kill "$label"
+nothing_recorded "$label"
+junit_not_passed "$label" "$OUT/cell.xml"
+next_drill "$label"
+label="drill total K2 SIGTERM"
+snapshot
+rm -f "$OUT/cell.xml"
+inject "$label" "drill-server-started=term" 8 -- C drill --scenario total --junit "$OUT/cell.xml"
+like "$(cat "$TEST_TMP/err")" "interrupted by signal SIGTERM" "$label: the error names the signal"
+ok "$label: no process runs from a drill directory" test "$(procs)" = 0
+ok "$label: no drill directory left" test "$(drill_dirs)" = 0
+nothing_recorded "$label"
+junit_not_passed "$label" "$OUT/cell.xml"
+next_drill "$label"
 
 done_testing
