@@ -4,7 +4,10 @@
  */
 #include "restore/drill.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 
 #include "common/cancel.h"
 #include "common/fsutil.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "restore/drill_int.h"
@@ -273,6 +277,127 @@ load_sql(struct cf_drill *d, struct cf_error *err)
     return rc;
 }
 
+/*
+ * A drill run with --keep marks its directory: the next drills leave it to
+ * the operator.  A directory without the mark, whose drill process is gone,
+ * is the leftover of a drill that was killed (kill -9, OOM, power).
+ */
+#define KEPT_MARK "coffre-drill-kept"
+
+/* The pid in a drill directory's name, "<time>-<pid>"; 0 if it has none. */
+static pid_t
+dir_pid(const char *name)
+{
+    const char *dash = strrchr(name, '-');
+    char *end;
+    long v;
+
+    if (dash == NULL || dash[1] == '\0')
+        return 0;
+    errno = 0;
+    v = strtol(dash + 1, &end, 10);
+    return *end == '\0' && errno == 0 && v > 0 && v <= INT_MAX ? (pid_t)v : 0;
+}
+
+/* Whether pid is a live process whose working directory is real (a postmaster's is
+ * its data directory; a zombie has none). */
+static bool
+runs_in(long pid, const char *real)
+{
+    char link[64], cwd[PATH_MAX];
+    ssize_t n;
+
+    (void)snprintf(link, sizeof(link), "/proc/%ld/cwd", pid);
+    if ((n = readlink(link, cwd, sizeof(cwd) - 1)) < 0)
+        return false;
+    cwd[n] = '\0';
+    return strcmp(cwd, real) == 0;
+}
+
+/* Stop the postmaster running from data, if one does; its pid, else 0. */
+static long
+stop_leftover_server(const char *data)
+{
+    char path[PATH_MAX + 600], real[PATH_MAX], line[32] = "";
+    FILE *f;
+    char *end;
+    long pid;
+
+    (void)snprintf(path, sizeof(path), "%s/postmaster.pid", data);
+    if ((f = fopen(path, "re")) == NULL)
+        return 0;
+    if (fgets(line, sizeof(line), f) == NULL)
+        line[0] = '\0';
+    (void)fclose(f);
+    pid = strtol(line, &end, 10); /* its first line: the postmaster's pid */
+    if (end == line || (*end != '\n' && *end != '\0'))
+        return 0;
+    /* a stale pid may be anyone's now: only the postmaster of this directory */
+    if (pid <= 0 || pid > INT_MAX || realpath(data, real) == NULL || !runs_in(pid, real))
+        return 0;
+    (void)kill((pid_t)pid, SIGQUIT); /* immediate shutdown: scratch data, nothing to keep */
+    for (int i = 0; i < 100 && runs_in(pid, real); i++)
+        (void)usleep(100000);
+    if (runs_in(pid, real))
+        (void)kill((pid_t)pid, SIGKILL);
+    return pid;
+}
+
+/*
+ * A drill killed before its clean-up leaves its directory and its scratch
+ * servers running, which nothing else would ever stop (test_48 found them
+ * piling up, one per killed drill).  Stop and remove each such leftover in
+ * the parent of this drill's directory, and say so.
+ */
+static void
+clean_leftovers(const struct cf_drill *d)
+{
+    const char *slash = strrchr(d->o->workdir, '/');
+    char parent[PATH_MAX];
+    DIR *dir;
+    struct dirent *de;
+
+    if (slash == NULL || (size_t)(slash - d->o->workdir) >= sizeof(parent))
+        return;
+    (void)snprintf(parent, sizeof(parent), "%.*s", (int)(slash - d->o->workdir), d->o->workdir);
+    if ((dir = opendir(parent)) == NULL)
+        return;
+    while ((de = readdir(dir)) != NULL) {
+        char path[PATH_MAX + 260], sub[PATH_MAX + 540], stopped[160] = "";
+        pid_t owner = dir_pid(de->d_name);
+        size_t len = 0;
+        DIR *inner;
+        struct dirent *se;
+
+        if (de->d_name[0] == '.' || owner == 0 || owner == getpid())
+            continue;
+        /* a drill still running, or a process this user may not even signal: not ours */
+        if (kill(owner, 0) == 0 || errno != ESRCH)
+            continue;
+        if (snprintf(path, sizeof(path), "%s/%s", parent, de->d_name) >= (int)sizeof(path))
+            continue;
+        (void)snprintf(sub, sizeof(sub), "%s/%s", path, KEPT_MARK);
+        if (access(sub, F_OK) == 0 || (inner = opendir(path)) == NULL)
+            continue;
+        while ((se = readdir(inner)) != NULL) {
+            long pm;
+
+            if (se->d_name[0] == '.')
+                continue;
+            (void)snprintf(sub, sizeof(sub), "%s/%s/data", path, se->d_name);
+            if ((pm = stop_leftover_server(sub)) > 0 && len < sizeof(stopped))
+                len += (size_t)snprintf(stopped + len, sizeof(stopped) - len, "%s%ld",
+                                        len ? ", " : "", pm);
+        }
+        (void)closedir(inner);
+        cf_remove_tree(path, false);
+        cf_log_warning("drill: removed \"%s\", left by drill process %ld that did not end%s%s",
+                       path, (long)owner, stopped[0] ? "; stopped its scratch server, pid " : "",
+                       stopped);
+    }
+    (void)closedir(dir);
+}
+
 static cf_err
 make_workdir(struct cf_drill *d, struct cf_error *err)
 {
@@ -291,6 +416,14 @@ make_workdir(struct cf_drill *d, struct cf_error *err)
         return err->code;
     d->made_workdir = state == 1;
     (void)snprintf(d->workdir, sizeof(d->workdir), "%s", d->o->workdir);
+    if (d->o->keep) {
+        char mark[PATH_MAX + 32];
+        FILE *f;
+
+        (void)snprintf(mark, sizeof(mark), "%s/%s", d->workdir, KEPT_MARK);
+        if ((f = fopen(mark, "we")) != NULL)
+            (void)fclose(f);
+    }
     return CF_OK;
 }
 
@@ -380,6 +513,7 @@ run_scenarios(struct cf_drill *d, struct cf_error *err)
 {
     struct cf_manifest *logical = NULL, *physical = NULL;
     unsigned want = d->o->scenarios;
+    size_t cut = CF_DRILL_SCENARIOS;
     cf_err rc;
 
     if ((rc = choose_backups(d, &logical, &physical, err)) != CF_OK)
@@ -403,13 +537,22 @@ run_scenarios(struct cf_drill *d, struct cf_error *err)
     if (rc == CF_OK && physical != NULL &&
         (want & ((1u << CF_DRILL_TOTAL) | (1u << CF_DRILL_PITR))))
         rc = cf_drill_physical(d, physical, want, err);
+    if (rc == CF_OK)
+        CF_INJECT("drill-before-records"); /* every check done, no record stored */
+    /* scenarios run in order: after an error, the last that ran is the one it cut short,
+     * which did not run to the end and gets no record */
+    for (size_t s = 0; rc != CF_OK && s < CF_DRILL_SCENARIOS; s++)
+        if (d->res->scenarios[s].ran)
+            cut = s;
     for (size_t s = 0; s < CF_DRILL_SCENARIOS; s++) {
         struct cf_drill_scenario_result *sr = &d->res->scenarios[s];
         const struct cf_manifest *m = s <= CF_DRILL_PARTIAL ? logical : physical;
 
-        if (sr->ran && m != NULL && !cf_cancel_requested())
+        if (sr->ran && m != NULL && s != cut && !cf_cancel_requested())
             record(d, sr, m);
     }
+    if (rc == CF_OK)
+        CF_INJECT("drill-after-records"); /* records stored, scratch servers still running */
     cf_manifest_free(logical);
     cf_manifest_free(physical);
     return rc;
@@ -439,6 +582,7 @@ cf_drill_run(const struct cf_drill_opts *opts, struct cf_drill_result *res, stru
     }
     if (timeout > 0)
         cf_cancel_alarm(timeout > INT64_C(86400) * 30 ? 86400U * 30 : (unsigned)timeout);
+    clean_leftovers(&d);
     if ((rc = load_sql(&d, err)) == CF_OK && (rc = make_workdir(&d, err)) == CF_OK)
         rc = run_scenarios(&d, err);
     cf_cancel_alarm(0);
@@ -447,6 +591,19 @@ cf_drill_run(const struct cf_drill_opts *opts, struct cf_drill_result *res, stru
         res->timed_out = cf_cancel_timed_out();
         if (rc == CF_OK)
             rc = cf_cancel_check(err);
+        /*
+         * A scenario stopped before its record was stored did not run to the
+         * end: it must not read as passed in the report, the JSON, the JUnit
+         * file or the metrics.  test_48 found a drill stopped after its last
+         * check writing a JUnit file with every check passed and no failure.
+         */
+        for (size_t s = 0; s < CF_DRILL_SCENARIOS; s++)
+            if (res->scenarios[s].ran && res->scenarios[s].record[0] == '\0')
+                cf_drill_check(&res->scenarios[s], "interrupted", CF_CHECK_FAIL,
+                               "the drill was %s before this scenario's record was stored: "
+                               "it proves nothing",
+                               res->timed_out ? "stopped by its time limit"
+                                              : "interrupted by a signal");
     }
     clean_up(&d);
     res->end = (int64_t)time(NULL);

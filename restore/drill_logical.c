@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "common/cancel.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "restore/drill_int.h"
@@ -221,6 +222,34 @@ struct restore_one {
     char db[64];                    /* the restored database's name */
 };
 
+/*
+ * After a failed restore or check: whether the scratch server itself stopped
+ * answering (killed, crashed, out of memory).  That is no verdict on the
+ * backup either: test_48 found a scratch server killed mid-restore reported
+ * as failed checks (exit 9, CoffreDrillFailed, a FAILED record for a good
+ * backup).  Then err says so (CF_ERR_PG).
+ */
+static bool
+scratch_gone(const struct cf_drill *d, const char *db, struct cf_error *err)
+{
+    struct cf_error e = CF_ERROR_INIT;
+    PGconn *conn = NULL;
+
+    if (d->logical.cluster == NULL ||
+        cf_cluster_connect(d->logical.cluster, NULL, &conn, &e) == CF_OK) {
+        PQfinish(conn);
+        return false;
+    }
+    cf_error_setf(err, CF_ERR_PG,
+                  "the drill's scratch server stopped answering during the "
+                  "restore or the checks of database \"%s\"",
+                  db);
+    cf_error_detail(err, "%s", e.msg);
+    cf_error_hint(err, "Its log is %s; the backup was not judged: run the drill again.",
+                  cf_cluster_log(d->logical.cluster));
+    return true;
+}
+
 /* Restore r->o into a new database; checks "restore <db>"; CF_OK if it is there. */
 static cf_err
 restore_one(struct cf_drill *d, struct cf_drill_scenario_result *sr, struct restore_one *r,
@@ -272,19 +301,24 @@ restore_one(struct cf_drill *d, struct cf_drill_scenario_result *sr, struct rest
         cf_drill_check(sr, name, CF_CHECK_FAIL, "%s%s%s", e.msg, e.detail[0] ? " -- " : "",
                        e.detail);
         rc = CF_ERR_CHECK;
-        if (e.code == CF_ERR_CANCELLED) {
+        /* a signal, or the HSM failing (a key problem is no verdict on the backup: test_48
+         * found an HSM removed mid-drill reported as failed checks, exit 9), stop the drill */
+        if (e.code == CF_ERR_CANCELLED || e.code == CF_ERR_KEY) {
             *err = e;
-            rc = CF_ERR_CANCELLED;
+            rc = e.code;
+        } else if (scratch_gone(d, r->o->database, err)) {
+            rc = CF_ERR_PG;
         }
     }
     free(target);
     return rc;
 }
 
-/* The content and structure checks of one restored database. */
-static void
-check_database(struct cf_drill *d, struct cf_drill_scenario_result *sr,
-               const struct restore_one *r, const char *only_table)
+/* The content and structure checks of one restored database; CF_ERR_PG (in err) when a
+ * check failed because the scratch server stopped answering (scratch_gone). */
+static cf_err
+check_database(struct cf_drill *d, struct cf_drill_scenario_result *sr, const struct restore_one *r,
+               const char *only_table, struct cf_error *err)
 {
     PGconn *conn = NULL;
     struct cf_error e = CF_ERROR_INIT;
@@ -307,6 +341,7 @@ check_database(struct cf_drill *d, struct cf_drill_scenario_result *sr,
     }
     free(conninfo);
     sr->checks_s += cf_drill_now() - t0;
+    return !sr->ok && scratch_gone(d, r->o->database, err) ? CF_ERR_PG : CF_OK;
 }
 
 /* ---- the scenarios -------------------------------------------------------------- */
@@ -344,8 +379,10 @@ finish(struct cf_drill *d, struct cf_drill_scenario_result *sr, const struct cf_
     cf_drill_check_targets(d, sr, true);
 }
 
-static void
-integrity(struct cf_drill *d, struct cf_drill_scenario_result *sr, const struct cf_manifest *m)
+/* The integrity check; CF_ERR_KEY (in err) when the keys, not the backup, failed. */
+static cf_err
+integrity(struct cf_drill *d, struct cf_drill_scenario_result *sr, const struct cf_manifest *m,
+          struct cf_error *err)
 {
     struct cf_verify_opts vo = {d->o->repo, m->id, NULL, NULL};
     struct cf_verify_result vr;
@@ -362,6 +399,10 @@ integrity(struct cf_drill *d, struct cf_drill_scenario_result *sr, const struct 
                        e.detail);
     cf_verify_result_clear(&vr);
     sr->checks_s += cf_drill_now() - t0;
+    if (e.code != CF_ERR_KEY)
+        return CF_OK;
+    *err = e;
+    return CF_ERR_KEY;
 }
 
 static cf_err
@@ -375,7 +416,10 @@ simple(struct cf_drill *d, const struct cf_manifest *m, struct cf_error *err)
 
     if (dbs == NULL)
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
-    integrity(d, sr, m);
+    if (integrity(d, sr, m, err) != CF_OK) {
+        free(dbs);
+        return err->code;
+    }
     has_roles = restore_roles(d, m, sr);
     for (size_t i = 0; i < m->n_objects && rc != CF_ERR_CANCELLED; i++) {
         struct restore_one *r = &dbs[map.n];
@@ -386,8 +430,9 @@ simple(struct cf_drill *d, const struct cf_manifest *m, struct cf_error *err)
         rc = restore_one(d, sr, r, err);
         if (rc == CF_OK) {
             map.n++;
-            check_database(d, sr, r, NULL);
-        } else if (rc != CF_ERR_CHECK && rc != CF_ERR_CANCELLED) {
+            rc = check_database(d, sr, r, NULL, err);
+        }
+        if (rc != CF_OK && rc != CF_ERR_CHECK && rc != CF_ERR_CANCELLED) {
             free(dbs);
             return rc;
         }
@@ -482,12 +527,12 @@ partial(struct cf_drill *d, const struct cf_manifest *m, struct cf_error *err)
         finish(d, sr, m, d->o->drill->rto_partial);
         return CF_OK;
     }
-    if (!d->res->scenarios[CF_DRILL_SIMPLE].ran)
-        integrity(d, sr, m);
+    if (!d->res->scenarios[CF_DRILL_SIMPLE].ran && integrity(d, sr, m, err) != CF_OK)
+        return err->code;
     r = (struct restore_one){m, o, schema, name, "_partial", false, ""};
     rc = restore_one(d, sr, &r, err);
     if (rc == CF_OK)
-        check_database(d, sr, &r, table);
+        rc = check_database(d, sr, &r, table, err);
     if (rc == CF_ERR_CANCELLED)
         return rc;
     if (rc != CF_OK && rc != CF_ERR_CHECK)
@@ -510,6 +555,7 @@ cf_drill_logical(struct cf_drill *d, const struct cf_manifest *m, unsigned scena
         sr->ran = sr->ok = true;
         (void)snprintf(sr->backup_id, sizeof(sr->backup_id), "%s", m->id);
         (void)snprintf(sr->kind, sizeof(sr->kind), "logical");
+        CF_INJECT("drill-scenario-start"); /* the scenario started, nothing fetched */
         if ((rc = simple(d, m, err)) != CF_OK)
             return rc;
     }
@@ -518,6 +564,7 @@ cf_drill_logical(struct cf_drill *d, const struct cf_manifest *m, unsigned scena
         sr->ran = sr->ok = true;
         (void)snprintf(sr->backup_id, sizeof(sr->backup_id), "%s", m->id);
         (void)snprintf(sr->kind, sizeof(sr->kind), "logical");
+        CF_INJECT("drill-scenario-start"); /* @2 after simple: between two scenarios */
         if ((rc = partial(d, m, err)) != CF_OK)
             return rc;
     }

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/fsutil.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/walname.h"
@@ -117,7 +118,8 @@ restore_and_start(struct cf_drill *d, struct phys_run *p, const char *target_tim
         cf_drill_check(p->sr, "restore", CF_CHECK_FAIL, "%s%s%s", e.msg,
                        e.detail[0] ? " -- " : "", e.detail);
         *err = e;
-        return e.code == CF_ERR_CANCELLED ? CF_ERR_CANCELLED : CF_ERR_CHECK;
+        /* as in drill_logical.c: a signal or a key problem stops the drill, no verdict */
+        return e.code == CF_ERR_CANCELLED || e.code == CF_ERR_KEY ? e.code : CF_ERR_CHECK;
     }
     p->sr->restore_s = cf_drill_now() - t0;
     p->sr->bytes = 0;
@@ -136,9 +138,12 @@ restore_and_start(struct cf_drill *d, struct phys_run *p, const char *target_tim
     t0 = cf_drill_now();
     cf_drill_phase(d, "%s: start the restored server and follow recovery",
                    cf_drill_scenario_name(p->sr->scenario));
-    if (cf_cluster_new(&co, &p->cluster, &e) != CF_OK ||
-        cf_cluster_start(p->cluster, &e) != CF_OK ||
-        cf_cluster_wait_recovery(p->cluster, 0, &p->state, &e) != CF_OK) {
+    rc = cf_cluster_new(&co, &p->cluster, &e);
+    if (rc == CF_OK && (rc = cf_cluster_start(p->cluster, &e)) == CF_OK) {
+        CF_INJECT("drill-server-started"); /* the restored server running, in recovery */
+        rc = cf_cluster_wait_recovery(p->cluster, 0, &p->state, &e);
+    }
+    if (rc != CF_OK) {
         p->sr->recovery_s = cf_drill_now() - t0;
         cf_drill_check(p->sr, "recovery", CF_CHECK_FAIL, "%s%s%s", e.msg,
                        e.detail[0] ? " -- " : "", e.detail);
@@ -293,6 +298,7 @@ scenario(struct cf_drill *d, const struct cf_manifest *m, enum cf_drill_scenario
     if (snprintf(p.dir, sizeof(p.dir), "%s/%s", d->workdir, cf_drill_scenario_name(s)) >=
         (int)sizeof(p.dir))
         return cf_error_set(err, CF_ERR_USAGE, "drill directory \"%s\" is too long", d->workdir);
+    CF_INJECT("drill-scenario-start"); /* the scenario started, nothing fetched */
     if (target > 0) {
         pg_time(target, when, sizeof(when));
         (void)snprintf(p.sr->target_time, sizeof(p.sr->target_time), "%s", when);
@@ -305,7 +311,7 @@ scenario(struct cf_drill *d, const struct cf_manifest *m, enum cf_drill_scenario
         if (state != NULL)
             *state = p.state;
     }
-    if (rc != CF_ERR_CANCELLED)
+    if (rc != CF_ERR_CANCELLED && rc != CF_ERR_KEY)
         finish(d, &p, s == CF_DRILL_TOTAL ? d->o->drill->rto_total : d->o->drill->rto_pitr,
                s == CF_DRILL_TOTAL);
     release(d, &p, s == CF_DRILL_TOTAL ? 0 : 1);
