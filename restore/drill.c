@@ -360,6 +360,9 @@ clean_leftovers(const struct cf_drill *d)
     if (slash == NULL || (size_t)(slash - d->o->workdir) >= sizeof(parent))
         return;
     (void)snprintf(parent, sizeof(parent), "%.*s", (int)(slash - d->o->workdir), d->o->workdir);
+    /* only coffre's own <state_dir>/drill: never a directory shared with anything else */
+    if (strlen(parent) < 6 || strcmp(parent + strlen(parent) - 6, "/drill") != 0)
+        return;
     if ((dir = opendir(parent)) == NULL)
         return;
     while ((de = readdir(dir)) != NULL) {
