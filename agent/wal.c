@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,127 +106,34 @@ push_name(const char *path, uint64_t size, char *name, size_t nsize, struct cf_w
     return CF_OK;
 }
 
-/* What the first half of a push learns about the file. */
-struct wal_prehash {
-    int fd;
-    uint64_t size;
-    char name[CF_WAL_NAME_MAX + 1];
-    struct cf_wal_file f;
-    char sha256[65];
-};
-
-/*
- * The first half of a push, which needs no key: open the file, name it, hash it.
- * Safe to run in a thread of its own (cf_wal_push_run_overlapped).
- */
-static cf_err
-prehash(struct wal_prehash *h, const char *path, struct cf_error *err)
-{
-    struct stat st;
-    cf_err rc;
-
-    h->fd = -1;
-    if ((h->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open WAL file \"%s\"", path);
-    if (fstat(h->fd, &st) != 0)
-        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not stat WAL file \"%s\"", path);
-    h->size = (uint64_t)st.st_size;
-    if ((rc = push_name(path, h->size, h->name, sizeof(h->name), &h->f, err)) != CF_OK)
-        return rc;
-    /* hash exactly the bytes we store: cf_wal_store checks them again */
-    return cf_wal_hash_fd(h->fd, h->size, path, h->sha256, err);
-}
-
-/* The second half: store what prehash read (h's descriptor is closed). */
-static cf_err
-push_hashed(const struct cf_repo *repo, struct wal_prehash *h, const char *path, char sha256[65],
-            bool *already, struct cf_error *err)
-{
-    cf_err rc;
-
-    CF_INJECT("wal-push-start");
-    memcpy(sha256, h->sha256, 65);
-    rc = cf_wal_store(repo, h->name, h->fd, h->size, sha256, cluster_sysid(), already, err);
-    (void)close(h->fd);
-    h->fd = -1;
-    if (rc != CF_OK)
-        cf_error_context(err, "while archiving WAL file \"%s\"", path);
-    return rc;
-}
-
 cf_err
 cf_wal_push_file(const struct cf_repo *repo, const char *path, char sha256[65], bool *already,
                  struct cf_error *err)
 {
-    struct wal_prehash h;
-
-    memset(&h, 0, sizeof(h));
-    if (prehash(&h, path, err) != CF_OK) {
-        if (h.fd >= 0)
-            (void)close(h.fd);
-        cf_error_context(err, "while archiving WAL file \"%s\"", path);
-        return err->code;
-    }
-    return push_hashed(repo, &h, path, sha256, already, err);
-}
-
-struct prehash_job {
-    struct wal_prehash h;
-    const char *path;
-    struct cf_error err;
-};
-
-static void *
-prehash_thread(void *arg)
-{
-    struct prehash_job *j = arg;
-
-    (void)prehash(&j->h, j->path, &j->err);
-    return NULL;
-}
-
-cf_err
-cf_wal_push_run_overlapped(const struct cf_wal_env *env, const char *path,
-                           cf_err (*open_keys)(void *arg, struct cf_error *err), void *arg,
-                           struct cf_error *err)
-{
-    struct prehash_job j;
-    struct cf_repo locked;
-    bool already = false, threaded;
-    char sha[65];
-    pthread_t t;
+    char name[CF_WAL_NAME_MAX + 1];
+    struct cf_wal_file f;
+    struct stat st;
     cf_err rc;
+    int fd;
 
-    memset(&j, 0, sizeof(j));
-    j.h.fd = -1;
-    j.path = path;
-    j.err = (struct cf_error)CF_ERROR_INIT;
-    /* without a thread, the same work one after the other */
-    threaded = pthread_create(&t, NULL, prehash_thread, &j) == 0;
-    rc = open_keys(arg, err);
-    if (threaded)
-        (void)pthread_join(t, NULL);
-    else
-        (void)prehash(&j.h, path, &j.err);
-    /* the keys' error first, as when they were opened before the file was read */
-    if (rc == CF_OK && j.err.code != CF_OK) {
-        *err = j.err;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open WAL file \"%s\"", path);
+    if (fstat(fd, &st) != 0) {
+        rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not stat WAL file \"%s\"", path);
+        goto out;
+    }
+    if ((rc = push_name(path, (uint64_t)st.st_size, name, sizeof(name), &f, err)) != CF_OK)
+        goto out;
+    /* hash exactly the bytes we store: cf_wal_store checks them again */
+    if ((rc = cf_wal_hash_fd(fd, (uint64_t)st.st_size, path, sha256, err)) != CF_OK)
+        goto out;
+    CF_INJECT("wal-push-start");
+    rc = cf_wal_store(repo, name, fd, (uint64_t)st.st_size, sha256, cluster_sysid(), already, err);
+out:
+    (void)close(fd);
+    if (rc != CF_OK)
         cf_error_context(err, "while archiving WAL file \"%s\"", path);
-        rc = err->code;
-    }
-    if (rc != CF_OK) {
-        if (j.h.fd >= 0)
-            (void)close(j.h.fd);
-        return rc;
-    }
-    cf_wal_lock_repo(env, env->repo, &locked);
-    if ((rc = push_hashed(&locked, &j.h, path, sha, &already, err)) != CF_OK)
-        return rc;
-    if (already)
-        cf_log_info("WAL file \"%s\" was already archived (same sha256)", path);
-    else
-        cf_log_debug("archived WAL file \"%s\"", path);
-    return CF_OK;
+    return rc;
 }
 
 cf_err

@@ -32,15 +32,6 @@ struct cf_wal_env {
  */
 cf_err cf_wal_push_run(const struct cf_wal_env *env, const char *path, bool spool_only,
                        struct cf_error *err);
-/*
- * The same for a sync push (not async, not spool_only), whose keys are not
- * open yet: the file is read and hashed in a thread while open_keys(arg)
- * opens them (the HSM module, its token, the login), since neither needs the
- * other; then the object is stored as cf_wal_push_run does.
- */
-cf_err cf_wal_push_run_overlapped(const struct cf_wal_env *env, const char *path,
-                                  cf_err (*open_keys)(void *arg, struct cf_error *err), void *arg,
-                                  struct cf_error *err);
 
 /*
  * `wal-get NAME PATH` (restore_command).  *missing true (with CF_ERR_NOT_FOUND

@@ -41,9 +41,7 @@ const struct cf_cli_command cf_cli_commands[] = {
      cf_cli_restore_physical},
     {"wal-push", NULL,
      "  wal-push PATH                     archive_command: archive one WAL file\n",
-     /* keys opened by wal-push itself, while it reads the file */
-     cf_cli_wal_push_usage, CF_NEED_CONFIG | CF_NEED_STORAGE, NO_RUN, CF_CLI_EXIT_CLASS,
-     cf_cli_wal_push},
+     cf_cli_wal_push_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_wal_push},
     {"wal-get", NULL, "  wal-get NAME PATH                 restore_command: fetch one WAL file\n",
      cf_cli_wal_get_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_RESTORE_CMD, cf_cli_wal_get},
     {"wal-stream", NULL,

@@ -9,7 +9,6 @@
 #include "agent/walstream.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "pkcs11/keyring.h"
 
 const char cf_cli_wal_push_usage[] =
     "Usage: coffre wal-push PATH\n"
@@ -47,17 +46,6 @@ wal_env(const struct cf_cli_run *run)
     return env;
 }
 
-/* wal-push's keys: the module and token, then the signing key and its login. */
-static cf_err
-open_push_keys(void *arg, struct cf_error *err)
-{
-    struct cf_context *ctx = arg;
-
-    if (cf_context_open_keys(ctx, err) != CF_OK)
-        return err->code;
-    return cf_keyring_prepare_signer(ctx->kr, err);
-}
-
 cf_err
 cf_cli_wal_push(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err)
 {
@@ -78,12 +66,6 @@ cf_cli_wal_push(struct cf_cli_run *run, int argc, char **argv, struct cf_error *
         cf_error_hint(err, "archive_command = 'coffre -c CONF wal-push %%p'");
         return CF_ERR_USAGE;
     }
-    /* the keys are not open yet (cli/commands.c): a sync push reads and hashes the file
-     * while they open, one call per segment being what archive_command costs */
-    if (!env.wal->async && !spool_only)
-        return cf_wal_push_run_overlapped(&env, argv[optind], open_push_keys, run->ctx, err);
-    if (cf_context_open_keys(run->ctx, err) != CF_OK)
-        return err->code;
     return cf_wal_push_run(&env, argv[optind], spool_only, err);
 }
 

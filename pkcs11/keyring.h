@@ -132,9 +132,6 @@ cf_err cf_keyring_create_signer(struct cf_keyring *kr, struct cf_error *err);
 cf_err cf_keyring_export_signer(struct cf_keyring *kr, const char *path, struct cf_error *err);
 /* Sign and verify a test digest, and check that a changed digest is refused. */
 cf_err cf_keyring_check_signer(struct cf_keyring *kr, struct cf_error *err);
-/* Find the signing key and log in to its token now rather than at the first
- * signature (wal-push does it while another thread reads the WAL file). */
-cf_err cf_keyring_prepare_signer(struct cf_keyring *kr, struct cf_error *err);
 
 #define CF_KEYRING_TRUST_MAX 16
 

@@ -338,17 +338,6 @@ sign_locked(struct cf_keyring *kr, const uint8_t digest[32], struct cf_signature
 }
 
 cf_err
-cf_keyring_prepare_signer(struct cf_keyring *kr, struct cf_error *err)
-{
-    cf_err rc;
-
-    pthread_mutex_lock(&kr->lock);
-    rc = signer_resolve(kr, true, err);
-    pthread_mutex_unlock(&kr->lock);
-    return rc;
-}
-
-cf_err
 cf_p11_keyops_sign(void *ctx, const uint8_t digest[32], struct cf_signature *out,
                    struct cf_error *err)
 {
