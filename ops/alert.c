@@ -499,6 +499,110 @@ cf_ops_after_run(const struct cf_ops_env *env, const struct cf_repo *repo, enum 
                        e.hint[0] ? " -- " : "", e.hint);
 }
 
+/* Connect to url's host, with TLS for https:// and smtps://, and send nothing. */
+static cf_err
+probe_connect(const struct cf_ops_env *env, const char *url, const char *what, struct cf_error *err)
+{
+    CURL *c = curl_easy_init();
+    CURLcode cc;
+
+    if (c == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    common_opts(c, env);
+    (void)curl_easy_setopt(c, CURLOPT_URL, url);
+    (void)curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+    cc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    if (cc != CURLE_OK) {
+        cf_error_setf(err, CF_ERR_REMOTE, "%s: could not connect: %s", what,
+                      curl_easy_strerror(cc));
+        cf_error_hint(err, "Check the receiver's address and that it is reachable from this host "
+                           "(firewall, proxy, CA file).");
+        return CF_ERR_REMOTE;
+    }
+    return CF_OK;
+}
+
+/* Telegram's getMe: the bot token is valid; no message is sent. */
+static cf_err
+probe_telegram(const struct cf_ops_env *env, struct cf_error *err)
+{
+    char token[SECRET_MAX], url[SECRET_MAX + 600];
+    bool found = false;
+    long status = 0;
+    CURLcode cc;
+    CURL *c;
+
+    if (read_secret(env->alerts->telegram_token_file, "coffre-telegram-token", "Telegram bot token",
+                    token, sizeof(token), &found, err) != CF_OK)
+        return err->code;
+    if (!found) {
+        cf_error_setf(err, CF_ERR_CONFIG, "telegram: no bot token");
+        cf_error_hint(err, "Set alerts.telegram_token_file, or pass the credential "
+                           "coffre-telegram-token (LoadCredential=).");
+        return CF_ERR_CONFIG;
+    }
+    (void)snprintf(url, sizeof(url), "%s/bot%s/getMe", env->alerts->telegram_api, token);
+    sodium_memzero(token, sizeof(token));
+    if ((c = curl_easy_init()) == NULL) {
+        sodium_memzero(url, sizeof(url));
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    }
+    common_opts(c, env);
+    (void)curl_easy_setopt(c, CURLOPT_URL, url);
+    cc = curl_easy_perform(c);
+    if (cc == CURLE_OK)
+        (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    sodium_memzero(url, sizeof(url));
+    if (cc != CURLE_OK) {
+        cf_error_setf(err, CF_ERR_REMOTE, "telegram: could not reach the Bot API: %s",
+                      curl_easy_strerror(cc));
+        cf_error_hint(err, "Check alerts.telegram_api and that it is reachable from this host.");
+        return CF_ERR_REMOTE;
+    }
+    if (status != 200) {
+        cf_error_setf(err, CF_ERR_REMOTE, "telegram: getMe answered HTTP %ld", status);
+        cf_error_hint(err, "The bot token is not accepted: check alerts.telegram_token_file or "
+                           "the credential coffre-telegram-token.");
+        return CF_ERR_REMOTE;
+    }
+    return CF_OK;
+}
+
+cf_err
+cf_alert_probe_run(const struct cf_ops_env *env, size_t *tried, char *what, size_t size,
+                   struct cf_error *err)
+{
+    const struct cf_alerts_conf *a = env->alerts;
+    cf_err rc = CF_OK;
+
+    *tried = 0;
+    what[0] = '\0';
+#define PROBED(name)                                                                               \
+    (void)snprintf(what + strlen(what), size - strlen(what), "%s%s", what[0] ? ", " : "", name)
+    if (a->webhook_url != NULL) {
+        (*tried)++;
+        if ((rc = probe_connect(env, a->webhook_url, "webhook", err)) != CF_OK)
+            return rc;
+        PROBED("webhook");
+    }
+    if (a->smtp_url != NULL) {
+        (*tried)++;
+        if ((rc = probe_connect(env, a->smtp_url, "e-mail", err)) != CF_OK)
+            return rc;
+        PROBED("smtp");
+    }
+    if (a->telegram_chat_id != NULL) {
+        (*tried)++;
+        if ((rc = probe_telegram(env, err)) != CF_OK)
+            return rc;
+        PROBED("telegram");
+    }
+#undef PROBED
+    return CF_OK;
+}
+
 cf_err
 cf_alert_test_run(const struct cf_ops_env *env, size_t *tried, size_t *sent, struct cf_error *err)
 {

@@ -19,6 +19,7 @@
 
 #include "common/fsutil.h"
 #include "common/pg.h"
+#include "ops/ops.h"
 #include "storage/walrepo.h"
 
 #define ARCHIVE_WAIT_MAX 60 /* seconds: the longest a WAL switch is awaited */
@@ -565,26 +566,27 @@ check_dirs(const struct cf_check_opts *o, struct cf_check_result *res)
 
 /* ---- alerts ------------------------------------------------------------------ */
 
+/* Every receiver answers, and none is notified (ops/alert.c, cf_alert_probe_run). */
 static void
 check_alerts(const struct cf_check_opts *o, struct cf_check_result *res)
 {
-    const struct cf_alerts_conf *a = o->alerts;
-    char list[256] = "";
+    struct cf_ops_env env = {o->config_path, o->repo->instance, o->repo_conf,
+                             NULL,           o->metrics,        o->alerts};
+    struct cf_error e = CF_ERROR_INIT;
+    char reached[128];
+    size_t tried = 0;
 
-    if (a->webhook_url != NULL)
-        (void)snprintf(list + strlen(list), sizeof(list) - strlen(list), "%swebhook",
-                       list[0] ? ", " : "");
-    if (a->smtp_url != NULL)
-        (void)snprintf(list + strlen(list), sizeof(list) - strlen(list),
-                       "%ssmtp (%zu recipient(s))", list[0] ? ", " : "", a->n_smtp_to);
-    if (a->telegram_chat_id != NULL)
-        (void)snprintf(list + strlen(list), sizeof(list) - strlen(list), "%stelegram",
-                       list[0] ? ", " : "");
-    if (list[0] == '\0')
+    if (cf_alert_probe_run(&env, &tried, reached, sizeof(reached), &e) != CF_OK) {
+        add_error(res, "alerts", &e,
+                  "Check the receiver; coffre alert test sends a test "
+                  "notification once it answers.");
+        return;
+    }
+    if (tried == 0)
         add(res, "alerts", CF_CHECK_OK, CF_OK, NULL, "no receiver configured");
     else
         add(res, "alerts", CF_CHECK_OK, CF_OK, NULL,
-            "configured: %s; not contacted (coffre alert test sends a test notification)", list);
+            "%s answered, nobody notified (coffre alert test sends a test notification)", reached);
 }
 
 void

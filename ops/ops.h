@@ -78,6 +78,15 @@ cf_err cf_status_run(const struct cf_ops_env *env, const struct cf_repo *repo,
 cf_err cf_alert_check_run(const struct cf_ops_env *env, const struct cf_repo *repo,
                           struct cf_error *err);
 /* `alert test`: a test notification to every receiver; how many were tried and reached. */
+/*
+ * Reach every configured receiver without notifying anyone (coffre check): the
+ * webhook's and the SMTP server's host accept a connection (the TLS handshake
+ * included for https:// and smtps://), Telegram's getMe accepts the bot token.
+ * what lists the receivers reached ("webhook, smtp, telegram"); CF_OK, or the
+ * first failure naming its receiver.  *tried: how many are configured.
+ */
+cf_err cf_alert_probe_run(const struct cf_ops_env *env, size_t *tried, char *what, size_t size,
+                          struct cf_error *err);
 cf_err cf_alert_test_run(const struct cf_ops_env *env, size_t *tried, size_t *sent,
                          struct cf_error *err);
 

@@ -52,6 +52,17 @@ class Http(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b'{"ok":true}')
 
+    def do_GET(self):
+        # the Bot API's getMe (coffre check): the token is accepted, nothing is sent
+        m = re.match(r"/tg/bot([^/]+)/getMe$", self.path)
+        code = 200 if m and m.group(1) == "123456:secret-bot-token-XYZ" else 401
+        with open(f"{out}/probes.log", "a") as f:
+            f.write(f"GET {code}\n")
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"ok":true}' if code == 200 else b'{"ok":false}')
+
     def log_message(self, *args):
         pass
 

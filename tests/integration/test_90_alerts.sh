@@ -162,6 +162,26 @@ nothing "low disk space, still"
 run_ok "alert check, default thresholds" C ok alert check
 expect CoffreLowDiskSpace resolved "free space"
 
+# --- coffre check reaches every receiver and notifies none (issue 14)
+: >"$RX/events.log"
+run_ok "check --no-archive-check with three receivers" C ok check --no-archive-check
+like "$(grep '^ok       alerts' "$LAST_OUT")" "webhook, smtp, telegram answered, nobody notified" \
+    "check: every receiver answered"
+is "$(cat "$RX/events.log")" "" "check: no notification was sent"
+like "$(cat "$RX/probes.log" 2>/dev/null)" "GET 200" "check: Telegram's getMe accepted the token"
+printf 'wrong-token\n' >"$TEST_TMP/tg-bad"
+chmod 600 "$TEST_TMP/tg-bad"
+mk badtg "telegram_token_file = $TEST_TMP/tg-bad"
+run_fails "check with a refused Telegram token fails" any C badtg check --no-archive-check
+like "$(grep '^failed   alerts' "$LAST_OUT")" "telegram: getMe answered HTTP 401" \
+    "check: the refused token is named"
+unlike "$(cat "$LAST_OUT" "$LAST_ERR")" "wrong-token" "check: the token is not printed"
+mk badhook "webhook_url = http://127.0.0.1:1/hook"
+run_fails "check with an unreachable webhook fails" any C badhook check --no-archive-check
+like "$(grep '^failed   alerts' "$LAST_OUT")" "webhook: could not connect" \
+    "check: the unreachable webhook is named"
+is "$(cat "$RX/events.log")" "" "check: still no notification"
+
 # --- failed backup
 run_fails "backup against a stopped port fails" 7 C badpg backup
 expect CoffreBackupFailed firing "failed backup"
