@@ -44,7 +44,8 @@ mk() {
     local name=$1 line key
     shift
     {
-        cat "$TEST_TMP/base.conf"
+        # coffre's own state in the test's directory, never the host's /var/lib/coffre
+        sed "/^\[coffre\]/a state_dir = $TEST_TMP/cstate" "$TEST_TMP/base.conf"
         printf '\n[metrics]\ntextfile = %s\nstate_dir = %s\n\n[alerts]\n' "$PROM" "$TEST_TMP/state"
         {
             echo "webhook_url = http://127.0.0.1:$HTTP_PORT/hook"
