@@ -113,6 +113,23 @@ sed -i 's/^part_size = 5M/part_size = 5M\nallow_unlocked_bucket = true/' "$TEST_
 run_ok "allow_unlocked_bucket = true lets it write" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$COFFRE" --config "$TEST_TMP/allowed.conf" backup
 like "$(cat "$LAST_ERR")" "warning" "... with a warning"
 
+# coffre check on S3 (issue 14): the repository line says what the bucket offers
+chk() { # CONF: check without the archiving test, its state in the test's directory
+    sed "/^\[coffre\]/a state_dir = $TEST_TMP/chk-state" "$1" >"$TEST_TMP/chk.conf"
+    env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$COFFRE" --config "$TEST_TMP/chk.conf" \
+        check --no-archive-check
+}
+run_ok "check on the locked bucket" chk "$TEST_TMP/s3.conf"
+like "$(grep '^ok       repository' "$LAST_OUT")" "Object Lock enabled, lock_mode = compliance" \
+    "check: writable, Object Lock, the mode coffre locks with"
+like "$(grep '^ok       clock' "$LAST_OUT")" "within" "check: the clocks agree"
+run_fails "check on a bucket without Object Lock fails" any chk "$TEST_TMP/unlocked.conf"
+like "$(grep '^failed   repository' "$LAST_OUT")" 'bucket "unlocked" does not have Object Lock enabled' \
+    "check: the unlocked bucket is named"
+run_ok "check with allow_unlocked_bucket: a warning, not a failure" chk "$TEST_TMP/allowed.conf"
+like "$(grep '^warning  repository' "$LAST_OUT")" "has no Object Lock" \
+    "check: the unprotected bucket is a warning"
+
 # wrong credentials
 printf 'wrongsecret' >"$TEST_TMP/s3.secret"
 run_fails "a wrong secret key is refused" 3 C list
