@@ -142,7 +142,9 @@ for s in "$A" "$B" "$C"; do
 done
 ok "wal-push async K2 kill -9: every segment is served, byte-identical" served "$A" "$B" "$C"
 ok "wal-push async K2 kill -9: the children end" wait_children
-sleep 1.1
+# stale_after = 1s, and prune compares ages in whole seconds: 1.1 s can read as 1, not
+# older than 1 (the clean-clone CI hit it); 2.1 s is always more than one second
+sleep 2.1
 run_ok "wal-push async K2 kill -9: prune" C prune
 is "$(tmp_files)" "0" "wal-push async K2 kill -9: prune removed the temporary files"
 
