@@ -177,7 +177,8 @@ like "$(cat "$TEST_TMP/killed.err")" "was not completed and is not restorable" "
 # never become visible in the repository: an inotify watcher records every
 # file created under the repository while the backup runs.
 watch_repo() { # DIR LOG: append the path of every file created under DIR to LOG
-    python3 - "$1" "$2" <<'PY'
+    # exec: the backgrounded subshell becomes python, so that kill $WATCHER stops it
+    exec python3 - "$1" "$2" <<'PY'
 import ctypes, os, struct, sys
 libc = ctypes.CDLL(None, use_errno=True)
 IN_CREATE, IN_MOVED_TO, IN_ISDIR = 0x100, 0x80, 0x40000000
