@@ -193,14 +193,14 @@ send_webhook(const struct cf_ops_env *env, const struct message *m, struct cf_er
     return rc;
 }
 
+/* "<api>/bot<token>/<method>" into url (a secret: the caller wipes it); the token from
+ * alerts.telegram_token_file or the credential coffre-telegram-token. */
 static cf_err
-send_telegram(const struct cf_ops_env *env, const struct message *m, struct cf_error *err)
+telegram_url(const struct cf_ops_env *env, const char *method, char *url, size_t size,
+             struct cf_error *err)
 {
-    char token[SECRET_MAX], url[SECRET_MAX + 600], text[1400];
+    char token[SECRET_MAX];
     bool found = false;
-    json_t *root;
-    char *body;
-    cf_err rc;
 
     if (read_secret(env->alerts->telegram_token_file, "coffre-telegram-token", "Telegram bot token",
                     token, sizeof(token), &found, err) != CF_OK)
@@ -211,8 +211,21 @@ send_telegram(const struct cf_ops_env *env, const struct message *m, struct cf_e
                            "coffre-telegram-token (LoadCredential=).");
         return CF_ERR_CONFIG;
     }
-    (void)snprintf(url, sizeof(url), "%s/bot%s/sendMessage", env->alerts->telegram_api, token);
+    (void)snprintf(url, size, "%s/bot%s/%s", env->alerts->telegram_api, token, method);
     sodium_memzero(token, sizeof(token));
+    return CF_OK;
+}
+
+static cf_err
+send_telegram(const struct cf_ops_env *env, const struct message *m, struct cf_error *err)
+{
+    char url[SECRET_MAX + 600], text[1400];
+    json_t *root;
+    char *body;
+    cf_err rc;
+
+    if (telegram_url(env, "sendMessage", url, sizeof(url), err) != CF_OK)
+        return err->code;
     text_of(m, text, sizeof(text));
     root = json_pack("{s:s, s:s, s:b}", "chat_id", env->alerts->telegram_chat_id, "text", text,
                      "disable_web_page_preview", 1);
@@ -527,23 +540,13 @@ probe_connect(const struct cf_ops_env *env, const char *url, const char *what, s
 static cf_err
 probe_telegram(const struct cf_ops_env *env, struct cf_error *err)
 {
-    char token[SECRET_MAX], url[SECRET_MAX + 600];
-    bool found = false;
+    char url[SECRET_MAX + 600];
     long status = 0;
     CURLcode cc;
     CURL *c;
 
-    if (read_secret(env->alerts->telegram_token_file, "coffre-telegram-token", "Telegram bot token",
-                    token, sizeof(token), &found, err) != CF_OK)
+    if (telegram_url(env, "getMe", url, sizeof(url), err) != CF_OK)
         return err->code;
-    if (!found) {
-        cf_error_setf(err, CF_ERR_CONFIG, "telegram: no bot token");
-        cf_error_hint(err, "Set alerts.telegram_token_file, or pass the credential "
-                           "coffre-telegram-token (LoadCredential=).");
-        return CF_ERR_CONFIG;
-    }
-    (void)snprintf(url, sizeof(url), "%s/bot%s/getMe", env->alerts->telegram_api, token);
-    sodium_memzero(token, sizeof(token));
     if ((c = curl_easy_init()) == NULL) {
         sodium_memzero(url, sizeof(url));
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
