@@ -32,6 +32,8 @@ struct posix_storage {
 struct posix_write {
     struct cf_sink base;
     int fd;
+    off_t written;   /* bytes written so far */
+    off_t flushed;   /* bytes handed to writeback so far */
     char *path;      /* final */
     char *tmp;       /* temporary */
     char key[CF_STORAGE_KEY_MAX + 1];
@@ -83,6 +85,28 @@ object_dir(const char *path, bool make, const char *key, struct cf_error *err)
     return CF_OK;
 }
 
+/*
+ * Start the disk writing what was written so far, every WRITEBACK_CHUNK
+ * bytes, without waiting for it (sync_file_range(SYNC_FILE_RANGE_WRITE), as
+ * PostgreSQL's *_flush_after settings do): the device writes while the
+ * pipeline compresses and encrypts the rest, so the fsync at close finds
+ * little left to write, and a large object does not fill the page cache with
+ * dirty pages that the database then has to wait behind.  Advisory only:
+ * an error here is ignored (a file system without it returns ENOSYS or
+ * EINVAL); fsync at close is what makes the object durable and reports
+ * write errors.
+ */
+#define WRITEBACK_CHUNK ((off_t)1 << 20)
+
+static void
+start_writeback(struct posix_write *w)
+{
+    if (w->written - w->flushed < WRITEBACK_CHUNK)
+        return;
+    (void)sync_file_range(w->fd, w->flushed, w->written - w->flushed, SYNC_FILE_RANGE_WRITE);
+    w->flushed = w->written;
+}
+
 static cf_err
 pw_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *err)
 {
@@ -100,7 +124,9 @@ pw_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *err)
             return write_errno(err, errno, "write", w->key);
         p += n;
         len -= (size_t)n;
+        w->written += n;
     }
+    start_writeback(w);
     return CF_OK;
 }
 
