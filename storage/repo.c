@@ -104,18 +104,43 @@ pc_free(struct cf_source *src)
 
 static const struct cf_source_ops precommit_ops = {"precommit", pc_read, pc_free};
 
+/* cf_repo_put_late_key's naming, at the terminal's close: the chain's digest is final */
+struct late_key {
+    const struct cf_backup_chain *chain;
+    cf_repo_key_fn fn;
+    void *arg;
+};
+
 static cf_err
-put_key(const struct cf_repo *r, const char *key, const char *id, const char *name,
-        unsigned kind, struct cf_source *src, cf_repo_precommit_fn precommit, void *arg,
-        struct cf_backup_sizes *sizes, struct cf_error *err)
+late_key_cb(void *arg, char *key, size_t size, struct cf_error *err)
+{
+    const struct late_key *lk = arg;
+    uint8_t digest[CF_SHA256_BYTES];
+    uint64_t bytes;
+
+    cf_hash_result(lk->chain->hash, digest, &bytes);
+    return lk->fn(lk->arg, digest, key, size, err);
+}
+
+static cf_err
+put_key(const struct cf_repo *r, const char *key, const char *id, const char *name, unsigned kind,
+        struct cf_source *src, cf_repo_precommit_fn precommit, void *arg,
+        const struct late_key *late, struct cf_backup_sizes *sizes, struct cf_error *err)
 {
     struct cf_encrypt_options enc = {(uint8_t)kind, id, name, r->chunk_size};
-    struct cf_write_opts wo = {r->retain_until};
+    struct cf_write_opts wo = {r->retain_until, NULL, NULL};
     struct cf_backup_chain chain = {NULL, NULL, NULL};
     struct precommit_source ps = {{&precommit_ops}, src, precommit, arg, false};
+    struct late_key lk;
     struct cf_sink *terminal = NULL;
     cf_err rc;
 
+    if (late != NULL) {
+        lk = *late;
+        lk.chain = &chain;
+        wo.final_key = late_key_cb;
+        wo.final_key_arg = &lk;
+    }
     if ((rc = cf_storage_check_key(key, err)) != CF_OK ||
         (rc = cf_storage_open_write(r->st, key, &wo, &terminal, err)) != CF_OK ||
         (rc = cf_backup_chain_new(r->keys, &enc, &r->comp, terminal, &chain, err)) != CF_OK)
@@ -143,7 +168,7 @@ cf_repo_put_hooked(const struct cf_repo *r, const char *id, const char *name, un
 
     if ((rc = cf_repo_key(r, id, name, key, sizeof(key), err)) != CF_OK)
         return rc;
-    return put_key(r, key, id, name, kind, src, precommit, arg, sizes, err);
+    return put_key(r, key, id, name, kind, src, precommit, arg, NULL, sizes, err);
 }
 
 cf_err
@@ -158,7 +183,17 @@ cf_repo_put_key(const struct cf_repo *r, const char *key, const char *id, const 
                 unsigned kind, struct cf_source *src, struct cf_backup_sizes *sizes,
                 struct cf_error *err)
 {
-    return put_key(r, key, id, name, kind, src, NULL, NULL, sizes, err);
+    return put_key(r, key, id, name, kind, src, NULL, NULL, NULL, sizes, err);
+}
+
+cf_err
+cf_repo_put_late_key(const struct cf_repo *r, const char *placeholder, const char *id,
+                     const char *name, unsigned kind, struct cf_source *src, cf_repo_key_fn key_fn,
+                     void *arg, struct cf_backup_sizes *sizes, struct cf_error *err)
+{
+    struct late_key late = {NULL, key_fn, arg};
+
+    return put_key(r, placeholder, id, name, kind, src, NULL, NULL, &late, sizes, err);
 }
 
 cf_err

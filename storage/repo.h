@@ -88,6 +88,20 @@ cf_err cf_repo_get_key(const struct cf_repo *r, const char *key, const char *id,
                        struct cf_error *err);
 
 /*
+ * cf_repo_put_key when the key depends on the content (WAL objects are named
+ * after their sha256), in one pass over src: placeholder is a key in the
+ * object's directory, and once every byte is written, before the object
+ * becomes visible, key_fn gets the plaintext's sha256 and writes the real key.
+ * Only where the driver has CF_STORAGE_FEAT_LATE_KEY (posix).
+ */
+typedef cf_err (*cf_repo_key_fn)(void *arg, const uint8_t sha256[32], char *key, size_t size,
+                                 struct cf_error *err);
+cf_err cf_repo_put_late_key(const struct cf_repo *r, const char *placeholder, const char *id,
+                            const char *name, unsigned kind, struct cf_source *src,
+                            cf_repo_key_fn key_fn, void *arg, struct cf_backup_sizes *sizes,
+                            struct cf_error *err);
+
+/*
  * Manifests are signed (stream/signed.h).  Writing links m to the newest
  * complete backup before it (m->previous_*), signs it with the keyring's
  * signing key and stores it; it fails, storing nothing, when it cannot sign.

@@ -38,6 +38,11 @@ cf_storage_open_write(struct cf_storage *st, const char *key, const struct cf_wr
 
     if (cf_storage_check_key(key, err) != CF_OK)
         return err->code;
+    if (opts != NULL && opts->final_key != NULL && !(st->features & CF_STORAGE_FEAT_LATE_KEY))
+        return cf_error_set(err, CF_ERR_INTERNAL,
+                            "the %s repository cannot name an object "
+                            "after it was written",
+                            st->ops->name);
     return st->ops->open_write(st, key, opts != NULL ? opts : &none, out, err);
 }
 

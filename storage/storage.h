@@ -31,6 +31,7 @@
 #define CF_STORAGE_VERSION_MAX 128
 #define CF_STORAGE_FEAT_OBJECT_LOCK 0x1u   /* retain_until is enforced by the server */
 #define CF_STORAGE_FEAT_VERSIONS 0x2u      /* list_versions and remove by version */
+#define CF_STORAGE_FEAT_LATE_KEY 0x4u      /* write options' final_key is honoured */
 
 struct cf_storage;
 
@@ -47,6 +48,16 @@ struct cf_storage_info {
 /* Options for a new object; zero-initialise and set what you need. */
 struct cf_write_opts {
     int64_t retain_until;   /* Object Lock retain-until date (seconds); 0: no lock */
+    /*
+     * Drivers with CF_STORAGE_FEAT_LATE_KEY only (else open_write refuses it): the
+     * key given to open_write is a placeholder, and close(), once every byte is
+     * written and before anything becomes visible, calls final_key for the key the
+     * object is stored under; it must be in the placeholder's directory.  An
+     * error from it aborts the write.  Lets a caller name an object after a digest
+     * of its content in one pass over the data.
+     */
+    cf_err (*final_key)(void *arg, char *key, size_t size, struct cf_error *err);
+    void *final_key_arg;
 };
 
 /* An unfinished multipart upload (s3): started at initiated. */

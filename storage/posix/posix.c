@@ -36,7 +36,10 @@ struct posix_write {
     off_t flushed;   /* bytes handed to writeback so far */
     char *path;      /* final */
     char *tmp;       /* temporary */
+    char *root;      /* borrowed: the repository's */
     char key[CF_STORAGE_KEY_MAX + 1];
+    cf_err (*final_key)(void *arg, char *key, size_t size, struct cf_error *err);
+    void *final_key_arg;
 };
 
 static cf_err
@@ -130,11 +133,37 @@ pw_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *err)
     return CF_OK;
 }
 
+/* write options' final_key: the object's key, in the placeholder's directory */
+static cf_err
+take_final_key(struct posix_write *w, struct cf_error *err)
+{
+    char key[CF_STORAGE_KEY_MAX + 1] = "";
+    const char *slash = strrchr(w->key, '/');
+    size_t dirlen = slash != NULL ? (size_t)(slash - w->key) + 1 : 0;
+    char *path;
+
+    if (w->final_key(w->final_key_arg, key, sizeof(key), err) != CF_OK)
+        return err->code;
+    if (cf_storage_check_key(key, err) != CF_OK)
+        return err->code;
+    if (strncmp(key, w->key, dirlen) != 0 || strchr(key + dirlen, '/') != NULL)
+        return cf_error_set(err, CF_ERR_INTERNAL, "object \"%s\" is not in the directory of \"%s\"",
+                            key, w->key);
+    if ((path = join(w->root, key)) == NULL)
+        return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
+    free(w->path);
+    w->path = path;
+    (void)snprintf(w->key, sizeof(w->key), "%s", key);
+    return CF_OK;
+}
+
 static cf_err
 pw_close(struct cf_sink *s, struct cf_error *err)
 {
     struct posix_write *w = (struct posix_write *)s;
 
+    if (w->final_key != NULL && take_final_key(w, err) != CF_OK)
+        return err->code; /* cf_sink_close aborts: the temporary file goes */
     if (fsync(w->fd) != 0)
         return write_errno(err, errno, "fsync", w->key);
     if (close(w->fd) != 0) {
@@ -189,7 +218,7 @@ posix_open_write(struct cf_storage *st, const char *key, const struct cf_write_o
     struct posix_write *w = calloc(1, sizeof(*w));
     char suffix[64];
 
-    (void)opts; /* no Object Lock on a file system: retain_until is not enforced */
+    /* no Object Lock on a file system: retain_until is not enforced */
     char *slash;
     size_t plen;
 
@@ -197,6 +226,11 @@ posix_open_write(struct cf_storage *st, const char *key, const struct cf_write_o
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     w->base.ops = &pw_ops;
     w->fd = -1;
+    w->root = ps->root;
+    if (opts != NULL) {
+        w->final_key = opts->final_key;
+        w->final_key_arg = opts->final_key_arg;
+    }
     (void)snprintf(w->key, sizeof(w->key), "%s", key);
     w->path = join(ps->root, key);
     plen = w->path ? strlen(w->path) : 0;
@@ -564,6 +598,7 @@ cf_storage_posix_new(const char *root, struct cf_storage **out, struct cf_error 
         return cf_error_set(err, CF_ERR_NOMEM, "out of memory");
     }
     ps->base.ops = &posix_ops;
+    ps->base.features = CF_STORAGE_FEAT_LATE_KEY;
     *out = &ps->base;
     return CF_OK;
 }

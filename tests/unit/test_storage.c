@@ -428,6 +428,77 @@ test_precommit_success_stores(void **state)
     assert_true(info.size > 0);
 }
 
+/* final_key of write options: the key it returns, or its error */
+struct late {
+    const char *key;
+    cf_err result;
+    int calls;
+};
+
+static cf_err
+late_key(void *arg, char *key, size_t size, struct cf_error *err)
+{
+    struct late *l = arg;
+
+    l->calls++;
+    if (l->result != CF_OK)
+        return cf_error_set(err, l->result, "could not sign");
+    (void)snprintf(key, size, "%s", l->key);
+    return CF_OK;
+}
+
+/* Write data under placeholder with a late key; the close's result. */
+static cf_err
+put_late(struct cf_storage *st, const char *placeholder, struct late *l, struct cf_error *err)
+{
+    struct cf_write_opts wo = {0, late_key, l};
+    struct cf_sink *w = NULL;
+    cf_err rc;
+
+    assert_int_equal(cf_storage_open_write(st, placeholder, &wo, &w, err), CF_OK);
+    assert_int_equal(cf_sink_write(w, "hello", 5, err), CF_OK);
+    rc = cf_sink_close(w, err);
+    cf_sink_free(w);
+    return rc;
+}
+
+static void
+test_late_key(void **state)
+{
+    struct cf_storage *st = *state;
+    struct cf_error err = CF_ERROR_INIT;
+    struct late ok = {"inst/wal/0001/seg-abc", CF_OK, 0};
+    struct late failing = {NULL, CF_ERR_KEY, 0};
+    struct late elsewhere = {"inst/wal/0002/seg-abc", CF_OK, 0};
+    struct late taken = {"inst/wal/0001/seg-abc", CF_OK, 0};
+    char *got;
+
+    assert_true(st->features & CF_STORAGE_FEAT_LATE_KEY);
+    /* stored under the key given at close, nothing under the placeholder */
+    assert_int_equal(put_late(st, "inst/wal/0001/seg.pending", &ok, &err), CF_OK);
+    assert_int_equal(ok.calls, 1);
+    got = get(st, "inst/wal/0001/seg-abc", &err);
+    assert_non_null(got);
+    assert_string_equal(got, "hello");
+    free(got);
+    assert_int_equal(files_under("inst/wal/0001"), 1);
+    /* the key cannot be had: nothing is stored, no temporary file is left */
+    assert_int_equal(put_late(st, "inst/wal/0001/other.pending", &failing, &err), CF_ERR_KEY);
+    assert_string_equal(err.msg, "could not sign");
+    assert_int_equal(files_under("inst/wal/0001"), 1);
+    /* a key outside the placeholder's directory is refused */
+    err = (struct cf_error)CF_ERROR_INIT;
+    assert_int_equal(put_late(st, "inst/wal/0001/seg.pending", &elsewhere, &err), CF_ERR_INTERNAL);
+    assert_int_equal(files_under("inst/wal/0001"), 1);
+    assert_int_equal(files_under("inst/wal/0002"), 0);
+    /* write-once holds for the late key too */
+    err = (struct cf_error)CF_ERROR_INIT;
+    assert_int_equal(put_late(st, "inst/wal/0001/seg.pending", &taken, &err), CF_ERR_EXISTS);
+    assert_string_equal(err.msg,
+                        "object \"inst/wal/0001/seg-abc\" already exists in the repository");
+    assert_int_equal(files_under("inst/wal/0001"), 1);
+}
+
 int
 main(void)
 {
@@ -440,6 +511,7 @@ main(void)
         cmocka_unit_test(test_relative_root_refused),
         cmocka_unit_test(test_precommit_failure_stores_nothing),
         cmocka_unit_test(test_precommit_success_stores),
+        cmocka_unit_test(test_late_key),
     };
 
     if (sodium_init() < 0)
