@@ -124,11 +124,10 @@ cf_wal_push_file(const struct cf_repo *repo, const char *path, char sha256[65], 
     }
     if ((rc = push_name(path, (uint64_t)st.st_size, name, sizeof(name), &f, err)) != CF_OK)
         goto out;
-    /* hash exactly the bytes we store: cf_wal_store checks them again */
-    if ((rc = cf_wal_hash_fd(fd, (uint64_t)st.st_size, path, sha256, err)) != CF_OK)
-        goto out;
     CF_INJECT("wal-push-start");
-    rc = cf_wal_store(repo, name, fd, (uint64_t)st.st_size, sha256, cluster_sysid(), already, err);
+    /* named after the sha256 of exactly the bytes stored (one pass over them on posix) */
+    rc = cf_wal_store_fd(repo, name, fd, (uint64_t)st.st_size, cluster_sysid(), sha256, already,
+                         err);
 out:
     (void)close(fd);
     if (rc != CF_OK)

@@ -83,9 +83,7 @@ store_path(struct cf_ws_spool *s, const char *file, const char *object, uint64_t
     cf_notify_watchdog(cf_monotonic_us());
     /* Object Lock (S3): the same retention as wal-push's objects, from now */
     cf_wal_lock_repo(s->env, s->repo, &locked);
-    rc = cf_wal_hash_fd(fd, len, path, sha, err);
-    if (rc == CF_OK)
-        rc = cf_wal_store(&locked, object, fd, len, sha, s->sysid, &already, err);
+    rc = cf_wal_store_fd(&locked, object, fd, len, s->sysid, sha, &already, err);
     (void)close(fd);
     cf_notify_watchdog(cf_monotonic_us());
     if (rc != CF_OK) {

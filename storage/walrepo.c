@@ -474,11 +474,61 @@ cf_wal_header_sysid(int fd)
     return sysid;
 }
 
+/* The system the file belongs to: its own first page decides (segments and partials). */
+static cf_err
+file_sysid(const char *name, const struct cf_wal_file *f, int fd, uint64_t *sysid,
+           struct cf_error *err)
+{
+    uint64_t in_file;
+
+    if (f->type != CF_WAL_SEGMENT && f->type != CF_WAL_PARTIAL)
+        return CF_OK;
+    in_file = cf_wal_header_sysid(fd);
+    if (in_file != 0 && *sysid != 0 && in_file != *sysid) {
+        cf_error_setf(err, CF_ERR_CORRUPT,
+                      "WAL file \"%s\" belongs to database system "
+                      "%llu, not to %llu",
+                      name, (unsigned long long)in_file, (unsigned long long)*sysid);
+        cf_error_detail(err, "The system identifier in the file's first page differs from "
+                             "the one of the cluster archiving it (global/pg_control).");
+        cf_error_hint(err, "Archive each cluster's own WAL only: check archive_command and "
+                           "the file pushed.");
+        return CF_ERR_CORRUPT;
+    }
+    if (in_file != 0)
+        *sysid = in_file;
+    return CF_OK;
+}
+
+/* The key's directory part for f, checked to leave room for name, digest and signature. */
+static cf_err
+wal_key_prefix(const struct cf_repo *r, const struct cf_wal_file *f, const char *name, char *key,
+               size_t size, struct cf_error *err)
+{
+    if (cf_wal_prefix(r, f, key, size, err) != CF_OK)
+        return err->code;
+    if (strlen(key) + strlen(name) + 66 + 1 + SIG2_TAIL_LEN > size)
+        return cf_error_set(err, CF_ERR_USAGE, "WAL key for \"%s\" is too long", name);
+    return CF_OK;
+}
+
+/* "<prefix><name>-<sha256>-<signature>" */
+static cf_err
+wal_full_key(const struct cf_repo *r, const char *prefix, const char *name, const char sha256[65],
+             uint64_t sysid, char *key, size_t size, struct cf_error *err)
+{
+    int n = snprintf(key, size, "%s%s-%s-", prefix, name, sha256);
+
+    if (n < 0 || (size_t)n >= size)
+        return cf_error_set(err, CF_ERR_USAGE, "WAL key for \"%s\" is too long", name);
+    return sign_tail(r, name, sha256, sysid, key + strlen(key), size - strlen(key), err);
+}
+
 cf_err
 cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len, const char sha256[65],
              uint64_t sysid, bool *already, struct cf_error *err)
 {
-    char key[CF_STORAGE_KEY_MAX + 1];
+    char prefix[CF_STORAGE_KEY_MAX + 1], key[CF_STORAGE_KEY_MAX + 1];
     struct cf_backup_sizes sizes;
     struct cf_wal_object *found = NULL;
     struct cf_source *src = NULL;
@@ -492,23 +542,8 @@ cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len, co
         return cf_error_set(err, CF_ERR_USAGE, "\"%s\" is not a WAL file name", name);
     if (strlen(sha256) != 64 || !is_hex_lower(sha256, 64))
         return cf_error_set(err, CF_ERR_INTERNAL, "bad digest for WAL file \"%s\"", name);
-    if (f.type == CF_WAL_SEGMENT || f.type == CF_WAL_PARTIAL) {
-        uint64_t in_file = cf_wal_header_sysid(fd);
-
-        if (in_file != 0 && sysid != 0 && in_file != sysid) {
-            cf_error_setf(err, CF_ERR_CORRUPT,
-                          "WAL file \"%s\" belongs to database system "
-                          "%llu, not to %llu",
-                          name, (unsigned long long)in_file, (unsigned long long)sysid);
-            cf_error_detail(err, "The system identifier in the file's first page differs from "
-                                 "the one of the cluster archiving it (global/pg_control).");
-            cf_error_hint(err, "Archive each cluster's own WAL only: check archive_command and "
-                               "the file pushed.");
-            return CF_ERR_CORRUPT;
-        }
-        if (in_file != 0)
-            sysid = in_file;
-    }
+    if ((rc = file_sysid(name, &f, fd, &sysid, err)) != CF_OK)
+        return rc;
     if ((rc = cf_wal_find(r, name, false, &found, &n, err)) != CF_OK)
         return rc;
     for (size_t i = 0; i < n; i++) {
@@ -531,13 +566,8 @@ cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len, co
     free(found);
     if (*already)
         return CF_OK;
-    if ((rc = cf_wal_prefix(r, &f, key, sizeof(key), err)) != CF_OK)
-        return rc;
-    if (strlen(key) + strlen(name) + 66 + 1 + SIG2_TAIL_LEN > sizeof(key))
-        return cf_error_set(err, CF_ERR_USAGE, "WAL key for \"%s\" is too long", name);
-    (void)snprintf(key + strlen(key), sizeof(key) - strlen(key), "%s-%s-", name, sha256);
-    if ((rc = sign_tail(r, name, sha256, sysid, key + strlen(key), sizeof(key) - strlen(key),
-                        err)) != CF_OK)
+    if ((rc = wal_key_prefix(r, &f, name, prefix, sizeof(prefix), err)) != CF_OK ||
+        (rc = wal_full_key(r, prefix, name, sha256, sysid, key, sizeof(key), err)) != CF_OK)
         return rc;
     if ((rc = pread_source_new(fd, len, name, &src, err)) != CF_OK)
         return rc;
@@ -557,6 +587,76 @@ cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len, co
             cf_error_hint(err, "Nothing was archived; the archiver will retry.");
             return CF_ERR_IO;
         }
+    }
+    return rc;
+}
+
+/* cf_wal_store_fd's naming, once the content's digest is known */
+struct one_pass {
+    const struct cf_repo *r;
+    const char *name;
+    const char *prefix;
+    uint64_t sysid;
+    char *sha256; /* out: hex */
+};
+
+static cf_err
+one_pass_key(void *arg, const uint8_t digest[32], char *key, size_t size, struct cf_error *err)
+{
+    struct one_pass *op = arg;
+
+    cf_hex_encode(digest, 32, op->sha256);
+    return wal_full_key(op->r, op->prefix, op->name, op->sha256, op->sysid, key, size, err);
+}
+
+cf_err
+cf_wal_store_fd(const struct cf_repo *r, const char *name, int fd, uint64_t len, uint64_t sysid,
+                char sha256[65], bool *already, struct cf_error *err)
+{
+    char prefix[CF_STORAGE_KEY_MAX + 1], placeholder[CF_STORAGE_KEY_MAX + 1];
+    struct cf_backup_sizes sizes;
+    struct cf_wal_object *found = NULL;
+    struct cf_source *src = NULL;
+    struct one_pass op = {r, name, prefix, 0, sha256};
+    struct cf_wal_file f;
+    uint32_t pb;
+    size_t n = 0;
+    cf_err rc;
+
+    *already = false;
+    sha256[0] = '\0';
+    if (!parse_object_name(name, &f, &pb))
+        return cf_error_set(err, CF_ERR_USAGE, "\"%s\" is not a WAL file name", name);
+    if ((rc = file_sysid(name, &f, fd, &sysid, err)) != CF_OK)
+        return rc;
+    /* one pass only where the driver can name the object at the end, and when no object
+     * of this name exists: comparing with one needs the digest first */
+    if (r->st->features & CF_STORAGE_FEAT_LATE_KEY) {
+        if ((rc = cf_wal_find(r, name, false, &found, &n, err)) != CF_OK)
+            return rc;
+        free(found);
+    }
+    if (!(r->st->features & CF_STORAGE_FEAT_LATE_KEY) || n > 0) {
+        if ((rc = cf_wal_hash_fd(fd, len, name, sha256, err)) != CF_OK)
+            return rc;
+        return cf_wal_store(r, name, fd, len, sha256, sysid, already, err);
+    }
+    if ((rc = wal_key_prefix(r, &f, name, prefix, sizeof(prefix), err)) != CF_OK)
+        return rc;
+    if (snprintf(placeholder, sizeof(placeholder), "%s%s.pending", prefix, name) >=
+        (int)sizeof(placeholder))
+        return cf_error_set(err, CF_ERR_USAGE, "WAL key for \"%s\" is too long", name);
+    op.sysid = sysid;
+    if ((rc = pread_source_new(fd, len, name, &src, err)) != CF_OK)
+        return rc;
+    rc = cf_repo_put_late_key(r, placeholder, r->instance, name, CF_OBJ_WAL, src, one_pass_key, &op,
+                              &sizes, err);
+    cf_source_free(src);
+    if (rc == CF_ERR_EXISTS && sha256[0] != '\0') {
+        /* another push of the same file won the race: the same content, then */
+        cf_error_clear(err);
+        *already = true;
+        return CF_OK;
     }
     return rc;
 }

@@ -76,6 +76,14 @@ cf_err cf_wal_hash_fd(int fd, uint64_t len, const char *what, char hex[65],
  */
 cf_err cf_wal_store(const struct cf_repo *r, const char *name, int fd, uint64_t len,
                     const char sha256[65], uint64_t sysid, bool *already, struct cf_error *err);
+/*
+ * cf_wal_store when the digest is not known yet: it is computed and written to
+ * sha256 (hex).  Where the driver can name an object after writing it (posix)
+ * and no object of this name exists yet, the file is read once; otherwise it is
+ * hashed first, then stored as cf_wal_store does.
+ */
+cf_err cf_wal_store_fd(const struct cf_repo *r, const char *name, int fd, uint64_t len,
+                       uint64_t sysid, char sha256[65], bool *already, struct cf_error *err);
 /* (sysid: the system of the cluster archiving; 0 if not known.  For segments and
  * partials the file's own first page decides, and a different sysid given here is
  * CF_ERR_CORRUPT: the file belongs to another cluster.) */

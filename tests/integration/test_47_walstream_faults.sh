@@ -346,7 +346,7 @@ run_ok "wal-stream K2 kill -9: prune" C prune
 is "$(tmp_files)" 0 "wal-stream K2 kill -9: prune removed the temporary files"
 [ "$(tmp_files)" = 0 ] ||
     diag "now $(date +%T.%N)" "$(find "$REPO" -name '.*' -type f -printf '%TT %s %p\n')"
-like "$(cat "$LAST_OUT" "$LAST_ERR")" "unfinished upload of acme/wal/0000000100000000/$K2SEG-" \
+like "$(cat "$LAST_OUT" "$LAST_ERR")" "unfinished upload of acme/wal/0000000100000000/$K2SEG" \
     "wal-stream K2 kill -9: prune names the segment's"
 like "$(cat "$LAST_OUT" "$LAST_ERR")" "unfinished upload of acme/wal/0000000100000000/$PSEG.partial." \
     "wal-stream K2 kill -9: and the partial's"

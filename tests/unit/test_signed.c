@@ -6,6 +6,7 @@
  * does not verify; the chain names the previous backup and verify notices
  * when that backup's manifest was replaced.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -540,6 +541,73 @@ test_wal_system(void **state)
     assert_false(o.binds_system);
     assert_int_equal(fetch_wal(seg7, &o, &err), CF_OK);
 }
+/* Files in root/dir other than the objects themselves: temporaries, placeholders. */
+static int
+leftovers(const char *dir)
+{
+    char path[1200];
+    struct dirent *e;
+    int n = 0;
+    DIR *d;
+
+    (void)snprintf(path, sizeof(path), "%s/%s", root, dir);
+    assert_non_null(d = opendir(path));
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    (void)closedir(d);
+    return n;
+}
+
+/*
+ * cf_wal_store_fd reads a file once on posix (the object is named after its
+ * digest at close): the same key, signature and digest as the two passes of
+ * cf_wal_hash_fd and cf_wal_store; the same answers for a second push of the
+ * same content and for other content under the same name; nothing left behind.
+ */
+static void
+test_wal_one_pass(void **state)
+{
+    static const char seg8[] = "000000010000000000000008", seg9[] = "000000010000000000000009";
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_wal_object o, two;
+    char hex[65], got[65], dir[600];
+    bool already = true;
+    int fd;
+
+    (void)state;
+    fd = wal_file("segment eight", hex);
+    assert_int_equal(cf_wal_store_fd(&repo, seg8, fd, 0, 0, got, &already, &err), CF_OK);
+    assert_false(already);
+    assert_string_equal(got, hex);
+    assert_true(find_one(&repo, seg8, &o));
+    assert_string_equal(o.sha256, hex);
+    assert_true(o.is_signed);
+    assert_int_equal(cf_wal_authenticate(&repo, &o, &err), CF_OK);
+    assert_int_equal(fetch_wal(seg8, &o, &err), CF_OK);
+    (void)snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(o.key, '/') - o.key), o.key);
+    assert_int_equal(leftovers(dir), 0);
+    /* the same content again: already there, nothing written */
+    assert_int_equal(cf_wal_store_fd(&repo, seg8, fd, 0, 0, got, &already, &err), CF_OK);
+    assert_true(already);
+    assert_string_equal(got, hex);
+    (void)close(fd);
+    /* other content under the same name: refused, as cf_wal_store does */
+    fd = wal_file("segment eight, rewritten", hex);
+    assert_int_equal(cf_wal_store_fd(&repo, seg8, fd, 0, 0, got, &already, &err), CF_ERR_CORRUPT);
+    assert_non_null(strstr(err.msg, "already archived with different content"));
+    cf_error_clear(&err);
+    (void)close(fd);
+    assert_true(find_one(&repo, seg8, &o));
+    /* the key is the one the two-pass store writes */
+    store_wal(&repo, seg9, "segment nine");
+    assert_true(find_one(&repo, seg9, &two));
+    fd = wal_file("segment nine", hex);
+    assert_int_equal(cf_wal_store_fd(&repo, seg9, fd, 0, 0, got, &already, &err), CF_OK);
+    assert_true(already);
+    (void)close(fd);
+    assert_string_equal(got, two.sha256);
+    assert_int_equal(leftovers(dir), 0);
+}
 
 int
 main(void)
@@ -553,6 +621,7 @@ main(void)
         cmocka_unit_test(test_records),
         cmocka_unit_test(test_wal_signed),
         cmocka_unit_test(test_wal_system),
+        cmocka_unit_test(test_wal_one_pass),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
