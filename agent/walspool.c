@@ -118,10 +118,23 @@ has_marker(const char *dir, const char *name)
     return access(path, F_OK) == 0;
 }
 
-/* Remove stale entries, and those sorting at or before upto (NULL: none);
- * return how many are left. */
+/* A read-ahead copy's name: "<segment>-<sha256>". */
+static bool
+is_prefetched_name(const char *name)
+{
+    return strlen(name) == 24 + 1 + 64 && name[24] == '-';
+}
+
+/*
+ * Remove stale entries, and the read-ahead copies of segments at or before
+ * upto (NULL: none); return how many entries are left.  Lock files (".lock")
+ * are never removed: another process may hold or be about to take them.
+ * Temporary files (".<name>.tmp.XXXXXX", from cf_atomic_file) may belong to a
+ * process writing them now; they go when stale, or at once when the caller
+ * holds the directory's lock (owned_temps): then nobody else writes there.
+ */
 static size_t
-sweep_dir(const char *dir, const char *upto)
+sweep_dir(const char *dir, const char *upto, bool owned_temps)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -133,14 +146,17 @@ sweep_dir(const char *dir, const char *upto)
     while ((e = readdir(d)) != NULL) {
         char path[4200];
         struct stat st;
+        bool temp = e->d_name[0] == '.', drop;
 
-        if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || e->d_name[1] == '.'))
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            strcmp(e->d_name, ".lock") == 0)
             continue;
         (void)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         if (lstat(path, &st) != 0)
             continue;
-        if (now - st.st_mtime > SPOOL_STALE_SECONDS ||
-            (upto != NULL && strncmp(e->d_name, upto, 24) <= 0))
+        drop = now - st.st_mtime > SPOOL_STALE_SECONDS || (temp && owned_temps) ||
+               (upto != NULL && is_prefetched_name(e->d_name) && strncmp(e->d_name, upto, 24) <= 0);
+        if (drop)
             (void)unlink(path);
         else
             n++;
@@ -294,7 +310,7 @@ cf_wal_push_async(const struct cf_wal_env *env, const struct cf_repo *repo, cons
         return rc;
     /* first keep up to push_jobs - 1 children busy with the next ready segments (the
      * pipeline must not drain while this call waits for its own segment's child) */
-    if (sweep_dir(markers, NULL) >= SPOOL_MAX_MARKERS)
+    if (sweep_dir(markers, NULL, false) >= SPOOL_MAX_MARKERS)
         want = 0; /* bounded spool: nobody consumes the markers, stop making more */
     if (want > MAX_JOBS)
         want = MAX_JOBS;
@@ -379,8 +395,7 @@ find_prefetched(const char *dir, const char *name, char *file, size_t size)
     if (d == NULL)
         return false;
     while (!found && (e = readdir(d)) != NULL) {
-        if (strlen(e->d_name) == 24 + 1 + 64 && strncmp(e->d_name, name, 24) == 0 &&
-            e->d_name[24] == '-') {
+        if (is_prefetched_name(e->d_name) && strncmp(e->d_name, name, 24) == 0) {
             (void)snprintf(file, size, "%s/%s", dir, e->d_name);
             found = true;
         }
@@ -497,11 +512,15 @@ cf_walspool_serve(const struct cf_wal_env *env, const char *name, const char *pa
 void
 cf_walspool_readahead(const struct cf_wal_env *env, const char *name, uint64_t segment_size)
 {
-    char opt[64], seg[CF_WAL_NAME_MAX + 1];
+    char opt[64], seg[CF_WAL_NAME_MAX + 1], dir[2048];
     const char *extra[] = {"wal-get", opt, seg, NULL};
     struct cf_error ignored = CF_ERROR_INIT; /* no read-ahead: recovery asks the repository */
 
     if (env->wal->readahead == 0 || !cf_wal_segment_size_valid(segment_size))
+        return;
+    /* one already running would make the new one exit at once, after opening the
+     * repository and the keys for nothing; the next wal-get after it ends starts one */
+    if (spool_dir(env, "prefetch", dir, sizeof(dir), &ignored) == CF_OK && prefetch_running(dir))
         return;
     (void)snprintf(opt, sizeof(opt), "--prefetch=%" PRIu64, segment_size);
     (void)snprintf(seg, sizeof(seg), "%s", name);
@@ -530,7 +549,9 @@ cf_walspool_prefetch(const struct cf_wal_env *env, const struct cf_repo *repo, c
         (void)close(lfd);
         return CF_OK;
     }
-    (void)sweep_dir(dir, name); /* what recovery has passed is never asked again */
+    /* what recovery has passed is never asked again; under the lock, temporary files
+     * are a killed read-ahead's */
+    (void)sweep_dir(dir, name, true);
     if (n * segment_size > env->wal->spool_max)
         n = env->wal->spool_max / segment_size;
     segno = cf_wal_segno(&f, segment_size);

@@ -269,6 +269,27 @@ run_ok "the next wal-get" as_pg "$COFFRE" -v -c "$TEST_TMP/ra.conf" wal-get "$s2
 like "$(cat "$LAST_ERR")" "from the read-ahead spool" "is served from the spool"
 ok "byte-identical" cmp -s "$TEST_TMP/scratch/$s2" "$SRC_PGDATA/pg_wal/$s2"
 ok "and the spool copy is removed" sh -c "! ls '$TEST_TMP/spool/prefetch' | grep -q '^$s2-'"
+# a read-ahead that removed its own lock file let the next one run beside it, and each
+# removed the other's temporary files ("could not replace ...: No such file")
+ok "the read-ahead keeps its lock file" test -f "$TEST_TMP/spool/prefetch/.lock"
+# ra_settled COND -- wait (15 s at most) for COND, then for no read-ahead child to run
+ra_settled() {
+    for _ in $(seq 1 75); do
+        sh -c "$1" && flock -n "$TEST_TMP/spool/prefetch/.lock" true && return 0
+        sleep 0.2
+    done
+    return 1
+}
+# a read-ahead killed mid-segment leaves its temporary file: the next one removes it
+zero=0000000000000000000000000000000000000000000000000000000000000000
+ok "the read-ahead children end" ra_settled true
+touch "$TEST_TMP/spool/prefetch/.$s2.tmp.killed"
+touch -d '2 days ago' "$TEST_TMP/spool/prefetch/$s2-$zero"
+run_ok "wal-get after a killed read-ahead" as_pg "$COFFRE" -c "$TEST_TMP/ra.conf" wal-get "$s1" "$TEST_TMP/scratch/$s1"
+ok "the next read-ahead fetches the segment again" \
+    ra_settled "ls '$TEST_TMP/spool/prefetch' | grep '^$s2-' | grep -qv -- '-$zero\$'"
+ok "the killed read-ahead's temporary file is removed" test ! -e "$TEST_TMP/spool/prefetch/.$s2.tmp.killed"
+ok "a stale read-ahead copy is removed" test ! -e "$TEST_TMP/spool/prefetch/$s2-$zero"
 
 # ---- 7. verify --wal (needs backup --physical, from the physical-backup work)
 if grep -qa "backup --physical is not implemented" "$COFFRE"; then
