@@ -147,6 +147,14 @@ cf_wal_push_run(const struct cf_wal_env *env, const char *path, bool spool_only,
     cf_wal_lock_repo(env, env->repo, &locked);
     if (env->wal->async && !spool_only)
         return cf_wal_push_async(env, &locked, path, err);
+    /* [compression] workers = auto: a lone push is latency-bound (archive_command waits
+     * for it), so one zstd thread compresses while this one hashes, encrypts and writes,
+     * the same CPU time in less wall time.  Not for async children: push_jobs of them
+     * already share the cores (bench/README.md, issue 13). */
+    if (locked.comp.workers_auto && !spool_only && sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+        locked.comp.workers = 1;
+        cf_log_debug("compressing with one zstd worker thread ([compression] workers = auto)");
+    }
     if ((rc = cf_wal_push_file(&locked, path, sha, &already, err)) != CF_OK)
         return rc;
     if (spool_only)

@@ -67,6 +67,7 @@ cf_context_open(const char *config_path, unsigned needs, struct cf_context **out
     c->repo.chunk_size = (uint32_t)c->cfg->object.chunk_size;
     c->repo.comp.level = c->cfg->object.zstd_level;
     c->repo.comp.workers = c->cfg->object.zstd_workers;
+    c->repo.comp.workers_auto = c->cfg->object.zstd_workers_auto;
     c->repo.allow_unsigned = c->cfg->keys.allow_unsigned;
     if (snprintf(c->head_file, sizeof(c->head_file), "%s/newest-backup.json", c->cfg->state_dir) <
         (int)sizeof(c->head_file)) {

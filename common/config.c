@@ -70,6 +70,7 @@ static cf_err set_repo_type(struct parse_ctx *, const struct key_def *, const ch
 static cf_err set_abs_path(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_unsigned(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_level(struct parse_ctx *, const struct key_def *, const char *);
+static cf_err set_workers(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_chunk_size(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_keks(struct parse_ctx *, const struct key_def *, const char *);
 static cf_err set_bool(struct parse_ctx *, const struct key_def *, const char *);
@@ -119,7 +120,7 @@ static const struct key_def keys[] = {
     {"retention", "lock_margin", set_duration, FIELD(retention.lock_margin), 0, 31622400},
     {"retention", "stale_after", set_duration, FIELD(retention.stale_after), 1, 31622400},
     {"compression", "level", set_level, 0, 1, 19},
-    {"compression", "workers", set_unsigned, FIELD(object.zstd_workers), 0, 64},
+    {"compression", "workers", set_workers, 0, 0, 64},
     {"encryption", "chunk_size", set_chunk_size, 0, 4096, 4194304},
     {"backup", "row_counts", set_bool, FIELD(backup.row_counts), 0, 0},
     {"wal", "spool", set_wal_spool, 0, 0, 0},
@@ -672,6 +673,24 @@ set_level(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 }
 
 static cf_err
+set_workers(struct parse_ctx *ctx, const struct key_def *def, const char *value)
+{
+    unsigned long v;
+
+    if (strcmp(value, "auto") == 0) {
+        ctx->cfg->object.zstd_workers = 0;
+        ctx->cfg->object.zstd_workers_auto = true;
+        return CF_OK;
+    }
+    if (!parse_decimal(value, strlen(value), def->max, &v) || v < def->min)
+        return invalid(ctx, def, value, "An integer from %lu to %lu, or auto, is required.",
+                       def->min, def->max);
+    ctx->cfg->object.zstd_workers = (unsigned)v;
+    ctx->cfg->object.zstd_workers_auto = false;
+    return CF_OK;
+}
+
+static cf_err
 set_chunk_size(struct parse_ctx *ctx, const struct key_def *def, const char *value)
 {
     size_t len = strlen(value);
@@ -959,6 +978,7 @@ parse_buffer(const char *name, const char *text, size_t len, struct cf_config **
     ctx.cfg->retention.min_keep = 3;
     ctx.cfg->object.zstd_level = 0; /* auto (issue 13) */
     ctx.cfg->object.zstd_workers = 0;
+    ctx.cfg->object.zstd_workers_auto = true; /* issue 13 */
     ctx.cfg->object.chunk_size = 65536;
     ctx.cfg->backup.row_counts = true;
     ctx.cfg->retention.lock_margin = 86400;

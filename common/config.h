@@ -87,7 +87,8 @@ struct cf_retention_conf {
 /* [compression] and [encryption]: how new objects are written */
 struct cf_object_conf {
     int zstd_level;                   /* 1..19, or 0: auto (the default) */
-    unsigned zstd_workers;            /* 0 = single-threaded (default), up to 64 */
+    unsigned zstd_workers;            /* 0 = single-threaded, up to 64 */
+    bool zstd_workers_auto;           /* workers = auto (the default): the command picks */
     size_t chunk_size;                /* bytes; default 65536; 4 KiB..4 MiB; "64k", "1M" */
 };
 

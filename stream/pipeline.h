@@ -10,6 +10,7 @@
 #ifndef CF_PIPELINE_H
 #define CF_PIPELINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "stream/crypt.h"
@@ -29,7 +30,8 @@ struct cf_backup_sizes {
 
 struct cf_compress_options {
     int level;
-    unsigned workers;
+    unsigned workers;  /* zstd worker threads; 0: compress in the calling thread */
+    bool workers_auto; /* [compression] workers = auto: a command may set workers */
 };
 
 /* terminal: ownership transfers on success (and is freed on failure). */

@@ -15,7 +15,7 @@ int
 main(int argc, char **argv)
 {
     struct cf_encrypt_options enc = {CF_OBJ_DUMP, "20261122T000000Z", "db/seed.dump", 4096};
-    struct cf_compress_options comp = {3, 0};
+    struct cf_compress_options comp = {3, 0, false};
     struct cf_error err = CF_ERROR_INIT;
     struct cf_backup_chain chain;
     struct cf_sink *out = NULL;

@@ -109,8 +109,12 @@ is "$LAST_RC" "1" "wal-get of a history file that does not exist exits 1"
 mkdir -p "$TEST_TMP/part/pg_wal"
 head -c $((16 * 1024 * 1024)) /dev/urandom >"$TEST_TMP/part/pg_wal/000000070000000000000009.partial"
 pg_owns "$TEST_TMP/part"
-_run as_pg_in "$TEST_TMP/part" "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-push pg_wal/000000070000000000000009.partial
+_run as_pg_in "$TEST_TMP/part" "$COFFRE" -v -c "$TEST_TMP/coffre.conf" wal-push pg_wal/000000070000000000000009.partial
 is "$LAST_RC" "0" "wal-push of a .partial file succeeds"
+if [ "$(nproc)" -ge 2 ]; then # [compression] workers = auto, the default
+    like "$(cat "$LAST_ERR")" "compressing with one zstd worker thread" \
+        "a lone wal-push compresses in a zstd thread (workers = auto, 2 cores or more)"
+fi
 ok "it is stored as a partial of its full length" \
     test -n "$(wal_key 000000070000000000000009.partial.01000000)"
 _run as_pg "$COFFRE" -c "$TEST_TMP/coffre.conf" wal-get 000000070000000000000009 "$TEST_TMP/scratch/p9"

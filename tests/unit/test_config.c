@@ -152,11 +152,19 @@ test_design_minimal(void **state)
 static void
 test_level_auto(void **state)
 {
-    char *text = append(base, "[compression]\nlevel = auto\n");
+    char *text = append(base, "[compression]\nlevel = auto\nworkers = 0\n");
     struct cf_config *cfg = parse_ok(text);
 
     (void)state;
     assert_int_equal(cfg->object.zstd_level, 0);
+    assert_int_equal(cfg->object.zstd_workers, 0);
+    assert_false(cfg->object.zstd_workers_auto); /* 0 said: no thread, even for wal-push */
+    cf_config_free(cfg);
+    free(text);
+    text = append(base, "[compression]\nworkers = auto\n");
+    cfg = parse_ok(text);
+    assert_int_equal(cfg->object.zstd_workers, 0);
+    assert_true(cfg->object.zstd_workers_auto);
     cf_config_free(cfg);
     free(text);
 }
@@ -173,6 +181,7 @@ test_defaults(void **state)
     assert_int_equal(cfg->retention.min_keep, 3);
     assert_int_equal(cfg->object.zstd_level, 0); /* auto */
     assert_int_equal(cfg->object.zstd_workers, 0);
+    assert_true(cfg->object.zstd_workers_auto); /* the default (issue 13) */
     assert_int_equal(cfg->object.chunk_size, 65536);
     cf_config_free(cfg);
 
@@ -234,6 +243,7 @@ test_all_keys(void **state)
     assert_int_equal(cfg->retention.min_keep, 10);
     assert_int_equal(cfg->object.zstd_level, 19);
     assert_int_equal(cfg->object.zstd_workers, 64);
+    assert_false(cfg->object.zstd_workers_auto);
     assert_int_equal(cfg->object.chunk_size, 1048576);
     assert_string_equal(cfg->keys.module, "/usr/lib/softhsm/libsofthsm2.so");
     assert_int_equal(cfg->keys.n_keks, 2);
@@ -328,7 +338,7 @@ test_numbers(void **state)
          "A zstd level from 1 to 19, or auto, is required."},
         {"[compression]\nworkers = 65\n",
          "acme.conf:14: invalid value for \"compression.workers\": \"65\"",
-         "An integer from 0 to 64 is required."},
+         "An integer from 0 to 64, or auto, is required."},
     };
 
     (void)state;

@@ -61,7 +61,7 @@ make_object(struct cf_keyops *ops, size_t step, size_t *len, struct cf_backup_si
 {
     struct cf_error err = CF_ERROR_INIT;
     struct cf_encrypt_options enc = {CF_OBJ_DUMP, "20261122T000000Z", "db/app.dump", 4096};
-    struct cf_compress_options comp = {3, 0};
+    struct cf_compress_options comp = {3, 0, false};
     struct cf_backup_chain chain;
     struct cf_sink *mem = NULL;
     const uint8_t *data;
@@ -457,7 +457,7 @@ test_wrap_failure_writes_nothing(void **state)
     struct cf_keyops ops;
     struct cf_error err = CF_ERROR_INIT;
     struct cf_encrypt_options enc = {CF_OBJ_DUMP, "20261122T000000Z", "db/app.dump", 4096};
-    struct cf_compress_options comp = {3, 0};
+    struct cf_compress_options comp = {3, 0, false};
     struct cf_backup_chain chain;
     struct cf_sink *mem = NULL;
 
