@@ -299,10 +299,6 @@ wal_get(const struct cf_wal_env *env, const struct cf_repo *repo, const char *na
         cf_error_hint(err, "restore_command must pass %%f and %%p: coffre -c CONF wal-get %%f %%p");
         return CF_ERR_USAGE;
     }
-    if (f.type == CF_WAL_SEGMENT && cf_walspool_serve(env, name, path, err) == CF_OK) {
-        start_readahead(env, name, path);
-        return CF_OK;
-    }
     if ((rc = choose_object(repo, name, &o, err)) == CF_ERR_NOT_FOUND) {
         *missing = true;
         return rc;
@@ -315,6 +311,19 @@ wal_get(const struct cf_wal_env *env, const struct cf_repo *repo, const char *na
     if (rc != CF_OK)
         cf_error_context(err, "while restoring WAL file \"%s\" to \"%s\"", name, path);
     return rc;
+}
+
+cf_err
+cf_wal_get_spooled(const struct cf_wal_env *env, const char *name, const char *path)
+{
+    struct cf_wal_file f;
+    struct cf_error ignored = CF_ERROR_INIT; /* not served: the repository will say */
+
+    if (!cf_wal_parse_name(name, &f) || f.type != CF_WAL_SEGMENT ||
+        cf_walspool_serve(env, name, path, &ignored) != CF_OK)
+        return CF_ERR_NOT_FOUND;
+    start_readahead(env, name, path);
+    return CF_OK;
 }
 
 /* The repository as wal-get reads it: WAL of other database systems is not this cluster's. */

@@ -41,6 +41,13 @@ cf_err cf_wal_push_run(const struct cf_wal_env *env, const char *path, bool spoo
  */
 cf_err cf_wal_get_run(const struct cf_wal_env *env, const char *name, const char *path,
                       bool *missing, struct cf_error *err);
+/*
+ * wal-get's first step, which needs neither the repository nor the keys:
+ * serve segment name to path from the read-ahead spool.  CF_OK when served
+ * (and the next read-ahead started); CF_ERR_NOT_FOUND otherwise, err
+ * untouched: then open the repository and the keys, and call cf_wal_get_run.
+ */
+cf_err cf_wal_get_spooled(const struct cf_wal_env *env, const char *name, const char *path);
 /* The read-ahead child's work: fetch the segments after name into the spool. */
 cf_err cf_wal_prefetch_run(const struct cf_wal_env *env, const char *name,
                            uint64_t segment_size, struct cf_error *err);

@@ -53,6 +53,14 @@ struct cf_cli_command {
 extern const struct cf_cli_command cf_cli_commands[];
 extern const size_t cf_cli_n_commands;
 
+/*
+ * For a command whose table entry needs CF_NEED_CONFIG only, because some runs
+ * never touch the repository: open the repository and the keys now (once).
+ */
+cf_err cf_cli_open_repo(struct cf_cli_run *run, struct cf_error *err);
+/* The warning every run that accepts unsigned manifests prints (once the keys are open). */
+void cf_cli_warn_unsigned(const struct cf_cli_run *run);
+
 /* A CF_ERR_USAGE with the "Run coffre --help" hint. */
 cf_err cf_cli_usage_error(struct cf_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -43,7 +43,7 @@ const struct cf_cli_command cf_cli_commands[] = {
      "  wal-push PATH                     archive_command: archive one WAL file\n",
      cf_cli_wal_push_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_wal_push},
     {"wal-get", NULL, "  wal-get NAME PATH                 restore_command: fetch one WAL file\n",
-     cf_cli_wal_get_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_RESTORE_CMD, cf_cli_wal_get},
+     cf_cli_wal_get_usage, CF_NEED_CONFIG, NO_RUN, CF_CLI_EXIT_RESTORE_CMD, cf_cli_wal_get},
     {"wal-stream", NULL,
      "  wal-stream                        stream WAL over the replication protocol (service)\n",
      cf_cli_wal_stream_usage, CF_NEED_ALL, NO_RUN, CF_CLI_EXIT_CLASS, cf_cli_wal_stream},

@@ -95,10 +95,8 @@ dispatch(const char *config, const struct cf_cli_command *cmd, int argc, char **
         return err->code;
     if (run->allow_unsigned)
         run->ctx->repo.allow_unsigned = true;
-    if (run->ctx->repo.allow_unsigned && (cmd->needs & CF_NEED_KEYS))
-        cf_log_warning("unsigned manifests are accepted (%s): a backup written by anyone "
-                       "holding a KEK's public key would pass as genuine",
-                       run->allow_unsigned ? "--allow-unsigned" : "keys.allow_unsigned");
+    if (cmd->needs & CF_NEED_KEYS)
+        cf_cli_warn_unsigned(run);
     cf_log_set_field("COFFRE_INSTANCE", run->ctx->cfg->instance);
     cf_log_set_field("COFFRE_COMMAND", cmd->name);
     run->record = cmd->run_kind >= 0;

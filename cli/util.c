@@ -6,6 +6,8 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "cli/context.h"
+#include "common/log.h"
 #include "common/manifest.h"
 #include "ops/ops.h"
 
@@ -68,4 +70,25 @@ cf_cli_ops_env(const struct cf_config *cfg)
                              &cfg->retention, &cfg->metrics, &cfg->alerts};
 
     return env;
+}
+
+void
+cf_cli_warn_unsigned(const struct cf_cli_run *run)
+{
+    if (run->ctx->repo.allow_unsigned)
+        cf_log_warning("unsigned manifests are accepted (%s): a backup written by anyone "
+                       "holding a KEK's public key would pass as genuine",
+                       run->allow_unsigned ? "--allow-unsigned" : "keys.allow_unsigned");
+}
+
+cf_err
+cf_cli_open_repo(struct cf_cli_run *run, struct cf_error *err)
+{
+    if (run->ctx->kr != NULL)
+        return CF_OK;
+    if (cf_context_open_storage(run->ctx, err) != CF_OK ||
+        cf_context_open_keys(run->ctx, err) != CF_OK)
+        return err->code;
+    cf_cli_warn_unsigned(run);
+    return CF_OK;
 }

@@ -87,6 +87,8 @@ cf_cli_wal_get(struct cf_cli_run *run, int argc, char **argv, struct cf_error *e
     if (prefetch > 0) {
         if (optind + 1 != argc)
             return cf_error_set(err, CF_ERR_USAGE, "wal-get --prefetch needs one NAME");
+        if (cf_cli_open_repo(run, err) != CF_OK)
+            return err->code;
         return cf_wal_prefetch_run(&env, argv[optind], prefetch, err);
     }
     if (optind + 2 != argc) {
@@ -94,6 +96,12 @@ cf_cli_wal_get(struct cf_cli_run *run, int argc, char **argv, struct cf_error *e
         cf_error_hint(err, "restore_command = 'coffre -c CONF wal-get %%f %%p'");
         return CF_ERR_USAGE;
     }
+    /* served from the read-ahead spool: neither the repository (an S3 request) nor
+     * the PKCS#11 module is needed, and recovery waits on every call */
+    if (cf_wal_get_spooled(&env, argv[optind], argv[optind + 1]) == CF_OK)
+        return CF_OK;
+    if (cf_cli_open_repo(run, err) != CF_OK)
+        return err->code;
     return cf_wal_get_run(&env, argv[optind], argv[optind + 1], &run->wal_missing, err);
 }
 

@@ -269,7 +269,12 @@ for _ in $(seq 1 100); do
 done
 ok "the next segment was prefetched into the spool" \
     sh -c "ls '$TEST_TMP/spool/prefetch' | grep -q '^$s2-'"
-run_ok "the next wal-get" as_pg "$COFFRE" -v -c "$TEST_TMP/ra.conf" wal-get "$s2" "$TEST_TMP/scratch/$s2"
+# served from the spool, wal-get opens neither the repository nor the PKCS#11 module:
+# a configuration whose module cannot load proves it
+sed 's|^module = .*|module = /nonexistent/libpkcs11.so|' "$TEST_TMP/ra.conf" >"$TEST_TMP/ra-nohsm.conf"
+pg_owns "$TEST_TMP/ra-nohsm.conf"
+run_ok "the next wal-get, served without loading the PKCS#11 module" \
+    as_pg "$COFFRE" -v -c "$TEST_TMP/ra-nohsm.conf" wal-get "$s2" "$TEST_TMP/scratch/$s2"
 like "$(cat "$LAST_ERR")" "from the read-ahead spool" "is served from the spool"
 ok "byte-identical" cmp -s "$TEST_TMP/scratch/$s2" "$SRC_PGDATA/pg_wal/$s2"
 ok "and the spool copy is removed" sh -c "! ls '$TEST_TMP/spool/prefetch' | grep -q '^$s2-'"
