@@ -37,8 +37,8 @@ SIZE=${SIZE:-1024}
 RUNS=${RUNS:-1}
 SEGMENTS=${SEGMENTS:-200}
 LEVEL=${LEVEL:-3}
-WORKERS=${WORKERS:-0}     # coffre's [compression] workers
-COFFRE_LEVEL=${COFFRE_LEVEL:-$LEVEL}   # coffre's [compression] level (auto: its default)
+WORKERS=${WORKERS:-auto}  # coffre's [compression] workers (auto: its default)
+COFFRE_LEVEL=${COFFRE_LEVEL:-auto}    # coffre's [compression] level (auto: its default)
 UPLOAD_INTERVAL=${UPLOAD_INTERVAL:-10}
 RPO_SAMPLES=${RPO_SAMPLES:-5}
 PGBR_PROCESS_MAX=${PGBR_PROCESS_MAX:-2}
@@ -78,7 +78,7 @@ coffre_conf_for() {
 }
 
 
-declare -A wall rss
+declare -A wall rss size
 RESULT=$TEST_TMP/result.md
 : >"$RESULT"
 
@@ -172,17 +172,22 @@ done <"$TEST_TMP/segs"
 EOF
         measure bash "$TEST_TMP/push.sh" "$@"
     }
+    stored() { du -sb "$@" | awk '{ s += $1 } END { printf "%.1f", s / 1048576 }'; }
     read -r w m < <(push_loop pgbackrest --config="$PGBR_W" --stanza=walgen archive-push); wall[pbs]=$w; rss[pbs]=$m
+    size[pbs]=$(stored "$TEST_TMP/pgbr-walgen/repo/archive")
     read -r w m < <(push_loop pgbackrest --config="$PGBR_WA" --stanza=walgen archive-push); wall[pba]=$w; rss[pba]=$m
+    size[pba]=$(stored "$TEST_TMP/pgbr-walgena/repo/archive")
     read -r w m < <(push_loop "$BIN" -c "$CONF_W" wal-push); wall[cfs]=$w; rss[cfs]=$m
+    size[cfs]=$(stored "$TEST_TMP/repo-walgen/walgen/wal")
     rm -rf "$TEST_TMP/repo-walgen"/* "$TEST_TMP/spool-walgen"/*
     read -r w m < <(push_loop "$BIN" -c "$CONF_WA" wal-push); wall[cfa]=$w; rss[cfa]=$m
+    size[cfa]=$(stored "$TEST_TMP/repo-walgen/walgen/wal")
     pbs_rate=$(awk -v n="$n" -v w="${wall[pbs]}" 'BEGIN { print n / w }')
     {
         echo "### WAL push throughput: $n real 16 MiB segments, one call per segment"
         echo
-        echo "| command | wall s | segments/s | vs pgBackRest sync | peak RSS MiB |"
-        echo "|---|---|---|---|---|"
+        echo "| command | wall s | segments/s | vs pgBackRest sync | peak RSS MiB | stored MiB |"
+        echo "|---|---|---|---|---|---|"
         for k in pbs pba cfs cfa; do
             case $k in
                 pbs) label='`pgbackrest archive-push` (sync)' ;;
@@ -191,8 +196,9 @@ EOF
                 cfa) label="\`coffre wal-push\` (async, push_jobs $PUSH_JOBS)" ;;
             esac
             rate=$(awk -v n="$n" -v w="${wall[$k]}" 'BEGIN { print n / w }')
-            printf '| %s | %s | %.1f | %.2fx | %s |\n' "$label" "${wall[$k]}" "$rate" \
-                "$(awk -v r="$rate" -v b="$pbs_rate" 'BEGIN { print r / b }')" "$(mib "${rss[$k]}")"
+            printf '| %s | %s | %.1f | %.2fx | %s | %s |\n' "$label" "${wall[$k]}" "$rate" \
+                "$(awk -v r="$rate" -v b="$pbs_rate" 'BEGIN { print r / b }')" "$(mib "${rss[$k]}")" \
+                "${size[$k]}"
         done
         echo
     } >>"$RESULT"
