@@ -108,8 +108,9 @@ push_name(const char *path, uint64_t size, char *name, size_t nsize, struct cf_w
 
 cf_err
 cf_wal_push_file(const struct cf_repo *repo, const char *path, char sha256[65], bool *already,
-                 struct cf_error *err)
+                 struct cf_wal_read *read, struct cf_error *err)
 {
+    time_t at = time(NULL); /* before the fstat: see cf_walspool_mark_pushed */
     char name[CF_WAL_NAME_MAX + 1];
     struct cf_wal_file f;
     struct stat st;
@@ -121,6 +122,10 @@ cf_wal_push_file(const struct cf_repo *repo, const char *path, char sha256[65], 
     if (fstat(fd, &st) != 0) {
         rc = cf_error_set_errno(err, CF_ERR_IO, errno, "could not stat WAL file \"%s\"", path);
         goto out;
+    }
+    if (read != NULL) {
+        read->st = st;
+        read->at = at;
     }
     if ((rc = push_name(path, (uint64_t)st.st_size, name, sizeof(name), &f, err)) != CF_OK)
         goto out;
@@ -140,6 +145,7 @@ cf_wal_push_run(const struct cf_wal_env *env, const char *path, bool spool_only,
                 struct cf_error *err)
 {
     struct cf_repo locked;
+    struct cf_wal_read read;
     bool already = false;
     char sha[65];
     cf_err rc;
@@ -155,10 +161,10 @@ cf_wal_push_run(const struct cf_wal_env *env, const char *path, bool spool_only,
         locked.comp.workers = 1;
         cf_log_debug("compressing with one zstd worker thread ([compression] workers = auto)");
     }
-    if ((rc = cf_wal_push_file(&locked, path, sha, &already, err)) != CF_OK)
+    if ((rc = cf_wal_push_file(&locked, path, sha, &already, &read, err)) != CF_OK)
         return rc;
     if (spool_only)
-        return cf_walspool_mark_pushed(env, path, sha, err);
+        return cf_walspool_mark_pushed(env, path, sha, &read, err);
     if (already)
         cf_log_info("WAL file \"%s\" was already archived (same sha256)", path);
     else

@@ -64,11 +64,39 @@ base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/*
+ * A marker may vouch for a file by its state (device, inode, size, mtime and
+ * ctime to the nanosecond) instead of by its sha256, which the parent would
+ * otherwise have to compute again.  Only for a file that had been quiet for
+ * QUIET_SECONDS when the child looked at it, and that it found unchanged after
+ * the push: any later write sets a ctime past the one recorded (even with a
+ * coarse file system clock), so an equal state means the same bytes.
+ */
+#define QUIET_SECONDS 2
+
+static bool
+same_state(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* "file DEV INO SIZE MTIME.NS CTIME.NS" */
+static void
+format_state(const struct stat *st, char *buf, size_t size)
+{
+    (void)snprintf(buf, size, "file %ju %ju %jd %jd.%09ld %jd.%09ld", (uintmax_t)st->st_dev,
+                   (uintmax_t)st->st_ino, (intmax_t)st->st_size, (intmax_t)st->st_mtim.tv_sec,
+                   st->st_mtim.tv_nsec, (intmax_t)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+}
+
 cf_err
 cf_walspool_mark_pushed(const struct cf_wal_env *env, const char *path, const char sha256[65],
-                        struct cf_error *err)
+                        const struct cf_wal_read *read, struct cf_error *err)
 {
-    char dir[2048], final[4200], id[2048], text[2200];
+    char dir[2048], final[4200], id[2048], text[2400], state[160] = "";
+    struct stat after;
     int n;
 
     repo_identity(env, id, sizeof(id));
@@ -76,7 +104,11 @@ cf_walspool_mark_pushed(const struct cf_wal_env *env, const char *path, const ch
     if (spool_dir(env, "pushed", dir, sizeof(dir), err) != CF_OK)
         return err->code;
     (void)snprintf(final, sizeof(final), "%s/%s", dir, base_name(path));
-    n = snprintf(text, sizeof(text), "%s\n%s\n", sha256, id);
+    if (read != NULL && stat(path, &after) == 0 && same_state(&read->st, &after) &&
+        read->at - read->st.st_ctim.tv_sec >= QUIET_SECONDS) {
+        format_state(&after, state, sizeof(state));
+    }
+    n = snprintf(text, sizeof(text), "%s\n%s\n%s%s", sha256, id, state, state[0] ? "\n" : "");
     if (n < 0 || (size_t)n >= sizeof(text))
         return cf_error_set(err, CF_ERR_INTERNAL, "marker for \"%s\" is too long", final);
     CF_INJECT("wal-push-marker-before");
@@ -89,23 +121,42 @@ cf_walspool_mark_pushed(const struct cf_wal_env *env, const char *path, const ch
     return CF_OK;
 }
 
-/* True (and the marker removed) if a child recorded name with content sha in
- * the repository identified by id. */
+/*
+ * True (and the marker removed) if a child recorded name, as the file at
+ * wal_path is now, in the repository identified by id: by the file's state
+ * when the marker has one and it still matches, else by its sha256 (computed
+ * here).  *by_state says which.
+ */
 static bool
-take_marker(const char *dir, const char *name, const char *sha, const char *id)
+take_marker(const char *dir, const char *name, const char *wal_path, const char *id, bool *by_state)
 {
-    char path[4200], got[80] = "", got_id[2100] = "";
+    char path[4200], got[80] = "", got_id[2100] = "", got_state[200] = "", now[160], sha[65];
+    struct cf_error ignored = CF_ERROR_INIT; /* unreadable file: no vouching, push it */
+    struct stat st;
     FILE *fp;
     bool ok;
+    int fd;
 
+    *by_state = false;
     (void)snprintf(path, sizeof(path), "%s/%s", dir, name);
     if ((fp = fopen(path, "re")) == NULL)
         return false;
     ok = fgets(got, sizeof(got), fp) != NULL && strlen(got) == 65 && got[64] == '\n' &&
-         strncmp(got, sha, 64) == 0 && fgets(got_id, sizeof(got_id), fp) != NULL &&
-         strlen(got_id) == strlen(id) + 1 && strncmp(got_id, id, strlen(id)) == 0;
+         fgets(got_id, sizeof(got_id), fp) != NULL && strlen(got_id) == strlen(id) + 1 &&
+         strncmp(got_id, id, strlen(id)) == 0;
+    if (ok && fgets(got_state, sizeof(got_state), fp) != NULL && stat(wal_path, &st) == 0) {
+        format_state(&st, now, sizeof(now));
+        *by_state =
+            strlen(got_state) == strlen(now) + 1 && strncmp(got_state, now, strlen(now)) == 0;
+    }
     (void)fclose(fp);
     (void)unlink(path); /* used or wrong: either way it has served */
+    if (!ok || *by_state)
+        return ok;
+    if ((fd = open(wal_path, O_RDONLY | O_CLOEXEC)) < 0)
+        return false;
+    ok = cf_wal_hash_fd(fd, 0, wal_path, sha, &ignored) == CF_OK && strncmp(got, sha, 64) == 0;
+    (void)close(fd);
     return ok;
 }
 
@@ -292,22 +343,16 @@ cf_wal_push_async(const struct cf_wal_env *env, const struct cf_repo *repo, cons
                   struct cf_error *err)
 {
     char markers[2048], sha[65], id[2048], *names[MAX_JOBS], *dir_copy;
+    bool by_state;
     size_t n = 0, busy = 0, want = env->wal->push_jobs > 0 ? env->wal->push_jobs - 1 : 0;
     int64_t timeout = env->wal->archive_timeout > 0 ? env->wal->archive_timeout : 300;
     time_t deadline = time(NULL) + (time_t)timeout;
     bool already = false;
     cf_err rc;
-    int fd;
 
     if (spool_dir(env, "pushed", markers, sizeof(markers), err) != CF_OK)
         return err->code;
     repo_identity(env, id, sizeof(id));
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return cf_error_set_errno(err, CF_ERR_IO, errno, "could not open WAL file \"%s\"", path);
-    rc = cf_wal_hash_fd(fd, 0, path, sha, err);
-    (void)close(fd);
-    if (rc != CF_OK)
-        return rc;
     /* first keep up to push_jobs - 1 children busy with the next ready segments (the
      * pipeline must not drain while this call waits for its own segment's child) */
     if (sweep_dir(markers, NULL, false) >= SPOOL_MAX_MARKERS)
@@ -371,12 +416,13 @@ cf_wal_push_async(const struct cf_wal_env *env, const struct cf_repo *repo, cons
             return err->code;
         }
     }
-    if (take_marker(markers, base_name(path), sha, id)) {
+    if (take_marker(markers, base_name(path), path, id, &by_state)) {
         CF_INJECT("wal-push-marker-taken");
-        cf_log_debug("WAL file \"%s\" was archived by an async push", path);
+        cf_log_debug("WAL file \"%s\" was archived by an async push (%s)", path,
+                     by_state ? "the file is unchanged since" : "same sha256");
         return CF_OK;
     }
-    rc = cf_wal_push_file(repo, path, sha, &already, err);
+    rc = cf_wal_push_file(repo, path, sha, &already, NULL, err);
     if (rc == CF_OK && already)
         cf_log_info("WAL file \"%s\" was already archived (same sha256)", path);
     return rc;

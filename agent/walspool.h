@@ -16,6 +16,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "agent/wal.h"
 #include "storage/walrepo.h"
@@ -23,9 +25,15 @@
 /* wal.c: shared with the spool. */
 void cf_wal_lock_repo(const struct cf_wal_env *env, const struct cf_repo *repo,
                       struct cf_repo *copy);
-/* Store the WAL file at path; sha256 of its content in sha256. */
+/* What a push saw of its file: its state when opened, and the time then. */
+struct cf_wal_read {
+    struct stat st;
+    time_t at;
+};
+
+/* Store the WAL file at path; sha256 of its content in sha256; read: NULL or out. */
 cf_err cf_wal_push_file(const struct cf_repo *repo, const char *path, char sha256[65],
-                        bool *already, struct cf_error *err);
+                        bool *already, struct cf_wal_read *read, struct cf_error *err);
 /* Decrypt o into path through a temporary file beside it (rename on success;
  * partials zero-padded to the segment size). */
 cf_err cf_wal_get_to_path(const struct cf_repo *r, const struct cf_wal_object *o,
@@ -35,9 +43,11 @@ cf_err cf_wal_get_to_path(const struct cf_repo *r, const struct cf_wal_object *o
  * push_jobs - 1 children push other ready segments (bounded wait). */
 cf_err cf_wal_push_async(const struct cf_wal_env *env, const struct cf_repo *repo,
                          const char *path, struct cf_error *err);
-/* Record that path (content sha256) is durably archived. */
+/* Record that path (content sha256, read as read says; NULL: unknown) is durably
+ * archived. */
 cf_err cf_walspool_mark_pushed(const struct cf_wal_env *env, const char *path,
-                               const char sha256[65], struct cf_error *err);
+                               const char sha256[65], const struct cf_wal_read *read,
+                               struct cf_error *err);
 
 /* Serve segment name from the prefetch spool into path: CF_OK, or
  * CF_ERR_NOT_FOUND (no message) when it is not there or fails its check. */

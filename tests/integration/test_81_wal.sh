@@ -200,6 +200,8 @@ for i in 1 2 3 4 5; do
     : >"$TEST_TMP/fake/pg_wal/archive_status/$f.ready"
 done
 pg_owns "$TEST_TMP/fake"
+# files quiet for 2 s and more: their records vouch by file state (no second hash)
+sleep 3
 _run as_pg_in "$TEST_TMP/fake" "$COFFRE" -c "$TEST_TMP/async.conf" wal-push pg_wal/000000060000000000000001
 is "$LAST_RC" "0" "async wal-push of the first ready segment succeeds"
 # push_jobs - 1 = 3 detached children, each holding a claim (pushed/S.inflight)
@@ -215,7 +217,8 @@ rm "$TEST_TMP/fake/pg_wal/archive_status/000000060000000000000001.ready" \
     "$TEST_TMP/fake/pg_wal/archive_status/$rec.ready"
 _run as_pg_in "$TEST_TMP/fake" "$COFFRE" -v -c "$TEST_TMP/async.conf" wal-push "pg_wal/$rec"
 is "$LAST_RC" "0" "the later wal-push of a segment pushed ahead succeeds"
-like "$(cat "$LAST_ERR")" "was archived by an async push" "from its spool record"
+like "$(cat "$LAST_ERR")" "was archived by an async push (the file is unchanged since)" \
+    "from its spool record, by the file's unchanged state"
 ok "and consumes the record" test ! -e "$TEST_TMP/spool/pushed/$rec"
 # a record never vouches for different content
 # (a byte that differs from the one there: the segment is random)
@@ -223,8 +226,14 @@ b=$(dd if="$TEST_TMP/fake/pg_wal/$rec2" bs=1 skip=100 count=1 status=none | od -
 if [ "$b" = Y ]; then b=Z; else b=Y; fi
 printf '%s' "$b" | dd of="$TEST_TMP/fake/pg_wal/$rec2" bs=1 seek=100 conv=notrunc status=none
 _run as_pg_in "$TEST_TMP/fake" "$COFFRE" -c "$TEST_TMP/async.conf" wal-push "pg_wal/$rec2"
-is "$LAST_RC" "6" "a spool record does not vouch for a file whose content changed"
+is "$LAST_RC" "6" "a spool record does not vouch for a file whose content changed (in place)"
 ok "the stale record is removed" test ! -e "$TEST_TMP/spool/pushed/$rec2"
+# a file whose state changed but not its bytes: the record vouches by sha256
+rec3=$(records | sed -n 1p)
+touch "$TEST_TMP/fake/pg_wal/$rec3"
+_run as_pg_in "$TEST_TMP/fake" "$COFFRE" -v -c "$TEST_TMP/async.conf" wal-push "pg_wal/$rec3"
+is "$LAST_RC" "0" "a record vouches for a touched file with the same bytes"
+like "$(cat "$LAST_ERR")" "was archived by an async push (same sha256)" "by its sha256"
 # a record written for another repository vouches for nothing here
 f5=000000060000000000000005
 printf '%s\nposix /elsewhere acme\n' "$(sha256sum <"$TEST_TMP/fake/pg_wal/$f5" | cut -c1-64)" \
