@@ -64,6 +64,44 @@ rm -f "$MNT/filler"
 run_ok "FULL: the next backup succeeds once space is freed" C backup
 run_ok "FULL: and verifies" C verify "$(cat "$LAST_OUT")"
 
+# ---- verify, REFUSE: the verdict stands, its record cannot be written -----------
+vid=$(complete_ids | tail -n 1)
+records() { find "$REPO" -name 'verify-*' ! -name '.*' -type f | wc -l; }
+nrec=$(records)
+mount -o remount,ro "$MNT"
+run_ok "verify REFUSE: the backup still verifies (exit 0: the data was read and checked)" C verify "$vid"
+like "$(cat "$LAST_ERR")" "could not record the verification of backup $vid" \
+    "verify REFUSE: a warning says that no record was written"
+like "$(cat "$LAST_ERR")" "Read-only file system" "verify REFUSE: and why"
+mount -o remount,rw "$MNT"
+is "$(records)" "$nrec" "verify REFUSE: no record was stored"
+is "$(tmp_files)" "0" "verify REFUSE: no temporary file"
+run_ok "verify REFUSE: the next verify once writable" C verify "$vid"
+is "$(records)" "$((nrec + 1))" "verify REFUSE: records it"
+
+# ---- prune, REFUSE: an incomplete backup (killed after its first dump) stays ----
+sleep 1 # a new backup id
+stop_at put-done@1 "$COFFRE" --config "$TEST_TMP/coffre.conf" backup
+kill -9 "$STOPPED_PID"
+wait "$STOPPED_PID" || true
+sleep 2.1 # its objects are stale (stale_after = 1 s)
+like "$(C list)" "incomplete" "prune REFUSE: an incomplete backup is there to remove"
+inc=$(C list | awk '/incomplete/ { print $1 }')
+mount -o remount,ro "$MNT"
+before=$(complete_ids)
+_run C prune
+mount -o remount,rw "$MNT"
+is "$LAST_RC" "5" "prune REFUSE: fails (exit 5)"
+like "$(cat "$LAST_ERR")" "Read-only file system" "prune REFUSE: the error names the cause"
+like "$(cat "$LAST_ERR")" "$inc" "prune REFUSE: and the backup it could not remove"
+is "$(complete_ids)" "$before" "prune REFUSE: the complete backups are all listed"
+run_ok "prune REFUSE: the next prune once writable" C prune
+unlike "$(C list)" "incomplete" "prune REFUSE: removes the incomplete backup"
+for id in $(complete_ids); do
+    C verify "$id" >/dev/null 2>&1 || fail "prune REFUSE: backup $id no longer verifies"
+done
+pass "prune REFUSE: every complete backup still verifies"
+
 # ---- PG: the server restarts mid-dump, and between two dumps ------------------
 before=$(complete_ids)
 paused pump-mid@1 pg_restart src
