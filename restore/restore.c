@@ -530,6 +530,40 @@ rollback:
 }
 
 /*
+ * Drop the temporary database of a failed restore.  The maintenance connection
+ * may have died with the server (restarted during pg_restore): reconnect while
+ * it comes back, for DROP_RETRIES * 250 ms at most.  An SQL error on a live
+ * connection is final.
+ */
+#define DROP_RETRIES 20
+
+static cf_err
+drop_temp(struct job *j, const char *tmp, struct cf_error *err)
+{
+    for (int attempt = 0; attempt < DROP_RETRIES; attempt++) {
+        if (attempt > 0)
+            (void)nanosleep(&(struct timespec){0, 250000000}, NULL);
+        if (PQstatus(j->admin) != CONNECTION_OK) {
+            PQreset(j->admin);
+            if (PQstatus(j->admin) != CONNECTION_OK) {
+                const char *m = PQerrorMessage(j->admin);
+
+                cf_error_setf(err, CF_ERR_PG, "could not reconnect to the target server: %.*s",
+                              (int)strcspn(m, "\n"), m);
+                continue;
+            }
+        }
+        cf_error_clear(err);
+        if (sql_on_ident(j->admin, "DROP DATABASE IF EXISTS ", tmp, " WITH (FORCE)", NULL, err) ==
+            CF_OK)
+            return CF_OK;
+        if (PQstatus(j->admin) == CONNECTION_OK)
+            return err->code;
+    }
+    return err->code;
+}
+
+/*
  * A restore killed before its end leaves its temporary database
  * (TARGET_coffre_PID): say so, so that the operator can drop it.  It is never
  * dropped here: another restore may be running into it.
@@ -590,12 +624,18 @@ restore_create(struct job *j, struct cf_restore_result *res, struct cf_error *er
         (void)snprintf(res->old_db, sizeof(res->old_db), "%s", old);
     }
     if (rc != CF_OK) {
-        struct cf_error ignored = CF_ERROR_INIT;
+        struct cf_error drop_err = CF_ERROR_INIT;
 
-        (void)sql_on_ident(j->admin, "DROP DATABASE IF EXISTS ", tmp, " WITH (FORCE)", NULL,
-                           &ignored);
-        cf_error_context(err, "the temporary database \"%s\" was dropped; \"%s\" was not created",
-                         tmp, j->target_db);
+        if (drop_temp(j, tmp, &drop_err) == CF_OK)
+            cf_error_context(err,
+                             "the temporary database \"%s\" was dropped; \"%s\" was not "
+                             "created",
+                             tmp, j->target_db);
+        else
+            cf_error_context(err,
+                             "the temporary database \"%s\" could not be dropped (%s): drop "
+                             "it with DROP DATABASE; \"%s\" was not created",
+                             tmp, drop_err.msg, j->target_db);
     }
     return rc;
 }

@@ -120,4 +120,24 @@ run_ok "PG restart between two dumps: and verifies" C verify "$new"
 run_ok "PG restart between two dumps: and restores" C restore "$new" --db app2 --target "$(pg_conninfo src back2)" --create
 is "$(fingerprint src back2)" "$(fingerprint src app2)" "PG restart between two dumps: the restored database is identical"
 
+# ---- restore logical, PG: the target server restarts during pg_restore ---------
+rid=$(complete_ids | tail -n 1)
+stop_at pump-mid@1 "$COFFRE" --config "$TEST_TMP/coffre.conf" restore "$rid" --db app2 \
+    --target "$(pg_conninfo src rpg)" --create
+pg_restart src
+resume
+is "$rc" "7" "restore PG restart: fails (exit 7)"
+like "$(cat "$TEST_TMP/err")" "pg_restore" "restore PG restart: the error names pg_restore"
+# the maintenance connection died with the server: coffre reconnects to drop its temporary
+# database (it once said "was dropped" after a DROP that had failed on the dead connection)
+like "$(cat "$TEST_TMP/err")" "was dropped; \"rpg\" was not created" \
+    "restore PG restart: the temporary database is dropped, and the error says so"
+is "$(psql_at src -c "SELECT count(*) FROM pg_database WHERE datname = 'rpg'")" "0" \
+    "restore PG restart: no half-restored target"
+run_ok "restore PG restart: the next restore succeeds" C restore "$rid" --db app2 \
+    --target "$(pg_conninfo src rpg)" --create
+is "$(fingerprint src rpg)" "$(fingerprint src app2)" "restore PG restart: the restored database is identical"
+is "$(psql_at src -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'rpg%'")" "1" \
+    "restore PG restart: no temporary database is left"
+
 done_testing
