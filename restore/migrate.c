@@ -20,6 +20,7 @@
 #include "agent/backup.h"
 #include "common/cancel.h"
 #include "common/fsutil.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "common/manifest.h"
 #include "common/pg.h"
@@ -956,6 +957,7 @@ run_steps(struct mig *m, struct cf_error *err)
 
         if ((rc = cf_cancel_check(err)) != CF_OK || (rc = step_begin(m, next, err)) != CF_OK)
             break;
+        CF_INJECT("migrate-step"); /* journalled as begun, nothing of it done */
         note[0] = '\0';
         switch (next) {
         case CF_MIG_FROZEN:
@@ -1007,6 +1009,7 @@ run_steps(struct mig *m, struct cf_error *err)
         }
         if ((rc = step_end(m, next, note, err)) != CF_OK)
             break;
+        CF_INJECT("migrate-step-done"); /* journalled as ended */
         if (next == CF_MIG_BACKED_UP || next == CF_MIG_READY)
             journal_record(m);
         s = next;

@@ -1,0 +1,136 @@
+#!/bin/bash
+# test_89_migrate_faults -- the fault matrix (docs/reliability.md), migrate:
+# `coffre migrate run` (managed -> onprem) killed with SIGKILL, and stopped with
+# SIGTERM, at each of its five steps (injection point migrate-step@N: the step
+# is journalled as begun, nothing of it done; K2 is mid-object, pump-mid@1 of
+# the final backup).  After each kill the run resumes from its journal to the
+# cut-over point and the destination holds the tenant, identical; then rollback
+# leaves the source writable and unchanged and the destination without
+# leftovers.  After each SIGTERM (exit 8, noticed at the next step) rollback
+# works straight away.  Another tenant of the shared database never changes.
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/faults.sh"
+plan_start "test_89_migrate_faults: migrate run killed and stopped at every step"
+
+needs_injection_points
+COFFRE=$(readlink -f "$COFFRE")
+[ "$(id -u)" != 0 ] || chown postgres "$TEST_TMP"
+hsm_init
+hsm_token coffre 4321
+STATE="$TEST_TMP/state"
+REPO="$TEST_TMP/repo"
+mkdir -p "$REPO" "$STATE"
+pg_owns "$HSM_DIR" "$REPO" "$STATE"
+chmod 755 "$HSM_DIR"
+
+pg_start shared
+pg_start onprem
+psql_at shared -c "CREATE DATABASE shared"
+psql_at shared -c "CREATE ROLE platform LOGIN CREATEROLE"
+psql_at shared shared -c "GRANT CREATE ON DATABASE shared TO platform"
+for t in acme gamma; do
+    psql_at shared -c "CREATE ROLE $t LOGIN NOSUPERUSER NOCREATEDB NOREPLICATION"
+    psql_at shared -c "GRANT $t TO platform"
+    psql_at shared shared -c "CREATE SCHEMA tenant_$t AUTHORIZATION $t"
+    psql_at shared -c "ALTER ROLE $t SET search_path = tenant_$t, public"
+done
+tenant_sql() {
+    local who=$1
+    shift
+    "$PG_BIN/psql" -X -At -q -v ON_ERROR_STOP=1 -h "$SHARED_HOST" -p "$SHARED_PORT" -U "$who" \
+        -d shared "$@"
+}
+for t in acme gamma; do
+    tenant_sql "$t" <<'SQL'
+CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL);
+CREATE TABLE orders (id bigserial PRIMARY KEY, customer int REFERENCES customers,
+    amount numeric(10,2), tags jsonb);
+CREATE VIEW big_orders AS SELECT * FROM orders WHERE amount > 500;
+INSERT INTO customers (name) SELECT 'customer ' || g FROM generate_series(1, 200) g;
+INSERT INTO orders (customer, amount, tags)
+    SELECT 1 + g % 200, (g * 7.31) % 1000, jsonb_build_object('n', g)
+    FROM generate_series(1, 20000) g;
+SQL
+done
+ACME_FP=$(fingerprint shared shared tenant_acme)
+GAMMA_FP=$(fingerprint shared shared tenant_gamma)
+
+CONF="$TEST_TMP/managed.conf"
+INSTANCE=shared FORMULA=managed SCHEMA=tenant_acme REPO="$REPO" STATE_DIR="$STATE" \
+CONNINFO="host=$SHARED_HOST port=$SHARED_PORT user=platform dbname=shared" \
+KEKS="pkcs11:token=coffre;object=coffre-kek" PIN_FILE="$HSM_DIR/coffre.pin" coffre_conf "$CONF"
+pg_owns "$CONF"
+C() { as_pg "$COFFRE" --config "$CONF" "$@"; }
+TO_ONPREM() { echo "host=$ONPREM_HOST port=$ONPREM_PORT user=postgres dbname=$1"; }
+run_ok "keys init" C keys init
+run_ok "a first backup (the plan's throughput)" C backup
+
+# open_id: the id of the migration that is neither ready nor over
+open_id() {
+    C migrate status --json | python3 -c '
+import json, sys
+open_ = [m["id"] for m in json.load(sys.stdin)
+         if m["state"] not in ("ready", "finalized", "rolled-back")]
+print(open_[-1] if open_ else "")'
+}
+# source_ok LABEL: the tenant logs in and writes at the source, which is unchanged
+source_ok() {
+    run_ok "$1: the tenant writes at the source again" \
+        tenant_sql acme -c "BEGIN; INSERT INTO customers (id, name) VALUES (-1, 'probe'); ROLLBACK"
+    is "$(fingerprint shared shared tenant_acme)" "$ACME_FP" "$1: the source is unchanged"
+    is "$(fingerprint shared shared tenant_gamma)" "$GAMMA_FP" "$1: another tenant is untouched"
+}
+# dest_clean LABEL DB: no database and no tenant role left at the destination
+dest_clean() {
+    is "$(psql_at onprem -c "SELECT count(*) FROM pg_database WHERE datname LIKE '$2%'")" "0" \
+        "$1: no database left at the destination"
+    is "$(psql_at onprem -c "SELECT count(*) FROM pg_roles WHERE rolname = 'acme'")" "0" \
+        "$1: no role left at the destination"
+}
+
+# the steps: 1 frozen, 2 backed-up, 3 restored, 4 verified, 5 ready
+for cell in "K1 migrate-step@1" "K2 pump-mid@1" "K3 migrate-step@3" "K4 migrate-step@4" \
+    "K5 migrate-step@5"; do
+    set -- $cell
+    col=$1 point=$2 db=acme_$(echo "$1" | tr 'K' 'k')
+    label="migrate $col kill -9"
+    sleep 1 # a migration's id is the tenant and the second it started
+    inject "$label" "$point=kill" 137 -- C migrate run --to "$(TO_ONPREM "$db")"
+    id=$(open_id)
+    isnt "$id" "" "$label: the journal names the open migration"
+    run_ok "$label: resume" C migrate run --id "$id"
+    like "$(cat "$LAST_OUT")" ": ready" "$label: the resumed run reaches the cut-over point"
+    if [ "$col" != K5 ]; then
+        like "$(cat "$LAST_OUT")" "all equal" "$label: and verifies both sides equal"
+    else # killed after the verification: the resumed run only cuts over
+        like "$(cat "$LAST_OUT")" "verified " "$label: after the verification the killed run did"
+    fi
+    is "$(fingerprint onprem "$db" tenant_acme)" "$ACME_FP" "$label: the destination holds the tenant, identical"
+    run_ok "$label: rollback (--force: at the cut-over point)" C migrate rollback --id "$id" --force
+    like "$(cat "$LAST_OUT")" ": rolled-back" "$label: the migration is rolled back"
+    source_ok "$label"
+    dest_clean "$label" "$db"
+done
+
+for n in 1 2 3 4 5; do
+    db=acme_t$n
+    label="migrate step $n SIGTERM"
+    sleep 1
+    if [ "$n" -lt 5 ]; then
+        inject "$label" "migrate-step@$n=term" 8 -- C migrate run --to "$(TO_ONPREM "$db")"
+        like "$(cat "$TEST_TMP/err")" "interrupted by signal SIGTERM" "$label: the error names the signal"
+    else # the cut-over step has nothing left to stop: the run ends ready
+        inject "$label" "migrate-step@$n=term" 0 -- C migrate run --to "$(TO_ONPREM "$db")"
+        like "$(cat "$TEST_TMP/out")" ": ready" "$label: the run ends at the cut-over point"
+    fi
+    id=$(C migrate status --json | python3 -c '
+import json, sys
+print([m["id"] for m in json.load(sys.stdin)][-1])')
+    run_ok "$label: rollback" C migrate rollback --id "$id" --force
+    like "$(cat "$LAST_OUT")" ": rolled-back" "$label: the migration is rolled back"
+    source_ok "$label"
+    dest_clean "$label" "$db"
+done
+
+done_testing
