@@ -1,6 +1,6 @@
 #!/bin/bash
 # test_44_hsm_physical_faults -- the fault matrix (docs/reliability.md), HSM
-# column, physical side: backup --physical, wal-push (sync) and restore
+# column, physical side: backup --physical, wal-push (sync and async) and restore
 # --physical with the PKCS#11 module failing mid-run.  As in test_43,
 # keys.module is tests/p11shim, which forwards to SoftHSM2 and answers
 # CKR_DEVICE_REMOVED while a trigger file exists; a command is stopped at a
@@ -125,6 +125,56 @@ run_ok "wal-push, HSM back: the archiver's retry succeeds" C wal-push "$WALDIR/$
 is "$(wal_objects)" "1" "wal-push, HSM back: the segment is archived once"
 run_ok "wal-push, HSM back: wal-get serves it" C wal-get "$SEG" "$TEST_TMP/got"
 ok "wal-push, HSM back: byte-identical" cmp -s "$WALDIR/$SEG" "$TEST_TMP/got"
+
+# ---- wal-push (async): children started, then the HSM gone before the call's own push ----
+# the call's own segment A, and B that its child pushes meanwhile (push_jobs = 2)
+sed 's/^archive_timeout = 60s$/archive_timeout = 60s\nasync = true\npush_jobs = 2/' "$CONF" \
+    >"$TEST_TMP/async.conf"
+grep -q '^async = true$' "$TEST_TMP/async.conf" || bail_out "async.conf: no [wal] async"
+APG="$TEST_TMP/apg"
+SA=00000009000000000000003A SB=00000009000000000000003B
+mkdir -p "$APG/pg_wal/archive_status"
+for s in "$SA" "$SB"; do
+    head -c 16777216 /dev/urandom >"$APG/pg_wal/$s"
+    : >"$APG/pg_wal/archive_status/$s.ready"
+done
+pg_owns "$APG" "$TEST_TMP/async.conf"
+A() { as_pg env -C "$APG" "$COFFRE" --config "$TEST_TMP/async.conf" "$@"; }
+objects_of() { find "$REPO/acme/wal" -name "$1-*" -type f | wc -l; }
+child_done() {
+    local f="$TEST_TMP/spool/pushed/$SB.inflight"
+    for _ in $(seq 1 150); do
+        { [ ! -e "$f" ] || flock -n "$f" true; } && return 0
+        sleep 0.2
+    done
+    return 1
+}
+CONF_SAVED=$CONF
+CONF="$TEST_TMP/async.conf" # removed_at finds the stopped call by its configuration
+removed_at wal-push-spawned A wal-push "pg_wal/$SA"
+CONF=$CONF_SAVED
+is "$rc" "4" "wal-push async, HSM removed: exit 4"
+like "$(cat "$TEST_TMP/err")" "CKR_DEVICE_REMOVED" "wal-push async, HSM removed: the error names the module's answer"
+like "$(cat "$TEST_TMP/err")" "$SA" "wal-push async, HSM removed: the error names the WAL file"
+is "$(objects_of "$SA")" "0" "wal-push async, HSM removed: the call's segment is not archived"
+ok "wal-push async, HSM removed: the child pushing the next segment ends" child_done
+# the child raced the removal: it stored its segment and recorded it, or did neither
+if [ -e "$TEST_TMP/spool/pushed/$SB" ]; then
+    is "$(objects_of "$SB")" "1" "wal-push async, HSM removed: the child's record vouches for a stored segment"
+else
+    is "$(objects_of "$SB")" "0" "wal-push async, HSM removed: the child recorded nothing and stored nothing"
+fi
+is "$(tmp_files)" "0" "wal-push async, HSM removed: no temporary file"
+run_ok "wal-push async, HSM back: the archiver's retry succeeds" A wal-push "pg_wal/$SA"
+run_ok "wal-push async, HSM back: and the next segment's push" A wal-push "pg_wal/$SB"
+is "$(objects_of "$SA")$(objects_of "$SB")" "11" "wal-push async, HSM back: each segment is archived once"
+n_ok=0
+for s in "$SA" "$SB"; do
+    rm -f "$TEST_TMP/got"
+    C wal-get "$s" "$TEST_TMP/got" >/dev/null 2>&1 && cmp -s "$APG/pg_wal/$s" "$TEST_TMP/got" &&
+        n_ok=$((n_ok + 1))
+done
+is "$n_ok" "2" "wal-push async, HSM back: both are served, byte-identical"
 
 # ---- restore --physical: nothing extracted yet, and after the first object ----
 restore_into() { # NAME: restore backup $GOOD into $R/NAME
