@@ -21,7 +21,8 @@ struct backup {
     enum cf_prune_action action;
     char note[512];
     size_t deleted, locked;
-    bool is_unreadable;                   /* its manifest could not be read */
+    bool is_unreadable;                   /* its manifest could not be read, or its WAL start */
+    bool manifest_unreadable;             /* its manifest could not be read */
     bool is_physical;                     /* with start_lsn and segment_size: */
     uint64_t start_lsn, segment_size;
 };
@@ -45,6 +46,7 @@ gather(const struct cf_repo *repo, struct backup *b)
         b->item.cls = CF_CLASS_MONTHLY;
         b->item.lock_until = INT64_MAX;
         b->is_unreadable = true;
+        b->manifest_unreadable = true;
         (void)snprintf(b->note, sizeof(b->note), "kept: manifest unreadable here (%s)", err.msg);
         return;
     }
@@ -69,6 +71,29 @@ gather(const struct cf_repo *repo, struct backup *b)
                            err.msg);
         b->item.is_verified = !has_record || ok;
     }
+}
+
+/* A prune that kept backups unjudged because the keys failed must not pass (see prune.h). */
+static cf_err
+check_unread(const struct cf_prune_opts *opts, const struct backup *b, size_t n,
+             struct cf_error *err)
+{
+    size_t unread = 0;
+    const char *first = NULL;
+
+    for (size_t i = 0; i < n; i++)
+        if (b[i].manifest_unreadable) {
+            unread++;
+            first = first != NULL ? first : b[i].e->id;
+        }
+    if (unread == 0 || opts->keys_check == NULL ||
+        opts->keys_check(opts->keys_check_arg, err) == CF_OK)
+        return CF_OK;
+    cf_error_context(err,
+                     "prune kept %zu backup(s) unjudged (the first: %s) because their "
+                     "manifest could not be read",
+                     unread, first);
+    return err->code;
 }
 
 struct deleter {
@@ -349,6 +374,8 @@ cf_prune_run(const struct cf_prune_opts *opts, struct cf_prune_result *res, stru
     if (rc == CF_OK)
         cf_log_info("prune: %zu backup(s) examined, %zu deleted%s", n, res->deleted,
                     dry_run ? " (dry run: nothing changed)" : "");
+    if (rc == CF_OK)
+        rc = check_unread(opts, b, n, err);
 out:
     free(actions);
     free(items);

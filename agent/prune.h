@@ -21,6 +21,16 @@ struct cf_prune_opts {
     const struct cf_repo *repo;
     const struct cf_retention_conf *retention;
     bool dry_run;                 /* decide and report, change nothing */
+    /*
+     * NULL, or a check that this host's keys work (cf_keyring_check): called
+     * when a manifest could not be read.  Such a backup is kept either way; if
+     * the keys themselves fail (the HSM gone, the token absent), the run fails
+     * with that error once it has done the rest, instead of passing as a prune
+     * that found nothing to do.  A host that simply cannot read those manifests
+     * (write-only, a retired KEK) passes the check and the run succeeds.
+     */
+    cf_err (*keys_check)(void *arg, struct cf_error *err);
+    void *keys_check_arg;
 };
 
 enum cf_prune_subject { CF_PRUNE_SUBJECT_BACKUP, CF_PRUNE_SUBJECT_WAL, CF_PRUNE_SUBJECT_UPLOAD };

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "common/log.h"
 #include "ops/ops.h"
+#include "pkcs11/keyring.h"
 
 const char cf_cli_status_usage[] =
     "Usage: coffre status [--json]\n"
@@ -76,13 +77,21 @@ prune_entry_print(const struct cf_prune_entry *e)
     }
 }
 
+/* prune's keys_check: can this host's keys be used at all (the HSM, the token)? */
+static cf_err
+keys_work(void *arg, struct cf_error *err)
+{
+    return arg != NULL ? cf_keyring_check(arg, false, err) : CF_OK;
+}
+
 cf_err
 cf_cli_prune(struct cf_cli_run *run, int argc, char **argv, struct cf_error *err)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'}, {"dry-run", no_argument, NULL, 'n'},
         {NULL, 0, NULL, 0}};
-    struct cf_prune_opts po = {&run->ctx->repo, &run->ctx->cfg->retention, false};
+    struct cf_prune_opts po = {&run->ctx->repo, &run->ctx->cfg->retention, false, keys_work,
+                               run->ctx->kr};
     struct cf_prune_result res;
     bool json = false;
     int ch;

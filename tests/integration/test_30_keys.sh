@@ -64,6 +64,9 @@ run_fails "the write-only host cannot verify (it cannot read)" 4 "$COFFRE" --con
 run_fails "nor cat an object" 4 "$COFFRE" --config "$TEST_TMP/writer.conf" cat "$WID/db/app.dump"
 run_ok "list still works on the write-only host" "$COFFRE" --config "$TEST_TMP/writer.conf" list
 like "$(grep "$WID" "$LAST_OUT")" "unreadable" "the write-only host lists its backups as unreadable"
+# prune keeps what it cannot read; its keys work, so the run passes (only a failing HSM fails it)
+run_ok "prune on the write-only host passes" "$COFFRE" --config "$TEST_TMP/import.conf" prune
+like "$(grep "$WID" "$LAST_OUT")" "kept: manifest unreadable here" "and keeps the backups it cannot read"
 
 # The escrow HSM restores what the write-only host wrote, once it trusts its signer.
 export SOFTHSM2_CONF=$ESCROW_CONF

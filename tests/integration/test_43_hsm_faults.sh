@@ -73,6 +73,20 @@ like "$(cat "$TEST_TMP/err")" "CKR_DEVICE_REMOVED" "verify, HSM removed: the err
 is "$(records)" "$n0" "verify, HSM removed: no verification record (a key problem is no verdict on the data)"
 run_ok "verify, HSM back: the next verification succeeds" C verify "$GOOD"
 
+# prune: the HSM answers CKR_DEVICE_REMOVED from the start; no manifest can be read, so
+# every backup is kept, and the run fails instead of passing as one with nothing to do
+before=$(complete_ids)
+touch "$COFFRE_P11SHIM_FAIL"
+_run C prune
+rm -f "$COFFRE_P11SHIM_FAIL"
+is "$LAST_RC" "4" "prune, HSM removed: exit 4"
+like "$(cat "$LAST_ERR")" "CKR_DEVICE_REMOVED" "prune, HSM removed: the error names the module's answer"
+like "$(cat "$LAST_ERR")" "prune kept" "prune, HSM removed: and says what it kept unjudged"
+like "$(cat "$LAST_OUT")" "kept: manifest unreadable here" "prune, HSM removed: every backup is kept"
+is "$(complete_ids)" "$before" "prune, HSM removed: every complete backup is still listed"
+run_ok "prune, HSM back: the next prune passes" C prune
+unlike "$(cat "$LAST_OUT")" "unreadable" "prune, HSM back: it reads every manifest"
+
 # restore --create: the HSM goes away before the first object is decrypted
 removed_at restore-start restore "$GOOD" --db app --target "$(pg_conninfo src r1)" --create
 is "$rc" "4" "restore, HSM removed: exit 4"
