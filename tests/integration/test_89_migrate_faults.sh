@@ -7,21 +7,31 @@
 # cut-over point and the destination holds the tenant, identical; then rollback
 # leaves the source writable and unchanged and the destination without
 # leftovers.  After each SIGTERM (exit 8, noticed at the next step) rollback
-# works straight away.  Another tenant of the shared database never changes.
+# works straight away.  Then the repository (a tmpfs) read-only (REFUSE) and
+# full (FULL) for the final backup: the run fails naming the cause, and
+# rollback gives the same guarantees.  Another tenant of the shared database
+# never changes.  Needs root (tmpfs mounts).
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/faults.sh"
 plan_start "test_89_migrate_faults: migrate run killed and stopped at every step"
 
 needs_injection_points
+if [ "$(id -u)" != 0 ]; then
+    skip_all "needs root to mount a tmpfs repository"
+fi
 COFFRE=$(readlink -f "$COFFRE")
-[ "$(id -u)" != 0 ] || chown postgres "$TEST_TMP"
+chown postgres "$TEST_TMP"
+MNT="$TEST_TMP/mnt"
+mkdir -p "$MNT"
+mount -t tmpfs -o size=128m tmpfs "$MNT" || skip_all "cannot mount a tmpfs here"
+on_exit "umount '$MNT'"
 hsm_init
 hsm_token coffre 4321
 STATE="$TEST_TMP/state"
-REPO="$TEST_TMP/repo"
+REPO="$MNT/repo"
 mkdir -p "$REPO" "$STATE"
-pg_owns "$HSM_DIR" "$REPO" "$STATE"
+pg_owns "$HSM_DIR" "$MNT" "$REPO" "$STATE"
 chmod 755 "$HSM_DIR"
 
 pg_start shared
@@ -128,6 +138,28 @@ for n in 1 2 3 4 5; do
 import json, sys
 print([m["id"] for m in json.load(sys.stdin)][-1])')
     run_ok "$label: rollback" C migrate rollback --id "$id" --force
+    like "$(cat "$LAST_OUT")" ": rolled-back" "$label: the migration is rolled back"
+    source_ok "$label"
+    dest_clean "$label" "$db"
+done
+
+# ---- REFUSE and FULL: the repository cannot take the final backup ----------------
+for cell in "REFUSE:mount -o remount,ro $MNT:mount -o remount,rw $MNT:Read-only file system" \
+    "FULL:fill_repo:rm -f $MNT/filler:No space left on device"; do
+    IFS=: read -r col make undo cause <<<"$cell"
+    label="migrate $col"
+    db=acme_$(echo "$col" | tr 'A-Z' 'a-z')
+    fill_repo() { dd if=/dev/zero of="$MNT/filler" bs=1M status=none 2>/dev/null || true; }
+    sleep 1
+    $make
+    _run C migrate run --to "$(TO_ONPREM "$db")"
+    $undo
+    is "$LAST_RC" "5" "$label: the run fails (exit 5)"
+    like "$(cat "$LAST_ERR")" "$cause" "$label: the error names the cause"
+    id=$(open_id)
+    isnt "$id" "" "$label: the journal names the open migration"
+    like "$(C migrate status)" "backed-up" "$label: status shows the step that failed"
+    run_ok "$label: rollback" C migrate rollback --id "$id"
     like "$(cat "$LAST_OUT")" ": rolled-back" "$label: the migration is rolled back"
     source_ok "$label"
     dest_clean "$label" "$db"
