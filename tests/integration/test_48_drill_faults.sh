@@ -61,7 +61,17 @@ history_passed() { C drill --history | grep -c ' passed ' || true; }
 history_lines() { C drill --history | awk 'NR > 1' | wc -l; }
 last_success() { sed -n 's/^coffre_drill_last_success_timestamp_seconds{[^}]*} //p' "$OUT/coffre.prom"; }
 # [d]: the pattern must not match the shell that runs pgrep
-servers() { pgrep -f "postgres -D $STATE/[d]rill/" | wc -l; }   # postmasters
+# postmasters: a backend just forked still shows the postmaster's command line
+# (under load, long enough to be counted), so a process whose parent matches is not one
+servers() {
+    local n=0 p pp
+    for p in $(pgrep -f "postgres -D $STATE/[d]rill/"); do
+        pp=$(ps -o ppid= -p "$p" | tr -d ' ')
+        [ -n "$pp" ] || continue # gone meanwhile
+        tr '\0' ' ' <"/proc/$pp/cmdline" 2>/dev/null | grep -q "postgres -D $STATE/drill/" || n=$((n + 1))
+    done
+    echo "$n"
+}
 procs() { pgrep -f "$STATE/[d]rill/" | wc -l; }                 # any process from a drill directory
 restorers() { pgrep -f "pg_restore .*$STATE/[d]rill/" | wc -l; }
 drill_dirs() { ls -A "$STATE/drill" 2>/dev/null | wc -l; }
