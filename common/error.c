@@ -32,29 +32,22 @@ cf_error_setf(struct cf_error *err, cf_err code, const char *fmt, ...)
     va_end(ap);
 }
 
-void
-cf_error_setf_errno(struct cf_error *err, cf_err code, int errnum, const char *fmt, ...)
+/*
+ * Append ": CAUSE" to the message.  The cause is what the reader needs most,
+ * and it comes last: a message naming a WAL object (its key carries a
+ * signature, about 250 bytes) was cut before it, so wal-stream said "could not
+ * create object \"…\": Re" for a read-only repository (test_47, REFUSE and
+ * FULL), and an S3 upload lost its "Operation too slow" (test_72).  Shorten
+ * the message, marked with "…", instead of the cause.
+ */
+static void
+append_cause(struct cf_error *err, const char *what)
 {
     static const char mark[] = "\u2026";
-    char cause[128];
-    va_list ap;
+    char cause[160];
     size_t len, room;
 
-    if (err == NULL || err->code != CF_OK)
-        return;
-    err->code = code;
-    err->sys_errno = errnum;
-    va_start(ap, fmt);
-    vformat(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    (void)snprintf(cause, sizeof(cause), ": %s", strerror(errnum));
-    /*
-     * The cause is what the reader needs most, and it comes last: a message
-     * naming a WAL object (its key carries a signature, about 250 bytes) was
-     * cut before it, so wal-stream said "could not create object \"…\": Re"
-     * for a read-only repository (test_47, REFUSE and FULL).  Shorten the
-     * message, marked with "…", instead of the cause.
-     */
+    (void)snprintf(cause, sizeof(cause), ": %s", what);
     len = strlen(err->msg);
     room = sizeof(err->msg) - 1 - strlen(cause);
     if (len > room) {
@@ -65,6 +58,35 @@ cf_error_setf_errno(struct cf_error *err, cf_err code, int errnum, const char *f
         len += sizeof(mark) - 1;
     }
     (void)snprintf(err->msg + len, sizeof(err->msg) - len, "%s", cause);
+}
+
+void
+cf_error_setf_errno(struct cf_error *err, cf_err code, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || err->code != CF_OK)
+        return;
+    err->code = code;
+    err->sys_errno = errnum;
+    va_start(ap, fmt);
+    vformat(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    append_cause(err, strerror(errnum));
+}
+
+void
+cf_error_setf_cause(struct cf_error *err, cf_err code, const char *cause, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || err->code != CF_OK)
+        return;
+    err->code = code;
+    va_start(ap, fmt);
+    vformat(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    append_cause(err, cause);
 }
 
 void

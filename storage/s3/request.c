@@ -416,7 +416,7 @@ cf_s3_http_error(struct s3_storage *st, const struct s3_req *req, const struct s
                  unsigned attempts, struct cf_error *err)
 {
     const char *code = r->code[0] != '\0' ? r->code : "";
-    char tries[48] = "";
+    char tries[48] = "", cause[200];
 
     if (strcmp(code, "NoSuchBucket") == 0) {
         cf_error_setf(err, CF_ERR_CONFIG, "bucket \"%s\" does not exist", st->bucket);
@@ -432,10 +432,11 @@ cf_s3_http_error(struct s3_storage *st, const struct s3_req *req, const struct s
         (void)snprintf(tries, sizeof(tries), " after %u attempts", attempts);
     if (strcmp(code, "RequestTimeTooSkewed") == 0) {
         /* the request's date is too far from the server's: one of the clocks is wrong */
-        cf_error_setf(err, CF_ERR_REMOTE,
-                      "could not %s: the clocks of this host and of the S3 server differ "
-                      "by more than the server accepts (HTTP %ld %s)",
-                      req->what, r->status, code);
+        (void)snprintf(cause, sizeof(cause),
+                       "the clocks of this host and of the S3 server differ by more than the "
+                       "server accepts (HTTP %ld %s)",
+                       r->status, code);
+        cf_error_setf_cause(err, CF_ERR_REMOTE, cause, "could not %s", req->what);
         if (r->message[0] != '\0')
             cf_s3_detail_message(err, r->message);
         cf_error_hint(err, "Compare this host's clock with the S3 server's and keep both "
@@ -443,12 +444,14 @@ cf_s3_http_error(struct s3_storage *st, const struct s3_req *req, const struct s
                            "systemd-timesyncd), then run the command again.");
         return err->code;
     }
-    cf_error_setf(err, r->status == 403 && (strcmp(code, "InvalidAccessKeyId") == 0 ||
-                                            strcmp(code, "SignatureDoesNotMatch") == 0)
-                           ? CF_ERR_CONFIG
-                           : CF_ERR_REMOTE,
-                  "could not %s: HTTP %ld%s%s%s", req->what, r->status, code[0] ? " " : "",
-                  code, tries);
+    (void)snprintf(cause, sizeof(cause), "HTTP %ld%s%s%s", r->status, code[0] ? " " : "", code,
+                   tries);
+    cf_error_setf_cause(err,
+                        r->status == 403 && (strcmp(code, "InvalidAccessKeyId") == 0 ||
+                                             strcmp(code, "SignatureDoesNotMatch") == 0)
+                            ? CF_ERR_CONFIG
+                            : CF_ERR_REMOTE,
+                        cause, "could not %s", req->what);
     if (r->message[0] != '\0')
         cf_s3_detail_message(err, r->message);
     if (err->code == CF_ERR_CONFIG)
@@ -463,7 +466,7 @@ cf_err
 cf_s3_xfer_error(struct s3_storage *st, struct s3_xfer *x, CURLcode cc, unsigned attempts,
                  struct cf_error *err)
 {
-    char tries[48] = "";
+    char tries[48] = "", cause[CURL_ERROR_SIZE + 48];
 
     if (cc == CURLE_OK)
         return cf_s3_http_error(st, x->req, &x->resp, attempts, err);
@@ -475,8 +478,9 @@ cf_s3_xfer_error(struct s3_storage *st, struct s3_xfer *x, CURLcode cc, unsigned
                             x->req->max_body);
     if (attempts > 1)
         (void)snprintf(tries, sizeof(tries), " after %u attempts", attempts);
-    cf_error_setf(err, CF_ERR_REMOTE, "could not %s: %s%s", x->req->what,
-                  x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(cc), tries);
+    (void)snprintf(cause, sizeof(cause), "%s%s",
+                   x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(cc), tries);
+    cf_error_setf_cause(err, CF_ERR_REMOTE, cause, "could not %s", x->req->what);
     if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
         cc == CURLE_OPERATION_TIMEDOUT)
         cf_error_hint(err, "Check repository.endpoint (%s) and that the S3 server is reachable.",

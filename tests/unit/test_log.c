@@ -150,11 +150,39 @@ test_cause_survives_long_message(void **state)
     assert_string_equal(err.msg, "could not create \"a\": Read-only file system");
 }
 
+/* The same for any cause: an S3 upload of a WAL object lost "Operation too slow" (test_72). */
+static void
+test_any_cause_survives_long_message(void **state)
+{
+    struct cf_error err = CF_ERROR_INIT;
+    char key[300];
+    const char *cause = ": Operation too slow. Less than 1024 bytes/sec transferred the last 2 "
+                        "seconds after 6 attempts";
+
+    (void)state;
+    memset(key, 'w', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    cf_error_setf_cause(&err, CF_ERR_REMOTE, cause + 2, "could not upload part 2 of object \"%s\"",
+                        key);
+    assert_int_equal(err.code, CF_ERR_REMOTE);
+    assert_true(strlen(err.msg) < sizeof(err.msg));
+    assert_string_equal(err.msg + strlen(err.msg) - strlen(cause), cause);
+    assert_non_null(strstr(err.msg, "could not upload part 2 of object \"www"));
+    assert_non_null(strstr(err.msg, "w\u2026: Operation too slow"));
+    /* the first error wins, as with cf_error_setf */
+    cf_error_setf_cause(&err, CF_ERR_IO, "other", "another");
+    assert_int_equal(err.code, CF_ERR_REMOTE);
+    cf_error_clear(&err);
+    cf_error_setf_cause(&err, CF_ERR_REMOTE, "HTTP 503 SlowDown", "could not %s", "list");
+    assert_string_equal(err.msg, "could not list: HTTP 503 SlowDown");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cause_survives_long_message),
+        cmocka_unit_test(test_any_cause_survives_long_message),
         cmocka_unit_test(test_context_survives_long_detail),
         cmocka_unit_test(test_controls_escaped),
         cmocka_unit_test(test_utf8_unchanged),
