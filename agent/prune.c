@@ -23,9 +23,18 @@ struct backup {
     size_t deleted, locked;
     bool is_unreadable;                   /* its manifest could not be read, or its WAL start */
     bool manifest_unreadable;             /* its manifest could not be read */
+    struct cf_error unread_err;           /* why, when the repository failed to give it */
     bool is_physical;                     /* with start_lsn and segment_size: */
     uint64_t start_lsn, segment_size;
 };
+
+/* The storage failed to give an object (timeout, refusal, I/O), as opposed to an object
+ * this host cannot decrypt or parse. */
+static bool
+is_repository_error(cf_err code)
+{
+    return code == CF_ERR_REMOTE || code == CF_ERR_REMOTE_RETRY || code == CF_ERR_IO;
+}
 
 static void
 gather(const struct cf_repo *repo, struct backup *b)
@@ -48,6 +57,8 @@ gather(const struct cf_repo *repo, struct backup *b)
         b->is_unreadable = true;
         b->manifest_unreadable = true;
         (void)snprintf(b->note, sizeof(b->note), "kept: manifest unreadable here (%s)", err.msg);
+        if (is_repository_error(err.code))
+            b->unread_err = err;
         return;
     }
     b->item.cls = cf_retention_class_parse(m->retention_class);
@@ -81,11 +92,24 @@ check_unread(const struct cf_prune_opts *opts, const struct backup *b, size_t n,
     size_t unread = 0;
     const char *first = NULL;
 
+    const struct backup *failed = NULL;
+
     for (size_t i = 0; i < n; i++)
         if (b[i].manifest_unreadable) {
             unread++;
             first = first != NULL ? first : b[i].e->id;
+            if (failed == NULL && b[i].unread_err.code != CF_OK)
+                failed = &b[i];
         }
+    if (failed != NULL) { /* the repository did not answer: this prune did not do its job */
+        *err = failed->unread_err;
+        cf_error_context(err,
+                         "prune kept %zu backup(s) unjudged (the first: %s) because the "
+                         "repository failed to give their manifest; nothing of them was "
+                         "deleted: run prune again once the repository answers",
+                         unread, first);
+        return err->code;
+    }
     if (unread == 0 || opts->keys_check == NULL ||
         opts->keys_check(opts->keys_check_arg, err) == CF_OK)
         return CF_OK;

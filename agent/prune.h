@@ -28,6 +28,8 @@ struct cf_prune_opts {
      * with that error once it has done the rest, instead of passing as a prune
      * that found nothing to do.  A host that simply cannot read those manifests
      * (write-only, a retired KEK) passes the check and the run succeeds.
+     * A manifest the repository failed to give (timeout, refusal, I/O) fails
+     * the run with that error whatever the keys say.
      */
     cf_err (*keys_check)(void *arg, struct cf_error *err);
     void *keys_check_arg;
