@@ -107,7 +107,13 @@ server_exited(const struct cf_cluster *c, bool during_start, int status, struct 
         cf_error_detail(err, "The postmaster exited with code %d.", WEXITSTATUS(status));
     else
         cf_error_detail(err, "The postmaster was terminated by signal %d.", WTERMSIG(status));
-    cf_error_hint(err, "See the server log %s.", c->log);
+    if (!during_start && c->keep) /* the operator's server (--start): its files are whole */
+        cf_error_hint(err,
+                      "See the server log %s.  The data directory is restored: once the cause "
+                      "is fixed, pg_ctl -D %s start resumes the recovery.",
+                      c->log, c->pgdata);
+    else
+        cf_error_hint(err, "See the server log %s.", c->log);
     return CF_ERR_PG;
 }
 

@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 
 #include "common/fsutil.h"
+#include "common/inject.h"
 #include "common/log.h"
 #include "restore/cluster.h"
 #include "restore/physical_int.h"
@@ -139,15 +140,17 @@ cf_phys_start(const struct cf_phys_opts *o, struct cf_phys_start_result *res,
     co.user = user;       /* the backup role: it exists in the restored cluster */
     co.label = "restored server";
     co.keep = true;       /* --start: the operator takes the server over */
-    if (cf_cluster_new(&co, &c, err) == CF_OK && cf_cluster_start(c, err) == CF_OK &&
-        cf_cluster_wait_recovery(c, 0, &st, err) == CF_OK) {
-        cf_log_info("recovery finished");
-        res->recovery = st;
-        fill_result(c, res);
-    } else if (cf_cluster_is_running(c)) {
+    if (cf_cluster_new(&co, &c, err) == CF_OK && cf_cluster_start(c, err) == CF_OK) {
+        CF_INJECT("restore-server-started"); /* the restored server running, in recovery */
+        if (cf_cluster_wait_recovery(c, 0, &st, err) == CF_OK) {
+            cf_log_info("recovery finished");
+            res->recovery = st;
+            fill_result(c, res);
+        }
+    }
+    if (err->code != CF_OK && cf_cluster_is_running(c))
         cf_error_hint(err, "The restored server keeps running; stop it with pg_ctl -D %s stop.",
                       o->pgdata);
-    }
     cf_cluster_free(c);
     free(user);
     return err->code;

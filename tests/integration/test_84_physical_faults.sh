@@ -41,6 +41,9 @@ psql_at src -c "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generat
 psql_at src -c "CREATE TABLE in_ts TABLESPACE ts1 AS SELECT g AS id FROM generate_series(1, 20000) g"
 
 # no base backup left running on the server after coffre died
+# the backups' hidden temporary files (the archiver, pushing WAL meanwhile, has its own)
+backup_tmp_files() { find "$REPO/acme/backup" -name '.*' -type f | wc -l; }
+
 no_backup_running() {
     local n=""
     for _ in $(seq 1 50); do
@@ -70,7 +73,7 @@ for cell in "K1 backup-start" "K2 pump-mid@1" "K3 put-done@1" "K4 manifest-befor
         sleep 2.1
         run_ok "backup --physical $col kill -9: prune" C prune
         unlike "$(C list)" "incomplete" "backup --physical $col kill -9: prune removed the leftover"
-        is "$(tmp_files)" "0" "backup --physical $col kill -9: no temporary file after prune"
+        is "$(backup_tmp_files)" "0" "backup --physical $col kill -9: no temporary file after prune"
     fi
     run_ok "backup --physical $col kill -9: the next backup succeeds" C backup --physical
 done
@@ -83,7 +86,7 @@ for cell in "K1 backup-start" "K2 pump-mid@1" "K3 put-done@1" "K4 manifest-befor
     like "$(cat "$TEST_TMP/err")" "not completed and is not restorable" "backup --physical $1 SIGTERM: says the backup is not restorable"
     is "$(complete_ids)" "$before" "backup --physical $1 SIGTERM: nothing new is listed as complete"
     unlike "$(C list)" "incomplete" "backup --physical $1 SIGTERM: no leftover object"
-    is "$(tmp_files)" "0" "backup --physical $1 SIGTERM: no temporary file"
+    is "$(backup_tmp_files)" "0" "backup --physical $1 SIGTERM: no temporary file"
 done
 run_ok "backup --physical: the next backup succeeds" C backup --physical
 ID=$(cat "$LAST_OUT")
@@ -142,5 +145,33 @@ done
 inject "restore --physical K5 kill -9" "restore-after-rename=kill" 137 -- restore_into k5
 ok "restore --physical K5 kill -9: the renamed data directory is complete" test -f "$R/k5/PG_VERSION" -a -f "$R/k5/backup_label"
 run_ok "restore --physical K5: pg_verifybackup accepts it" as_pg "$PG_BIN/pg_verifybackup" -n "$R/k5"
+
+
+# ---- restore --physical --start, PG: the restored server killed during recovery --
+# stopped once the server it started runs (in recovery), the postmaster killed,
+# then resumed: the restore fails naming the server and its log, and the data
+# directory, complete, finishes its recovery when started again
+d=pg-kill
+port=$(_free_port)
+stop_at restore-server-started setpriv --reuid=postgres --regid=postgres --init-groups \
+    "$COFFRE" --config "$CONF" restore --physical "$ID" --immediate --pgdata "$R/$d" \
+    --tablespace-map "$TEST_TMP/ts1=$R/$d-ts" --start --port "$port"
+pass "restore --physical PG: stopped with the restored server started"
+pm=$(head -n 1 "$R/$d/postmaster.pid")
+kill -9 "$pm"
+resume
+is "$rc" "7" "restore --physical PG: fails (exit 7)"
+like "$(cat "$TEST_TMP/err")" "the restored server stopped during recovery" "restore --physical PG: the error says the server stopped"
+like "$(cat "$TEST_TMP/err")" "postgres.log" "restore --physical PG: and names its log"
+like "$(cat "$TEST_TMP/err")" "pg_ctl -D $R/$d start" "restore --physical PG: and how to finish the recovery"
+ok "restore --physical PG: the data directory is complete" test -f "$R/$d/PG_VERSION"
+pkill -9 -f "postgres -D $R/[p]g-kill" 2>/dev/null || true # the killed postmaster's children
+sleep 1
+rm -f "$R/$d/postmaster.pid"
+run_ok "restore --physical PG: started again, the server finishes its recovery" \
+    as_pg "$PG_BIN/pg_ctl" -D "$R/$d" -o "-p $port -k $R/$d.coffre" -l "$R/$d.log" -w -t 60 start
+is "$(as_pg "$PG_BIN/psql" -X -At -h "$R/$d.coffre" -p "$port" -d postgres -c "SELECT count(*) FROM t")" \
+    "100000" "restore --physical PG: and holds the data"
+as_pg "$PG_BIN/pg_ctl" -D "$R/$d" -m immediate stop >/dev/null 2>&1 || true
 
 done_testing
