@@ -79,6 +79,19 @@ is "$(tmp_files)" "0" "verify REFUSE: no temporary file"
 run_ok "verify REFUSE: the next verify once writable" C verify "$vid"
 is "$(records)" "$((nrec + 1))" "verify REFUSE: records it"
 
+# ---- verify, FULL: the verdict stands, its record does not fit -----------------
+dd if=/dev/zero of="$MNT/filler" bs=1M status=none 2>/dev/null || true
+run_ok "verify FULL: the backup still verifies (exit 0: the data was read and checked)" C verify "$vid"
+like "$(cat "$LAST_ERR")" "could not record the verification of backup $vid" \
+    "verify FULL: a warning says that no record was written"
+like "$(cat "$LAST_ERR")" "No space left on device" "verify FULL: and why"
+rm -f "$MNT/filler"
+is "$(records)" "$((nrec + 1))" "verify FULL: no record was stored"
+is "$(tmp_files)" "0" "verify FULL: no temporary file"
+sleep 1 # a new record name
+run_ok "verify FULL: the next verify once space is freed" C verify "$vid"
+is "$(records)" "$((nrec + 2))" "verify FULL: records it"
+
 # ---- prune, REFUSE: an incomplete backup (killed after its first dump) stays ----
 sleep 1 # a new backup id
 stop_at put-done@1 "$COFFRE" --config "$TEST_TMP/coffre.conf" backup

@@ -2,7 +2,8 @@
 # test_88_physical_repo_faults -- the fault matrix (docs/reliability.md), the
 # repository and PostgreSQL columns for backup --physical on posix: the
 # repository turning read-only between two tar streams (REFUSE), full during
-# one (FULL), and the server restarted during one (PG).  As in test_42, the
+# one (FULL), and the server restarted during one (PG); then a drill whose
+# record the read-only or full repository cannot take.  As in test_42, the
 # backup is stopped at a stage (injection point, action "stop"), the fault is
 # made, then the backup goes on.  As in test_80, the server archives with
 # `coffre wal-push` as postgres, so every coffre command runs as postgres.
@@ -113,5 +114,36 @@ is "$rc" "7" "backup --physical PG restart: fails (exit 7)"
 like "$(cat "$TEST_TMP/err")" "not completed and is not restorable" \
     "backup --physical PG restart: says the backup is not restorable"
 after_failure "backup --physical PG restart"
+
+
+# ---- drill, REFUSE and FULL: the drill's record cannot be stored ---------------
+# the drill reads the repository, restores and checks; only its evidence (the
+# drill record, kept with the backup) cannot be written: exit 0 with the record
+# warning (docs/drill.md), nothing half-written, the next drill records
+run_ok "a logical backup to drill" C backup
+drecords() { find "$REPO" -name 'drill-*' ! -name '.*' -type f | wc -l; }
+drill_cell() { # LABEL CAUSE MAKE UNDO
+    local label=$1 cause=$2 make=$3 undo=$4 n0
+    n0=$(drecords)
+    sleep 1 # a new record name
+    $make
+    _run C drill --scenario simple
+    $undo
+    is "$LAST_RC" "0" "$label: every check passed: exit 0"
+    like "$(cat "$LAST_OUT")" "warning record: the drill record could not be stored" \
+        "$label: the report warns that the record could not be stored"
+    like "$(cat "$LAST_OUT")" "$cause" "$label: the warning names the cause"
+    is "$(drecords)" "$n0" "$label: no drill record stored"
+    is "$(tmp_files)" "0" "$label: no temporary file left"
+    is "$(pgrep -f "postgres -D $TEST_TMP/spool/[d]rill/" | wc -l)" "0" "$label: no scratch server left running"
+    run_ok "$label: the next drill passes" C drill --scenario simple
+    is "$(drecords)" "$((n0 + 1))" "$label: and records it"
+}
+ro() { mount -o remount,ro "$MNT"; }
+rw() { mount -o remount,rw "$MNT"; }
+fill() { dd if=/dev/zero of="$MNT/filler" bs=1M status=none 2>/dev/null || true; }
+unfill() { rm -f "$MNT/filler"; }
+drill_cell "drill REFUSE" "Read-only file system" ro rw
+drill_cell "drill FULL" "No space left on device" fill unfill
 
 done_testing

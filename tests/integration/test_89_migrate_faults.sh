@@ -165,4 +165,41 @@ for cell in "REFUSE:mount -o remount,ro $MNT:mount -o remount,rw $MNT:Read-only 
     dest_clean "$label" "$db"
 done
 
+
+# ---- HSM: the token goes away during the final backup ----------------------------
+# the same configuration through tests/p11shim (forwards to SoftHSM2, answers
+# CKR_DEVICE_REMOVED while its trigger file exists); coffre is exec'd as
+# postgres so that the stopped process is coffre itself
+SHIM="$(dirname "$COFFRE")/tests/p11shim.so"
+[ -f "$SHIM" ] || bail_out "$SHIM is missing (make unit builds it)"
+export COFFRE_P11SHIM_MODULE="$SOFTHSM_MODULE" COFFRE_P11SHIM_FAIL="$TEST_TMP/hsm-removed"
+sed "s|^module = .*|module = $SHIM|" "$CONF" >"$TEST_TMP/shim.conf"
+pg_owns "$TEST_TMP/shim.conf"
+label="migrate HSM"
+db=acme_hsm
+sleep 1
+stop_at migrate-step@2 setpriv --reuid=postgres --regid=postgres --init-groups \
+    "$COFFRE" --config "$TEST_TMP/shim.conf" migrate run --to "$(TO_ONPREM "$db")"
+pass "$label: the run is stopped as its final backup begins"
+touch "$TEST_TMP/hsm-removed"
+resume
+is "$rc" "4" "$label: the run fails (exit 4)"
+like "$(cat "$TEST_TMP/err")" "CKR_DEVICE_REMOVED" "$label: the error names the HSM's answer"
+id=$(open_id)
+isnt "$id" "" "$label: the journal names the open migration"
+like "$(C migrate status)" "backed-up" "$label: status shows the step that failed"
+run_ok "$label: rollback, the HSM still away" as_pg "$COFFRE" --config "$TEST_TMP/shim.conf" migrate rollback --id "$id"
+like "$(cat "$LAST_OUT")" ": rolled-back" "$label: the migration is rolled back"
+rm -f "$TEST_TMP/hsm-removed"
+source_ok "$label"
+dest_clean "$label" "$db"
+sleep 1
+run_ok "$label: with the HSM back, the next run reaches the cut-over point" C migrate run --to "$(TO_ONPREM "$db")"
+is "$(fingerprint onprem "$db" tenant_acme)" "$ACME_FP" "$label: the destination holds the tenant, identical"
+run_ok "$label: and rolls back" C migrate rollback --id "$(C migrate status --json | python3 -c '
+import json, sys
+print([m["id"] for m in json.load(sys.stdin)][-1])')" --force
+source_ok "$label (after the second run)"
+dest_clean "$label (after the second run)" "$db"
+
 done_testing
