@@ -33,3 +33,20 @@ status_is() {
     if [ "$CODE" = "$1" ]; then pass "$2"; else fail "$2" "status $CODE, expected $1" "$(head -c 600 "$BODY")" "$(cat "$TEST_TMP/curl.err")"; fi
 }
 
+
+# faultproxy_start -- tests/s3/faultproxy.py in front of $S3_ENDPOINT (plain
+# HTTP), stopped at exit.  Sets PROXY (its URL), RULES (its rules file, empty:
+# every request forwarded) and PLOG (one JSON line per request); set_rules JSON
+# replaces the rules atomically.
+faultproxy_start() {
+    RULES=$TEST_TMP/rules.json
+    PLOG=$TEST_TMP/proxy.jsonl
+    echo '[]' >"$RULES"
+    python3 "$REPO_ROOT/tests/s3/faultproxy.py" --listen 127.0.0.1:0 --upstream "${S3_ENDPOINT#http://}" \
+        --control "$RULES" --port-file "$TEST_TMP/proxy.port" --log "$PLOG" 2>"$TEST_TMP/proxy.err" &
+    on_exit "kill $!"
+    for _ in $(seq 100); do [ -s "$TEST_TMP/proxy.port" ] && break; sleep 0.05; done
+    [ -s "$TEST_TMP/proxy.port" ] || bail_out "faultproxy.py did not start: $(tail -3 "$TEST_TMP/proxy.err")"
+    PROXY=http://127.0.0.1:$(cat "$TEST_TMP/proxy.port")
+}
+set_rules() { printf '%s\n' "$1" >"$RULES.tmp" && mv "$RULES.tmp" "$RULES"; }

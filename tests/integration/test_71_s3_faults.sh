@@ -21,15 +21,7 @@ BUCKET=coffre-faults
 s3 PUT "$S3_ENDPOINT/$BUCKET" -H "x-amz-bucket-object-lock-enabled: true"
 status_is 200 "an Object Lock bucket"
 
-RULES=$TEST_TMP/rules.json
-PLOG=$TEST_TMP/proxy.jsonl
-echo '[]' >"$RULES"
-python3 "$REPO_ROOT/tests/s3/faultproxy.py" --listen 127.0.0.1:0 --upstream "${S3_ENDPOINT#http://}" \
-    --control "$RULES" --port-file "$TEST_TMP/proxy.port" --log "$PLOG" 2>"$TEST_TMP/proxy.err" &
-on_exit "kill $!"
-for _ in $(seq 100); do [ -s "$TEST_TMP/proxy.port" ] && break; sleep 0.05; done
-PROXY=http://127.0.0.1:$(cat "$TEST_TMP/proxy.port")
-set_rules() { printf '%s\n' "$1" >"$RULES.tmp" && mv "$RULES.tmp" "$RULES"; }
+faultproxy_start
 count() { grep -c "$1" "$PLOG" || true; }
 
 pg_start src

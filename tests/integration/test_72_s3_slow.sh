@@ -1,6 +1,7 @@
 #!/bin/bash
 # test_72_s3_slow -- the fault matrix (docs/reliability.md), the SLOW column
-# and the S3 half of the CLOCK column:
+# and the S3 half of the CLOCK column, for every command (wal-stream and
+# migrate included):
 # a repository that answers late, and one that stays stalled, for every
 # command that talks to it.  coffre reaches a real RGW through
 # tests/s3/faultproxy.py.
@@ -38,15 +39,7 @@ BUCKET=coffre-slow
 s3 PUT "$S3_ENDPOINT/$BUCKET" -H "x-amz-bucket-object-lock-enabled: true"
 status_is 200 "an Object Lock bucket"
 
-RULES=$TEST_TMP/rules.json
-PLOG=$TEST_TMP/proxy.jsonl
-echo '[]' >"$RULES"
-python3 "$REPO_ROOT/tests/s3/faultproxy.py" --listen 127.0.0.1:0 --upstream "${S3_ENDPOINT#http://}" \
-    --control "$RULES" --port-file "$TEST_TMP/proxy.port" --log "$PLOG" 2>"$TEST_TMP/proxy.err" &
-on_exit "kill $!"
-for _ in $(seq 100); do [ -s "$TEST_TMP/proxy.port" ] && break; sleep 0.05; done
-PROXY=http://127.0.0.1:$(cat "$TEST_TMP/proxy.port")
-set_rules() { printf '%s\n' "$1" >"$RULES.tmp" && mv "$RULES.tmp" "$RULES"; }
+faultproxy_start
 LATE='[{"action": "delay", "seconds": 0.3}]'
 stall() { # METHOD [PATH_PART]: every such request stalls
     set_rules "[{\"match\": {\"method\": \"$1\"${2:+, \"path_contains\": \"$2\"}}, \"action\": \"stall\", \"seconds\": 30}]"
@@ -88,7 +81,8 @@ run_ok "keys init" C keys init
 
 # what the bucket holds, read past the proxy
 keys_under() { # PREFIX: the keys under slow/PREFIX, one per line
-    s3 GET "$S3_ENDPOINT/$BUCKET?list-type=2&prefix=slow%2F$1"
+    s3 GET "$S3_ENDPOINT/$BUCKET?list-type=2&prefix=slow%2F${1//\//%2F}"
+    [ "$CODE" = 200 ] || bail_out "listing slow/$1: HTTP $CODE $(head -c 300 "$BODY")"
     body | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g' | sort
 }
 complete_ids() { C list 2>/dev/null | awk '$0 ~ / complete / { print $1 }' | sort; }
@@ -140,6 +134,8 @@ run_ok "SLOW late: backup completes" C backup
 LID=$(cat "$LAST_OUT")
 run_ok "SLOW late: backup --physical completes" C backup --physical
 PID=$(cat "$LAST_OUT")
+# what the checks below count is there to be counted
+like "$(keys_under "acme/backup/$LID/")" "acme/backup/$LID/manifest" "the bucket listing past the proxy shows the backup's manifest"
 run_ok "SLOW late: verify passes" C verify "$LID"
 run_ok "SLOW late: restore completes" C restore "$LID" --target "$(pg_conninfo src late)" --create
 is "$(fingerprint src late)" "$(cat "$TEST_TMP/app.fp")" "SLOW late: the restored database is identical"
@@ -147,6 +143,7 @@ run_ok "SLOW late: restore --physical completes" C restore --physical "$PID" --i
 run_ok "SLOW late: pg_verifybackup accepts the data directory" as_pg "$PG_BIN/pg_verifybackup" -n "$TEST_TMP/late-pgdata"
 push "$TEST_TMP/w.conf" "${S[1]}"
 is "$LAST_RC" "0" "SLOW late: wal-push sync stores its segment"
+like "$(keys_under walcells/wal/)" "/${S[1]}-" "SLOW late: the bucket holds it"
 push "$TEST_TMP/wa.conf" "${S[2]}"
 is "$LAST_RC" "0" "SLOW late: wal-push async stores its segment"
 ok "SLOW late: its children end" children_done
@@ -204,7 +201,8 @@ children_done || true
 ok "SLOW stalled: wal-push async: wal-get serves them" eval 'served "${S[4]}" && served "${S[5]}" && served "${S[6]}"'
 
 # ---- stalled: the readers (GET of objects never answered) ------------------------
-records() { keys_under "acme/backup/$LID/" | grep -c '/verify-\|/drill-' || true; }
+records() { keys_under "acme/backup/$LID/" | grep -c '/verify-' || true; }
+drecords() { keys_under "acme/backup/" | grep -c '/drill-' || true; }
 r0=$(records)
 stall GET /backup/
 run_fails "SLOW stalled: verify fails" 5 C verify "$LID"
@@ -213,6 +211,7 @@ slow_error "SLOW stalled: verify"
 like "$(cat "$LAST_ERR")" "$LID" "SLOW stalled: verify: the error names the backup"
 is "$(records)" "$r0" "SLOW stalled: verify: no verification record is stored"
 run_ok "SLOW stalled: verify: the next verify passes" C verify "$LID"
+is "$(records)" "$((r0 + 1))" "SLOW stalled: verify: which stores its record"
 
 stall GET /backup/
 run_fails "SLOW stalled: restore fails" 5 C restore "$LID" --target "$(pg_conninfo src stalled)" --create
@@ -233,17 +232,18 @@ run_ok "SLOW stalled: restore --physical: the next restore completes" \
     C restore --physical "$PID" --immediate --no-archive --pgdata "$TEST_TMP/st-pgdata"
 run_ok "SLOW stalled: restore --physical: pg_verifybackup accepts it" as_pg "$PG_BIN/pg_verifybackup" -n "$TEST_TMP/st-pgdata"
 
-r0=$(records)
+d0=$(drecords)
 h0=$(C drill --history | awk 'NR > 1' | wc -l)
 stall GET /backup/
 _run C drill --scenario simple
 set_rules '[]'
 isnt "$LAST_RC" "0" "SLOW stalled: drill fails"
 slow_error "SLOW stalled: drill"
-is "$(records)" "$r0" "SLOW stalled: drill: no drill record is stored"
+is "$(drecords)" "$d0" "SLOW stalled: drill: no drill record is stored"
 is "$(C drill --history | awk 'NR > 1' | wc -l)" "$h0" "SLOW stalled: drill: --history lists no new drill"
 is "$(pgrep -f "postgres -D $STATE/[d]rill/" | wc -l)" "0" "SLOW stalled: drill: no scratch server is left running"
 run_ok "SLOW stalled: drill: the next drill passes" C drill --scenario simple
+is "$(drecords)" "$((d0 + 1))" "SLOW stalled: drill: which stores its record"
 
 before=$(all_ids)
 stall GET /backup/
@@ -302,11 +302,11 @@ for offset in +1d -1d; do
     clock_says "$label: restore --physical"
     ok "$label: restore --physical: no data directory, no staging" \
         test -z "$(ls -A "$TEST_TMP" | grep clock-pgdata)"
-    r0=$(records)
+    d0=$(drecords)
     _run skewed "$offset" "$TEST_TMP/c.conf" drill --scenario simple
     isnt "$LAST_RC" "0" "$label: drill fails"
     clock_says "$label: drill"
-    is "$(records)" "$r0" "$label: drill: no drill record is stored"
+    is "$(drecords)" "$d0" "$label: drill: no drill record is stored"
     is "$(pgrep -f "postgres -D $STATE/[d]rill/" | wc -l)" "0" "$label: drill: no scratch server is left running"
     push "$TEST_TMP/w.conf" "$seg"
     is "$LAST_RC" "0" "$label: with the clock right, wal-push stores the segment"
@@ -314,5 +314,164 @@ done
 run_ok "CLOCK: with the clock right, backup --physical succeeds" C backup --physical
 run_ok "CLOCK: and verifies" C verify "$(cat "$LAST_OUT")"
 run_ok "CLOCK: with the clock right, the drill passes" C drill --scenario simple
+
+
+# ---- wal-stream: late, stalled, a day off -----------------------------------------
+# an instance of its own (its slot coffre_streamcells), streaming from src
+mkdir -p "$TEST_TMP/sstate"
+s3conf "$TEST_TMP/ws.conf" "$PROXY" streamcells "$TEST_TMP/sstate"
+sed -i "s|^conninfo = .*|conninfo = $(pg_conninfo src postgres)|" "$TEST_TMP/ws.conf"
+printf '\n[wal]\nupload_interval = 2\n' >>"$TEST_TMP/ws.conf"
+WS_N=0
+ws_start() { # [ENV...]: wal-stream in the background, its log in $WS_LOG
+    WS_N=$((WS_N + 1))
+    WS_LOG="$TEST_TMP/ws$WS_N.log"
+    env "$@" "$COFFRE" --config "$TEST_TMP/ws.conf" wal-stream >"$WS_LOG" 2>&1 &
+    WS_PID=$!
+    on_exit "kill -9 $WS_PID 2>/dev/null"
+}
+ws_stop() { kill -TERM "$WS_PID" 2>/dev/null || true; wait "$WS_PID" 2>/dev/null || true; }
+wait_until() { # SECONDS CMD...
+    local n=$(($1 * 5))
+    shift
+    for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done
+    return 1
+}
+streaming() {
+    [ "$(psql_at src -c "SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s
+        ON s.active_pid = r.pid WHERE s.slot_name = 'coffre_streamcells' AND r.state = 'streaming'")" = 1 ]
+}
+switch() { # a segment completed, its name printed (the stream tells it complete once the
+    local seg  # next segment's WAL comes, hence the second INSERT)
+    psql_at src app -c "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 2000) g" >/dev/null
+    seg=$(psql_at src -c "SELECT pg_walfile_name(pg_switch_wal())")
+    psql_at src app -c "INSERT INTO t VALUES (0, 'next')" >/dev/null
+    echo "$seg"
+}
+stored() { keys_under streamcells/wal/ | grep -q "/$1-"; }
+# slot_holds SEG: the slot's restart_lsn is not past SEG (the server keeps it)
+slot_holds() {
+    local r
+    r=$(psql_at src -c "SELECT pg_walfile_name(restart_lsn) FROM pg_replication_slots WHERE slot_name = 'coffre_streamcells'")
+    [ -n "$r" ] && { [[ "$r" < "$1" ]] || [ "$r" = "$1" ]; }
+}
+
+set_rules "$LATE"
+ws_start
+ok "wal-stream SLOW late: streaming" wait_until 30 streaming
+seg=$(switch)
+ok "wal-stream SLOW late: the segment reaches the repository" wait_until 60 stored "$seg"
+
+stall PUT /wal/
+seg=$(switch)
+# (each attempt of a small object takes about 6 s to be timed out, not 1: seen 5 in 30 s)
+ok "wal-stream SLOW stalled: the upload times out and is retried" wait_until 90 grep -q "retrying in" "$WS_LOG"
+like "$(cat "$WS_LOG")" "Operation too slow" "wal-stream SLOW stalled: the log names the timeout"
+ok "wal-stream SLOW stalled: wal-stream keeps running" kill -0 "$WS_PID"
+is "$(stored "$seg" && echo stored || echo absent)" "absent" "wal-stream SLOW stalled: the segment is not stored meanwhile"
+ok "wal-stream SLOW stalled: the slot keeps the segment" slot_holds "$seg"
+set_rules '[]'
+ok "wal-stream SLOW stalled: once the repository answers, the same process stores it" wait_until 60 stored "$seg"
+seg=$(switch)
+ok "wal-stream SLOW stalled: and the next one" wait_until 60 stored "$seg"
+ws_stop
+
+for offset in +1d -1d; do
+    label="wal-stream CLOCK host a day $([ "$offset" = +1d ] && echo ahead || echo behind)"
+    seg=$(switch)
+    ws_start LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$offset" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+    ok "$label: the error says the clocks differ" \
+        wait_until 40 grep -q "clocks of this host and of the S3 server differ" "$WS_LOG"
+    like "$(cat "$WS_LOG")" "NTP" "$label: the hint names NTP"
+    is "$(stored "$seg" && echo stored || echo absent)" "absent" "$label: nothing is stored"
+    ok "$label: the slot keeps the segment" slot_holds "$seg"
+    ws_stop
+    ws_start
+    ok "$label: with the clock right, the segment reaches the repository" wait_until 60 stored "$seg"
+    ws_stop
+done
+
+
+# ---- migrate: its final backup late, stalled, a day off ----------------------------
+# src's database app is also a "managed" shared database: tenant acme, its
+# schema and role; an "on-premise" cluster is the destination
+pg_start onprem
+psql_at src -c "CREATE ROLE acme LOGIN NOSUPERUSER NOCREATEDB NOREPLICATION"
+psql_at src app -c "CREATE SCHEMA tenant_acme AUTHORIZATION acme"
+psql_at src -c "ALTER ROLE acme SET search_path = tenant_acme, public"
+tenant_sql() {
+    "$PG_BIN/psql" -X -At -q -v ON_ERROR_STOP=1 -h "$SRC_HOST" -p "$SRC_PORT" -U acme -d app "$@"
+}
+tenant_sql <<'SQL'
+CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL);
+INSERT INTO customers (name) SELECT 'customer ' || g FROM generate_series(1, 5000) g;
+SQL
+ACME_FP=$(fingerprint src app tenant_acme)
+mkdir -p "$TEST_TMP/mstate"
+FORMULA=managed SCHEMA=tenant_acme s3conf "$TEST_TMP/m.conf" "$PROXY" shared "$TEST_TMP/mstate"
+sed -i "s|^conninfo = .*|conninfo = $(pg_conninfo src app)|" "$TEST_TMP/m.conf"
+M() { "$COFFRE" --config "$TEST_TMP/m.conf" "$@"; }
+TO_ONPREM() { echo "host=$ONPREM_HOST port=$ONPREM_PORT user=postgres dbname=$1"; }
+last_mig() {
+    M migrate status --json | python3 -c '
+import json, sys
+print([m["id"] for m in json.load(sys.stdin)][-1])'
+}
+# back LABEL DB: after rollback, the tenant writes at the source, which is
+# unchanged, and the destination holds nothing of it
+back() {
+    run_ok "$1: the tenant writes at the source again" \
+        tenant_sql -c "BEGIN; INSERT INTO customers (id, name) VALUES (-1, 'probe'); ROLLBACK"
+    is "$(fingerprint src app tenant_acme)" "$ACME_FP" "$1: the source is unchanged"
+    is "$(psql_at onprem -c "SELECT count(*) FROM pg_database WHERE datname LIKE '$2%'")" "0" \
+        "$1: no database left at the destination"
+    is "$(psql_at onprem -c "SELECT count(*) FROM pg_roles WHERE rolname = 'acme'")" "0" \
+        "$1: no role left at the destination"
+}
+run_ok "migrate: a first backup of the tenant" M backup
+
+set_rules "$LATE"
+sleep 1
+run_ok "migrate SLOW late: the run reaches the cut-over point" M migrate run --to "$(TO_ONPREM acme_late)"
+like "$(cat "$LAST_OUT")" "all equal" "migrate SLOW late: and verifies both sides equal"
+set_rules '[]'
+is "$(fingerprint onprem acme_late tenant_acme)" "$ACME_FP" "migrate SLOW late: the destination holds the tenant, identical"
+run_ok "migrate SLOW late: rollback" M migrate rollback --id "$(last_mig)" --force
+back "migrate SLOW late" acme_late
+
+sleep 1
+stall PUT /backup/
+run_fails "migrate SLOW stalled: the run fails" 5 M migrate run --to "$(TO_ONPREM acme_stalled)"
+set_rules '[]'
+slow_error "migrate SLOW stalled"
+like "$(M migrate status)" "backed-up" "migrate SLOW stalled: status shows the step that failed"
+run_ok "migrate SLOW stalled: rollback" M migrate rollback --id "$(last_mig)"
+like "$(cat "$LAST_OUT")" ": rolled-back" "migrate SLOW stalled: the migration is rolled back"
+back "migrate SLOW stalled" acme_stalled
+
+for offset in +1d -1d; do
+    label="migrate CLOCK host a day $([ "$offset" = +1d ] && echo ahead || echo behind)"
+    sleep 1
+    n0=$(M migrate status --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
+    _run env LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$offset" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        "$COFFRE" --config "$TEST_TMP/m.conf" migrate run --to "$(TO_ONPREM acme_clock)"
+    isnt "$LAST_RC" "0" "$label: the run fails"
+    clock_says "$label"
+    n1=$(M migrate status --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
+    if [ "$n1" != "$n0" ]; then
+        run_ok "$label: rollback" M migrate rollback --id "$(last_mig)"
+    else
+        pass "$label: no migration was journalled"
+    fi
+    back "$label" acme_clock
+done
+sleep 1
+run_ok "migrate: with the clock right and the repository answering, the run reaches the cut-over point" \
+    M migrate run --to "$(TO_ONPREM acme_ok)"
+is "$(fingerprint onprem acme_ok tenant_acme)" "$ACME_FP" "migrate: the destination holds the tenant, identical"
+run_ok "migrate: and rolls back" M migrate rollback --id "$(last_mig)" --force
+back "migrate" acme_ok
 
 done_testing
