@@ -23,7 +23,6 @@ struct backup {
     size_t deleted, locked;
     bool is_unreadable;                   /* its manifest could not be read, or its WAL start */
     bool manifest_unreadable;             /* its manifest could not be read */
-    struct cf_error unread_err;           /* why, when the repository failed to give it */
     bool is_physical;                     /* with start_lsn and segment_size: */
     uint64_t start_lsn, segment_size;
 };
@@ -36,8 +35,10 @@ is_repository_error(cf_err code)
     return code == CF_ERR_REMOTE || code == CF_ERR_REMOTE_RETRY || code == CF_ERR_IO;
 }
 
+/* Classify b from its manifest.  When the storage failed to give the manifest, the first
+ * such error of the run goes to *repo_err (see check_unread). */
 static void
-gather(const struct cf_repo *repo, struct backup *b)
+gather(const struct cf_repo *repo, struct backup *b, struct cf_error *repo_err)
 {
     struct cf_manifest *m = NULL;
     struct cf_error err = CF_ERROR_INIT;
@@ -57,8 +58,8 @@ gather(const struct cf_repo *repo, struct backup *b)
         b->is_unreadable = true;
         b->manifest_unreadable = true;
         (void)snprintf(b->note, sizeof(b->note), "kept: manifest unreadable here (%s)", err.msg);
-        if (is_repository_error(err.code))
-            b->unread_err = err;
+        if (is_repository_error(err.code) && repo_err->code == CF_OK)
+            *repo_err = err;
         return;
     }
     b->item.cls = cf_retention_class_parse(m->retention_class);
@@ -87,22 +88,19 @@ gather(const struct cf_repo *repo, struct backup *b)
 /* A prune that kept backups unjudged because the keys failed must not pass (see prune.h). */
 static cf_err
 check_unread(const struct cf_prune_opts *opts, const struct backup *b, size_t n,
-             struct cf_error *err)
+             const struct cf_error *repo_err, struct cf_error *err)
 {
     size_t unread = 0;
     const char *first = NULL;
-
-    const struct backup *failed = NULL;
 
     for (size_t i = 0; i < n; i++)
         if (b[i].manifest_unreadable) {
             unread++;
             first = first != NULL ? first : b[i].e->id;
-            if (failed == NULL && b[i].unread_err.code != CF_OK)
-                failed = &b[i];
         }
-    if (failed != NULL) { /* the repository did not answer: this prune did not do its job */
-        *err = failed->unread_err;
+    if (repo_err->code !=
+        CF_OK) { /* the repository did not answer: this prune did not do its job */
+        *err = *repo_err;
         cf_error_context(err,
                          "prune kept %zu backup(s) unjudged (the first: %s) because the "
                          "repository failed to give their manifest; nothing of them was "
@@ -348,6 +346,7 @@ cf_prune_run(const struct cf_prune_opts *opts, struct cf_prune_result *res, stru
     enum cf_prune_action *actions = NULL;
     int64_t now = (int64_t)time(NULL);
     size_t n = 0;
+    struct cf_error repo_err = CF_ERROR_INIT; /* the first manifest the storage failed to give */
     cf_err rc;
 
     memset(res, 0, sizeof(*res));
@@ -363,7 +362,7 @@ cf_prune_run(const struct cf_prune_opts *opts, struct cf_prune_result *res, stru
     }
     for (size_t i = 0; i < n; i++) {
         b[i].e = &v[i];
-        gather(repo, &b[i]);
+        gather(repo, &b[i], &repo_err);
         items[i] = b[i].item;
     }
     cf_prune_plan(&policy, now, opts->retention->stale_after, items, n, actions);
@@ -399,7 +398,7 @@ cf_prune_run(const struct cf_prune_opts *opts, struct cf_prune_result *res, stru
         cf_log_info("prune: %zu backup(s) examined, %zu deleted%s", n, res->deleted,
                     dry_run ? " (dry run: nothing changed)" : "");
     if (rc == CF_OK)
-        rc = check_unread(opts, b, n, err);
+        rc = check_unread(opts, b, n, &repo_err, err);
 out:
     free(actions);
     free(items);

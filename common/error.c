@@ -4,6 +4,7 @@
 #include "common/error.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,32 +20,36 @@ vformat(char *buf, size_t size, const char *fmt, va_list ap)
         buf[0] = '\0';
 }
 
-void
-cf_error_setf(struct cf_error *err, cf_err code, const char *fmt, ...)
-{
-    va_list ap;
+/* The first failure wins: false (and nothing changed) when err already holds one. */
+static bool vset(struct cf_error *err, cf_err code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
+static bool
+vset(struct cf_error *err, cf_err code, const char *fmt, va_list ap)
+{
     if (err == NULL || err->code != CF_OK)
-        return;
+        return false;
     err->code = code;
-    va_start(ap, fmt);
     vformat(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
+    return true;
 }
 
 /*
- * Append ": CAUSE" to the message.  The cause is what the reader needs most,
- * and it comes last: a message naming a WAL object (its key carries a
- * signature, about 250 bytes) was cut before it, so wal-stream said "could not
- * create object \"…\": Re" for a read-only repository (test_47, REFUSE and
- * FULL), and an S3 upload lost its "Operation too slow" (test_72).  Shorten
- * the message, marked with "…", instead of the cause.
+ * Append ": CAUSE" to the message, the cause cut to CAUSE_MAX bytes so that the
+ * message keeps about 100.  The cause is what the reader needs most, and it
+ * comes last: a message naming a WAL object (its key carries a signature, about
+ * 250 bytes) was cut before it, so wal-stream said "could not create object
+ * \"…\": Re" for a read-only repository (test_47, REFUSE and FULL), and an S3
+ * upload lost its "Operation too slow" (test_72).  Shorten the message, marked
+ * with "…", instead of the cause.
  */
+#define CAUSE_MAX 160
+
 static void
 append_cause(struct cf_error *err, const char *what)
 {
     static const char mark[] = "\u2026";
-    char cause[160];
+    char cause[CAUSE_MAX];
     size_t len, room;
 
     (void)snprintf(cause, sizeof(cause), ": %s", what);
@@ -61,32 +66,41 @@ append_cause(struct cf_error *err, const char *what)
 }
 
 void
-cf_error_setf_errno(struct cf_error *err, cf_err code, int errnum, const char *fmt, ...)
+cf_error_setf(struct cf_error *err, cf_err code, const char *fmt, ...)
 {
     va_list ap;
 
-    if (err == NULL || err->code != CF_OK)
-        return;
-    err->code = code;
-    err->sys_errno = errnum;
     va_start(ap, fmt);
-    vformat(err->msg, sizeof(err->msg), fmt, ap);
+    (void)vset(err, code, fmt, ap);
     va_end(ap);
-    append_cause(err, strerror(errnum));
+}
+
+void
+cf_error_setf_errno(struct cf_error *err, cf_err code, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+    bool is_set;
+
+    va_start(ap, fmt);
+    is_set = vset(err, code, fmt, ap);
+    va_end(ap);
+    if (is_set) {
+        err->sys_errno = errnum;
+        append_cause(err, strerror(errnum));
+    }
 }
 
 void
 cf_error_setf_cause(struct cf_error *err, cf_err code, const char *cause, const char *fmt, ...)
 {
     va_list ap;
+    bool is_set;
 
-    if (err == NULL || err->code != CF_OK)
-        return;
-    err->code = code;
     va_start(ap, fmt);
-    vformat(err->msg, sizeof(err->msg), fmt, ap);
+    is_set = vset(err, code, fmt, ap);
     va_end(ap);
-    append_cause(err, cause);
+    if (is_set)
+        append_cause(err, cause);
 }
 
 void

@@ -57,7 +57,7 @@ void cf_error_setf(struct cf_error *err, cf_err code, const char *fmt, ...)
 /* Same, and remember errno (the message gets ": strerror" appended). */
 void cf_error_setf_errno(struct cf_error *err, cf_err code, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Same, and append ": CAUSE", kept whole: a long message is shortened instead. */
+/* Same, and append ": CAUSE" (up to about 157 bytes), kept whole: the message is shortened. */
 void cf_error_setf_cause(struct cf_error *err, cf_err code, const char *cause, const char *fmt,
                          ...) __attribute__((format(printf, 4, 5)));
 #define cf_error_set(err, code, ...) (cf_error_setf((err), (code), __VA_ARGS__), (code))
