@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # tests/integration/s3lib.sh -- plain SigV4 S3 requests with curl, for tests that
-# check what the server holds independently of coffre.  Source after lib.sh,
-# once rgw.sh's exports (S3_REGION, S3_CA_FILE, AWS_*) are in the environment.
+# check what the server holds independently of coffre; the test RGW and the
+# fault proxy.  Source after lib.sh; call rgw_start before the first request.
 #
 #   s3 METHOD URL [curl args...]   sets CODE (HTTP status, 000 if none) and
 #                                   CURL_RC; body in $BODY, headers in $HDRS
@@ -33,6 +33,17 @@ status_is() {
     if [ "$CODE" = "$1" ]; then pass "$2"; else fail "$2" "status $CODE, expected $1" "$(head -c 600 "$BODY")" "$(cat "$TEST_TMP/curl.err")"; fi
 }
 
+
+# rgw_start -- a disposable Ceph RGW in $TEST_TMP/s3 (tests/s3/rgw.sh), purged at
+# exit; exports what rgw.sh prints (S3_ENDPOINT, S3_ENDPOINT_TLS, S3_CA_FILE,
+# S3_REGION, AWS_*)
+rgw_start() {
+    local out
+    on_exit "$(printf 'bash %q purge %q' "$REPO_ROOT/tests/s3/rgw.sh" "$TEST_TMP/s3")"
+    out=$(bash "$REPO_ROOT/tests/s3/rgw.sh" start "$TEST_TMP/s3" 2>"$TEST_TMP/rgw.log") ||
+        bail_out "rgw.sh start: $(tail -5 "$TEST_TMP/rgw.log")"
+    eval "$out"
+}
 
 # faultproxy_start -- tests/s3/faultproxy.py in front of $S3_ENDPOINT (plain
 # HTTP), stopped at exit.  Sets PROXY (its URL), RULES (its rules file, empty:

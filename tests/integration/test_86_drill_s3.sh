@@ -11,11 +11,8 @@ for tool in ceph-mon ceph-osd radosgw radosgw-admin uuidgen openssl curl ss; do
 done
 COFFRE=$(readlink -f "$COFFRE")
 [ "$(id -u)" != 0 ] || chown postgres "$TEST_TMP"
-RGW_SH=$REPO_ROOT/tests/s3/rgw.sh
-on_exit "$(printf 'bash %q purge %q' "$RGW_SH" "$TEST_TMP/s3")"
-env_out=$(bash "$RGW_SH" start "$TEST_TMP/s3" 2>"$TEST_TMP/rgw.log") || bail_out "rgw.sh start: $(tail -5 "$TEST_TMP/rgw.log")"
-eval "$env_out"
 . "$(dirname "$0")/s3lib.sh"
+rgw_start
 BUCKET=coffre-drill
 s3 PUT "$S3_ENDPOINT_TLS/$BUCKET" -H "x-amz-bucket-object-lock-enabled: true"
 status_is 200 "an Object Lock bucket"
