@@ -165,9 +165,10 @@ step_end(struct mig *m, enum cf_migrate_state to, const char *note, struct cf_er
     return journal_save(m, err);
 }
 
-/* A failed step: its note says why; the state stays where it was. */
+/* A failed step: its note says why; the state stays where it was.  Unless the
+ * error says what to do, it says how to go on from here. */
 static void
-step_failed(struct mig *m, const struct cf_error *why)
+step_failed(struct mig *m, struct cf_error *why)
 {
     json_t *steps = json_object_get(m->j, "steps");
     json_t *s = json_array_get(steps, json_array_size(steps) - 1);
@@ -177,6 +178,11 @@ step_failed(struct mig *m, const struct cf_error *why)
     (void)snprintf(note, sizeof(note), "failed: %s", why->msg);
     json_object_set_new(s, "note", json_string(note));
     (void)journal_save(m, &e);
+    if (why->hint[0] == '\0')
+        cf_error_hint(why,
+                      "Nothing is switched yet. Fix the cause, then resume with coffre migrate "
+                      "run --id %s, or return to the source with coffre migrate rollback --id %s.",
+                      jstr(m->j, "id"), jstr(m->j, "id"));
 }
 
 static void

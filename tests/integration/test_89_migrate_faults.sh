@@ -6,8 +6,9 @@
 # the final backup).  After each kill the run resumes from its journal to the
 # cut-over point and the destination holds the tenant, identical; then rollback
 # leaves the source writable and unchanged and the destination without
-# leftovers.  After each SIGTERM (exit 8, noticed at the next step) rollback
-# works straight away.  Then the repository (a tmpfs) read-only (REFUSE) and
+# leftovers.  The destination server killed -9 in the middle of the restore:
+# the run fails, resumes once the server is back, and rolls back.  After each
+# SIGTERM (exit 8, noticed at the next step) rollback works straight away.  Then the repository (a tmpfs) read-only (REFUSE) and
 # full (FULL) for the final backup: the run fails naming the cause, and
 # rollback gives the same guarantees.  Another tenant of the shared database
 # never changes.  Needs root (tmpfs mounts).
@@ -165,6 +166,60 @@ for cell in "REFUSE:mount -o remount,ro $MNT:mount -o remount,rw $MNT:Read-only 
     dest_clean "$label" "$db"
 done
 
+
+# ---- PG: the destination server dies in the middle of the restore ----------------
+# stopped as the restore's first buffer reaches pg_restore (pumped before it:
+# the final backup's objects and its manifest, then the manifest read back by
+# the restore, and the dump checked whole before pg_restore starts; the first
+# backup has as many objects), once pg_restore is connected; then the
+# destination's postmaster and its backends are killed -9; the run fails naming
+# pg_restore, the restart of the destination lets it resume, and rollback works
+label="migrate PG"
+db=acme_pg
+objects=$(find "$REPO/shared/backup/$(C list | awk 'NR == 2 { print $1 }')" -type f ! -name manifest \
+    ! -name 'verify-*' | wc -l)
+[ "$objects" -ge 1 ] || bail_out "no object found in the newest backup under $REPO/shared/backup"
+sleep 1
+stop_at "pump-mid@$((objects + 4))" setpriv --reuid=postgres --regid=postgres --init-groups \
+    "$COFFRE" --config "$CONF" migrate run --to "$(TO_ONPREM "$db")"
+like "$(C migrate status)" "backed-up" "$label: stopped after the final backup, in the restore"
+is "$(psql_at onprem -c "SELECT count(*) FROM pg_database WHERE datname = '$db'")" "1" \
+    "$label: the restore has begun at the destination"
+for _ in $(seq 1 100); do
+    [ "$(psql_at onprem -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db'
+        AND application_name = 'pg_restore'")" = 1 ] && break
+    sleep 0.1
+done
+is "$(psql_at onprem -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db'
+    AND application_name = 'pg_restore'")" "1" "$label: pg_restore is connected to the destination"
+pm=$(head -n 1 "$ONPREM_PGDATA/postmaster.pid")
+kill -9 "$pm" $(pgrep -P "$pm") 2>/dev/null || true
+for _ in $(seq 1 100); do # dead, or a zombie nobody reaps here
+    state=$(awk '{ print $3 }' "/proc/$pm/stat" 2>/dev/null || true)
+    [ -z "$state" ] || [ "$state" = Z ] && break
+    sleep 0.1
+done
+# a zombie's PID still answers kill(pid, 0), which the next postmaster would take
+# for a live one: the lock files go, as after a reboot
+rm -f "$ONPREM_PGDATA/postmaster.pid" "$ONPREM_HOST/.s.PGSQL.$ONPREM_PORT.lock"
+resume
+is "$rc" "7" "$label: the run fails (exit 7)"
+like "$(cat "$TEST_TMP/err")" "pg_restore" "$label: the error names pg_restore"
+like "$(cat "$TEST_TMP/err")" "restoring backup" "$label: and the step"
+like "$(cat "$TEST_TMP/err")" "migrate rollback --id" "$label: and says how to resume or go back"
+id=$(open_id)
+isnt "$id" "" "$label: the journal names the open migration"
+like "$(C migrate status)" "backed-up" "$label: status shows the step that failed"
+is "$(fingerprint shared shared tenant_acme)" "$ACME_FP" "$label: the source is unchanged meanwhile"
+pg_start onprem
+run_ok "$label: resume once the destination is back" C migrate run --id "$id"
+like "$(cat "$LAST_OUT")" ": ready" "$label: the resumed run reaches the cut-over point"
+like "$(cat "$LAST_OUT")" "all equal" "$label: and verifies both sides equal"
+is "$(fingerprint onprem "$db" tenant_acme)" "$ACME_FP" "$label: the destination holds the tenant, identical"
+run_ok "$label: rollback" C migrate rollback --id "$id" --force
+like "$(cat "$LAST_OUT")" ": rolled-back" "$label: the migration is rolled back"
+source_ok "$label"
+dest_clean "$label" "$db"
 
 # ---- HSM: the token goes away during the final backup ----------------------------
 # the same configuration through tests/p11shim (forwards to SoftHSM2, answers
