@@ -41,6 +41,18 @@ wait_archived() {
     done
     return 1
 }
+# wait_archived_wal SEG -- wait until the server archived WAL file SEG or a
+# later one. A count is not enough where earlier switches may still be
+# queued: the count can rise for one of them while SEG still waits.
+wait_archived_wal() {
+    local last
+    for _ in $(seq 1 240); do
+        last=$(psql_at src -c "select coalesce(last_archived_wal, '') from pg_stat_archiver")
+        [ -n "$last" ] && [[ ! "$last" < "$1" ]] && return 0
+        sleep 0.5
+    done
+    return 1
+}
 
 # ---- 1. a real server archives through wal-push
 pg_init src
@@ -332,10 +344,9 @@ else
         psql_at src -c "insert into t values (3, 'z')" >/dev/null
         psql_at src -c "select pg_switch_wal()" >/dev/null
     done
-    before=$(psql_at src -c "select archived_count from pg_stat_archiver")
     psql_at src -c "insert into t values (4, 'w')" >/dev/null
-    psql_at src -c "select pg_switch_wal()" >/dev/null
-    ok "the server archived the WAL after the backup" wait_archived $((before + 1))
+    seg=$(psql_at src -c "select pg_walfile_name(pg_switch_wal())")
+    ok "the server archived the WAL after the backup" wait_archived_wal "$seg"
     run_ok "verify --wal passes on a continuous archive" P verify --wal
     like "$(cat "$LAST_OUT")" "backup $PID: WAL continuous from" "and says so"
     run_ok "verify --wal --json" P verify --wal --json
