@@ -14,6 +14,9 @@
 #      pgBackRest backup --type=full (process-max 1, and $PGBR_PROCESS_MAX)
 #      coffre     backup --physical
 #    Both tools need their WAL archived: archive_command runs both pushes.
+# 1b. (PARTS with "restore", after "base") restore of the newest backup into an
+#    empty directory, no WAL replay: pgBackRest restore (process-max 1 and
+#    $PGBR_PROCESS_MAX), coffre restore --physical.
 # 2. WAL push throughput: $SEGMENTS real 16 MiB segments left .ready by a cluster
 #    whose archiver was failing; each tool is called once per segment, in
 #    order, as PostgreSQL's archiver would:
@@ -126,6 +129,46 @@ if [[ " $PARTS " == *" base "* ]]; then
         done
         echo
     } >>"$RESULT"
+    # 1b. (PARTS with "restore", after "base") restore of the newest backup into an
+    # empty directory, no WAL replay: each tool as postgres, median of RUNS
+    if [[ " $PARTS " == *" restore "* ]]; then
+        rst=$TEST_TMP/rst
+        for run in $(seq 1 "$RUNS"); do
+            for k in rpgbr1 rpgbrN rcoffre; do
+                rm -rf "$rst"
+                mkdir -m 700 "$rst"
+                pg_owns "$rst"
+                sync
+                log "run $run: restore, $k"
+                case $k in
+                    rpgbr1) read -r w m < <(measure pgbackrest --config="$PGBR_SRC" --stanza=src --pg1-path="$rst" --process-max=1 restore) ;;
+                    rpgbrN) read -r w m < <(measure pgbackrest --config="$PGBR_SRC" --stanza=src --pg1-path="$rst" --process-max="$PGBR_PROCESS_MAX" restore) ;;
+                    rcoffre) read -r w m < <(measure "$BIN" -c "$CONF_SRC" restore --physical --pgdata "$rst") ;;
+                esac
+                wall[$k]+="$w "; rss[$k]+="$m "
+                size[$k]=$(du -sm "$rst" | awk '{ print $1 }')
+            done
+        done
+        rm -rf "$rst"
+        pgbr=$(med "${wall[rpgbrN]}")
+        {
+            echo "### Restore of that backup into an empty directory, no WAL replay (median of $RUNS)"
+            echo
+            echo "| command | wall s | vs pgBackRest (process-max $PGBR_PROCESS_MAX) | peak RSS MiB | restored MiB |"
+            echo "|---|---|---|---|---|"
+            for k in rpgbr1 rpgbrN rcoffre; do
+                case $k in
+                    rpgbr1) label='`pgbackrest restore`, process-max 1' ;;
+                    rpgbrN) label="\`pgbackrest restore\`, process-max $PGBR_PROCESS_MAX" ;;
+                    rcoffre) label='`coffre restore --physical` (with pg_verifybackup and the WAL check)' ;;
+                esac
+                w=$(med "${wall[$k]}")
+                printf '| %s | %s | %.2fx | %s | %s |\n' "$label" "$w" \
+                    "$(awk -v w="$w" -v b="$pgbr" 'BEGIN { print w / b }')" "$(mib "$(med "${rss[$k]}")")" "${size[$k]}"
+            done
+            echo
+        } >>"$RESULT"
+    fi
     pg_stop src
 fi
 
