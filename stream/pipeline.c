@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "stream/handoff.h"
 #include "stream/zstd.h"
 
 cf_err
@@ -45,7 +46,7 @@ cf_restore_chain_new(const struct cf_keyops *keys, const struct cf_decrypt_expec
                      const char *what, const uint8_t *sha256, struct cf_sink *terminal,
                      struct cf_restore_chain *out, struct cf_error *err)
 {
-    struct cf_sink *verify = NULL, *zs = NULL, *crypt = NULL, *next = terminal;
+    struct cf_sink *verify = NULL, *handoff = NULL, *zs = NULL, *crypt = NULL, *next = terminal;
 
     if (sha256 != NULL) {
         if (cf_hash_verify_new(sha256, what, terminal, &verify, err) != CF_OK) {
@@ -54,6 +55,12 @@ cf_restore_chain_new(const struct cf_keyops *keys, const struct cf_decrypt_expec
         }
         next = verify;
     }
+    /* sha256 and the terminal's writes overlap decryption and zstd -d */
+    if (cf_handoff_new(next, &handoff, err) != CF_OK) {
+        cf_sink_free(next);
+        return err->code;
+    }
+    next = handoff;
     if (cf_zstd_decompress_new(what, next, &zs, err) != CF_OK) {
         cf_sink_free(next);
         return err->code;

@@ -2,7 +2,7 @@
  * sink.h - the push chain every byte of a backup or restore goes through.
  *
  *   backup:  hash -> zstd -> encrypt -> storage write
- *   restore: decrypt -> zstd -d -> hash verify -> pg_restore / file / stdout
+ *   restore: decrypt -> zstd -d -> handoff -> hash verify -> pg_restore / file / stdout
  *
  * A sink receives bytes with write(), passes what it produced to next, and
  * commits in close().  close() is called only after every upstream stage
@@ -27,8 +27,9 @@ enum cf_stage {
     CF_STAGE_COMPRESS = 20,
     CF_STAGE_ENCRYPT = 30,
     CF_STAGE_STORED_TAP = 40,
-    CF_STAGE_DECRYPT = 50,    /* restore side */
+    CF_STAGE_DECRYPT = 50, /* restore side */
     CF_STAGE_DECOMPRESS = 60,
+    CF_STAGE_HANDOFF = 65, /* the rest of the chain in a worker thread */
     CF_STAGE_VERIFY = 70,
     CF_STAGE_TERMINAL = 100
 };

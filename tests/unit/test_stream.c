@@ -1,7 +1,9 @@
 /*
  * test_stream.c - the filters and the object format, with a fixed test key.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +15,8 @@
 #include <sodium.h>
 #include <zstd.h>
 
+#include "common/cancel.h"
+#include "stream/handoff.h"
 #include "stream/pipeline.h"
 #include "stream/zstd.h"
 #include "tests/unit/support/testkeys.h"
@@ -509,6 +513,155 @@ test_garbage_input(void **state)
     }
 }
 
+/* ---- handoff: the rest of the chain in a worker thread */
+
+#define HANDOFF_LEN (3 * CF_HANDOFF_BYTES + 12345)
+
+/* Everything arrives, in order, whatever the write sizes. */
+static void
+test_handoff_passes_everything(void **state)
+{
+    static const size_t steps[] = {1, 4097, CF_HANDOFF_BYTES / 4, CF_HANDOFF_BYTES + 3};
+    uint8_t *data = malloc(HANDOFF_LEN);
+
+    (void)state;
+    assert_non_null(data);
+    randombytes_buf(data, HANDOFF_LEN);
+    for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+        struct cf_error err = CF_ERROR_INIT;
+        struct cf_sink *mem = NULL, *h = NULL;
+        const uint8_t *got;
+        size_t len = steps[k] == 1 ? 100000 : HANDOFF_LEN;
+
+        assert_int_equal(cf_mem_sink_new(HANDOFF_LEN, &mem, &err), CF_OK);
+        assert_int_equal(cf_handoff_new(mem, &h, &err), CF_OK);
+        write_in_steps(h, data, len, steps[k]);
+        assert_int_equal(cf_sink_close(h, &err), CF_OK);
+        got = cf_mem_sink_data(mem, &len);
+        assert_int_equal(len, steps[k] == 1 ? 100000 : HANDOFF_LEN);
+        assert_memory_equal(got, data, len);
+        cf_sink_free(h);
+    }
+    free(data);
+}
+
+/* A failure behind the handoff comes back with its own message, and the
+ * chain is aborted; nothing hangs. */
+static void
+test_handoff_returns_next_error(void **state)
+{
+    uint8_t *data = calloc(1, HANDOFF_LEN);
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_sink *mem = NULL, *h = NULL;
+    cf_err rc = CF_OK;
+
+    (void)state;
+    assert_non_null(data);
+    /* fails on the first slot already */
+    assert_int_equal(cf_mem_sink_new(1000, &mem, &err), CF_OK);
+    assert_int_equal(cf_handoff_new(mem, &h, &err), CF_OK);
+    for (size_t off = 0; off < HANDOFF_LEN && rc == CF_OK; off += 65536)
+        rc = cf_sink_write(h, data + off, HANDOFF_LEN - off < 65536 ? HANDOFF_LEN - off : 65536,
+                           &err);
+    if (rc == CF_OK)
+        rc = cf_sink_close(h, &err);
+    assert_int_equal(rc, CF_ERR_CORRUPT);
+    assert_string_equal(err.msg, "object is larger than the 1000 bytes expected");
+    cf_sink_free(h);
+
+    /* fails only in close(), on the last partial slot */
+    cf_error_clear(&err);
+    assert_int_equal(cf_mem_sink_new(HANDOFF_LEN - 1, &mem, &err), CF_OK);
+    assert_int_equal(cf_handoff_new(mem, &h, &err), CF_OK);
+    write_in_steps(h, data, HANDOFF_LEN, 65536);
+    assert_int_equal(cf_sink_close(h, &err), CF_ERR_CORRUPT);
+    cf_sink_free(h);
+    free(data);
+}
+
+/* A sink whose writes wait until the test opens the gate. */
+struct gate_sink {
+    struct cf_sink base;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int open;
+    size_t bytes;
+};
+
+static cf_err
+gate_write(struct cf_sink *s, const void *data, size_t len, struct cf_error *err)
+{
+    struct gate_sink *g = (struct gate_sink *)s;
+
+    (void)data, (void)err;
+    pthread_mutex_lock(&g->mu);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    g->bytes += len;
+    pthread_mutex_unlock(&g->mu);
+    return CF_OK;
+}
+
+static cf_err
+gate_close(struct cf_sink *s, struct cf_error *err)
+{
+    (void)s, (void)err;
+    return CF_OK;
+}
+
+static void
+gate_free(struct cf_sink *s)
+{
+    (void)s; /* on the test's stack */
+}
+
+static const struct cf_sink_ops gate_ops = {
+    "gate", CF_STAGE_TERMINAL, gate_write, gate_close, NULL, gate_free,
+};
+
+static void
+gate_open(struct gate_sink *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->open = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* A signal reaches the calling thread while it waits for a free slot: the
+ * write fails with CF_ERR_CANCELLED instead of waiting for the worker; abort
+ * drops what is queued. */
+static void
+test_handoff_cancel_while_full(void **state)
+{
+    static uint8_t chunk[65536];
+    struct gate_sink g = {
+        {&gate_ops, NULL, CF_SINK_OPEN}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    struct cf_error err = CF_ERROR_INIT;
+    struct cf_sink *h = NULL;
+    cf_err rc = CF_OK;
+    size_t written = 0;
+
+    (void)state;
+    cf_cancel_install();
+    assert_int_equal(cf_handoff_new(&g.base, &h, &err), CF_OK);
+    /* the slots fill up (the worker waits at the gate with the first one);
+     * the write after that waits for a free slot and sees the signal */
+    while (written < 2 * CF_HANDOFF_BYTES && rc == CF_OK) {
+        if (written == CF_HANDOFF_BYTES)
+            (void)raise(SIGTERM);
+        rc = cf_sink_write(h, chunk, sizeof(chunk), &err);
+        written += sizeof(chunk);
+    }
+    assert_int_equal(rc, CF_ERR_CANCELLED);
+    assert_true(written <= CF_HANDOFF_BYTES + 2 * sizeof(chunk));
+    gate_open(&g);
+    cf_sink_abort(h);
+    assert_true(g.bytes <= CF_HANDOFF_BYTES);
+    cf_sink_free(h);
+    cf_cancel_reset();
+}
+
 int
 main(void)
 {
@@ -525,6 +678,9 @@ main(void)
         cmocka_unit_test(test_wrap_failure_writes_nothing),
         cmocka_unit_test(test_chain_order_enforced),
         cmocka_unit_test(test_garbage_input),
+        cmocka_unit_test(test_handoff_passes_everything),
+        cmocka_unit_test(test_handoff_returns_next_error),
+        cmocka_unit_test(test_handoff_cancel_while_full),
     };
 
     return cmocka_run_group_tests_name("stream", tests, setup, teardown);
