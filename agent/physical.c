@@ -246,7 +246,7 @@ run_base_backup(struct run *r, struct cf_error *err)
     res = NULL;
     (void)snprintf(sql, sizeof(sql),
                    "BASE_BACKUP (LABEL 'coffre %s', PROGRESS, CHECKPOINT 'fast', WAIT false, "
-                   "MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA256', TARGET 'client')", r->id);
+                   "MANIFEST 'yes', MANIFEST_CHECKSUMS 'CRC32C', TARGET 'client')", r->id);
     if (!PQsendQuery(conn, sql)) {
         rc = cf_error_set(err, CF_ERR_PG, "could not send BASE_BACKUP");
         cf_pg_error_detail(conn, NULL, err);
