@@ -154,8 +154,8 @@ if [[ " $PARTS " == *" base "* ]]; then
         {
             echo "### Restore of that backup into an empty directory, no WAL replay (median of $RUNS)"
             echo
-            echo "| command | wall s | vs pgBackRest (process-max $PGBR_PROCESS_MAX) | peak RSS MiB | restored MiB |"
-            echo "|---|---|---|---|---|"
+            echo "| command | wall s | each run s | vs pgBackRest (process-max $PGBR_PROCESS_MAX) | peak RSS MiB | restored MiB |"
+            echo "|---|---|---|---|---|---|"
             for k in rpgbr1 rpgbrN rcoffre; do
                 case $k in
                     rpgbr1) label='`pgbackrest restore`, process-max 1' ;;
@@ -163,7 +163,7 @@ if [[ " $PARTS " == *" base "* ]]; then
                     rcoffre) label='`coffre restore --physical` (with pg_verifybackup and the WAL check)' ;;
                 esac
                 w=$(med "${wall[$k]}")
-                printf '| %s | %s | %.2fx | %s | %s |\n' "$label" "$w" \
+                printf '| %s | %s | %s | %.2fx | %s | %s |\n' "$label" "$w" "${wall[$k]% }" \
                     "$(awk -v w="$w" -v b="$pgbr" 'BEGIN { print w / b }')" "$(mib "$(med "${rss[$k]}")")" "${size[$k]}"
             done
             echo
