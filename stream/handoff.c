@@ -193,6 +193,28 @@ static const struct cf_sink_ops handoff_ops = {
     "handoff", CF_STAGE_HANDOFF, handoff_write, handoff_close, handoff_abort, handoff_free,
 };
 
+void
+cf_handoff_drain_chain(struct cf_sink *head)
+{
+    for (struct cf_sink *s = head; s != NULL; s = s->next) {
+        struct handoff *h = (struct handoff *)s;
+
+        if (s->ops != &handoff_ops || s->state != CF_SINK_OPEN)
+            continue;
+        (void)pthread_mutex_lock(&h->mu);
+        if (h->fill > 0 && h->published - h->written < SLOTS)
+            publish(h);
+        while (h->written != h->published && !h->failed && !cf_cancel_requested()) {
+            struct timespec until;
+
+            (void)clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec++;
+            (void)pthread_cond_timedwait(&h->changed, &h->mu, &until);
+        }
+        (void)pthread_mutex_unlock(&h->mu);
+    }
+}
+
 cf_err
 cf_handoff_new(struct cf_sink *next, struct cf_sink **out, struct cf_error *err)
 {

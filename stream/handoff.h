@@ -27,4 +27,12 @@
 /* Wraps next (ownership of next transfers on success). */
 cf_err cf_handoff_new(struct cf_sink *next, struct cf_sink **out, struct cf_error *err);
 
+/*
+ * Wait until every handoff in the chain from head has passed on what it was
+ * given so far (a partly filled buffer included).  For injection points that
+ * name a moment of the data flow ("pump-mid": the first buffer went through
+ * the chain, so pg_restore or tar has it); the data path never needs it.
+ */
+void cf_handoff_drain_chain(struct cf_sink *head);
+
 #endif

@@ -8,6 +8,7 @@
 #include "common/cancel.h"
 #include "common/inject.h"
 #include "common/progress.h"
+#include "stream/handoff.h"
 
 cf_err
 cf_sink_link(struct cf_sink *s, struct cf_sink *next, struct cf_error *err)
@@ -116,8 +117,14 @@ cf_pump_progress(struct cf_source *src, struct cf_sink *sink, size_t bufsize, co
         rc = cf_sink_write(sink, buf, n, err);
         if (rc != CF_OK)
             break;
-        if (label != NULL && progress.bytes == 0)
+        if (label != NULL && progress.bytes == 0) {
+#ifdef CF_INJECTION_POINTS
+            /* the point means: the first buffer went through the chain, to
+             * pg_restore or tar; a handoff thread may still hold it */
+            cf_handoff_drain_chain(sink);
+#endif
             CF_INJECT("pump-mid"); /* an object's first buffer is in the chain */
+        }
         cf_progress_add(&progress, n);
     }
     cf_progress_end(&progress);

@@ -48,10 +48,14 @@ psql_at src -c "CREATE TABLE pitr (id int PRIMARY KEY, at timestamptz NOT NULL)"
 TS_SUM=$(psql_at src -c "SELECT sum(length(v)) || '/' || count(*) FROM in_ts")
 
 # ------------------------------------------------------------- the base backup
-run_ok "backup --physical" C backup --physical
+run_ok "backup --physical" C -v backup --physical
 ID=$(cat "$LAST_OUT")
 like "$ID" "Z" "backup --physical prints its id"
 like "$(cat "$LAST_ERR")" "waiting for WAL" "it waits for its WAL to reach the repository"
+if [ "$(nproc)" -ge 2 ]; then # [compression] workers = auto, the default
+    like "$(cat "$LAST_ERR")" "compressing with one zstd worker thread" \
+        "a base backup compresses in a zstd thread (workers = auto, 2 cores or more)"
+fi
 ok "base.tar, the tablespace tar and backup_manifest are stored" \
     test -f "$TEST_TMP/repo/acme/backup/$ID/base.tar" -a -f "$TEST_TMP/repo/acme/backup/$ID/backup_manifest" \
     -a "$(ls "$TEST_TMP/repo/acme/backup/$ID" | grep -c '^[0-9]*\.tar$')" = 1
